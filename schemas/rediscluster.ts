@@ -1,0 +1,459 @@
+/**
+ * The RedisCluster (redis.io/v1) API, written once.
+ *
+ * This object is the CRD's openAPIV3Schema (see crd.ts), the schema the webhook's ajv validator compiles
+ * (webhook/validation/structural.ts imports it as is), and the input of the TypeScript type generator.
+ * It only uses what a Kubernetes structural schema allows: every node is typed, `default` values are valid
+ * against their own node, and the `x-kubernetes-*` extensions carry what JSON Schema cannot say.
+ */
+
+export const GROUP = "redis.io";
+export const VERSION = "v1";
+export const KIND = "RedisCluster";
+export const LIST_KIND = "RedisClusterList";
+export const PLURAL = "redisclusters";
+export const SINGULAR = "rediscluster";
+export const SHORT_NAMES = ["rc", "rdc"] as const;
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+/** A Kubernetes CEL validation rule, as it appears under `x-kubernetes-validations`. */
+export interface CelRule {
+  readonly rule: string;
+  readonly message?: string;
+  readonly messageExpression?: string;
+  readonly reason?:
+    "FieldValueInvalid" | "FieldValueForbidden" | "FieldValueRequired" | "FieldValueDuplicate";
+  readonly fieldPath?: string;
+}
+
+/** The subset of JSON Schema (plus Kubernetes extensions) a structural CRD schema may use. */
+export interface SchemaNode {
+  readonly type?: "object" | "array" | "string" | "integer" | "number" | "boolean";
+  readonly description?: string;
+  readonly properties?: Readonly<Record<string, SchemaNode>>;
+  readonly required?: readonly string[];
+  readonly additionalProperties?: SchemaNode | boolean;
+  readonly items?: SchemaNode;
+  readonly enum?: readonly (string | number)[];
+  readonly default?: unknown;
+  readonly minimum?: number;
+  readonly maximum?: number;
+  readonly minLength?: number;
+  readonly maxLength?: number;
+  readonly maxItems?: number;
+  readonly pattern?: string;
+  readonly format?: string;
+  readonly anyOf?: readonly SchemaNode[];
+  readonly "x-kubernetes-int-or-string"?: true;
+  readonly "x-kubernetes-list-type"?: "atomic" | "set" | "map";
+  readonly "x-kubernetes-list-map-keys"?: readonly string[];
+  readonly "x-kubernetes-map-type"?: "atomic" | "granular";
+  readonly "x-kubernetes-validations"?: readonly CelRule[];
+}
+
+/** Kubernetes resource.Quantity, as controller-gen writes it. */
+const QUANTITY_PATTERN =
+  "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$";
+
+/** A DNS-1123 subdomain: the shape of a Secret's name. */
+const DNS1123_SUBDOMAIN_PATTERN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+
+const quantity = (description: string): SchemaNode => ({
+  description,
+  anyOf: [{ type: "integer" }, { type: "string" }],
+  pattern: QUANTITY_PATTERN,
+  "x-kubernetes-int-or-string": true,
+});
+
+const secretReference = (description: string, keys: string): SchemaNode => ({
+  type: "object",
+  description: `${description} The Secret must exist in the RedisCluster's namespace and hold ${keys}.`,
+  required: ["name"],
+  properties: {
+    name: {
+      type: "string",
+      description: "Name of the Secret.",
+      minLength: 1,
+      maxLength: 253,
+      pattern: DNS1123_SUBDOMAIN_PATTERN,
+    },
+  },
+});
+
+/** metav1.Condition, as Kubernetes' own types define it. */
+const condition: SchemaNode = {
+  type: "object",
+  description: "One aspect of the cluster's current state (a standard metav1.Condition).",
+  required: ["type", "status", "lastTransitionTime", "reason", "message"],
+  properties: {
+    type: {
+      type: "string",
+      description: "Kind of condition: ReplicaMode, Ready, ReplicationHealthy, …",
+      maxLength: 316,
+      pattern:
+        "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$",
+    },
+    status: {
+      type: "string",
+      description: "Whether the condition holds: True, False or Unknown.",
+      enum: ["True", "False", "Unknown"],
+    },
+    observedGeneration: {
+      type: "integer",
+      format: "int64",
+      minimum: 0,
+      description: "The metadata.generation the condition was computed from.",
+    },
+    lastTransitionTime: {
+      type: "string",
+      format: "date-time",
+      description: "When the condition last changed status.",
+    },
+    reason: {
+      type: "string",
+      description:
+        "A CamelCase word saying why the condition has its status (Enabled, Promoted, LinkDown, …).",
+      minLength: 1,
+      maxLength: 1024,
+      pattern: "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$",
+    },
+    message: {
+      type: "string",
+      description: "A sentence for humans with the details.",
+      maxLength: 32768,
+    },
+  },
+};
+
+const byteCount = (description: string): SchemaNode => ({
+  type: "integer",
+  format: "int64",
+  minimum: 0,
+  description,
+});
+
+const timestamp = (description: string): SchemaNode => ({ type: "string", format: "date-time", description });
+
+const replicaSource: SchemaNode = {
+  type: "object",
+  description:
+    "The external Redis primary this cluster replicates from. Use a stable endpoint: a Service DNS name, " +
+    "a LoadBalancer address or an ingress hostname, never a pod IP.",
+  required: ["host"],
+  properties: {
+    host: {
+      type: "string",
+      description: "External Redis endpoint: a DNS name or an IP address.",
+      minLength: 1,
+      maxLength: 253,
+    },
+    port: {
+      type: "integer",
+      format: "int32",
+      description: "External Redis port.",
+      minimum: 1,
+      maximum: 65535,
+      default: 6379,
+    },
+    clusterName: {
+      type: "string",
+      description: "Human-readable name of the source cluster, used in status messages, Events and metrics.",
+      maxLength: 253,
+    },
+    authSecretName: {
+      type: "string",
+      description:
+        "Secret in this RedisCluster's namespace whose key `password` authenticates to the source " +
+        "(Redis `masterauth`). Copy the source cluster's Secret into this namespace.",
+      minLength: 1,
+      maxLength: 253,
+      pattern: DNS1123_SUBDOMAIN_PATTERN,
+    },
+  },
+};
+
+const replicaMode: SchemaNode = {
+  type: "object",
+  description:
+    "Makes this cluster a full-cluster disaster-recovery replica of an external Redis primary, and promotes " +
+    "it to a standalone primary on request.",
+  properties: {
+    enabled: {
+      type: "boolean",
+      description: "When true, the cluster's pods replicate from `source` (REPLICAOF <host> <port>).",
+    },
+    source: replicaSource,
+    promote: {
+      type: "boolean",
+      description:
+        "Requests promotion of the designated leader (ordinal 0) to standalone primary: it runs REPLICAOF NO " +
+        "ONE and the other pods replicate from it. Needs `enabled: true` and a source. Once the promotion " +
+        "completed, undoing it needs `demotionToken`.",
+    },
+    topology: {
+      type: "string",
+      description:
+        "How the pods replicate across regions. `direct`: every pod replicates from the source. `cascade`: " +
+        "only the leader replicates from the source and the others from the leader (1/N of the cross-region " +
+        "traffic, and no pod is ever ahead of the leader).",
+      enum: ["direct", "cascade"],
+      default: "direct",
+    },
+    demotionToken: {
+      type: "string",
+      description:
+        "Confirms an intentional demotion of a promoted cluster, which discards every write made since the " +
+        "promotion. Must equal `status.promotion.replicationId` in the request that sets promote to false " +
+        "(or re-enables replication).",
+      maxLength: 64,
+    },
+  },
+  "x-kubernetes-validations": [
+    {
+      rule: "!(has(self.promote) && self.promote) || (has(self.enabled) && self.enabled && has(self.source))",
+      message: "promote requires enabled: true and a source",
+      reason: "FieldValueForbidden",
+      fieldPath: ".promote",
+    },
+  ],
+};
+
+const spec: SchemaNode = {
+  type: "object",
+  description: "The desired state of the Redis cluster.",
+  properties: {
+    instances: {
+      type: "integer",
+      format: "int32",
+      description: "Number of Redis pods. Ordinal 0 is the designated leader.",
+      minimum: 1,
+      default: 1,
+    },
+    mode: {
+      type: "string",
+      description:
+        "`standalone`: the operator assigns the roles. `sentinel`: Redis Sentinel manages failover inside " +
+        "the cluster and the operator follows the primary it elects.",
+      enum: ["standalone", "sentinel"],
+      default: "standalone",
+    },
+    image: {
+      type: "string",
+      description: "Redis container image. The operator's default (redis:7.2) when empty.",
+      maxLength: 512,
+    },
+    storage: {
+      type: "object",
+      description: "A PersistentVolumeClaim per pod, so data survives pod restarts.",
+      required: ["size"],
+      properties: {
+        size: quantity("Requested size of each pod's volume, e.g. 100Gi."),
+        storageClass: {
+          type: "string",
+          description: "StorageClass of the volumes. The cluster's default class when empty.",
+          maxLength: 253,
+        },
+      },
+    },
+    authSecret: secretReference("The password this cluster's own Redis requires.", "the key `password`"),
+    tlsSecret: secretReference(
+      "TLS for clients and for replication (including from the source).",
+      "the keys `tls.crt`, `tls.key` and `ca.crt`",
+    ),
+    nodeSelector: {
+      type: "object",
+      description: "Node labels the pods must be scheduled on, e.g. topology.kubernetes.io/region.",
+      additionalProperties: { type: "string" },
+    },
+    resources: {
+      type: "object",
+      description: "CPU and memory requests and limits of the Redis container.",
+      properties: {
+        limits: {
+          type: "object",
+          description: "Maximum resources, e.g. memory: 4Gi.",
+          additionalProperties: quantity("A resource quantity."),
+        },
+        requests: {
+          type: "object",
+          description: "Guaranteed resources, e.g. cpu: 500m.",
+          additionalProperties: quantity("A resource quantity."),
+        },
+      },
+    },
+    minSyncReplicas: {
+      type: "integer",
+      format: "int32",
+      description:
+        "Replicas that must acknowledge the replication stream for the primary to accept writes " +
+        "(Redis min-replicas-to-write). At most instances - 1.",
+      minimum: 0,
+    },
+    replicaMode,
+  },
+  "x-kubernetes-validations": [
+    {
+      rule: "!has(self.minSyncReplicas) || !has(self.instances) || self.minSyncReplicas < self.instances",
+      message: "minSyncReplicas must be at most instances - 1",
+      reason: "FieldValueInvalid",
+      fieldPath: ".minSyncReplicas",
+    },
+  ],
+};
+
+const status: SchemaNode = {
+  type: "object",
+  description: "The observed state of the Redis cluster, written only by the controller.",
+  properties: {
+    observedGeneration: {
+      type: "integer",
+      format: "int64",
+      minimum: 0,
+      description: "The metadata.generation the controller last acted on.",
+    },
+    conditions: {
+      type: "array",
+      description: "ReplicaMode, Ready, ReplicationHealthy and other conditions of the cluster.",
+      items: condition,
+      "x-kubernetes-list-type": "map",
+      "x-kubernetes-list-map-keys": ["type"],
+    },
+    instances: { type: "integer", format: "int32", minimum: 0, description: "Pods that exist." },
+    readyInstances: { type: "integer", format: "int32", minimum: 0, description: "Pods that are ready." },
+    currentPrimary: {
+      type: "string",
+      description:
+        "The pod that accepts writes; the designated leader after a promotion. Empty while replicating.",
+    },
+    designatedLeader: {
+      type: "string",
+      description: "The pod that becomes primary on promotion (ordinal 0).",
+    },
+    replication: {
+      type: "object",
+      description: "The cross-region replication link, as seen from the designated leader and the source.",
+      properties: {
+        replicatingFrom: {
+          type: "string",
+          description: "The source's cluster name while replica mode is active; empty otherwise.",
+        },
+        sourceEndpoint: {
+          type: "string",
+          description: "The source's host:port while replica mode is active.",
+        },
+        linkStatus: {
+          type: "string",
+          description:
+            "The leader's link to its primary: Up, Down, Syncing (a full synchronisation is running) or " +
+            "Unknown (the leader could not be asked).",
+          enum: ["Up", "Down", "Syncing", "Unknown"],
+        },
+        linkDownSince: timestamp("When the link was first seen down; empty while it is up."),
+        linkDownSeconds: {
+          type: "integer",
+          format: "int64",
+          minimum: 0,
+          description: "Seconds the link has been down, as of the last status update.",
+        },
+        leaderOffset: byteCount("The leader's replication offset."),
+        sourceOffset: byteCount("The source's own replication offset (master_repl_offset), when reachable."),
+        lagBytes: byteCount(
+          "Bytes the leader is behind the source, measured against the source's own offset (a replica " +
+            "reports no lag while it is cut off, so its own figure is never used alone).",
+        ),
+        lastSyncTime: timestamp("When the leader last completed a full synchronisation."),
+      },
+    },
+    promotion: {
+      type: "object",
+      description:
+        "The current promotion, from request to completion. Absent when the cluster was never promoted.",
+      properties: {
+        phase: {
+          type: "string",
+          description:
+            "Progress of the promotion: CatchingUp (the leader takes writes a replica has and it lacks), " +
+            "Promoting (REPLICAOF NO ONE), Reattaching (the other pods follow the leader), Completed or Failed.",
+          enum: ["CatchingUp", "Promoting", "Reattaching", "Completed", "Failed"],
+        },
+        requestedAt: timestamp("When the controller first saw promote: true."),
+        completedAt: timestamp("When every pod followed the promoted leader."),
+        formerSource: { type: "string", description: "The source replicated from before the promotion." },
+        lagAtPromotionBytes: byteCount(
+          "Bytes the leader was behind the source when replication was broken: the data-loss window.",
+        ),
+        promotedOffset: byteCount("The leader's replication offset when it became primary."),
+        replicationId: {
+          type: "string",
+          description:
+            "Replication ID of the history the promoted leader started. Set once the leader accepts writes; " +
+            "from then on, undoing the promotion needs spec.replicaMode.demotionToken set to this value.",
+        },
+        message: { type: "string", description: "The last thing the controller did or the error it met." },
+      },
+    },
+    lastDemotion: {
+      type: "object",
+      description: "The last confirmed demotion of a promoted cluster back to a replica.",
+      properties: {
+        completedAt: timestamp("When every pod replicated from the source again."),
+        replicationId: { type: "string", description: "The promoted history that was discarded." },
+        discardedBytes: byteCount("Bytes of writes made after the promotion that the demotion discarded."),
+      },
+    },
+  },
+};
+
+/** A promoted cluster (completed promotion) is reverted when its new spec replicates from a source again. */
+const REPLICATING = (o: string) =>
+  `(has(${o}.spec.replicaMode) && has(${o}.spec.replicaMode.enabled) && ${o}.spec.replicaMode.enabled && ` +
+  `!(has(${o}.spec.replicaMode.promote) && ${o}.spec.replicaMode.promote))`;
+const PROMOTION_COMPLETED =
+  "(has(oldSelf.status) && has(oldSelf.status.promotion) && has(oldSelf.status.promotion.replicationId) && " +
+  "oldSelf.status.promotion.replicationId != '')";
+
+/** Transition rules on the whole object: they see status, and they also run when a field is deleted. */
+export const ROOT_TRANSITION_RULES: readonly CelRule[] = [
+  {
+    rule:
+      `!${PROMOTION_COMPLETED} || ${REPLICATING("oldSelf")} || !${REPLICATING("self")} || ` +
+      "(has(self.spec.replicaMode.demotionToken) && " +
+      "self.spec.replicaMode.demotionToken == oldSelf.status.promotion.replicationId)",
+    message:
+      "reverting a completed promotion discards every write made since; set spec.replicaMode.demotionToken " +
+      "to status.promotion.replicationId to confirm",
+    messageExpression:
+      "'reverting a completed promotion discards every write made since; to confirm, set " +
+      "spec.replicaMode.demotionToken to \"' + oldSelf.status.promotion.replicationId + '\" in the same request'",
+    reason: "FieldValueForbidden",
+    fieldPath: ".spec.replicaMode.promote",
+  },
+  {
+    rule:
+      `!${REPLICATING("oldSelf")} || ` +
+      "(has(self.spec.replicaMode) && has(self.spec.replicaMode.enabled) && self.spec.replicaMode.enabled)",
+    message: "cannot turn replica mode off while replicating: promote first (spec.replicaMode.promote: true)",
+    reason: "FieldValueForbidden",
+    fieldPath: ".spec.replicaMode.enabled",
+  },
+];
+
+/** The CRD's openAPIV3Schema for redis.io/v1 RedisCluster. */
+export const redisClusterSchema: SchemaNode = {
+  type: "object",
+  description:
+    "A Redis cluster that can act as a full-cluster disaster-recovery replica of an external Redis primary " +
+    "(replica mode), and be promoted to a standalone primary when the primary region is lost.",
+  required: ["spec"],
+  properties: {
+    apiVersion: {
+      type: "string",
+      description: "Versioned schema of this representation of an object: redis.io/v1.",
+    },
+    kind: { type: "string", description: "The REST resource this object represents: RedisCluster." },
+    metadata: { type: "object", description: "Standard object metadata." },
+    spec,
+    status,
+  },
+  "x-kubernetes-validations": ROOT_TRANSITION_RULES,
+};

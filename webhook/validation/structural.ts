@@ -1,0 +1,135 @@
+/**
+ * Validates a RedisCluster against the CRD's own schema (the same object, imported from schemas/), and
+ * reports ajv's findings as Kubernetes-style field errors with dotted paths.
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import addFormatsModule from "ajv-formats";
+import { redisClusterSchema, type SchemaNode } from "../../schemas/rediscluster.ts";
+import type { RedisCluster } from "../../schemas/generated/rediscluster.ts";
+import { FieldPath } from "./field-path.ts";
+import { invalid, notSupported, required, tooLong, type FieldError } from "./field-errors.ts";
+
+// ajv-formats is published as CommonJS with a default export.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv, formats: string[]) => Ajv;
+
+const INT32 = { min: -(2 ** 31), max: 2 ** 31 - 1 };
+
+function compile(): ValidateFunction<RedisCluster> {
+  // strictTypes is off: a Kubernetes int-or-string node is untyped with a string `pattern`, by design.
+  const ajv = new Ajv({
+    allErrors: true,
+    verbose: true,
+    strict: true,
+    strictRequired: false,
+    strictTypes: false,
+  });
+  addFormats(ajv, ["date-time"]);
+  ajv.addFormat("int32", { type: "number", validate: (n: number) => n >= INT32.min && n <= INT32.max });
+  ajv.addFormat("int64", { type: "number", validate: (n: number) => Number.isSafeInteger(n) });
+  // Kubernetes extensions: meaningful to the API server (CEL rules run there and in the webhook's own
+  // rules), annotations to ajv.
+  ajv.addVocabulary([
+    "x-kubernetes-int-or-string",
+    "x-kubernetes-list-type",
+    "x-kubernetes-list-map-keys",
+    "x-kubernetes-map-type",
+    "x-kubernetes-validations",
+  ]);
+  return ajv.compile<RedisCluster>(redisClusterSchema);
+}
+
+let validator: ValidateFunction<RedisCluster> | undefined;
+
+/** Every way `object` breaks the schema, all at once. An empty list means it is structurally valid. */
+export function validateStructure(object: unknown): FieldError[] {
+  validator ??= compile();
+  if (validator(object)) return [];
+  return toFieldErrors(validator.errors ?? []);
+}
+
+/** `/spec/replicaMode/source/port` → spec.replicaMode.source.port; array indices become `[i]`. */
+function pathOf(instancePath: string): FieldPath {
+  let path = FieldPath.root();
+  for (const raw of instancePath.split("/").slice(1)) {
+    const segment = raw.replaceAll("~1", "/").replaceAll("~0", "~");
+    path = /^\d+$/.test(segment) ? path.index(Number(segment)) : path.child(segment);
+  }
+  return path;
+}
+
+/** Entries of a string-keyed map are printed as `[key]`, like Kubernetes does. */
+function mapEntryPath(error: ErrorObject): FieldPath | undefined {
+  const segments = error.instancePath.split("/");
+  const key = segments.pop();
+  if (key === undefined) return undefined;
+  const parentPath = segments.join("/");
+  return /\/(nodeSelector|limits|requests)$/.test(parentPath) ? pathOf(parentPath).key(key) : undefined;
+}
+
+const PATTERN_DETAIL: Readonly<Record<string, string>> = {
+  "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$":
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and " +
+    "must start and end with an alphanumeric character",
+};
+
+function rangeDetail(node: SchemaNode): string {
+  const { minimum, maximum } = node;
+  if (minimum !== undefined && maximum !== undefined) return `must be between ${minimum} and ${maximum}`;
+  if (minimum !== undefined) return `must be greater than or equal to ${minimum}`;
+  return `must be less than or equal to ${maximum}`;
+}
+
+function toFieldError(error: ErrorObject): FieldError {
+  const node = (error.parentSchema ?? {}) as SchemaNode;
+  const path = mapEntryPath(error) ?? pathOf(error.instancePath);
+  const value: unknown = error.data;
+  switch (error.keyword) {
+    case "required":
+      return required(path.child(String(error.params.missingProperty)));
+    case "type":
+      return invalid(path, value, `must be of type ${String(error.params.type)}`);
+    case "enum":
+      return notSupported(path, value, (node.enum ?? []).map(String));
+    case "minimum":
+    case "maximum":
+      return invalid(path, value, rangeDetail(node));
+    case "minLength":
+      return node.minLength === 1
+        ? required(path, "must not be empty")
+        : invalid(path, value, `must be at least ${node.minLength} characters`);
+    case "maxLength":
+      return tooLong(path, node.maxLength ?? 0);
+    case "pattern":
+      if (node["x-kubernetes-int-or-string"]) {
+        return invalid(path, value, "must be a quantity such as 100Gi, 512Mi or 500m");
+      }
+      return invalid(path, value, PATTERN_DETAIL[node.pattern ?? ""] ?? `must match ${node.pattern}`);
+    case "anyOf":
+      return invalid(path, value, "must be an integer or a string");
+    case "format":
+      return invalid(path, value, `must be a valid ${String(error.params.format)}`);
+    default:
+      return invalid(path, value, error.message ?? `fails ${error.keyword}`);
+  }
+}
+
+function toFieldErrors(errors: readonly ErrorObject[]): FieldError[] {
+  // An int-or-string value that is neither reports once (its anyOf), not once per branch as well.
+  const anyOfFailures = errors.filter((e) => e.keyword === "anyOf");
+  const inFailedBranch = (e: ErrorObject) =>
+    e.keyword !== "anyOf" &&
+    anyOfFailures.some(
+      (a) => a.instancePath === e.instancePath && e.schemaPath.startsWith(`${a.schemaPath}/`),
+    );
+  const seen = new Set<string>();
+  const out: FieldError[] = [];
+  for (const error of errors) {
+    if (inFailedBranch(error)) continue;
+    const fieldError = toFieldError(error);
+    const key = `${fieldError.type} ${fieldError.field} ${fieldError.detail}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(fieldError);
+  }
+  return out;
+}
