@@ -47,11 +47,14 @@ export function validateStructure(object: unknown): FieldError[] {
   return toFieldErrors(validator.errors ?? []);
 }
 
+/** A JSON pointer segment, unescaped (RFC 6901). */
+const unescapePointer = (segment: string): string => segment.replaceAll("~1", "/").replaceAll("~0", "~");
+
 /** `/spec/replicaMode/source/port` → spec.replicaMode.source.port; array indices become `[i]`. */
 function pathOf(instancePath: string): FieldPath {
   let path = FieldPath.root();
   for (const raw of instancePath.split("/").slice(1)) {
-    const segment = raw.replaceAll("~1", "/").replaceAll("~0", "~");
+    const segment = unescapePointer(raw);
     path = /^\d+$/.test(segment) ? path.index(Number(segment)) : path.child(segment);
   }
   return path;
@@ -63,7 +66,9 @@ function mapEntryPath(error: ErrorObject): FieldPath | undefined {
   const key = segments.pop();
   if (key === undefined) return undefined;
   const parentPath = segments.join("/");
-  return /\/(nodeSelector|limits|requests)$/.test(parentPath) ? pathOf(parentPath).key(key) : undefined;
+  return /\/(nodeSelector|limits|requests)$/.test(parentPath)
+    ? pathOf(parentPath).key(unescapePointer(key))
+    : undefined;
 }
 
 const PATTERN_DETAIL: Readonly<Record<string, string>> = {

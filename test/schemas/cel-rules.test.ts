@@ -1,0 +1,199 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { compileRule, validateWithCel } from "../../hack/cel/kubernetes-cel.ts";
+import { redisClusterSchema, type CelRule, type SchemaNode } from "../../schemas/rediscluster.ts";
+import { formatFieldError } from "../../webhook/validation/field-errors.ts";
+
+type Json = Record<string, unknown>;
+
+/** RFC 7386 JSON merge patch, as `kubectl patch --type=merge` sends it: null deletes a field. */
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (typeof patch !== "object" || patch === null || Array.isArray(patch)) return patch;
+  const out: Json =
+    typeof target === "object" && target !== null && !Array.isArray(target) ? { ...target } : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete out[key];
+    else out[key] = mergePatch(out[key], value);
+  }
+  return out;
+}
+
+const SOURCE = { host: "35.123.45.67", port: 6379, clusterName: "redis-east" };
+
+function cluster(spec: Json, status?: Json): Json {
+  return {
+    apiVersion: "redis.io/v1",
+    kind: "RedisCluster",
+    metadata: { name: "redis-west", namespace: "default" },
+    spec: { instances: 3, storage: { size: "1Gi" }, ...spec },
+    ...(status ? { status } : {}),
+  };
+}
+
+const replicating = cluster({ replicaMode: { enabled: true, source: SOURCE } });
+const promoted = cluster(
+  { replicaMode: { enabled: true, source: SOURCE, promote: true } },
+  { promotion: { phase: "Completed", replicationId: "8c1f9e6a0b" } },
+);
+const promotionPending = cluster(
+  { replicaMode: { enabled: true, source: SOURCE, promote: true } },
+  { promotion: { phase: "CatchingUp", requestedAt: "2026-11-23T10:00:00Z" } },
+);
+/** A promoted cluster whose owner removed replicaMode from Git afterwards: still the promoted history. */
+const promotedCleanedUp = cluster({}, { promotion: { phase: "Completed", replicationId: "8c1f9e6a0b" } });
+const standalone = cluster({});
+
+const errorsOf = (object: unknown, old?: unknown) =>
+  validateWithCel(redisClusterSchema, object, old).map(formatFieldError);
+
+const REVERT_DENIED =
+  "spec.replicaMode.promote: Forbidden: reverting a completed promotion discards every write made since; to " +
+  'confirm, set spec.replicaMode.demotionToken to "8c1f9e6a0b" in the same request';
+const TURN_OFF_DENIED =
+  "spec.replicaMode.enabled: Forbidden: cannot turn replica mode off while replicating: promote first " +
+  "(spec.replicaMode.promote: true)";
+const PROMOTE_NEEDS_SOURCE =
+  "spec.replicaMode.promote: Forbidden: promote requires enabled: true and a source";
+
+function rulesOf(node: SchemaNode): CelRule[] {
+  return [
+    ...(node["x-kubernetes-validations"] ?? []),
+    ...Object.values(node.properties ?? {}).flatMap(rulesOf),
+    ...(node.items ? rulesOf(node.items) : []),
+  ];
+}
+
+test("every CEL rule and message expression of the schema parses", () => {
+  const rules = rulesOf(redisClusterSchema);
+  assert.equal(rules.length, 4);
+  for (const rule of rules) {
+    assert.doesNotThrow(() => compileRule(rule.rule), rule.rule);
+    if (rule.messageExpression) assert.doesNotThrow(() => compileRule(rule.messageExpression as string));
+  }
+  assert.throws(() => compileRule("self.a &&"), /does not parse/);
+});
+
+describe("on create", () => {
+  const cases: [string, Json, string[]][] = [
+    ["accepts a replicating cluster", replicating, []],
+    ["accepts promote with enabled and a source", promoted, []],
+    [
+      "refuses promote without enabled",
+      cluster({ replicaMode: { source: SOURCE, promote: true } }),
+      [PROMOTE_NEEDS_SOURCE],
+    ],
+    [
+      "refuses promote with enabled false",
+      cluster({ replicaMode: { enabled: false, source: SOURCE, promote: true } }),
+      [PROMOTE_NEEDS_SOURCE],
+    ],
+    [
+      "refuses promote without a source",
+      cluster({ replicaMode: { enabled: true, promote: true } }),
+      [PROMOTE_NEEDS_SOURCE],
+    ],
+    ["accepts minSyncReplicas of instances - 1", cluster({ minSyncReplicas: 2 }), []],
+    [
+      "refuses minSyncReplicas equal to instances",
+      cluster({ minSyncReplicas: 3 }),
+      ['spec.minSyncReplicas: Invalid value: "object": minSyncReplicas must be at most instances - 1'],
+    ],
+  ];
+  for (const [name, object, expected] of cases) {
+    test(name, () => assert.deepEqual(errorsOf(object), expected));
+  }
+});
+
+describe("on update (transition rules)", () => {
+  const cases: [string, Json, unknown, string[]][] = [
+    [
+      "refuses promote: false after a completed promotion",
+      promoted,
+      { spec: { replicaMode: { promote: false } } },
+      [REVERT_DENIED],
+    ],
+    [
+      "refuses a merge patch that deletes promote",
+      promoted,
+      { spec: { replicaMode: { promote: null } } },
+      [REVERT_DENIED],
+    ],
+    [
+      "accepts the revert with the demotion token",
+      promoted,
+      { spec: { replicaMode: { promote: false, demotionToken: "8c1f9e6a0b" } } },
+      [],
+    ],
+    [
+      "refuses the revert with a wrong token",
+      promoted,
+      { spec: { replicaMode: { promote: false, demotionToken: "0000000000" } } },
+      [REVERT_DENIED],
+    ],
+    [
+      "refuses re-enabling replica mode after a promotion was cleaned up",
+      promotedCleanedUp,
+      { spec: { replicaMode: { enabled: true, source: SOURCE } } },
+      [REVERT_DENIED],
+    ],
+    [
+      "accepts re-enabling replica mode after a cleaned-up promotion with the token",
+      promotedCleanedUp,
+      { spec: { replicaMode: { enabled: true, source: SOURCE, demotionToken: "8c1f9e6a0b" } } },
+      [],
+    ],
+    [
+      "accepts reverting a promotion that never completed",
+      promotionPending,
+      { spec: { replicaMode: { promote: false } } },
+      [],
+    ],
+    [
+      "accepts removing replicaMode from a promoted cluster (it stays standalone)",
+      promoted,
+      { spec: { replicaMode: null } },
+      [],
+    ],
+    [
+      "accepts enabled: false on a promoted cluster",
+      promoted,
+      { spec: { replicaMode: { enabled: false, promote: false } } },
+      [],
+    ],
+    ["accepts an unrelated change to a promoted cluster", promoted, { spec: { instances: 5 } }, []],
+    [
+      "refuses enabled: false while replicating",
+      replicating,
+      { spec: { replicaMode: { enabled: false } } },
+      [TURN_OFF_DENIED],
+    ],
+    [
+      "refuses removing replicaMode while replicating",
+      replicating,
+      { spec: { replicaMode: null } },
+      [TURN_OFF_DENIED],
+    ],
+    [
+      "accepts promoting a replicating cluster",
+      replicating,
+      { spec: { replicaMode: { promote: true } } },
+      [],
+    ],
+    [
+      "accepts a never-promoted standalone cluster enabling replica mode (failback)",
+      standalone,
+      { spec: { replicaMode: { enabled: true, source: SOURCE } } },
+      [],
+    ],
+  ];
+  for (const [name, old, patch, expected] of cases) {
+    test(name, () => {
+      const updated = mergePatch(old, patch);
+      assert.deepEqual(errorsOf(updated, old), expected);
+    });
+  }
+
+  test("transition rules do not run on create", () => {
+    assert.deepEqual(errorsOf(mergePatch(promoted, { spec: { replicaMode: { promote: false } } })), []);
+  });
+});

@@ -1,0 +1,230 @@
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { test } from "node:test";
+import { Ajv } from "ajv";
+import { CustomResourceDefinition } from "kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition";
+import { parse } from "yaml";
+import { buildCrd } from "../../schemas/crd.ts";
+import { redisClusterSchema, type SchemaNode } from "../../schemas/rediscluster.ts";
+
+/** Every keyword apiextensions.k8s.io/v1 JSONSchemaProps accepts. */
+const CRD_KEYWORDS = new Set([
+  "description",
+  "type",
+  "format",
+  "title",
+  "default",
+  "maximum",
+  "exclusiveMaximum",
+  "minimum",
+  "exclusiveMinimum",
+  "maxLength",
+  "minLength",
+  "pattern",
+  "maxItems",
+  "minItems",
+  "uniqueItems",
+  "multipleOf",
+  "enum",
+  "maxProperties",
+  "minProperties",
+  "required",
+  "items",
+  "allOf",
+  "oneOf",
+  "anyOf",
+  "not",
+  "properties",
+  "additionalProperties",
+  "nullable",
+  "example",
+  "externalDocs",
+  "x-kubernetes-preserve-unknown-fields",
+  "x-kubernetes-embedded-resource",
+  "x-kubernetes-int-or-string",
+  "x-kubernetes-list-map-keys",
+  "x-kubernetes-list-type",
+  "x-kubernetes-map-type",
+  "x-kubernetes-validations",
+]);
+/** What Kubernetes forbids inside allOf/anyOf/oneOf/not (structural schema rule 3). */
+const FORBIDDEN_IN_JUNCTORS = ["description", "type", "default", "additionalProperties", "nullable"];
+
+interface Visited {
+  readonly node: SchemaNode;
+  readonly path: string;
+  readonly inJunctor: boolean;
+}
+
+function walk(node: SchemaNode, path = "", inJunctor = false, out: Visited[] = []): Visited[] {
+  out.push({ node, path, inJunctor });
+  for (const [name, child] of Object.entries(node.properties ?? {}))
+    walk(child, `${path}.${name}`, inJunctor, out);
+  if (node.items) walk(node.items, `${path}[]`, inJunctor, out);
+  if (typeof node.additionalProperties === "object")
+    walk(node.additionalProperties, `${path}{}`, inJunctor, out);
+  for (const [i, branch] of (node.anyOf ?? []).entries()) walk(branch, `${path}|anyOf${i}`, true, out);
+  return out;
+}
+
+const nodes = walk(redisClusterSchema);
+const outsideJunctors = nodes.filter((v) => !v.inJunctor);
+
+test("the generated CRD file is the CRD built from the schema", async () => {
+  const file = await readFile(
+    new URL("../../manifests/crd/redis.io_redisclusters.yaml", import.meta.url),
+    "utf8",
+  );
+  assert.deepEqual(parse(file), JSON.parse(JSON.stringify(buildCrd())));
+});
+
+test("the CRD is a valid apiextensions.k8s.io/v1 CustomResourceDefinition", () => {
+  const crd = new CustomResourceDefinition(JSON.parse(JSON.stringify(buildCrd())));
+  assert.doesNotThrow(() => crd.validate());
+  const [version] = crd.spec.versions;
+  assert.equal(crd.metadata?.name, "redisclusters.redis.io");
+  assert.equal(crd.spec.scope, "Namespaced");
+  assert.deepEqual(version?.subresources, { status: {} });
+  assert.ok(crd.spec.names.shortNames?.includes("rc"));
+});
+
+test("the printer columns show instances, ready pods, mode, source, primary, lag, Ready and age", () => {
+  const columns = buildCrd().spec.versions[0]?.additionalPrinterColumns.map((c) => `${c.name}=${c.jsonPath}`);
+  assert.deepEqual(columns, [
+    "Instances=.spec.instances",
+    "Ready Pods=.status.readyInstances",
+    "Mode=.spec.mode",
+    "Replicating From=.status.replication.replicatingFrom",
+    "Primary=.status.currentPrimary",
+    "Lag=.status.replication.lagBytes",
+    'Ready=.status.conditions[?(@.type=="Ready")].status',
+    'Replica Mode=.status.conditions[?(@.type=="ReplicaMode")].reason',
+    "Age=.metadata.creationTimestamp",
+  ]);
+});
+
+test("every schema node uses only keywords a CRD accepts", () => {
+  const offending = nodes.flatMap(({ node, path }) =>
+    Object.keys(node)
+      .filter((keyword) => !CRD_KEYWORDS.has(keyword))
+      .map((keyword) => `${path || "<root>"}: ${keyword}`),
+  );
+  assert.deepEqual(offending, []);
+});
+
+test("every node outside a junctor has a type, or is int-or-string", () => {
+  const untyped = outsideJunctors
+    .filter(({ node }) => node.type === undefined && node["x-kubernetes-int-or-string"] !== true)
+    .map(({ path }) => path || "<root>");
+  assert.deepEqual(untyped, []);
+});
+
+test("junctors only hold value validations, and int-or-string uses Kubernetes' exact anyOf", () => {
+  const offending = nodes
+    .filter(({ inJunctor }) => inJunctor)
+    .flatMap(({ node, path }) =>
+      FORBIDDEN_IN_JUNCTORS.filter((k) => k in node && !(k === "type" && /\|anyOf[01]$/.test(path))).map(
+        (k) => `${path}: ${k}`,
+      ),
+    );
+  assert.deepEqual(offending, []);
+  for (const { node, path } of nodes.filter((v) => v.node["x-kubernetes-int-or-string"])) {
+    assert.deepEqual(node.anyOf, [{ type: "integer" }, { type: "string" }], path);
+  }
+});
+
+test("no node sets both properties and additionalProperties; metadata is left to the API server", () => {
+  const both = nodes.filter(({ node }) => node.properties && node.additionalProperties !== undefined);
+  assert.deepEqual(
+    both.map((v) => v.path),
+    [],
+  );
+  assert.deepEqual(redisClusterSchema.properties?.metadata, {
+    type: "object",
+    description: "Standard object metadata.",
+  });
+});
+
+test("every default is valid against its own node", () => {
+  const ajv = new Ajv({ strict: false });
+  const defaults = outsideJunctors.filter(({ node }) => node.default !== undefined);
+  assert.ok(defaults.length >= 4, "port, mode, topology and instances have defaults");
+  for (const { node, path } of defaults) {
+    assert.ok(
+      ajv.validate(node, node.default),
+      `${path}: default ${JSON.stringify(node.default)} is invalid`,
+    );
+  }
+});
+
+test("list-map keys are required in their items", () => {
+  for (const { node, path } of nodes.filter((v) => v.node["x-kubernetes-list-type"] === "map")) {
+    for (const key of node["x-kubernetes-list-map-keys"] ?? []) {
+      assert.ok(node.items?.required?.includes(key), `${path}: map key ${key} must be required`);
+    }
+  }
+});
+
+test("every named field has a description, so kubectl explain is useful", () => {
+  const missing = outsideJunctors
+    .filter(({ path }) => !path.endsWith("{}") && !path.endsWith("[]"))
+    .filter(({ node }) => !node.description || node.description.trim().length < 10)
+    .map(({ path }) => path || "<root>");
+  assert.deepEqual(missing, []);
+});
+
+test("every field of DESIGN §2 is in the schema", () => {
+  const paths = new Set(outsideJunctors.map((v) => v.path));
+  const design = [
+    ".spec.instances",
+    ".spec.mode",
+    ".spec.image",
+    ".spec.storage.size",
+    ".spec.storage.storageClass",
+    ".spec.authSecret.name",
+    ".spec.tlsSecret.name",
+    ".spec.nodeSelector",
+    ".spec.resources",
+    ".spec.minSyncReplicas",
+    ".spec.replicaMode.enabled",
+    ".spec.replicaMode.source.host",
+    ".spec.replicaMode.source.port",
+    ".spec.replicaMode.source.clusterName",
+    ".spec.replicaMode.source.authSecretName",
+    ".spec.replicaMode.promote",
+    ".spec.replicaMode.topology",
+    ".spec.replicaMode.demotionToken",
+    ".status.conditions",
+    ".status.currentPrimary",
+    ".status.designatedLeader",
+    ".status.instances",
+    ".status.readyInstances",
+    ".status.observedGeneration",
+    ".status.replication.linkStatus",
+    ".status.replication.linkDownSeconds",
+    ".status.replication.leaderOffset",
+    ".status.replication.lagBytes",
+    ".status.promotion.requestedAt",
+    ".status.promotion.completedAt",
+    ".status.promotion.formerSource",
+    ".status.promotion.lagAtPromotionBytes",
+    ".status.promotion.replicationId",
+  ];
+  assert.deepEqual(
+    design.filter((p) => !paths.has(p)),
+    [],
+  );
+});
+
+test("bounds and defaults are in the CRD as defence in depth", () => {
+  const port =
+    redisClusterSchema.properties?.spec?.properties?.replicaMode?.properties?.source?.properties?.port;
+  assert.deepEqual(
+    { min: port?.minimum, max: port?.maximum, default: port?.default },
+    { min: 1, max: 65535, default: 6379 },
+  );
+  const spec = redisClusterSchema.properties?.spec?.properties;
+  assert.equal(spec?.instances?.minimum, 1);
+  assert.equal(spec?.mode?.default, "standalone");
+  assert.equal(spec?.replicaMode?.properties?.topology?.default, "direct");
+});
