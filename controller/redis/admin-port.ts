@@ -1,0 +1,57 @@
+/**
+ * The narrow interface through which the controller administers Redis instances (pods and the source).
+ * Everything the replication engine does to Redis goes through here, so its logic can be driven against real
+ * redis-server processes in tests and the adapter (ioredis-admin.ts) stays the only place that speaks RESP.
+ */
+import type { PersistenceInfo, ReplicationInfo, StatsInfo } from "./info.ts";
+
+export interface RedisEndpoint {
+  readonly host: string;
+  readonly port: number;
+  /** AUTH password; never logged, never put in an error message. */
+  readonly password?: string | undefined;
+}
+
+/** One round trip's worth of what an instance says about itself. */
+export interface InstanceSnapshot {
+  readonly replication: ReplicationInfo;
+  readonly stats: StatsInfo;
+  readonly persistence: PersistenceInfo;
+  readonly keyCount: number;
+}
+
+export interface RedisAdmin {
+  snapshot(): Promise<InstanceSnapshot>;
+  replication(): Promise<ReplicationInfo>;
+  /** REPLICAOF host port. Redis answers OK without resyncing when it already follows that primary. */
+  replicaOf(host: string, port: number): Promise<void>;
+  /** REPLICAOF NO ONE: the instance starts a new history and accepts writes. */
+  replicaOfNoOne(): Promise<void>;
+  configSet(parameter: string, value: string): Promise<void>;
+  configGet(parameter: string): Promise<string | undefined>;
+  /** WAIT numReplicas timeout: how many replicas acknowledged the writes so far. */
+  wait(numReplicas: number, timeoutMs: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface RedisAdminFactory {
+  connect(endpoint: RedisEndpoint): RedisAdmin;
+}
+
+/** Why a Redis call failed, in terms a status message can use. */
+export type RedisFailureKind = "unreachable" | "auth" | "loading" | "command";
+
+/**
+ * A failed Redis call. Its message names the command (never its arguments: `CONFIG SET masterauth <secret>`
+ * must not reach a log) and what Redis or the network said.
+ */
+export class RedisAdminError extends Error {
+  override readonly name = "RedisAdminError";
+  constructor(
+    readonly kind: RedisFailureKind,
+    readonly endpoint: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}

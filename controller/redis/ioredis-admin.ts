@@ -1,0 +1,126 @@
+/**
+ * The Redis admin port over ioredis. One short-lived connection per endpoint, no automatic reconnects and no
+ * offline queue: the reconciler wants a quick, honest failure it can report, not a command parked until the
+ * pod comes back.
+ */
+import { Redis } from "ioredis";
+import type {
+  InstanceSnapshot,
+  RedisAdmin,
+  RedisAdminFactory,
+  RedisEndpoint,
+  RedisFailureKind,
+} from "./admin-port.ts";
+import { RedisAdminError } from "./admin-port.ts";
+import { parseKeyCount, parsePersistenceInfo, parseReplicationInfo, parseStatsInfo } from "./info.ts";
+import type { ReplicationInfo } from "./info.ts";
+
+export interface IoredisAdminOptions {
+  readonly connectTimeoutMs?: number;
+  readonly commandTimeoutMs?: number;
+}
+
+function classify(message: string): RedisFailureKind {
+  if (/WRONGPASS|NOAUTH|invalid password|AUTH.*without any password/i.test(message)) return "auth";
+  if (/^LOADING/.test(message)) return "loading";
+  if (
+    /ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|ECONNRESET|timed out|Connection is closed|connect/i.test(
+      message,
+    )
+  ) {
+    return "unreachable";
+  }
+  return "command";
+}
+
+export class IoredisAdmin implements RedisAdmin {
+  private readonly client: Redis;
+  private readonly label: string;
+  private connecting: Promise<void> | undefined;
+  /** ioredis reports why it closed a connection (e.g. WRONGPASS during AUTH) only as an `error` event. */
+  private lastConnectionError: string | undefined;
+
+  constructor(endpoint: RedisEndpoint, options: IoredisAdminOptions = {}) {
+    this.label = `${endpoint.host}:${endpoint.port}`;
+    this.client = new Redis({
+      host: endpoint.host,
+      port: endpoint.port,
+      password: endpoint.password,
+      lazyConnect: true,
+      connectTimeout: options.connectTimeoutMs ?? 2000,
+      commandTimeout: options.commandTimeoutMs ?? 5000,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      // The ready check waits out LOADING; the controller would rather see LOADING and come back later.
+      enableReadyCheck: false,
+    });
+    // ioredis emits connection errors as events too; without a listener Node treats them as fatal.
+    this.client.on("error", (error: Error) => {
+      this.lastConnectionError = error.message;
+    });
+  }
+
+  private async call<T>(what: string, run: (client: Redis) => Promise<T>): Promise<T> {
+    try {
+      this.connecting ??= this.client.connect();
+      await this.connecting;
+      return await run(this.client);
+    } catch (error) {
+      // ioredis errors carry the command's arguments (error.command.args); rebuild from the message only.
+      let message = error instanceof Error ? error.message : String(error);
+      if (/Connection is closed/.test(message) && this.lastConnectionError !== undefined) {
+        message = this.lastConnectionError;
+      }
+      throw new RedisAdminError(classify(message), this.label, `${what} on ${this.label}: ${message}`);
+    }
+  }
+
+  async snapshot(): Promise<InstanceSnapshot> {
+    const text = await this.call("INFO", (c) =>
+      c.call("INFO", "replication", "stats", "persistence", "keyspace"),
+    );
+    const body = String(text);
+    return {
+      replication: parseReplicationInfo(body),
+      stats: parseStatsInfo(body),
+      persistence: parsePersistenceInfo(body),
+      keyCount: parseKeyCount(body),
+    };
+  }
+
+  async replication(): Promise<ReplicationInfo> {
+    const text = await this.call("INFO replication", (c) => c.info("replication"));
+    return parseReplicationInfo(text);
+  }
+
+  async replicaOf(host: string, port: number): Promise<void> {
+    await this.call("REPLICAOF", (c) => c.call("REPLICAOF", host, String(port)));
+  }
+
+  async replicaOfNoOne(): Promise<void> {
+    await this.call("REPLICAOF NO ONE", (c) => c.call("REPLICAOF", "NO", "ONE"));
+  }
+
+  async configSet(parameter: string, value: string): Promise<void> {
+    await this.call(`CONFIG SET ${parameter}`, (c) => c.call("CONFIG", "SET", parameter, value));
+  }
+
+  async configGet(parameter: string): Promise<string | undefined> {
+    const reply = await this.call(`CONFIG GET ${parameter}`, (c) => c.call("CONFIG", "GET", parameter));
+    if (Array.isArray(reply) && typeof reply[1] === "string") return reply[1];
+    return undefined;
+  }
+
+  async wait(numReplicas: number, timeoutMs: number): Promise<number> {
+    const reply = await this.call("WAIT", (c) => c.call("WAIT", String(numReplicas), String(timeoutMs)));
+    return Number(reply);
+  }
+
+  async close(): Promise<void> {
+    this.client.disconnect();
+  }
+}
+
+export const ioredisAdminFactory = (options: IoredisAdminOptions = {}): RedisAdminFactory => ({
+  connect: (endpoint) => new IoredisAdmin(endpoint, options),
+});

@@ -1,0 +1,129 @@
+/**
+ * Real redis-server processes for tests: each on its own loopback address, with its own temp directory,
+ * stopped (and the directory removed) by the caller's `after` hook through `stop()`/`stopAll()`.
+ */
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+
+export interface RedisProcessOptions {
+  readonly host: string;
+  readonly port?: number;
+  readonly password?: string;
+  /** Extra redis.conf lines. */
+  readonly config?: readonly string[];
+}
+
+export class RedisProcess {
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  readonly dir: string;
+  readonly host: string;
+  readonly port: number;
+  readonly password: string | undefined;
+  private readonly config: readonly string[];
+
+  constructor(options: RedisProcessOptions) {
+    this.host = options.host;
+    this.port = options.port ?? 6379;
+    this.password = options.password;
+    this.config = options.config ?? [];
+    this.dir = mkdtempSync(join(tmpdir(), "redis-dr-test-"));
+  }
+
+  get endpoint(): { host: string; port: number; password?: string } {
+    return this.password === undefined
+      ? { host: this.host, port: this.port }
+      : { host: this.host, port: this.port, password: this.password };
+  }
+
+  async start(): Promise<void> {
+    const lines = [
+      `bind ${this.host}`,
+      `port ${this.port}`,
+      `dir ${this.dir}`,
+      "daemonize no",
+      "save ''",
+      "appendonly no",
+      "repl-diskless-sync yes",
+      "repl-diskless-sync-delay 0",
+      ...(this.password === undefined ? [] : [`requirepass ${this.password}`]),
+      ...this.config,
+    ];
+    const file = join(this.dir, "redis.conf");
+    writeFileSync(file, lines.join("\n") + "\n");
+    const child = spawn("redis-server", [file], { stdio: ["ignore", "ignore", "inherit"] });
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
+    await waitFor(`redis-server on ${this.host}:${this.port}`, async () => {
+      if (child.exitCode !== null)
+        throw new Error(`redis-server on ${this.host} exited with ${child.exitCode}`);
+      const client = this.client();
+      try {
+        return (await client.ping()) === "PONG";
+      } catch {
+        return false;
+      } finally {
+        client.disconnect();
+      }
+    });
+  }
+
+  /** A plain client for test assertions and writes; the caller disconnects it. */
+  client(): Redis {
+    const client = new Redis({
+      host: this.host,
+      port: this.port,
+      password: this.password,
+      lazyConnect: false,
+      maxRetriesPerRequest: 1,
+      retryStrategy: () => null,
+      enableReadyCheck: false,
+    });
+    client.on("error", () => undefined);
+    return client;
+  }
+
+  /** Stops the process (SIGKILL when `hard`, like a crashed pod) and keeps the data directory. */
+  async kill(hard = false): Promise<void> {
+    const child = this.child;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill(hard ? "SIGKILL" : "SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  async stop(): Promise<void> {
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export async function stopAll(processes: readonly RedisProcess[]): Promise<void> {
+  await Promise.all(processes.map((p) => p.stop()));
+}
+
+/** Polls `check` every 50 ms until it returns true; fails with `what` after `timeoutMs`. */
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 20000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(
+    `timed out waiting for ${what}${lastError instanceof Error ? `: ${lastError.message}` : ""}`,
+  );
+}
