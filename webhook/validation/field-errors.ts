@@ -11,7 +11,8 @@ export type FieldErrorType =
   | "FieldValueNotSupported"
   | "FieldValueForbidden"
   | "FieldValueTooLong"
-  | "FieldValueNotFound";
+  | "FieldValueNotFound"
+  | "InternalError";
 
 export interface FieldError {
   readonly type: FieldErrorType;
@@ -65,6 +66,13 @@ export const notFound = (path: FieldPath, badValue: unknown, detail = ""): Field
   detail,
 });
 
+/** Something prevented checking the field (e.g. the API server could not be asked); not the user's fault. */
+export const internalError = (path: FieldPath, detail: string): FieldError => ({
+  type: "InternalError",
+  field: path.toString(),
+  detail,
+});
+
 const TYPE_TEXT: Readonly<Record<FieldErrorType, string>> = {
   FieldValueRequired: "Required value",
   FieldValueInvalid: "Invalid value",
@@ -72,6 +80,7 @@ const TYPE_TEXT: Readonly<Record<FieldErrorType, string>> = {
   FieldValueForbidden: "Forbidden",
   FieldValueTooLong: "Too long",
   FieldValueNotFound: "Not found",
+  InternalError: "Internal error",
 };
 
 const SHOWS_VALUE: ReadonlySet<FieldErrorType> = new Set([

@@ -1,0 +1,103 @@
+/**
+ * The two admission endpoints' decisions: defaulting (mutate) and validation (validate) of a RedisCluster.
+ */
+import type { AdmissionOutcome, AdmissionRequest } from "./types.ts";
+import { badRequestStatus, invalidStatus, isRecord } from "./review.ts";
+import { defaultingPatch } from "../defaulting/defaults.ts";
+import { FieldPath } from "../validation/field-path.ts";
+import { formatFieldError, type FieldError } from "../validation/field-errors.ts";
+import { validateStructure } from "../validation/structural.ts";
+import { checkSecrets, type SecretReader } from "../validation/secrets.ts";
+import {
+  secretRequirements,
+  validationRules,
+  warningRules,
+  type RedisCluster,
+} from "../validation/rules/index.ts";
+
+export type Admit = (request: AdmissionRequest) => Promise<AdmissionOutcome>;
+
+export interface ValidateDeps {
+  readonly secrets: SecretReader;
+}
+
+type Objects =
+  | { readonly ok: true; readonly cluster: RedisCluster; readonly old?: RedisCluster }
+  | { readonly ok: false; readonly outcome: AdmissionOutcome };
+
+/**
+ * The object (and on UPDATE the stored object) under admission. Name and namespace come from the request
+ * when the object lacks them (CREATE with generateName; the API server sets the namespace from the URL).
+ */
+function objectsOf(request: AdmissionRequest): Objects {
+  const bad = (message: string): Objects => ({
+    ok: false,
+    outcome: { allowed: false, status: badRequestStatus(message) },
+  });
+  if (!isRecord(request.object)) return bad(`request.object must be a JSON object on ${request.operation}`);
+  if (request.operation === "UPDATE" && !isRecord(request.oldObject)) {
+    return bad("request.oldObject must be a JSON object on UPDATE");
+  }
+  const withIdentity = (object: Record<string, unknown>): RedisCluster => {
+    const metadata = isRecord(object.metadata) ? object.metadata : {};
+    return {
+      ...object,
+      metadata: {
+        ...metadata,
+        name:
+          typeof metadata.name === "string" && metadata.name !== "" ? metadata.name : (request.name ?? ""),
+        namespace:
+          typeof metadata.namespace === "string" && metadata.namespace !== ""
+            ? metadata.namespace
+            : (request.namespace ?? ""),
+      },
+    } as unknown as RedisCluster;
+  };
+  const old =
+    isRecord(request.oldObject) && request.operation === "UPDATE"
+      ? withIdentity(request.oldObject)
+      : undefined;
+  return { ok: true, cluster: withIdentity(request.object), ...(old ? { old } : {}) };
+}
+
+/** Mutating endpoint: the schema's defaults, as a JSON Patch on the raw object (none when nothing is missing). */
+export const mutateCluster: Admit = async (request) => {
+  if (!isRecord(request.object)) {
+    return {
+      allowed: false,
+      status: badRequestStatus(`request.object must be a JSON object on ${request.operation}`),
+    };
+  }
+  return { allowed: true, patch: defaultingPatch(request.object) };
+};
+
+/** Validating endpoint: the schema, every rule, and the referenced Secrets; every problem at once. */
+export function validateCluster(deps: ValidateDeps): Admit {
+  return async (request) => {
+    const objects = objectsOf(request);
+    if (!objects.ok) return objects.outcome;
+    const { cluster, old } = objects;
+    const root = FieldPath.root();
+    const namespace = cluster.metadata?.namespace ?? "";
+    const errors = unique([
+      ...validateStructure(request.object),
+      ...validationRules.flatMap((rule) => rule(cluster, root, old)),
+      ...(await checkSecrets(secretRequirements(cluster, root, old), namespace, deps.secrets)),
+    ]);
+    if (errors.length > 0)
+      return { allowed: false, status: invalidStatus(cluster.metadata?.name ?? "", errors) };
+    // Warnings describe what an admitted change will do; a denied one does nothing.
+    return { allowed: true, warnings: warningRules.flatMap((rule) => rule(cluster, old)) };
+  };
+}
+
+/** The schema and a rule may find the same problem (e.g. a port out of range); it is reported once. */
+function unique(errors: readonly FieldError[]): FieldError[] {
+  const seen = new Set<string>();
+  return errors.filter((error) => {
+    const key = formatFieldError(error);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

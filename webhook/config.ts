@@ -1,0 +1,52 @@
+/** Command-line configuration of the webhook: `--cert-dir DIR [--port 9443] [--health-port 8081] [--host H]`. */
+import { parseArgs } from "node:util";
+
+export interface WebhookConfig {
+  readonly certDir: string;
+  readonly host: string;
+  readonly port: number;
+  readonly healthPort: number;
+  readonly certPollMs: number;
+  readonly shutdownGraceMs: number;
+  readonly logLevel: string;
+}
+
+export const USAGE =
+  "usage: npm run webhook -- --cert-dir DIR [--port 9443] [--health-port 8081] [--host 0.0.0.0] " +
+  "[--cert-poll-ms 5000] [--log-level info]";
+
+function port(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new Error(`${flag} must be a port number, got "${value}"`);
+  return n;
+}
+
+export function parseConfig(args: readonly string[]): WebhookConfig {
+  const { values } = parseArgs({
+    args: [...args],
+    strict: true,
+    options: {
+      "cert-dir": { type: "string" },
+      host: { type: "string", default: "0.0.0.0" },
+      port: { type: "string", default: "9443" },
+      "health-port": { type: "string", default: "8081" },
+      "cert-poll-ms": { type: "string", default: "5000" },
+      "log-level": { type: "string", default: "info" },
+    },
+  });
+  const certDir = values["cert-dir"];
+  if (certDir === undefined || certDir === "") throw new Error("--cert-dir is required");
+  const certPollMs = Number(values["cert-poll-ms"]);
+  if (!Number.isInteger(certPollMs) || certPollMs < 10)
+    throw new Error("--cert-poll-ms must be an integer ≥ 10");
+  return {
+    certDir,
+    host: values.host,
+    port: port(values.port, "--port"),
+    healthPort: port(values["health-port"], "--health-port"),
+    certPollMs,
+    shutdownGraceMs: 10_000,
+    logLevel: values["log-level"],
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * The redis-dr admission webhook: `npm run webhook -- --cert-dir DIR [--port 9443] [--health-port 8081]`.
+ * Kubernetes access from KUBECONFIG or the in-cluster service account.
+ */
+import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { Registry, collectDefaultMetrics } from "prom-client";
+import { USAGE, parseConfig, type WebhookConfig } from "./config.ts";
+import { createLogger } from "./logger.ts";
+import { kubeSecretReader } from "./kube/secret-reader.ts";
+import { serve } from "./server/serve.ts";
+
+let config: WebhookConfig;
+try {
+  config = parseConfig(process.argv.slice(2));
+} catch (error) {
+  console.error(`${(error as Error).message}\n${USAGE}`);
+  process.exit(2);
+}
+
+const logger = createLogger(config.logLevel);
+const kubeConfig = new KubeConfig();
+kubeConfig.loadFromDefault();
+const registry = new Registry();
+collectDefaultMetrics({ register: registry });
+
+process.on("uncaughtException", (err) => {
+  logger.fatal({ err }, "uncaught exception");
+  process.exit(1);
+});
+process.on("unhandledRejection", (err) => {
+  logger.fatal({ err }, "unhandled rejection");
+  process.exit(1);
+});
+
+const webhook = await serve({
+  certDir: config.certDir,
+  host: config.host,
+  port: config.port,
+  healthPort: config.healthPort,
+  certPollMs: config.certPollMs,
+  shutdownGraceMs: config.shutdownGraceMs,
+  secrets: kubeSecretReader(kubeConfig.makeApiClient(CoreV1Api)),
+  logger,
+  registry,
+});
+
+let stopping = false;
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "stopping");
+    webhook.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, "error while stopping");
+        process.exit(1);
+      },
+    );
+  });
+}
+
+webhook.ready.then(
+  (port) => logger.info({ port, healthPort: webhook.healthPort }, "webhook ready"),
+  () => undefined,
+);

@@ -1,0 +1,97 @@
+/**
+ * The admission HTTP surface (express 5): parse, hand the review to handleReview, send. Every bad input gets
+ * a clear 4xx as a Kubernetes Status; nothing a client sends can crash or hang the server.
+ */
+import express, { type ErrorRequestHandler, type Request, type Response } from "express";
+import type { Logger } from "pino";
+import { handleReview } from "../admission/handle-review.ts";
+import { parseAdmissionReview } from "../admission/review.ts";
+import type { Admit } from "../admission/admit.ts";
+import type { Decision, Endpoint, WebhookMetrics } from "../metrics.ts";
+
+export const MUTATE_PATH = "/mutate-redis-io-v1-rediscluster";
+export const VALIDATE_PATH = "/validate-redis-io-v1-rediscluster";
+
+/** The API server sends at most ~3 MiB objects, twice (object and oldObject) on UPDATE, plus the envelope. */
+export const BODY_LIMIT_BYTES = 7 * 1024 * 1024;
+
+export interface AppDeps {
+  readonly mutate: Admit;
+  readonly validate: Admit;
+  readonly logger: Logger;
+  readonly metrics: WebhookMetrics;
+}
+
+function sendStatus(res: Response, code: number, reason: string, message: string): void {
+  res.status(code).json({ apiVersion: "v1", kind: "Status", status: "Failure", code, reason, message });
+}
+
+export function createAdmissionApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+
+  const route = (endpoint: Endpoint, admit: Admit) => async (req: Request, res: Response) => {
+    const stopTimer = deps.metrics.duration.startTimer({ endpoint });
+    const reject = (code: number, reason: string, message: string) => {
+      deps.metrics.errors.inc({ endpoint, kind: "bad_request" });
+      deps.metrics.requests.inc({ endpoint, operation: "unknown", decision: "rejected" });
+      deps.logger.warn({ endpoint, code, reason: message }, "rejected an admission request");
+      sendStatus(res, code, reason, message);
+      stopTimer();
+    };
+    if (!req.is("application/json")) {
+      reject(415, "UnsupportedMediaType", "the body must be an AdmissionReview sent as application/json");
+      return;
+    }
+    const parsed = parseAdmissionReview(req.body);
+    if (!parsed.ok) {
+      reject(400, "BadRequest", parsed.message);
+      return;
+    }
+    const review = await handleReview(parsed.review, { admit, logger: deps.logger.child({ endpoint }) });
+    const { response } = review;
+    const decision: Decision = !response.allowed ? "denied" : response.patch ? "patched" : "allowed";
+    if (response.status?.code === 500) deps.metrics.errors.inc({ endpoint, kind: "internal" });
+    deps.metrics.requests.inc({ endpoint, operation: parsed.review.request.operation, decision });
+    res.status(200).json(review);
+    stopTimer();
+  };
+
+  const json = express.json({ limit: BODY_LIMIT_BYTES, type: "application/json", strict: false });
+  app.post(MUTATE_PATH, json, route("mutate", deps.mutate));
+  app.post(VALIDATE_PATH, json, route("validate", deps.validate));
+  app.all([MUTATE_PATH, VALIDATE_PATH], (_req, res) => {
+    res.set("Allow", "POST");
+    sendStatus(res, 405, "MethodNotAllowed", "admission endpoints accept POST only");
+  });
+  app.use((_req, res) => sendStatus(res, 404, "NotFound", "no such endpoint"));
+
+  // body-parser's errors carry the HTTP status to answer with (400 bad JSON, 413 too large, 415 charset…).
+  const onError: ErrorRequestHandler = (err: unknown, req, res, _next) => {
+    const status = typeof err === "object" && err !== null && "status" in err ? Number(err.status) : 500;
+    const type = typeof err === "object" && err !== null && "type" in err ? String(err.type) : "";
+    const endpoint: Endpoint = req.path === MUTATE_PATH ? "mutate" : "validate";
+    deps.metrics.errors.inc({ endpoint, kind: status >= 400 && status < 500 ? "bad_request" : "internal" });
+    if (res.headersSent) return;
+    if (status === 413) {
+      sendStatus(res, 413, "RequestEntityTooLarge", `the body is larger than ${BODY_LIMIT_BYTES} bytes`);
+    } else if (type === "entity.parse.failed") {
+      sendStatus(res, 400, "BadRequest", "the body is not valid JSON");
+    } else if (status === 415) {
+      sendStatus(
+        res,
+        415,
+        "UnsupportedMediaType",
+        err instanceof Error ? err.message : "unsupported media type",
+      );
+    } else if (status >= 400 && status < 500) {
+      sendStatus(res, status, "BadRequest", err instanceof Error ? err.message : "bad request");
+    } else {
+      deps.logger.error({ err }, "unexpected error serving an admission request");
+      sendStatus(res, 500, "InternalError", "internal error; see the webhook's logs");
+    }
+  };
+  app.use(onError);
+  return app;
+}

@@ -1,0 +1,107 @@
+/**
+ * The serving certificate, read from `tls.crt`/`tls.key` in a directory (a mounted cert-manager Secret) and
+ * re-read whenever their bytes change. Polling the bytes, rather than watching files, also catches the
+ * atomic symlink swap the kubelet uses to update Secret volumes.
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createSecureContext } from "node:tls";
+import type { Logger } from "pino";
+
+export interface KeyPair {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
+
+export class CertificateWatcher {
+  private current: KeyPair | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private polling = false;
+  private readonly listeners: ((pair: KeyPair) => void)[] = [];
+
+  constructor(
+    private readonly dir: string,
+    private readonly pollMs: number,
+    private readonly logger: Logger,
+  ) {}
+
+  get keyPair(): KeyPair | undefined {
+    return this.current;
+  }
+
+  /** Called with every new, usable key pair (not with the first one `start` resolves with). */
+  onChange(listener: (pair: KeyPair) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Polls until a usable pair is loaded, then keeps polling for changes. Resolves with the first pair. */
+  async start(): Promise<KeyPair> {
+    this.stopped = false;
+    await this.poll();
+    while (this.current === undefined) {
+      await new Promise((resolve) => setTimeout(resolve, this.pollMs));
+      if (this.stopped) throw new Error("stopped before a serving certificate was loaded");
+      await this.poll();
+    }
+    this.timer = setInterval(() => void this.poll(), this.pollMs);
+    this.timer.unref();
+    return this.current;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      await this.load();
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private async load(): Promise<void> {
+    let pair: KeyPair;
+    try {
+      const [cert, key] = await Promise.all([
+        readFile(join(this.dir, "tls.crt")),
+        readFile(join(this.dir, "tls.key")),
+      ]);
+      pair = { cert, key };
+    } catch (err) {
+      if (this.current === undefined) this.logger.debug({ err, dir: this.dir }, "no serving certificate yet");
+      else
+        this.logger.warn(
+          { err, dir: this.dir },
+          "cannot read the serving certificate; keeping the loaded one",
+        );
+      return;
+    }
+    if (
+      this.current !== undefined &&
+      pair.cert.equals(this.current.cert) &&
+      pair.key.equals(this.current.key)
+    ) {
+      return;
+    }
+    try {
+      // A rotation writes two files: until both are new, the pair does not match and is not used.
+      createSecureContext(pair);
+    } catch (err) {
+      this.logger.warn({ err, dir: this.dir }, "serving certificate and key are not usable yet");
+      return;
+    }
+    const first = this.current === undefined;
+    this.current = pair;
+    this.logger.info(
+      { dir: this.dir },
+      first ? "serving certificate loaded" : "serving certificate reloaded",
+    );
+    if (!first) for (const listener of this.listeners) listener(pair);
+  }
+}

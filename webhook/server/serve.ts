@@ -1,0 +1,120 @@
+/**
+ * Runs the webhook: the HTTPS admission server (TLS 1.2+, certificate swapped in on rotation without
+ * dropping connections) and the plain-HTTP health/metrics server, with a graceful stop.
+ */
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
+import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import { createAdmissionApp } from "./app.ts";
+import { createHealthApp } from "./health.ts";
+import { CertificateWatcher, type KeyPair } from "./certificates.ts";
+import { mutateCluster, validateCluster } from "../admission/admit.ts";
+import type { SecretReader } from "../validation/secrets.ts";
+import { createMetrics } from "../metrics.ts";
+
+export interface ServeOptions {
+  readonly certDir: string;
+  readonly host: string;
+  /** HTTPS admission port; 0 picks a free one. */
+  readonly port: number;
+  /** Plain-HTTP health and metrics port; 0 picks a free one. */
+  readonly healthPort: number;
+  /** How often the certificate files are checked for changes. */
+  readonly certPollMs: number;
+  /** How long a stop waits for requests in flight before closing their connections. */
+  readonly shutdownGraceMs: number;
+  readonly secrets: SecretReader;
+  readonly logger: Logger;
+  readonly registry: Registry;
+}
+
+export interface RunningWebhook {
+  readonly healthPort: number;
+  /** Resolves with the HTTPS port once a certificate is loaded and the server listens. */
+  readonly ready: Promise<number>;
+  stop(): Promise<void>;
+}
+
+const TLS_MIN_VERSION = "TLSv1.2";
+
+const secureContextOptions = (pair: KeyPair) => ({ ...pair, minVersion: TLS_MIN_VERSION }) as const;
+
+function listen(server: HttpServer | HttpsServer, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/** Stops accepting, lets requests in flight finish, then closes what is left after the grace period. */
+function close(server: HttpServer | HttpsServer, graceMs: number): Promise<void> {
+  if (!server.listening) return Promise.resolve();
+  return new Promise((resolve) => {
+    const force = setTimeout(() => server.closeAllConnections(), graceMs);
+    force.unref();
+    server.close(() => {
+      clearTimeout(force);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
+export async function serve(options: ServeOptions): Promise<RunningWebhook> {
+  const { logger } = options;
+  const metrics = createMetrics(options.registry);
+  const certificates = new CertificateWatcher(options.certDir, options.certPollMs, logger);
+  const admissionApp = createAdmissionApp({
+    mutate: mutateCluster,
+    validate: validateCluster({ secrets: options.secrets }),
+    logger,
+    metrics,
+  });
+  const healthServer = createHttpServer(
+    createHealthApp({
+      certificateLoaded: () => certificates.keyPair !== undefined,
+      registry: options.registry,
+    }),
+  );
+  const healthPort = await listen(healthServer, options.healthPort, options.host);
+  logger.info({ port: healthPort, host: options.host }, "health and metrics server listening");
+
+  let httpsServer: HttpsServer | undefined;
+  let stopping = false;
+  const ready = certificates.start().then(async (pair) => {
+    if (stopping) throw new Error("stopped before the admission server started");
+    const server = createHttpsServer(
+      // The API server sends admission requests over keep-alive connections; keep them a little longer.
+      { ...secureContextOptions(pair), keepAliveTimeout: 30_000 },
+      admissionApp,
+    );
+    httpsServer = server;
+    // New handshakes use the new certificate; established connections keep theirs.
+    certificates.onChange((next) => server.setSecureContext(secureContextOptions(next)));
+    server.on("tlsClientError", (err) => logger.debug({ err }, "TLS handshake failed"));
+    const port = await listen(server, options.port, options.host);
+    logger.info({ port, host: options.host }, "admission server listening (HTTPS)");
+    return port;
+  });
+  // A stop before the certificate arrived rejects `ready`; that is not an error worth a crash.
+  ready.catch((err: unknown) => logger.debug({ err }, "admission server did not start"));
+
+  return {
+    healthPort,
+    ready,
+    async stop() {
+      stopping = true;
+      certificates.stop();
+      await Promise.all([
+        httpsServer ? close(httpsServer, options.shutdownGraceMs) : Promise.resolve(),
+        close(healthServer, options.shutdownGraceMs),
+      ]);
+      logger.info("webhook stopped");
+    },
+  };
+}
