@@ -1,0 +1,502 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { FieldPath } from "../../../webhook/validation/field-path.ts";
+import { validateInstanceCounts } from "../../../webhook/validation/rules/instance-counts.ts";
+import {
+  isOwnService,
+  isValidHost,
+  validateReplicaSource,
+} from "../../../webhook/validation/rules/replica-source.ts";
+import { validatePromoteRevert } from "../../../webhook/validation/rules/promote-revert.ts";
+import { warnDataReplaced, warnPromotionWithoutSync } from "../../../webhook/validation/rules/warnings.ts";
+import { secretRequirements } from "../../../webhook/validation/rules/secret-references.ts";
+import { validationRules } from "../../../webhook/validation/rules/index.ts";
+import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
+import {
+  SOURCE,
+  TOKEN,
+  cluster,
+  mergePatch,
+  messages,
+  promoted,
+  promotedThenOff,
+  promotionPending,
+  replicating,
+  standalone,
+} from "../support/clusters.ts";
+import { commandIn, shellArguments } from "../support/command.ts";
+
+const root = FieldPath.root();
+
+describe("validateInstanceCounts", () => {
+  const cases: { name: string; spec: Record<string, unknown>; errors: string[] }[] = [
+    {
+      name: "accepts 3 instances with 2 sync replicas",
+      spec: { instances: 3, minSyncReplicas: 2 },
+      errors: [],
+    },
+    {
+      name: "accepts a single instance with no sync replicas",
+      spec: { instances: 1, minSyncReplicas: 0 },
+      errors: [],
+    },
+    {
+      name: "denies 0 instances",
+      spec: { instances: 0 },
+      errors: ["spec.instances: Invalid value: 0: must be greater than or equal to 1"],
+    },
+    {
+      name: "denies as many sync replicas as instances",
+      spec: { instances: 3, minSyncReplicas: 3 },
+      errors: [
+        "spec.minSyncReplicas: Invalid value: 3: must be at most instances - 1 (2): the primary would refuse writes",
+      ],
+    },
+    {
+      name: "measures sync replicas against the default of 1 instance when instances is absent",
+      spec: { instances: undefined, minSyncReplicas: 1 },
+      errors: [
+        "spec.minSyncReplicas: Invalid value: 1: must be at most instances - 1 (0): the primary would refuse writes",
+      ],
+    },
+    {
+      name: "does not measure sync replicas against an invalid instance count",
+      spec: { instances: -1, minSyncReplicas: 4 },
+      errors: ["spec.instances: Invalid value: -1: must be greater than or equal to 1"],
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      assert.deepEqual(messages(validateInstanceCounts(cluster(c.spec), root)), c.errors);
+    });
+  }
+});
+
+describe("validateReplicaSource", () => {
+  const withSource = (source: Record<string, unknown>, enabled = true) =>
+    cluster({ replicaMode: { enabled, source } });
+  const cases: { name: string; object: RedisCluster; errors: string[] }[] = [
+    { name: "accepts a cluster without replica mode", object: standalone, errors: [] },
+    { name: "accepts the reference's DR cluster", object: replicating, errors: [] },
+    {
+      name: "denies enabled without a source",
+      object: cluster({ replicaMode: { enabled: true } }),
+      errors: [
+        "spec.replicaMode.source.host: Required value: replica mode (enabled: true) needs the source's host",
+      ],
+    },
+    {
+      name: "accepts disabled replica mode without a source",
+      object: cluster({ replicaMode: { enabled: false } }),
+      errors: [],
+    },
+    {
+      name: "denies port 70000",
+      object: withSource({ host: "35.123.45.67", port: 70000 }),
+      errors: ["spec.replicaMode.source.port: Invalid value: 70000: must be between 1 and 65535"],
+    },
+    {
+      name: "denies port 0",
+      object: withSource({ host: "35.123.45.67", port: 0 }),
+      errors: ["spec.replicaMode.source.port: Invalid value: 0: must be between 1 and 65535"],
+    },
+    { name: "accepts port 65535", object: withSource({ host: "35.123.45.67", port: 65535 }), errors: [] },
+    {
+      name: "checks the port even while replica mode is disabled",
+      object: withSource({ host: "35.123.45.67", port: 65536 }, false),
+      errors: ["spec.replicaMode.source.port: Invalid value: 65536: must be between 1 and 65535"],
+    },
+    {
+      name: "denies a host with a port in it",
+      object: withSource({ host: "redis.example.com:6379" }),
+      errors: [
+        'spec.replicaMode.source.host: Invalid value: "redis.example.com:6379": must be a DNS name or an IP ' +
+          "address (without a port: the port goes in spec.replicaMode.source.port)",
+      ],
+    },
+    {
+      name: "denies the cluster's own leader Service",
+      object: withSource({ host: "redis-west-leader.default.svc.cluster.local" }),
+      errors: [
+        'spec.replicaMode.source.host: Invalid value: "redis-west-leader.default.svc.cluster.local": is a Service ' +
+          "of this RedisCluster (redis-west in namespace default): a cluster cannot replicate from itself",
+      ],
+    },
+    {
+      name: "reports a bad port and a self-loop together",
+      object: withSource({ host: "redis-west-replicas", port: 99999 }),
+      errors: [
+        "spec.replicaMode.source.port: Invalid value: 99999: must be between 1 and 65535",
+        'spec.replicaMode.source.host: Invalid value: "redis-west-replicas": is a Service of this RedisCluster ' +
+          "(redis-west in namespace default): a cluster cannot replicate from itself",
+      ],
+    },
+    {
+      name: "ignores values of the wrong type (the schema reports them)",
+      object: withSource({ host: 42, port: "6379" }),
+      errors: [],
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      assert.deepEqual(messages(validateReplicaSource(c.object, root)), c.errors);
+    });
+  }
+
+  describe("isValidHost", () => {
+    const valid = [
+      "35.123.45.67",
+      "::1",
+      "2001:db8::1",
+      "prod-redis-leader.production.svc.cluster.local",
+      "redis.us-east.example.com.",
+      "Redis.Example.COM",
+      "localhost",
+    ];
+    const invalidHosts = [
+      "redis:6379",
+      "http://redis.example.com",
+      "-bad.example.com",
+      "bad-.example.com",
+      "999.1.1.1",
+      "a..b",
+      "under_score.example.com",
+      `${"a".repeat(64)}.example.com`,
+      "[::1]",
+      "redis example.com",
+    ];
+    for (const host of valid) test(`accepts ${host}`, () => assert.equal(isValidHost(host), true));
+    for (const host of invalidHosts) test(`denies ${host}`, () => assert.equal(isValidHost(host), false));
+  });
+
+  describe("isOwnService (cluster redis-west in namespace default)", () => {
+    const own = [
+      "redis-west-leader",
+      "redis-west-leader.default",
+      "redis-west-leader.default.svc",
+      "redis-west-leader.default.svc.cluster.local",
+      "REDIS-WEST-LEADER.default.svc.cluster.local.",
+      "redis-west-replicas.default.svc",
+      "redis-west-read",
+      "redis-west-headless.default.svc.cluster.local",
+      "redis-west",
+      "redis-west-0.redis-west-headless.default.svc.cluster.local",
+      "redis-west-2.redis-west",
+      "redis-west-leader.default.svc.corp.internal",
+    ];
+    const notOwn = [
+      "redis-west-leader.production.svc.cluster.local",
+      "redis-west-leader.production",
+      "redis-east-leader",
+      "redis-west-leader.default.example.com",
+      "redis-westward",
+      "35.123.45.67",
+    ];
+    for (const host of own)
+      test(`${host} is its own`, () => assert.equal(isOwnService(host, "redis-west", "default"), true));
+    for (const host of notOwn) {
+      test(`${host} is not its own`, () => assert.equal(isOwnService(host, "redis-west", "default"), false));
+    }
+  });
+});
+
+const REVERT = (field: "promote" | "enabled", patch: string) =>
+  `spec.replicaMode.${field}: Forbidden: reverting a completed promotion discards every write made since the ` +
+  `promotion; to confirm, set spec.replicaMode.demotionToken to "${TOKEN}" in the same request, e.g. ` +
+  `kubectl patch rediscluster redis-west -n default --type=merge -p '${patch}'`;
+const TURN_OFF =
+  "spec.replicaMode.enabled: Forbidden: cannot turn replica mode off while replicating: promote first " +
+  "(spec.replicaMode.promote: true)";
+const NEEDS_SOURCE = "spec.replicaMode.promote: Forbidden: promote requires enabled: true and a source";
+const ON_CREATE =
+  "spec.replicaMode.promote: Forbidden: cannot be set when the RedisCluster is created: create it replicating, " +
+  "then promote it";
+
+describe("validatePromoteRevert", () => {
+  const createCases: { name: string; object: RedisCluster; errors: string[] }[] = [
+    { name: "accepts creating a replicating cluster", object: replicating, errors: [] },
+    {
+      name: "denies promote on CREATE",
+      object: mergePatch(replicating, { spec: { replicaMode: { promote: true } } }),
+      errors: [ON_CREATE],
+    },
+    {
+      name: "denies promote on CREATE without a source, with both reasons",
+      object: cluster({ replicaMode: { promote: true } }),
+      errors: [NEEDS_SOURCE, ON_CREATE],
+    },
+  ];
+  for (const c of createCases) {
+    test(`CREATE: ${c.name}`, () => {
+      assert.deepEqual(messages(validatePromoteRevert(c.object, root)), c.errors);
+    });
+  }
+
+  const updateCases: { name: string; old: RedisCluster; patch: unknown; errors: string[] }[] = [
+    {
+      name: "accepts promoting a replicating cluster",
+      old: replicating,
+      patch: { spec: { replicaMode: { promote: true } } },
+      errors: [],
+    },
+    {
+      name: "denies promoting a cluster that does not replicate",
+      old: standalone,
+      patch: { spec: { replicaMode: { promote: true } } },
+      errors: [NEEDS_SOURCE],
+    },
+    {
+      name: "denies promoting with replica mode disabled in the same request",
+      old: replicating,
+      patch: { spec: { replicaMode: { promote: true, enabled: false } } },
+      errors: [NEEDS_SOURCE, TURN_OFF],
+    },
+    {
+      name: "denies promoting after deleting the source with null",
+      old: replicating,
+      patch: { spec: { replicaMode: { promote: true, source: null } } },
+      errors: [NEEDS_SOURCE],
+    },
+    {
+      name: "denies turning replica mode off while replicating",
+      old: replicating,
+      patch: { spec: { replicaMode: { enabled: false } } },
+      errors: [TURN_OFF],
+    },
+    {
+      name: "denies deleting replicaMode with null while replicating",
+      old: replicating,
+      patch: { spec: { replicaMode: null } },
+      errors: [TURN_OFF],
+    },
+    {
+      name: "denies deleting enabled with null while replicating",
+      old: replicating,
+      patch: { spec: { replicaMode: { enabled: null } } },
+      errors: [TURN_OFF],
+    },
+    {
+      name: "denies reverting a completed promotion with promote: false",
+      old: promoted,
+      patch: { spec: { replicaMode: { promote: false } } },
+      errors: [REVERT("promote", `{"spec":{"replicaMode":{"promote":false,"demotionToken":"${TOKEN}"}}}`)],
+    },
+    {
+      name: "denies reverting a completed promotion by deleting promote with null",
+      old: promoted,
+      patch: { spec: { replicaMode: { promote: null } } },
+      errors: [REVERT("promote", `{"spec":{"replicaMode":{"promote":false,"demotionToken":"${TOKEN}"}}}`)],
+    },
+    {
+      name: "denies reverting a completed promotion with the wrong token",
+      old: promoted,
+      patch: { spec: { replicaMode: { promote: false, demotionToken: "not-the-id" } } },
+      errors: [REVERT("promote", `{"spec":{"replicaMode":{"promote":false,"demotionToken":"${TOKEN}"}}}`)],
+    },
+    {
+      name: "accepts reverting a completed promotion with the token",
+      old: promoted,
+      patch: { spec: { replicaMode: { promote: false, demotionToken: TOKEN } } },
+      errors: [],
+    },
+    {
+      name: "accepts leaving replica mode altogether after a completed promotion",
+      old: promoted,
+      patch: { spec: { replicaMode: null } },
+      errors: [],
+    },
+    {
+      name: "denies re-enabling replica mode after a completed promotion",
+      old: promotedThenOff,
+      patch: { spec: { replicaMode: { enabled: true } } },
+      errors: [REVERT("enabled", `{"spec":{"replicaMode":{"enabled":true,"demotionToken":"${TOKEN}"}}}`)],
+    },
+    {
+      name: "denies re-enabling towards a new source after a completed promotion, naming the new source",
+      old: promotedThenOff,
+      patch: { spec: { replicaMode: { enabled: true, source: { host: "redis.us-east.example.com" } } } },
+      errors: [
+        REVERT(
+          "enabled",
+          `{"spec":{"replicaMode":{"enabled":true,"source":{"host":"redis.us-east.example.com"},"demotionToken":"${TOKEN}"}}}`,
+        ),
+      ],
+    },
+    {
+      name: "accepts re-enabling after a completed promotion with the token",
+      old: promotedThenOff,
+      patch: { spec: { replicaMode: { enabled: true, demotionToken: TOKEN } } },
+      errors: [],
+    },
+    {
+      name: "accepts reverting a promotion that never completed",
+      old: promotionPending,
+      patch: { spec: { replicaMode: { promote: false } } },
+      errors: [],
+    },
+    {
+      name: "accepts a never-promoted standalone cluster enabling replica mode",
+      old: standalone,
+      patch: { spec: { replicaMode: { enabled: true, source: SOURCE } } },
+      errors: [],
+    },
+    {
+      name: "accepts an unrelated change to a promoted cluster",
+      old: promoted,
+      patch: { spec: { instances: 5 } },
+      errors: [],
+    },
+  ];
+  for (const c of updateCases) {
+    test(`UPDATE: ${c.name}`, () => {
+      const object = mergePatch(c.old, c.patch);
+      assert.deepEqual(messages(validatePromoteRevert(object, root, c.old)), c.errors);
+    });
+  }
+
+  test("the printed command, run as is by a shell, makes an update every rule accepts", () => {
+    for (const c of updateCases.filter((u) => u.errors.some((e) => e.includes("kubectl patch")))) {
+      const object = mergePatch(c.old, c.patch);
+      const [error] = validatePromoteRevert(object, root, c.old);
+      const { args, patch } = shellArguments(commandIn(error?.detail ?? ""));
+      assert.deepEqual(args.slice(0, 6), [
+        "patch",
+        "rediscluster",
+        "redis-west",
+        "-n",
+        "default",
+        "--type=merge",
+      ]);
+      const confirmed = mergePatch(c.old, patch);
+      assert.deepEqual(
+        validationRules.flatMap((rule) => messages(rule(confirmed, root, c.old))),
+        [],
+        c.name,
+      );
+    }
+  });
+
+  test("quotes a token with shell metacharacters so the command still works", () => {
+    const token = `it's $(rm -rf) "x"`;
+    const old = mergePatch(promoted, { status: { promotion: { replicationId: token } } });
+    const object = mergePatch(old, { spec: { replicaMode: { promote: false } } });
+    const [error] = validatePromoteRevert(object, root, old);
+    assert.ok(error?.detail.includes(`'\\''`));
+    const { patch } = shellArguments(commandIn(error.detail));
+    assert.deepEqual(patch, { spec: { replicaMode: { promote: false, demotionToken: token } } });
+  });
+});
+
+describe("warnings", () => {
+  const cases: { name: string; old?: RedisCluster; patch: unknown; warnings: string[] }[] = [
+    {
+      name: "warns that a never-promoted standalone cluster's data will be replaced",
+      old: standalone,
+      patch: { spec: { replicaMode: { enabled: true, source: SOURCE } } },
+      warnings: [
+        "spec.replicaMode.enabled: this RedisCluster will replicate from redis-east (35.123.45.67:6379): its data " +
+          "will be replaced by a full copy of the source's; every key it holds now is discarded",
+      ],
+    },
+    {
+      name: "warns that a confirmed demotion discards the writes since the promotion",
+      old: promoted,
+      patch: { spec: { replicaMode: { promote: false, demotionToken: TOKEN } } },
+      warnings: [
+        "spec.replicaMode.enabled: this RedisCluster will replicate from redis-east (35.123.45.67:6379): its data " +
+          "will be replaced by a full copy of the source's; every write made since the promotion is discarded",
+      ],
+    },
+    {
+      name: "does not warn when a new cluster is created replicating",
+      patch: {},
+      warnings: [],
+    },
+    {
+      name: "does not warn when promoting with the link up",
+      old: mergePatch(replicating, { status: { replication: { linkStatus: "Up", lagBytes: 0 } } }),
+      patch: { spec: { replicaMode: { promote: true } } },
+      warnings: [],
+    },
+    {
+      name: "warns with the known lag when promoting with the link down",
+      old: mergePatch(replicating, {
+        status: { replication: { linkStatus: "Down", linkDownSeconds: 120, lagBytes: 4096 } },
+      }),
+      patch: { spec: { replicaMode: { promote: true } } },
+      warnings: [
+        "spec.replicaMode.promote: promoting while the replication link is down (for 120s); the last known lag " +
+          "is 4096 bytes behind the source: writes not yet replicated are lost",
+      ],
+    },
+    {
+      name: "warns when promoting a leader that never finished its first sync",
+      old: mergePatch(replicating, { status: { replication: { linkStatus: "Syncing" } } }),
+      patch: { spec: { replicaMode: { promote: true } } },
+      warnings: [
+        "spec.replicaMode.promote: promoting while the leader never finished synchronising with the source (a full " +
+          "synchronisation is running); the lag is unknown: writes not yet replicated are lost",
+      ],
+    },
+    {
+      name: "warns when promoting with no replication status at all",
+      old: replicating,
+      patch: { spec: { replicaMode: { promote: true } } },
+      warnings: [
+        "spec.replicaMode.promote: promoting while the leader was never seen in sync with the source (link state " +
+          "unknown); the lag is unknown: writes not yet replicated are lost",
+      ],
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const object = mergePatch(c.old ?? replicating, c.patch);
+      assert.deepEqual(
+        [...warnDataReplaced(object, c.old), ...warnPromotionWithoutSync(object, c.old)],
+        c.warnings,
+      );
+    });
+  }
+});
+
+describe("secretRequirements", () => {
+  const withSecrets = cluster({
+    authSecret: { name: "redis-password" },
+    tlsSecret: { name: "redis-tls" },
+    replicaMode: { enabled: true, source: { ...SOURCE, authSecretName: "redis-east-auth" } },
+  });
+  const summary = (object: RedisCluster, old?: RedisCluster) =>
+    secretRequirements(object, root, old).map((r) => `${r.path.toString()}=${r.name} [${r.keys.join(",")}]`);
+
+  test("CREATE checks every referenced Secret with its keys", () => {
+    assert.deepEqual(summary(withSecrets), [
+      "spec.authSecret.name=redis-password [password]",
+      "spec.tlsSecret.name=redis-tls [tls.crt,tls.key,ca.crt]",
+      "spec.replicaMode.source.authSecretName=redis-east-auth [password]",
+    ]);
+  });
+  test("UPDATE that leaves the references alone checks none (a promotion during an outage)", () => {
+    const promoting = mergePatch(withSecrets, { spec: { replicaMode: { promote: true } } });
+    assert.deepEqual(summary(promoting, withSecrets), []);
+  });
+  test("UPDATE checks only the reference that changed", () => {
+    const changed = mergePatch(withSecrets, {
+      spec: { replicaMode: { source: { authSecretName: "new-auth" } } },
+    });
+    assert.deepEqual(summary(changed, withSecrets), [
+      "spec.replicaMode.source.authSecretName=new-auth [password]",
+    ]);
+  });
+  test("UPDATE checks a reference that was added", () => {
+    assert.deepEqual(
+      summary(mergePatch(standalone, { spec: { tlsSecret: { name: "redis-tls" } } }), standalone),
+      ["spec.tlsSecret.name=redis-tls [tls.crt,tls.key,ca.crt]"],
+    );
+  });
+  test("UPDATE that removes a reference checks nothing", () => {
+    assert.deepEqual(summary(mergePatch(withSecrets, { spec: { authSecret: null } }), withSecrets), []);
+  });
+  test("names that cannot be Secret names are left to the schema", () => {
+    assert.deepEqual(summary(cluster({ authSecret: { name: "Not_A_Name" } })), []);
+  });
+});
