@@ -1,0 +1,142 @@
+/**
+ * The messages and reasons of the cluster's conditions. The ReplicaMode wording is the reference's, exactly.
+ */
+import type { Condition, RedisClusterStatus } from "../../../schemas/generated/rediscluster.ts";
+import type { ClusterIntent, SourceRef } from "./intent.ts";
+import { endpointText } from "./intent.ts";
+
+export type ConditionInput = Omit<Condition, "lastTransitionTime" | "observedGeneration">;
+
+export const replicatingMessage = (source: SourceRef): string =>
+  `Cluster is replicating from ${source.clusterName} (${endpointText(source)})`;
+
+export const promotedMessage = (formerSource: string): string =>
+  `Cluster promoted to standalone (former source: ${formerSource})`;
+
+export function replicaModeCondition(
+  intent: ClusterIntent,
+  status: RedisClusterStatus | undefined,
+): ConditionInput {
+  const promotion = status?.promotion;
+  const type = "ReplicaMode";
+  switch (intent.kind) {
+    case "replicate":
+    case "demote":
+      return { type, status: "True", reason: "Enabled", message: replicatingMessage(intent.source) };
+    case "promote":
+    case "demotion-refused":
+      if (promotion?.phase === "Completed") {
+        return {
+          type,
+          status: "False",
+          reason: "Promoted",
+          message: promotedMessage(promotion.formerSource ?? intent.source.clusterName),
+        };
+      }
+      return {
+        type,
+        status: "True",
+        reason: "Promoting",
+        message: `Promotion requested (phase ${promotion?.phase ?? "Pending"}); the cluster was replicating from ${intent.source.clusterName} (${endpointText(intent.source)})`,
+      };
+    case "standalone":
+      if (promotion?.phase === "Completed") {
+        return {
+          type,
+          status: "False",
+          reason: "Promoted",
+          message: promotedMessage(promotion.formerSource ?? "unknown"),
+        };
+      }
+      return { type, status: "False", reason: "Disabled", message: "Replica mode is not enabled" };
+  }
+}
+
+export type LinkStatus = "Up" | "Down" | "Syncing" | "Unknown";
+
+export function replicationHealthyCondition(
+  intent: ClusterIntent,
+  link: {
+    status: LinkStatus;
+    downSeconds?: number | undefined;
+    lagBytes?: number | undefined;
+    problem?: string | undefined;
+  },
+): ConditionInput {
+  const type = "ReplicationHealthy";
+  if (intent.kind !== "replicate" && intent.kind !== "demote") {
+    return {
+      type,
+      status: "True",
+      reason: "NotReplicating",
+      message: "The cluster does not replicate from a source",
+    };
+  }
+  const problem = link.problem === undefined ? "" : `: ${link.problem}`;
+  switch (link.status) {
+    case "Up":
+      return {
+        type,
+        status: "True",
+        reason: "LinkUp",
+        message:
+          link.lagBytes === undefined
+            ? "The leader's link to the source is up (source offset unknown)"
+            : `The leader's link to the source is up, ${link.lagBytes} bytes behind the source`,
+      };
+    case "Syncing":
+      return {
+        type,
+        status: "False",
+        reason: "Syncing",
+        message: `The leader is running a full synchronisation from the source${problem}`,
+      };
+    case "Down":
+      return {
+        type,
+        status: "False",
+        reason: "LinkDown",
+        message: `The leader's link to the source is down${link.downSeconds === undefined ? "" : ` for ${link.downSeconds}s`}${problem}`,
+      };
+    case "Unknown":
+      return {
+        type,
+        status: "Unknown",
+        reason: "LeaderUnreachable",
+        message: `The leader could not be asked${problem}`,
+      };
+  }
+}
+
+export function readyCondition(input: {
+  instances: number;
+  readyInstances: number;
+  primaryWritable: boolean | undefined;
+  blocker?: string | undefined;
+}): ConditionInput {
+  const type = "Ready";
+  if (input.blocker !== undefined)
+    return { type, status: "False", reason: "Blocked", message: input.blocker };
+  if (input.readyInstances < input.instances) {
+    return {
+      type,
+      status: "False",
+      reason: "PodsNotReady",
+      message: `${input.readyInstances}/${input.instances} pods are ready`,
+    };
+  }
+  if (input.primaryWritable === false) {
+    return {
+      type,
+      status: "False",
+      reason: "NoPrimary",
+      message: "The designated leader does not accept writes yet",
+    };
+  }
+  return {
+    type,
+    status: "True",
+    reason: "Ready",
+    message: `${input.readyInstances}/${input.instances} pods are ready`,
+  };
+}

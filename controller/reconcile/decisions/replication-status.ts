@@ -1,0 +1,89 @@
+/**
+ * status.replication and the per-pod replication figures (metrics), computed from what the pods and the
+ * source said. Pure: the caller observes, this decides what to report.
+ */
+import type { ReplicationStatus } from "../../../schemas/generated/rediscluster.ts";
+import type { LinkStatus } from "./conditions.ts";
+import type { ClusterIntent } from "./intent.ts";
+import { endpointText } from "./intent.ts";
+import { lagBytes, linkDownSince, linkStatusOf, secondsSince } from "./link.ts";
+import type { ObservedPod, Upstream } from "./pods.ts";
+import { LEADER_ORDINAL, followsUpstream } from "./pods.ts";
+
+export interface ReplicationReport {
+  readonly replication: ReplicationStatus | undefined;
+  readonly link: LinkStatus;
+}
+
+export function replicationReport(input: {
+  readonly intent: ClusterIntent;
+  readonly pods: readonly ObservedPod[];
+  readonly sourceOffset: number | undefined;
+  readonly previous: ReplicationStatus | undefined;
+  readonly now: Date;
+}): ReplicationReport {
+  const { intent, previous, now } = input;
+  const leader = input.pods.find((p) => p.ordinal === LEADER_ORDINAL);
+  if (intent.kind === "promote" || intent.kind === "demotion-refused") {
+    // Kept as last seen until the promotion completes: the data-loss window is computed from it.
+    return { replication: previous, link: "Unknown" };
+  }
+  if (intent.kind === "standalone") return { replication: undefined, link: "Unknown" };
+  const link = linkStatusOf(leader?.snapshot);
+  const since = linkDownSince(link, previous?.linkDownSince, leader?.snapshot, now);
+  const leaderOffset = leader?.snapshot?.replication.masterReplOffset ?? previous?.leaderOffset;
+  // The source's offset as last seen: during a partition it is still the best lower bound of the lag.
+  const sourceOffset = input.sourceOffset ?? previous?.sourceOffset;
+  const lag = leaderOffset === undefined ? undefined : lagBytes(sourceOffset, leaderOffset);
+  const lastSyncTime =
+    link === "Up" && previous?.linkStatus !== "Up" ? now.toISOString() : previous?.lastSyncTime;
+  const replication: ReplicationStatus = {
+    replicatingFrom: intent.source.clusterName,
+    sourceEndpoint: endpointText(intent.source),
+    linkStatus: link,
+    ...(since === undefined ? {} : { linkDownSince: since, linkDownSeconds: secondsSince(since, now) ?? 0 }),
+    ...(leaderOffset === undefined ? {} : { leaderOffset }),
+    ...(sourceOffset === undefined ? {} : { sourceOffset }),
+    ...(lag === undefined ? {} : { lagBytes: lag }),
+    ...(lastSyncTime === undefined ? {} : { lastSyncTime }),
+  };
+  return { replication, link };
+}
+
+export interface PodReplicationFigures {
+  readonly pod: string;
+  /** 1 when the pod is a replica with its link up, 0 when a replica with its link down; absent for a primary. */
+  readonly linkUp?: 0 | 1;
+  readonly linkDownSeconds?: number;
+  /** Against its upstream's own offset: the source's for pods following the source, the leader's otherwise. */
+  readonly lagBytes?: number;
+}
+
+export function podReplicationFigures(
+  pods: readonly ObservedPod[],
+  source: Upstream | undefined,
+  sourceOffset: number | undefined,
+): PodReplicationFigures[] {
+  const leader = pods.find((p) => p.ordinal === LEADER_ORDINAL);
+  return pods.flatMap((pod): PodReplicationFigures[] => {
+    const replication = pod.snapshot?.replication;
+    if (replication === undefined) return [{ pod: pod.name, linkUp: 0 }];
+    const master = replication.master;
+    if (master === undefined) return [{ pod: pod.name }];
+    let upstreamOffset: number | undefined;
+    if (source !== undefined && followsUpstream(pod.snapshot, source)) upstreamOffset = sourceOffset;
+    else if (leader !== undefined && leader !== pod && followsUpstream(pod.snapshot, leader)) {
+      upstreamOffset = leader.snapshot?.replication.masterReplOffset;
+    }
+    const up = master.linkStatus === "up" && !master.syncInProgress;
+    const lag = lagBytes(upstreamOffset, replication.masterReplOffset);
+    return [
+      {
+        pod: pod.name,
+        linkUp: up ? 1 : 0,
+        linkDownSeconds: up ? 0 : Math.max(0, master.linkDownSinceSeconds),
+        ...(lag === undefined ? {} : { lagBytes: lag }),
+      },
+    ];
+  });
+}

@@ -1,0 +1,65 @@
+/**
+ * What the replication engine needs from the outside world, as narrow ports: Redis connections, the durable
+ * record (status) and Events. The Kubernetes side provides them from the API server; the engine's tests
+ * provide an in-memory status and a list of events, with real redis-server processes behind the admin port.
+ */
+import type { Logger } from "pino";
+import type { RedisClusterStatus } from "../../schemas/generated/rediscluster.ts";
+import type { RedisAdmin, RedisAdminFactory, RedisEndpoint } from "../redis/admin-port.ts";
+import type { ClusterIntent } from "../reconcile/decisions/intent.ts";
+import type { PodEndpoint } from "../reconcile/decisions/pods.ts";
+import type { StatusTransaction } from "../status/transaction.ts";
+
+export type EventType = "Normal" | "Warning";
+
+export interface ReplicationContext {
+  readonly cluster: string;
+  /** Pods that have an address, by ordinal. The designated leader is ordinal 0. */
+  readonly pods: readonly PodEndpoint[];
+  /** spec.instances: how many pods there should be. */
+  readonly instances: number;
+  readonly intent: ClusterIntent;
+  /** The cluster's own password (requirepass of every pod, masterauth of pods following the leader). */
+  readonly clusterPassword: string | undefined;
+  /** The source's password (masterauth of pods following the source). */
+  readonly sourcePassword: string | undefined;
+  readonly minSyncReplicas: number;
+  readonly redis: AdminPool;
+  /** The last status the engine knows about (refreshed after each commit). */
+  status(): RedisClusterStatus;
+  /** Applies a transaction durably (the status subresource) before the engine goes on. */
+  commit(transaction: StatusTransaction): Promise<void>;
+  event(type: EventType, reason: string, message: string): Promise<void>;
+  now(): Date;
+  readonly log: Logger;
+  /** How long one reconcile waits in place for a catch-up or re-attachment before asking to be requeued. */
+  readonly waitTimeoutMs: number;
+}
+
+/** Connections reused within one reconcile and closed at its end. */
+export class AdminPool {
+  private readonly admins = new Map<string, RedisAdmin>();
+  constructor(private readonly factory: RedisAdminFactory) {}
+
+  get(endpoint: RedisEndpoint): RedisAdmin {
+    const key = `${endpoint.host}:${endpoint.port}`;
+    let admin = this.admins.get(key);
+    if (admin === undefined) {
+      admin = this.factory.connect(endpoint);
+      this.admins.set(key, admin);
+    }
+    return admin;
+  }
+
+  /** Drops a connection so the next `get` opens a new one (after the instance restarted or refused us). */
+  async forget(endpoint: RedisEndpoint): Promise<void> {
+    const key = `${endpoint.host}:${endpoint.port}`;
+    await this.admins.get(key)?.close();
+    this.admins.delete(key);
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.admins.values()].map((a) => a.close()));
+    this.admins.clear();
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * Demotion: a completed promotion reverted on purpose (the request carried the demotion token). Writes made
+ * since the promotion are discarded — the pods full-resync from the source — so the controller first records
+ * how many bytes that is, then clears the promotion and lets replica mode re-point the pods.
+ */
+import type { ReplicationContext } from "./context.ts";
+import { splitPods } from "./leader.ts";
+import { observePods } from "./observe.ts";
+import type { EngineResult } from "./promotion.ts";
+import { runReplicaMode } from "./replica-mode.ts";
+import type { SourceRef, Topology } from "../reconcile/decisions/intent.ts";
+
+export async function runDemotion(
+  ctx: ReplicationContext,
+  source: SourceRef,
+  topology: Topology,
+  replicationId: string,
+): Promise<EngineResult> {
+  const { leader } = splitPods(await observePods(ctx));
+  const promotedOffset = ctx.status().promotion?.promotedOffset;
+  const replication = leader?.snapshot?.replication;
+  let discardedBytes: number | undefined;
+  if (replication !== undefined && promotedOffset !== undefined) {
+    // The leader's offset on the promoted history (also readable after it moved on once, via replid2).
+    if (replication.masterReplid === replicationId)
+      discardedBytes = replication.masterReplOffset - promotedOffset;
+    else if (replication.masterReplid2 === replicationId)
+      discardedBytes = replication.secondReplOffset - 1 - promotedOffset;
+  }
+  discardedBytes = discardedBytes === undefined ? undefined : Math.max(0, discardedBytes);
+  await ctx.commit((s) => ({
+    ...s,
+    promotion: undefined,
+    lastDemotion: { replicationId, ...(discardedBytes === undefined ? {} : { discardedBytes }) },
+  }));
+  await ctx.event(
+    "Warning",
+    "Demoted",
+    `Promotion ${replicationId} reverted on request: ${discardedBytes === undefined ? "an unknown number of" : discardedBytes} bytes ` +
+      `written since the promotion are discarded; the pods resynchronise from ${source.clusterName}`,
+  );
+  return runReplicaMode(ctx, source, topology);
+}

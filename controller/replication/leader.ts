@@ -1,0 +1,114 @@
+/**
+ * Making the designated leader a primary without losing anything another pod holds (catch-up first), and
+ * keeping it one with the other pods following it.
+ */
+import type { CatchUpDecision } from "../reconcile/decisions/catch-up.ts";
+import { decideCatchUp, isCaughtUp } from "../reconcile/decisions/catch-up.ts";
+import type { ObservedPod, Upstream } from "../reconcile/decisions/pods.ts";
+import { LEADER_ORDINAL, followsUpstream, isPrimary } from "../reconcile/decisions/pods.ts";
+import type { ReplicationContext } from "./context.ts";
+import { podEndpoint } from "./observe.ts";
+import { DONOR_MIN_REPLICAS_TO_WRITE, attach, makePrimary } from "./pod-actions.ts";
+import { pollUntil } from "./wait.ts";
+
+export interface SplitPods {
+  readonly leader: ObservedPod | undefined;
+  readonly others: readonly ObservedPod[];
+}
+
+export function splitPods(pods: readonly ObservedPod[]): SplitPods {
+  return {
+    leader: pods.find((p) => p.ordinal === LEADER_ORDINAL),
+    others: pods.filter((p) => p.ordinal !== LEADER_ORDINAL),
+  };
+}
+
+export const upstreamOf = (pod: { host: string; port: number }): Upstream => ({
+  host: pod.host,
+  port: pod.port,
+});
+
+/**
+ * The leader copies from the donor. A replica whose own link is down refuses to serve SYNC, so the donor is
+ * first made a primary — one that refuses writes (min-replicas-to-write it can never meet). For a partial
+ * resync the other pods follow the donor too: afterwards they all share the donor's replication ID, which the
+ * leader keeps as replid2 once promoted, so their re-attachment is a partial resync as well.
+ * Returns whether the leader has caught up within the wait.
+ */
+export async function catchUpLeader(
+  ctx: ReplicationContext,
+  leader: ObservedPod,
+  others: readonly ObservedPod[],
+  decision: Extract<CatchUpDecision, { kind: "catch-up" }>,
+): Promise<boolean> {
+  const { donor } = decision;
+  if (!isPrimary(donor.snapshot)) await makePrimary(ctx, donor, DONOR_MIN_REPLICAS_TO_WRITE);
+  const donorUpstream = upstreamOf(donor);
+  const followers = decision.partial ? [leader, ...others.filter((p) => p.name !== donor.name)] : [leader];
+  for (const pod of followers) {
+    if (pod.snapshot !== undefined && !followsUpstream(pod.snapshot, donorUpstream)) {
+      await attach(ctx, pod, donorUpstream, ctx.clusterPassword);
+    }
+  }
+  const donorOffset = (await ctx.redis.get(podEndpoint(ctx, donor)).replication()).masterReplOffset;
+  const leaderAdmin = ctx.redis.get(podEndpoint(ctx, leader));
+  return pollUntil(async () => isCaughtUp(await leaderAdmin.replication(), donorOffset), ctx.waitTimeoutMs);
+}
+
+/** Every pod but the leader replicates from the leader with the cluster's own password. Returns whether all are linked. */
+export async function attachFollowers(
+  ctx: ReplicationContext,
+  leader: ObservedPod,
+  others: readonly ObservedPod[],
+): Promise<boolean> {
+  const leaderUpstream = upstreamOf(leader);
+  for (const pod of others) {
+    if (pod.snapshot !== undefined) await attach(ctx, pod, leaderUpstream, ctx.clusterPassword);
+  }
+  if (others.length < ctx.instances - 1 || others.some((p) => p.snapshot === undefined)) return false;
+  return pollUntil(async () => {
+    for (const pod of others) {
+      const info = await ctx.redis.get(podEndpoint(ctx, pod)).replication();
+      const master = info.master;
+      const linked =
+        master !== undefined &&
+        master.host === leaderUpstream.host &&
+        master.port === leaderUpstream.port &&
+        master.linkStatus === "up" &&
+        !master.syncInProgress;
+      if (!linked) return false;
+    }
+    return true;
+  }, ctx.waitTimeoutMs);
+}
+
+export type LeaderState = "primary" | "catching-up" | "unreachable";
+
+/**
+ * Makes the leader a writable primary unless another pod holds writes it lacks (then it catches up first):
+ * a leader that restarted on an empty volume is never made a primary the others would copy.
+ */
+export async function ensureLeaderPrimary(
+  ctx: ReplicationContext,
+  pods: readonly ObservedPod[],
+): Promise<LeaderState> {
+  const { leader, others } = splitPods(pods);
+  if (leader?.snapshot === undefined) return "unreachable";
+  if (isPrimary(leader.snapshot)) {
+    await makePrimary(ctx, leader, ctx.minSyncReplicas);
+    return "primary";
+  }
+  const decision = decideCatchUp(leader.snapshot, others);
+  if (decision.kind === "catch-up") {
+    await ctx.event(
+      "Warning",
+      "LeaderCatchingUp",
+      `${leader.name} is not a primary and ${decision.donor.name} holds data it lacks ` +
+        `(${decision.partial ? `${decision.bytesAhead} bytes ahead` : "the leader is empty"}); copying from ${decision.donor.name} first`,
+    );
+    await catchUpLeader(ctx, leader, others, decision);
+    return "catching-up";
+  }
+  await makePrimary(ctx, leader, ctx.minSyncReplicas);
+  return "primary";
+}

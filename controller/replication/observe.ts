@@ -1,0 +1,63 @@
+/**
+ * Asking every pod and the source what they are doing. Failures are data, not exceptions: an unreachable
+ * pod or a source that refuses the password is something to report.
+ */
+import type { RedisFailureKind } from "../redis/admin-port.ts";
+import { RedisAdminError } from "../redis/admin-port.ts";
+import type { SourceRef } from "../reconcile/decisions/intent.ts";
+import type { ObservedPod, PodEndpoint } from "../reconcile/decisions/pods.ts";
+import type { ReplicationContext } from "./context.ts";
+
+export interface SourceObservation {
+  readonly offset?: number;
+  readonly failure?: { readonly kind: RedisFailureKind; readonly message: string };
+}
+
+export const podEndpoint = (ctx: ReplicationContext, pod: PodEndpoint) => ({
+  host: pod.host,
+  port: pod.port,
+  password: ctx.clusterPassword,
+});
+
+export async function observePod(ctx: ReplicationContext, pod: PodEndpoint): Promise<ObservedPod> {
+  const endpoint = podEndpoint(ctx, pod);
+  try {
+    return { ...pod, snapshot: await ctx.redis.get(endpoint).snapshot() };
+  } catch (error) {
+    // A fresh connection next time: the pod may have restarted, or refused us.
+    await ctx.redis.forget(endpoint);
+    return { ...pod, error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+export const observePods = (ctx: ReplicationContext): Promise<ObservedPod[]> =>
+  Promise.all(ctx.pods.map((pod) => observePod(ctx, pod)));
+
+export async function observeSource(ctx: ReplicationContext, source: SourceRef): Promise<SourceObservation> {
+  const endpoint = { host: source.host, port: source.port, password: ctx.sourcePassword };
+  try {
+    const replication = await ctx.redis.get(endpoint).replication();
+    return { offset: replication.masterReplOffset };
+  } catch (error) {
+    await ctx.redis.forget(endpoint);
+    if (error instanceof RedisAdminError) {
+      return { failure: { kind: error.kind, message: describeSourceFailure(error, source) } };
+    }
+    return { failure: { kind: "command", message: String(error) } };
+  }
+}
+
+function describeSourceFailure(error: RedisAdminError, source: SourceRef): string {
+  const where = `source ${source.clusterName} (${source.host}:${source.port})`;
+  switch (error.kind) {
+    case "auth":
+      return (
+        `${where} rejected the password from Secret ${source.authSecretName ?? "(none: no authSecretName set)"}: ` +
+        "check that it matches the source's password"
+      );
+    case "unreachable":
+      return `${where} is unreachable: ${error.message}`;
+    default:
+      return `${where} answered with an error: ${error.message}`;
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * The few things the engine does to a pod, each idempotent: re-running one after a crash is harmless.
+ */
+import type { ObservedPod, Upstream } from "../reconcile/decisions/pods.ts";
+import { HOLD_UPSTREAM, followsUpstream } from "../reconcile/decisions/pods.ts";
+import type { ReplicationContext } from "./context.ts";
+import { podEndpoint } from "./observe.ts";
+
+/**
+ * Makes the pod replicate from `upstream`, authenticating with `masterauth` (set before REPLICAOF, which
+ * starts the handshake at once). Returns true when it had to re-point the pod.
+ */
+export async function attach(
+  ctx: ReplicationContext,
+  pod: ObservedPod,
+  upstream: Upstream,
+  masterauth: string | undefined,
+): Promise<boolean> {
+  const admin = ctx.redis.get(podEndpoint(ctx, pod));
+  // Compared in memory and never logged; CONFIG SET only when it differs (e.g. the source Secret rotated).
+  if ((await admin.configGet("masterauth")) !== (masterauth ?? "")) {
+    await admin.configSet("masterauth", masterauth ?? "");
+  }
+  if (followsUpstream(pod.snapshot, upstream)) return false;
+  // A pod that was a temporary catch-up donor still refuses writes through this; a replica ignores it anyway.
+  await admin.configSet("min-replicas-to-write", "0");
+  await admin.replicaOf(upstream.host, upstream.port);
+  ctx.log.info({ pod: pod.name, upstream: `${upstream.host}:${upstream.port}` }, "pod re-pointed");
+  return true;
+}
+
+/** Parks the pod (see HOLD_UPSTREAM): it keeps its data and offset, takes no writes and feeds nobody. */
+export async function hold(ctx: ReplicationContext, pod: ObservedPod): Promise<void> {
+  if (followsUpstream(pod.snapshot, HOLD_UPSTREAM)) return;
+  await ctx.redis.get(podEndpoint(ctx, pod)).replicaOf(HOLD_UPSTREAM.host, HOLD_UPSTREAM.port);
+  ctx.log.info({ pod: pod.name }, "pod held");
+}
+
+/** REPLICAOF NO ONE, with min-replicas-to-write as given (a huge value keeps a temporary donor read-only). */
+export async function makePrimary(
+  ctx: ReplicationContext,
+  pod: ObservedPod,
+  minReplicasToWrite: number,
+): Promise<void> {
+  const admin = ctx.redis.get(podEndpoint(ctx, pod));
+  // Set first, so the instance never accepts a write it should not.
+  await admin.configSet("min-replicas-to-write", String(minReplicasToWrite));
+  if (pod.snapshot?.replication.role !== "master") {
+    await admin.replicaOfNoOne();
+    ctx.log.info({ pod: pod.name }, "pod made a primary");
+  }
+}
+
+/** A donor takes no writes: it only serves the leader's catch-up. */
+export const DONOR_MIN_REPLICAS_TO_WRITE = 1_000_000;

@@ -1,0 +1,234 @@
+/**
+ * Promotion of the designated leader, as a phase machine whose progress lives in status.promotion.phase:
+ *
+ *   CatchingUp   the pods stop following the source (held: no writes, data kept); if a pod is ahead of the
+ *                leader on the same history, the leader copies the difference from it (partial resync)
+ *   Promoting    REPLICAOF NO ONE on the leader; its new replication ID is recorded as soon as it accepts writes
+ *   Reattaching  the other pods switch masterauth to the cluster's password and follow the leader
+ *   Completed    the cluster is a standalone primary
+ *
+ * Every action is idempotent and every decision is made from what the pods say now, so a controller killed
+ * anywhere resumes from the recorded phase and ends in the same place.
+ */
+import type { InstanceSnapshot } from "../redis/admin-port.ts";
+import type { PromotionStatus, RedisClusterStatus } from "../../schemas/generated/rediscluster.ts";
+import { decideCatchUp, promotedOffsetOf, sharesHistory } from "../reconcile/decisions/catch-up.ts";
+import type { SourceRef } from "../reconcile/decisions/intent.ts";
+import { promotedMessage } from "../reconcile/decisions/conditions.ts";
+import type { ObservedPod } from "../reconcile/decisions/pods.ts";
+import { followsUpstream, isHeld, isPrimary } from "../reconcile/decisions/pods.ts";
+import type { ReplicationContext } from "./context.ts";
+import { attachFollowers, catchUpLeader, ensureLeaderPrimary, splitPods, upstreamOf } from "./leader.ts";
+import { observePods, observeSource } from "./observe.ts";
+import { hold, makePrimary } from "./pod-actions.ts";
+
+export interface EngineResult {
+  /** Come back after this long (a wait did not finish, or a pod could not be reached). */
+  readonly requeueAfterMs?: number;
+}
+
+const RETRY_MS = 2000;
+
+const setPromotion =
+  (fields: Partial<PromotionStatus>) =>
+  (status: RedisClusterStatus): RedisClusterStatus => ({
+    ...status,
+    promotion: { ...status.promotion, ...fields },
+  });
+
+async function note(ctx: ReplicationContext, message: string): Promise<void> {
+  if (ctx.status().promotion?.message !== message) await ctx.commit(setPromotion({ message }));
+}
+
+export async function runPromotion(ctx: ReplicationContext, source: SourceRef): Promise<EngineResult> {
+  if (ctx.status().promotion?.phase === undefined) {
+    await ctx.commit(
+      setPromotion({
+        phase: "CatchingUp",
+        requestedAt: ctx.now().toISOString(),
+        formerSource: source.clusterName,
+        message: "Promotion requested",
+      }),
+    );
+    await ctx.event(
+      "Normal",
+      "PromotionRequested",
+      `Promotion of ${ctx.cluster}-0 requested: replication from ${source.clusterName} will be broken`,
+    );
+  }
+  // A few rounds per reconcile so an undisturbed promotion completes in one go.
+  for (let round = 0; round < 6; round++) {
+    const phase = ctx.status().promotion?.phase;
+    let result: "next" | EngineResult;
+    switch (phase) {
+      case "CatchingUp":
+        result = await catchingUp(ctx, source);
+        break;
+      case "Promoting":
+        result = await promoting(ctx, source);
+        break;
+      case "Reattaching":
+        result = await reattaching(ctx, source);
+        break;
+      case "Completed":
+        return maintainPromoted(ctx);
+      default:
+        return { requeueAfterMs: RETRY_MS * 5 };
+    }
+    if (result !== "next") return result;
+  }
+  return { requeueAfterMs: 0 };
+}
+
+async function catchingUp(ctx: ReplicationContext, source: SourceRef): Promise<"next" | EngineResult> {
+  let pods = await observePods(ctx);
+  const sourceUpstream = upstreamOf(source);
+  // Freeze: a pod that keeps following the source could get ahead of the leader after it is promoted.
+  const following = pods.filter((p) => followsUpstream(p.snapshot, sourceUpstream));
+  for (const pod of following) await hold(ctx, pod);
+  if (following.length > 0) pods = await observePods(ctx);
+
+  const { leader, others } = splitPods(pods);
+  if (leader?.snapshot === undefined) {
+    await note(
+      ctx,
+      `Waiting for the designated leader ${ctx.cluster}-0: ${leader?.error ?? "it has no address yet"}`,
+    );
+    return { requeueAfterMs: RETRY_MS };
+  }
+  if (ctx.status().promotion?.lagAtPromotionBytes === undefined)
+    await recordDataLossWindow(ctx, source, leader.snapshot, pods);
+
+  const decision = decideCatchUp(leader.snapshot, others);
+  if (decision.kind === "caught-up") {
+    await ctx.commit(
+      setPromotion({ phase: "Promoting", message: `${leader.name} has every write any reachable pod has` }),
+    );
+    return "next";
+  }
+  await note(
+    ctx,
+    `${decision.donor.name} is ${decision.bytesAhead} bytes ahead of ${leader.name}; the leader catches up from it`,
+  );
+  await ctx.event(
+    "Normal",
+    "PromotionCatchingUp",
+    `${decision.donor.name} is ${decision.bytesAhead} bytes ahead of ${leader.name}: catching up before promotion`,
+  );
+  const caughtUp = await catchUpLeader(ctx, leader, others, decision);
+  return caughtUp ? "next" : { requeueAfterMs: RETRY_MS };
+}
+
+/**
+ * The data-loss window: what the source had that no pod has. The source's live offset when it can still be
+ * asked (a drill), else the last offset the controller saw from it.
+ */
+async function recordDataLossWindow(
+  ctx: ReplicationContext,
+  source: SourceRef,
+  leader: InstanceSnapshot,
+  pods: readonly ObservedPod[],
+): Promise<void> {
+  const live = await observeSource(ctx, source);
+  const sourceOffset = live.offset ?? ctx.status().replication?.sourceOffset;
+  if (sourceOffset === undefined) return;
+  let newest = leader.replication.masterReplOffset;
+  for (const pod of pods) {
+    if (pod.snapshot !== undefined && sharesHistory(leader, pod.snapshot)) {
+      newest = Math.max(newest, pod.snapshot.replication.masterReplOffset);
+    }
+  }
+  await ctx.commit(setPromotion({ lagAtPromotionBytes: Math.max(0, sourceOffset - newest) }));
+}
+
+async function promoting(ctx: ReplicationContext, source: SourceRef): Promise<"next" | EngineResult> {
+  let pods = await observePods(ctx);
+  let { leader, others } = splitPods(pods);
+  if (leader?.snapshot === undefined) {
+    await note(
+      ctx,
+      `Waiting for the designated leader ${ctx.cluster}-0: ${leader?.error ?? "it has no address yet"}`,
+    );
+    return { requeueAfterMs: RETRY_MS };
+  }
+  if (!isPrimary(leader.snapshot)) {
+    // Freeze the donor and its followers too, then check once more that nobody got ahead meanwhile.
+    const leaderUpstream = upstreamOf(leader);
+    const moving = others.filter(
+      (p) => p.snapshot !== undefined && !isHeld(p.snapshot) && !followsUpstream(p.snapshot, leaderUpstream),
+    );
+    for (const pod of moving) await hold(ctx, pod);
+    if (moving.length > 0) {
+      pods = await observePods(ctx);
+      ({ leader, others } = splitPods(pods));
+      if (leader?.snapshot === undefined) return { requeueAfterMs: RETRY_MS };
+    }
+    if (decideCatchUp(leader.snapshot, others).kind === "catch-up") {
+      await ctx.commit(
+        setPromotion({ phase: "CatchingUp", message: "A pod got ahead of the leader; catching up again" }),
+      );
+      return "next";
+    }
+    await makePrimary(ctx, leader, ctx.minSyncReplicas);
+    const [promoted] = await observePods({ ...ctx, pods: [leader] });
+    if (promoted?.snapshot === undefined) return { requeueAfterMs: RETRY_MS };
+    leader = promoted;
+  } else {
+    await makePrimary(ctx, leader, ctx.minSyncReplicas);
+  }
+  const snapshot = leader.snapshot;
+  if (snapshot === undefined) return { requeueAfterMs: RETRY_MS };
+  const replicationId = snapshot.replication.masterReplid;
+  const promotedOffset = promotedOffsetOf(snapshot);
+  await ctx.commit(
+    setPromotion({
+      phase: "Reattaching",
+      replicationId,
+      promotedOffset,
+      message: `${leader.name} accepts writes; the other pods re-attach to it`,
+    }),
+  );
+  const lag = ctx.status().promotion?.lagAtPromotionBytes;
+  await ctx.event(
+    "Normal",
+    "LeaderPromoted",
+    `${leader.name} is a writable primary at offset ${promotedOffset} (replication ID ${replicationId}); ` +
+      `it was ${lag === undefined ? "an unknown number of" : lag} bytes behind ${source.clusterName} when replication was broken`,
+  );
+  return "next";
+}
+
+async function reattaching(ctx: ReplicationContext, source: SourceRef): Promise<"next" | EngineResult> {
+  const pods = await observePods(ctx);
+  const state = await ensureLeaderPrimary(ctx, pods);
+  const { leader, others } = splitPods(pods);
+  if (state !== "primary" || leader === undefined) return { requeueAfterMs: RETRY_MS };
+  const allLinked = await attachFollowers(ctx, leader, others);
+  if (!allLinked) {
+    await note(ctx, `Waiting for every pod to follow ${leader.name}`);
+    return { requeueAfterMs: RETRY_MS };
+  }
+  await ctx.commit(
+    setPromotion({
+      phase: "Completed",
+      completedAt: ctx.now().toISOString(),
+      message: `${promotedMessage(ctx.status().promotion?.formerSource ?? source.clusterName)}; ${others.length} pods follow ${leader.name}`,
+    }),
+  );
+  await ctx.event(
+    "Normal",
+    "PromotionCompleted",
+    `${promotedMessage(ctx.status().promotion?.formerSource ?? source.clusterName)}: ${leader.name} is the primary`,
+  );
+  return "next";
+}
+
+/** After promotion (and in standalone mode): the leader stays primary, the others follow it. */
+export async function maintainPromoted(ctx: ReplicationContext): Promise<EngineResult> {
+  const pods = await observePods(ctx);
+  const state = await ensureLeaderPrimary(ctx, pods);
+  const { leader, others } = splitPods(pods);
+  if (state !== "primary" || leader === undefined) return { requeueAfterMs: RETRY_MS };
+  const allLinked = await attachFollowers(ctx, leader, others);
+  return allLinked ? {} : { requeueAfterMs: RETRY_MS };
+}

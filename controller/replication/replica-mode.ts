@@ -1,0 +1,70 @@
+/**
+ * Replica mode: `direct` — every pod follows the source; `cascade` — the leader follows the source and the
+ * others follow the leader. Also finishes what a revert left behind: an unfinished promotion is abandoned,
+ * and a demotion is marked complete once every pod follows its upstream again.
+ */
+import type { Topology, SourceRef } from "../reconcile/decisions/intent.ts";
+import type { ObservedPod, Upstream } from "../reconcile/decisions/pods.ts";
+import type { ReplicationContext } from "./context.ts";
+import { splitPods, upstreamOf } from "./leader.ts";
+import { observePods } from "./observe.ts";
+import { attach } from "./pod-actions.ts";
+import type { EngineResult } from "./promotion.ts";
+
+const RETRY_MS = 2000;
+
+export async function runReplicaMode(
+  ctx: ReplicationContext,
+  source: SourceRef,
+  topology: Topology,
+): Promise<EngineResult> {
+  const promotion = ctx.status().promotion;
+  if (promotion !== undefined && (promotion.replicationId ?? "") === "") {
+    // The leader never accepted writes under a new history: nothing to discard, the pods just go back.
+    await ctx.commit((s) => ({ ...s, promotion: undefined }));
+    await ctx.event(
+      "Normal",
+      "PromotionAborted",
+      `Promotion abandoned before ${ctx.cluster}-0 accepted writes; replicating from ${source.clusterName} again`,
+    );
+  }
+  const pods = await observePods(ctx);
+  const { leader } = splitPods(pods);
+  const sourceUpstream = upstreamOf(source);
+  const plan: { pod: ObservedPod; upstream: Upstream; masterauth: string | undefined }[] = [];
+  for (const pod of pods) {
+    if (topology === "cascade" && pod !== leader) {
+      // Without a reachable leader the followers stay where they are: they keep their data meanwhile.
+      if (leader?.snapshot !== undefined)
+        plan.push({ pod, upstream: upstreamOf(leader), masterauth: ctx.clusterPassword });
+    } else {
+      plan.push({ pod, upstream: sourceUpstream, masterauth: ctx.sourcePassword });
+    }
+  }
+  let repointed = 0;
+  for (const { pod, upstream, masterauth } of plan) {
+    if (pod.snapshot === undefined) continue;
+    if (await attach(ctx, pod, upstream, masterauth)) repointed++;
+  }
+  if (repointed > 0) {
+    await ctx.event(
+      "Normal",
+      "ReplicationConfigured",
+      `${repointed} pod(s) set to replicate ${topology === "cascade" ? "(cascade) " : ""}from ${source.clusterName} (${source.host}:${source.port})`,
+    );
+  }
+  // After the loop every reachable pod in the plan follows its upstream.
+  const complete =
+    pods.length === ctx.instances &&
+    plan.length === pods.length &&
+    plan.every(({ pod }) => pod.snapshot !== undefined);
+  const demotion = ctx.status().lastDemotion;
+  if (demotion !== undefined && demotion.completedAt === undefined && complete) {
+    await ctx.commit((s) => ({
+      ...s,
+      lastDemotion: { ...s.lastDemotion, completedAt: ctx.now().toISOString() },
+    }));
+    await ctx.event("Normal", "DemotionCompleted", `Every pod replicates from ${source.clusterName} again`);
+  }
+  return complete ? {} : { requeueAfterMs: RETRY_MS };
+}

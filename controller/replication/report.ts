@@ -1,0 +1,83 @@
+/**
+ * What the cluster reports after a reconcile: status.replication, the conditions, and per-pod figures for
+ * the metrics. Observation here, decisions in reconcile/decisions/.
+ */
+import type { RedisClusterStatus } from "../../schemas/generated/rediscluster.ts";
+import type { ConditionInput } from "../reconcile/decisions/conditions.ts";
+import { replicaModeCondition, replicationHealthyCondition } from "../reconcile/decisions/conditions.ts";
+import type { ObservedPod } from "../reconcile/decisions/pods.ts";
+import { LEADER_ORDINAL, isPrimary } from "../reconcile/decisions/pods.ts";
+import type { PodReplicationFigures } from "../reconcile/decisions/replication-status.ts";
+import { podReplicationFigures, replicationReport } from "../reconcile/decisions/replication-status.ts";
+import { setCondition } from "../status/conditions.ts";
+import type { StatusTransaction } from "../status/transaction.ts";
+import type { ReplicationContext } from "./context.ts";
+import type { SourceObservation } from "./observe.ts";
+import { observePods, observeSource } from "./observe.ts";
+
+export interface ClusterReport {
+  readonly pods: readonly ObservedPod[];
+  readonly source: SourceObservation | undefined;
+  readonly figures: readonly PodReplicationFigures[];
+  readonly conditions: readonly ConditionInput[];
+  readonly transaction: StatusTransaction;
+  /** The designated leader accepts writes (undefined when it could not be asked). */
+  readonly leaderWritable: boolean | undefined;
+}
+
+export async function observeAndReport(
+  ctx: ReplicationContext,
+  generation: number | undefined,
+): Promise<ClusterReport> {
+  const intent = ctx.intent;
+  const sourceRef = intent.kind === "standalone" ? undefined : intent.source;
+  const [pods, source] = await Promise.all([
+    observePods(ctx),
+    sourceRef === undefined || (intent.kind !== "replicate" && intent.kind !== "demote")
+      ? Promise.resolve(undefined)
+      : observeSource(ctx, sourceRef),
+  ]);
+  const now = ctx.now();
+  const status = ctx.status();
+  const report = replicationReport({
+    intent,
+    pods,
+    sourceOffset: source?.offset,
+    previous: status.replication,
+    now,
+  });
+  const leader = pods.find((p) => p.ordinal === LEADER_ORDINAL);
+  const leaderDown = leader?.snapshot?.replication.master?.linkStatus !== "up";
+  // The source's own answer explains a down link better than the replica can (it only says "down").
+  const problem = source?.failure !== undefined && leaderDown ? source.failure.message : leader?.error;
+  const downSeconds = report.replication?.linkDownSeconds;
+  const conditions = [
+    replicaModeCondition(intent, status),
+    replicationHealthyCondition(intent, {
+      status: report.link,
+      downSeconds,
+      lagBytes: report.replication?.lagBytes,
+      problem,
+    }),
+  ];
+  const transaction: StatusTransaction = (s) => {
+    let next: RedisClusterStatus = { ...s, replication: report.replication };
+    for (const condition of conditions) {
+      next = { ...next, conditions: setCondition(next.conditions, condition, generation, now) };
+    }
+    return next;
+  };
+  const figures = podReplicationFigures(
+    pods,
+    sourceRef === undefined ? undefined : { host: sourceRef.host, port: sourceRef.port },
+    source?.offset,
+  );
+  return {
+    pods,
+    source,
+    figures,
+    conditions,
+    transaction,
+    leaderWritable: leader?.snapshot === undefined ? undefined : isPrimary(leader.snapshot),
+  };
+}
