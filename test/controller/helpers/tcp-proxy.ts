@@ -6,7 +6,9 @@ import net from "node:net";
 export class TcpProxy {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
-  private cut = false;
+  private readonly clientSockets = new Set<net.Socket>();
+  /** Remote addresses cut off; `"*"` cuts everyone. */
+  private readonly cut = new Set<string>();
 
   constructor(
     readonly host: string,
@@ -24,10 +26,12 @@ export class TcpProxy {
   }
 
   private accept(client: net.Socket): void {
-    if (this.cut) {
+    if (this.isCut(client.remoteAddress)) {
       client.destroy();
       return;
     }
+    this.clientSockets.add(client);
+    client.on("close", () => this.clientSockets.delete(client));
     const upstream = net.connect(this.target.port, this.target.host);
     for (const socket of [client, upstream]) {
       this.sockets.add(socket);
@@ -40,14 +44,23 @@ export class TcpProxy {
     upstream.pipe(client);
   }
 
-  /** Drops every connection and refuses new ones until `heal`. */
-  partition(): void {
-    this.cut = true;
-    for (const socket of this.sockets) socket.destroy();
+  private isCut(address: string | undefined): boolean {
+    return this.cut.has("*") || (address !== undefined && this.cut.has(address));
+  }
+
+  /**
+   * Drops the connections from `clients` (every client when not given) and refuses theirs until `heal`.
+   * Redis replicas show up with their own address when started with `bind-source-addr`.
+   */
+  partition(clients: readonly string[] = ["*"]): void {
+    for (const client of clients) this.cut.add(client);
+    for (const socket of this.clientSockets) {
+      if (this.isCut(socket.remoteAddress)) socket.destroy();
+    }
   }
 
   heal(): void {
-    this.cut = false;
+    this.cut.clear();
   }
 
   async stop(): Promise<void> {

@@ -1,0 +1,214 @@
+/**
+ * A DR cluster without Kubernetes: a source redis-server and N pod redis-servers configured like the
+ * controller's pods (persistence on, parked at boot), driven by the replication engine through the real
+ * ioredis admin port, with status kept in memory and Events and log lines collected for assertions.
+ */
+import { Writable } from "node:stream";
+import { pino } from "pino";
+import type { Logger } from "pino";
+import type { RedisClusterSpec, RedisClusterStatus } from "../../../schemas/generated/rediscluster.ts";
+import type { RedisAdminFactory } from "../../../controller/redis/admin-port.ts";
+import { ioredisAdminFactory } from "../../../controller/redis/ioredis-admin.ts";
+import { decideIntent } from "../../../controller/reconcile/decisions/intent.ts";
+import type { PodEndpoint } from "../../../controller/reconcile/decisions/pods.ts";
+import { AdminPool } from "../../../controller/replication/context.ts";
+import type { EventType, ReplicationContext } from "../../../controller/replication/context.ts";
+import { reconcileReplication } from "../../../controller/replication/engine.ts";
+import type { EngineResult } from "../../../controller/replication/engine.ts";
+import type { ClusterReport } from "../../../controller/replication/report.ts";
+import { observeAndReport } from "../../../controller/replication/report.ts";
+import { RedisProcess, stopAll } from "./redis-process.ts";
+
+export const SOURCE_PASSWORD = "source-pw-7f3a";
+export const CLUSTER_PASSWORD = "cluster-pw-91bc";
+
+export interface RecordedEvent {
+  readonly type: EventType;
+  readonly reason: string;
+  readonly message: string;
+}
+
+/** The boot configuration of a pod, as the controller's StatefulSet renders it (persistence, parked). */
+export const POD_BOOT_CONFIG = ["appendonly yes", "appendfsync always", "replicaof 127.0.0.1 1"];
+
+export class DrHarness {
+  readonly source: RedisProcess;
+  readonly pods: RedisProcess[];
+  status: RedisClusterStatus = {};
+  readonly events: RecordedEvent[] = [];
+  readonly logLines: string[] = [];
+  readonly log: Logger;
+  spec: RedisClusterSpec;
+  sourcePassword: string | undefined = SOURCE_PASSWORD;
+  /** Where the spec says the source is (a proxy in partition tests). */
+  sourceAddress: { host: string; port: number };
+
+  constructor(
+    readonly prefix: string,
+    instances = 3,
+    options: { podConfig?: readonly string[] } = {},
+  ) {
+    this.source = new RedisProcess({ host: `${prefix}.1`, password: SOURCE_PASSWORD });
+    this.pods = Array.from(
+      { length: instances },
+      (_, i) =>
+        new RedisProcess({
+          host: `${prefix}.${10 + i}`,
+          password: CLUSTER_PASSWORD,
+          config: [...POD_BOOT_CONFIG, `bind-source-addr ${prefix}.${10 + i}`, ...(options.podConfig ?? [])],
+        }),
+    );
+    this.sourceAddress = { host: this.source.host, port: this.source.port };
+    this.spec = this.replicaSpec(false);
+    const lines = this.logLines;
+    this.log = pino(
+      { level: "debug" },
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          lines.push(chunk.toString());
+          done();
+        },
+      }),
+    );
+  }
+
+  replicaSpec(promote: boolean, topology: "direct" | "cascade" = "direct"): RedisClusterSpec {
+    return {
+      instances: this.pods.length,
+      authSecret: { name: "dr-auth" },
+      replicaMode: {
+        enabled: true,
+        promote,
+        topology,
+        source: { ...this.sourceAddress, clusterName: "prod-east", authSecretName: "prod-auth" },
+      },
+    };
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([this.source.start(), ...this.pods.map((p) => p.start())]);
+  }
+
+  async stop(): Promise<void> {
+    await stopAll([this.source, ...this.pods]);
+  }
+
+  podEndpoints(): PodEndpoint[] {
+    return this.pods.map((p, ordinal) => ({ name: `dr-${ordinal}`, ordinal, host: p.host, port: p.port }));
+  }
+
+  context(
+    pool: AdminPool,
+    commit?: (tx: (s: RedisClusterStatus) => RedisClusterStatus) => Promise<void>,
+  ): ReplicationContext {
+    return {
+      cluster: "dr",
+      pods: this.podEndpoints(),
+      instances: this.pods.length,
+      intent: decideIntent(this.spec, this.status),
+      clusterPassword: CLUSTER_PASSWORD,
+      sourcePassword: this.sourcePassword,
+      minSyncReplicas: 0,
+      redis: pool,
+      status: () => this.status,
+      commit:
+        commit ??
+        (async (tx) => {
+          this.status = tx(this.status);
+        }),
+      event: async (type, reason, message) => {
+        this.events.push({ type, reason, message });
+      },
+      now: () => new Date(),
+      log: this.log,
+      waitTimeoutMs: 10000,
+    };
+  }
+
+  /** One reconcile pass of the engine followed by the status report, with fresh connections like a new process. */
+  async reconcile(
+    factory: RedisAdminFactory = ioredisAdminFactory({ connectTimeoutMs: 500 }),
+  ): Promise<EngineResult> {
+    const pool = new AdminPool(factory);
+    try {
+      const result = await reconcileReplication(this.context(pool));
+      const report = await this.report(pool);
+      this.status = report.transaction(this.status);
+      return result;
+    } finally {
+      await pool.closeAll();
+    }
+  }
+
+  async report(pool?: AdminPool): Promise<ClusterReport> {
+    const own = pool ?? new AdminPool(ioredisAdminFactory({ connectTimeoutMs: 500 }));
+    try {
+      return await observeAndReport(this.context(own), 1);
+    } finally {
+      if (pool === undefined) await own.closeAll();
+    }
+  }
+
+  /** Reconciles until `done` holds (at most `rounds` passes). */
+  async reconcileUntil(what: string, done: () => boolean | Promise<boolean>, rounds = 20): Promise<void> {
+    for (let i = 0; i < rounds; i++) {
+      await this.reconcile();
+      if (await done()) return;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    throw new Error(`still not ${what} after ${rounds} reconciles; status: ${JSON.stringify(this.status)}`);
+  }
+
+  condition(type: string) {
+    return this.status.conditions?.find((c) => c.type === type);
+  }
+}
+
+/** Every key of an instance (test datasets are small). */
+export async function keysOf(p: RedisProcess): Promise<Set<string>> {
+  const client = p.client();
+  try {
+    return new Set(await client.keys("*"));
+  } finally {
+    client.disconnect();
+  }
+}
+
+export async function infoField(
+  p: RedisProcess,
+  section: string,
+  field: string,
+): Promise<string | undefined> {
+  const client = p.client();
+  try {
+    const text = await client.info(section);
+    return new RegExp(`^${field}:(.*)$`, "m").exec(text)?.[1]?.trim();
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Writes `key-<n>` to the source in a loop until stopped; returns how many writes were acknowledged. */
+export function startWriteLoad(source: RedisProcess, prefix = "load"): { stop: () => Promise<number> } {
+  const client = source.client();
+  let running = true;
+  let written = 0;
+  const loop = (async () => {
+    while (running) {
+      try {
+        await client.set(`${prefix}-${written}`, String(written));
+        written++;
+      } catch {
+        break;
+      }
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      client.disconnect();
+      return written;
+    },
+  };
+}

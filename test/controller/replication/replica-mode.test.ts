@@ -1,0 +1,178 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { TcpProxy } from "../helpers/tcp-proxy.ts";
+import { DrHarness, SOURCE_PASSWORD, CLUSTER_PASSWORD, infoField, keysOf } from "../helpers/dr-harness.ts";
+import { waitFor } from "../helpers/redis-process.ts";
+
+// This file's loopback range: 127.21.0.0/16, one /24 per scenario.
+
+async function writeKeys(h: DrHarness, prefix: string, count: number): Promise<void> {
+  const client = h.source.client();
+  try {
+    for (let i = 0; i < count; i++) await client.set(`${prefix}-${i}`, String(i));
+  } finally {
+    client.disconnect();
+  }
+}
+
+async function allPodsHave(h: DrHarness, keys: readonly string[]): Promise<boolean> {
+  for (const pod of h.pods) {
+    const present = await keysOf(pod);
+    if (!keys.every((k) => present.has(k))) return false;
+  }
+  return true;
+}
+
+for (const [topology, net] of [
+  ["direct", "127.21.1"],
+  ["cascade", "127.21.2"],
+] as const) {
+  describe(`replica mode, ${topology} topology`, () => {
+    const h = new DrHarness(net);
+    before(async () => {
+      await h.start();
+      h.spec = h.replicaSpec(false, topology);
+      await writeKeys(h, "before", 20);
+    });
+    after(() => h.stop());
+
+    it("replicates every key of the source to every pod", async () => {
+      await h.reconcileUntil("linked", async () => h.status.replication?.linkStatus === "Up");
+      await writeKeys(h, "after", 20);
+      const expected = [...Array(20).keys()].flatMap((i) => [`before-${i}`, `after-${i}`]);
+      await waitFor("keys on every pod", () => allPodsHave(h, expected));
+    });
+
+    it("shows every pod as a linked replica of its upstream", async () => {
+      await h.reconcileUntil("all linked", async () =>
+        (await h.report()).figures.every((f) => f.linkUp === 1),
+      );
+      for (const [ordinal, pod] of h.pods.entries()) {
+        assert.equal(await infoField(pod, "replication", "role"), "slave");
+        assert.equal(await infoField(pod, "replication", "master_link_status"), "up");
+        const upstream = topology === "cascade" && ordinal > 0 ? h.pods[0]?.host : h.source.host;
+        assert.equal(await infoField(pod, "replication", "master_host"), upstream);
+      }
+      assert.equal(
+        await infoField(h.source, "replication", "connected_slaves"),
+        topology === "cascade" ? "1" : "3",
+      );
+    });
+
+    it("reports ReplicaMode True/Enabled with the reference's message and the lag against the source", async () => {
+      await h.reconcileUntil("caught up", async () => h.status.replication?.lagBytes === 0);
+      const condition = h.condition("ReplicaMode");
+      assert.equal(condition?.status, "True");
+      assert.equal(condition?.reason, "Enabled");
+      assert.equal(condition?.message, `Cluster is replicating from prod-east (${net}.1:6379)`);
+      assert.equal(h.condition("ReplicationHealthy")?.status, "True");
+      const sourceOffset = Number(await infoField(h.source, "replication", "master_repl_offset"));
+      assert.equal(h.status.replication?.replicatingFrom, "prod-east");
+      assert.equal(h.status.replication?.sourceEndpoint, `${net}.1:6379`);
+      assert.ok((h.status.replication?.sourceOffset ?? 0) <= sourceOffset);
+      assert.equal(h.status.replication?.leaderOffset, h.status.replication?.sourceOffset);
+    });
+
+    it("keeps each pod's masterauth to its upstream's password", async () => {
+      for (const [ordinal, pod] of h.pods.entries()) {
+        const client = pod.client();
+        const [, masterauth] = (await client.config("GET", "masterauth")) as [string, string];
+        client.disconnect();
+        assert.equal(masterauth, topology === "cascade" && ordinal > 0 ? CLUSTER_PASSWORD : SOURCE_PASSWORD);
+      }
+    });
+  });
+}
+
+describe("a partitioned source link", () => {
+  const net = "127.21.3";
+  const h = new DrHarness(net);
+  // The pods reach the source through the proxy (the WAN), and so does the controller.
+  const proxy = new TcpProxy(`${net}.2`, 6379, { host: `${net}.1`, port: 6379 });
+  before(async () => {
+    await h.start();
+    await proxy.start();
+    h.sourceAddress = { host: proxy.host, port: proxy.port };
+    h.spec = h.replicaSpec(false, "direct");
+    await writeKeys(h, "k", 10);
+    await h.reconcileUntil(
+      "caught up",
+      async () => h.status.replication?.lagBytes === 0 && h.status.replication.linkStatus === "Up",
+    );
+  });
+  after(async () => {
+    await proxy.stop();
+    await h.stop();
+  });
+
+  it("reports the link down, the link metric at 0 and a growing lag measured against the source", async () => {
+    const partialBefore = Number(await infoField(h.source, "stats", "sync_partial_ok"));
+    const fullBefore = Number(await infoField(h.source, "stats", "sync_full"));
+    proxy.partition(h.pods.map((p) => p.host));
+    await writeKeys(h, "during", 50);
+    // Only the pods' connections are cut (they come from their own addresses, bind-source-addr): the
+    // controller still reads the source's own offset through the proxy, as a controller outside the partition.
+    await h.reconcileUntil("link down", async () => h.status.replication?.linkStatus === "Down");
+    const sourceOffset = Number(await infoField(h.source, "replication", "master_repl_offset"));
+    const leaderOffset = Number(await infoField(h.pods[0]!, "replication", "master_repl_offset"));
+    assert.ok(sourceOffset > leaderOffset);
+    assert.equal(h.status.replication?.sourceOffset, sourceOffset);
+    assert.equal(h.status.replication?.lagBytes, sourceOffset - leaderOffset);
+    assert.equal(typeof h.status.replication?.linkDownSince, "string");
+    const healthy = h.condition("ReplicationHealthy");
+    assert.equal(healthy?.status, "False");
+    assert.equal(healthy?.reason, "LinkDown");
+    const report = await h.report();
+    assert.deepEqual(
+      report.figures.map((f) => f.linkUp),
+      [0, 0, 0],
+    );
+
+    proxy.heal();
+    await h.reconcileUntil(
+      "healed",
+      async () => h.status.replication?.linkStatus === "Up" && h.status.replication.lagBytes === 0,
+      60,
+    );
+    assert.equal(h.status.replication?.linkDownSince, undefined);
+    assert.equal(h.condition("ReplicationHealthy")?.status, "True");
+    assert.equal(Number(await infoField(h.source, "stats", "sync_full")), fullBefore);
+    assert.equal(Number(await infoField(h.source, "stats", "sync_partial_ok")), partialBefore + 3);
+    assert.ok(
+      await allPodsHave(
+        h,
+        [...Array(50).keys()].map((i) => `during-${i}`),
+      ),
+    );
+  });
+});
+
+describe("a wrong source password", () => {
+  const net = "127.21.4";
+  const h = new DrHarness(net, 2);
+  before(async () => {
+    await h.start();
+    h.spec = h.replicaSpec(false, "direct");
+    h.sourcePassword = "definitely-wrong-pw";
+  });
+  after(() => h.stop());
+
+  it("says so in the status, keeps reconciling, and never logs or reports the password", async () => {
+    for (let i = 0; i < 3; i++) await h.reconcile();
+    const healthy = h.condition("ReplicationHealthy");
+    assert.equal(healthy?.status, "False");
+    assert.equal(healthy?.reason, "LinkDown");
+    assert.match(
+      healthy?.message ?? "",
+      /source prod-east \(127\.21\.4\.1:6379\) rejected the password from Secret prod-auth: check that it matches the source's password/,
+    );
+    const everything = JSON.stringify({ status: h.status, events: h.events }) + h.logLines.join("");
+    for (const secret of ["definitely-wrong-pw", SOURCE_PASSWORD, CLUSTER_PASSWORD]) {
+      assert.equal(everything.includes(secret), false, `${secret} leaked`);
+    }
+    // Fixing the Secret heals the link on the next reconcile.
+    h.sourcePassword = SOURCE_PASSWORD;
+    await h.reconcileUntil("linked", async () => h.status.replication?.linkStatus === "Up");
+    assert.equal(h.condition("ReplicationHealthy")?.status, "True");
+  });
+});
