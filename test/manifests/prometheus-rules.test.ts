@@ -1,0 +1,182 @@
+/**
+ * The PrometheusRule's alerts, checked by Prometheus' own promtool: `check rules` accepts them, and
+ * `test rules` shows each one firing (and only then) on series shaped like the controller's metrics.
+ */
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { describe, it } from "node:test";
+import { stringify } from "yaml";
+import { MANIFESTS, get, list, oneOf, parseObjects, requireTool, withTempDir } from "./helpers.ts";
+import { readFileSync } from "node:fs";
+
+const RULE_FILE = path.join(MANIFESTS, "monitoring/prometheus-rule/prometheus-rule.yaml");
+const [prometheusRule] = parseObjects(readFileSync(RULE_FILE, "utf8"), "prometheus-rule.yaml");
+const groups = get(prometheusRule, "spec", "groups");
+
+interface AlertRule {
+  readonly alert: string;
+  readonly annotations: Readonly<Record<string, string>>;
+}
+const alertRules = list(prometheusRule, "spec", "groups").flatMap((group) =>
+  list(group, "rules"),
+) as AlertRule[];
+
+/**
+ * The annotation `name` of `alert`, rendered for `labels` and `value` the way Prometheus would, for the few
+ * template forms the rules use (an unknown form fails the test rather than passing unrendered).
+ */
+function rendered(
+  alert: string,
+  name: string,
+  labels: Readonly<Record<string, string>>,
+  value: string,
+): string {
+  const template = alertRules.find((rule) => rule.alert === alert)?.annotations[name];
+  assert.ok(template !== undefined, `${alert} has no annotation ${name}`);
+  return template.replace(/\{\{\s*([^}]*?)\s*\}\}/g, (_match, expression: string) => {
+    const label = /^\$labels\.(\w+)$/.exec(expression);
+    if (label?.[1] !== undefined && labels[label[1]] !== undefined) return labels[label[1]] as string;
+    if (expression === "$value | humanize1024") return value;
+    throw new Error(`unexpected template expression in ${alert}.${name}: ${expression}`);
+  });
+}
+
+function expectedAlert(
+  alert: string,
+  severity: string,
+  labels: Readonly<Record<string, string>>,
+  value = "",
+): Record<string, unknown> {
+  return {
+    exp_labels: { ...labels, severity },
+    exp_annotations: {
+      summary: rendered(alert, "summary", labels, value),
+      description: rendered(alert, "description", labels, value),
+    },
+  };
+}
+
+const lagging = { namespace: "production", cluster: "dr-redis", pod: "dr-redis-0" };
+const cutOff = { namespace: "production", cluster: "dr-redis", pod: "dr-redis-1" };
+const stalled = { namespace: "default", cluster: "redis-west" };
+const failed = { namespace: "production", cluster: "dr-redis" };
+
+/** promtool's unit-test file: input series shaped like the controller's metrics, and the alerts expected. */
+const unitTests = {
+  rule_files: ["rules.yaml"],
+  evaluation_interval: "1m",
+  tests: [
+    {
+      interval: "1m",
+      input_series: [
+        // 20 MiB behind, reported by both controller replicas (a leader change): one alert, not two.
+        {
+          series:
+            'redis_replication_lag_bytes{namespace="production",cluster="dr-redis",pod="dr-redis-0",instance="10.0.0.1:8080"}',
+          values: "20971520x10",
+        },
+        {
+          series:
+            'redis_replication_lag_bytes{namespace="production",cluster="dr-redis",pod="dr-redis-0",instance="10.0.0.2:8080"}',
+          values: "20971520x10",
+        },
+        // Exactly 10 MiB is not above the threshold.
+        {
+          series: 'redis_replication_lag_bytes{namespace="production",cluster="dr-redis",pod="dr-redis-2"}',
+          values: "10485760x10",
+        },
+        // dr-redis-1's link goes down at 2m; dr-redis-0's stays up.
+        {
+          series: 'redis_master_link_up{namespace="production",cluster="dr-redis",pod="dr-redis-1"}',
+          values: "1 1 0 0 0 0 0",
+        },
+        {
+          series: 'redis_master_link_up{namespace="production",cluster="dr-redis",pod="dr-redis-0"}',
+          values: "1x6",
+        },
+        // redis-west's promotion moves from CatchingUp to Promoting and then stays there; another one completes.
+        {
+          series: 'redis_promotion_phase{namespace="default",cluster="redis-west",phase="CatchingUp"}',
+          values: "1 1 1 0x12",
+        },
+        {
+          series: 'redis_promotion_phase{namespace="default",cluster="redis-west",phase="Promoting"}',
+          values: "0 0 0 1x12",
+        },
+        {
+          series: 'redis_promotion_phase{namespace="default",cluster="redis-east",phase="Completed"}',
+          values: "1x15",
+        },
+        // dr-redis's promotion failed.
+        {
+          series: 'redis_promotion_phase{namespace="production",cluster="dr-redis",phase="Failed"}',
+          values: "1x15",
+        },
+      ],
+      alert_rule_test: [
+        { eval_time: "4m", alertname: "RedisReplicationLagHigh", exp_alerts: [] },
+        {
+          eval_time: "6m",
+          alertname: "RedisReplicationLagHigh",
+          exp_alerts: [expectedAlert("RedisReplicationLagHigh", "warning", lagging, "20Mi")],
+        },
+        { eval_time: "2m", alertname: "RedisReplicationDown", exp_alerts: [] },
+        {
+          eval_time: "3m",
+          alertname: "RedisReplicationDown",
+          exp_alerts: [expectedAlert("RedisReplicationDown", "critical", cutOff)],
+        },
+        { eval_time: "9m", alertname: "RedisPromotionStalled", exp_alerts: [] },
+        {
+          eval_time: "10m",
+          alertname: "RedisPromotionStalled",
+          exp_alerts: [expectedAlert("RedisPromotionStalled", "critical", stalled)],
+        },
+        {
+          eval_time: "1m",
+          alertname: "RedisPromotionFailed",
+          exp_alerts: [expectedAlert("RedisPromotionFailed", "critical", failed)],
+        },
+      ],
+    },
+  ],
+};
+
+describe("Prometheus alerting rules", () => {
+  it("has the reference's alerts and the promotion alerts", () => {
+    assert.deepEqual(
+      alertRules.map((rule) => rule.alert),
+      ["RedisReplicationLagHigh", "RedisReplicationDown", "RedisPromotionStalled", "RedisPromotionFailed"],
+    );
+    assert.equal(
+      oneOf([prometheusRule!], "PrometheusRule", "redis-dr").metadata.namespace,
+      "redis-dr-system",
+    );
+  });
+
+  it("promtool check rules accepts them", () => {
+    requireTool("promtool");
+    withTempDir((directory) => {
+      const file = path.join(directory, "rules.yaml");
+      writeFileSync(file, stringify({ groups }));
+      const output = execFileSync("promtool", ["check", "rules", file], { encoding: "utf8" });
+      assert.match(output, /SUCCESS: 4 rules found/);
+    });
+  });
+
+  it("promtool test rules: each alert fires when, and only when, it should", () => {
+    requireTool("promtool");
+    withTempDir((directory) => {
+      writeFileSync(path.join(directory, "rules.yaml"), stringify({ groups }));
+      writeFileSync(path.join(directory, "tests.yaml"), stringify(unitTests));
+      const result = spawnSync("promtool", ["test", "rules", "tests.yaml"], {
+        cwd: directory,
+        encoding: "utf8",
+      });
+      assert.equal(result.status, 0, `${result.stdout}\n${result.stderr}`);
+      assert.match(result.stdout, /SUCCESS/);
+    });
+  });
+});
