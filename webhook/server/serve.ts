@@ -55,9 +55,11 @@ function listen(server: HttpServer | HttpsServer, port: number, host: string): P
 function close(server: HttpServer | HttpsServer, graceMs: number): Promise<void> {
   if (!server.listening) return Promise.resolve();
   return new Promise((resolve) => {
+    // A keep-alive connection becomes idle once its request is answered: close it then, not at its timeout.
+    const sweep = setInterval(() => server.closeIdleConnections(), 50);
     const force = setTimeout(() => server.closeAllConnections(), graceMs);
-    force.unref();
     server.close(() => {
+      clearInterval(sweep);
       clearTimeout(force);
       resolve();
     });
@@ -90,7 +92,13 @@ export async function serve(options: ServeOptions): Promise<RunningWebhook> {
     if (stopping) throw new Error("stopped before the admission server started");
     const server = createHttpsServer(
       // The API server sends admission requests over keep-alive connections; keep them a little longer.
-      { ...secureContextOptions(pair), keepAliveTimeout: 30_000 },
+      // A client that stalls mid-request is cut off rather than holding a connection forever.
+      {
+        ...secureContextOptions(pair),
+        keepAliveTimeout: 30_000,
+        headersTimeout: 10_000,
+        requestTimeout: 30_000,
+      },
       admissionApp,
     );
     httpsServer = server;
