@@ -1,0 +1,126 @@
+/**
+ * `npm run webhook` as a process: flags, readiness, an answer over HTTPS, and SIGTERM.
+ */
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { request as httpsRequest } from "node:https";
+import { fileURLToPath } from "node:url";
+import { createTestCa } from "./support/certs.ts";
+import { fixture } from "./support/fixtures.ts";
+import { VALIDATE_PATH } from "../../webhook/server/app.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const children: ChildProcess[] = [];
+const dirs: string[] = [];
+
+after(async () => {
+  for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+function start(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const child = spawn(process.execPath, ["--import", "tsx", "webhook/main.ts", ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(child);
+  const lines: Record<string, unknown>[] = [];
+  const waiters: {
+    match: (l: Record<string, unknown>) => boolean;
+    resolve: (l: Record<string, unknown>) => void;
+  }[] = [];
+  createInterface({ input: child.stdout! }).on("line", (text) => {
+    const line = JSON.parse(text) as Record<string, unknown>;
+    lines.push(line);
+    for (const w of waiters.filter((w) => w.match(line))) w.resolve(line);
+  });
+  let stderr = "";
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const logLine = (msg: string) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const found = lines.find((l) => l.msg === msg);
+      if (found) return resolve(found);
+      waiters.push({ match: (l) => l.msg === msg, resolve });
+      void exited.then((code) => reject(new Error(`exited ${code} before logging "${msg}": ${stderr}`)));
+    });
+  return { child, lines, logLine, exited, stderr: () => stderr };
+}
+
+test("refuses to start without --cert-dir, printing the usage", async () => {
+  const webhook = start([]);
+  assert.equal(await webhook.exited, 2);
+  assert.match(webhook.stderr(), /--cert-dir is required\nusage: npm run webhook -- --cert-dir DIR/);
+});
+
+test("serves admission over HTTPS, reports a Kubernetes API it cannot reach, and stops on SIGTERM", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "redis-dr-webhook-main-"));
+  dirs.push(dir);
+  const ca = await createTestCa();
+  const pair = await ca.issue("redis-dr-webhook");
+  await writeFile(join(dir, "tls.crt"), pair.cert);
+  await writeFile(join(dir, "tls.key"), pair.key);
+  // A kubeconfig whose API server does not exist: Secret lookups fail, and must say so.
+  await writeFile(
+    join(dir, "kubeconfig"),
+    [
+      "apiVersion: v1",
+      "kind: Config",
+      "clusters: [{name: nowhere, cluster: {server: 'http://127.40.0.1:9'}}]",
+      "users: [{name: nobody, user: {}}]",
+      "contexts: [{name: nowhere, context: {cluster: nowhere, user: nobody}}]",
+      "current-context: nowhere",
+    ].join("\n"),
+  );
+  const webhook = start(
+    ["--cert-dir", dir, "--port", "0", "--health-port", "0", "--host", "127.0.0.1", "--cert-poll-ms", "100"],
+    { KUBECONFIG: join(dir, "kubeconfig") },
+  );
+  const ready = await webhook.logLine("webhook ready");
+  const port = Number(ready.port);
+  const ready200 = await fetch(`http://127.0.0.1:${Number(ready.healthPort)}/readyz`);
+  assert.equal(ready200.status, 200);
+
+  const body = fixture("create-redis-west");
+  const answer = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const payload = JSON.stringify(body);
+    const req = httpsRequest(
+      {
+        host: "127.0.0.1",
+        port,
+        ca: ca.certPem,
+        servername: "localhost",
+        method: "POST",
+        path: VALIDATE_PATH,
+        headers: { "content-type": "application/json" },
+      },
+      (res) => {
+        let text = "";
+        res.on("data", (c: Buffer) => (text += c.toString()));
+        res.on("end", () => resolve(JSON.parse(text) as Record<string, unknown>));
+      },
+    );
+    req.on("error", reject);
+    req.end(payload);
+  });
+  const response = answer.response as { allowed: boolean; status: { message: string } };
+  assert.equal(response.allowed, false);
+  assert.equal(
+    response.status.message,
+    'RedisCluster.redis.io "redis-west" is invalid: [spec.authSecret.name: Internal error: could not check Secret ' +
+      '"redis-password": the Kubernetes API could not be reached, spec.replicaMode.source.authSecretName: Internal ' +
+      'error: could not check Secret "redis-password": the Kubernetes API could not be reached]',
+  );
+  const decision = webhook.lines.find((l) => l.msg === "denied");
+  assert.equal(decision?.uid, "3f9d1b8e-2c4a-4e7b-9a61-0d5c8e2f7a10");
+
+  webhook.child.kill("SIGTERM");
+  assert.equal(await webhook.exited, 0);
+  assert.ok(webhook.lines.some((l) => l.msg === "webhook stopped"));
+});
