@@ -4,12 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { stringify } from "yaml";
 import { MANIFESTS, get, list, oneOf, parseObjects, requireTool, withTempDir } from "./helpers.ts";
-import { readFileSync } from "node:fs";
 
 const RULE_FILE = path.join(MANIFESTS, "monitoring/prometheus-rule/prometheus-rule.yaml");
 const [prometheusRule] = parseObjects(readFileSync(RULE_FILE, "utf8"), "prometheus-rule.yaml");
