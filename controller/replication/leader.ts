@@ -2,10 +2,9 @@
  * Making the designated leader a primary without losing anything another pod holds (catch-up first), and
  * keeping it one with the other pods following it.
  */
-import type { CatchUpDecision } from "../reconcile/decisions/catch-up.ts";
 import { decideCatchUp, isCaughtUp } from "../reconcile/decisions/catch-up.ts";
 import type { ObservedPod, Upstream } from "../reconcile/decisions/pods.ts";
-import { LEADER_ORDINAL, followsUpstream, isPrimary } from "../reconcile/decisions/pods.ts";
+import { LEADER_ORDINAL, isPrimary } from "../reconcile/decisions/pods.ts";
 import type { ReplicationContext } from "./context.ts";
 import { podEndpoint } from "./observe.ts";
 import { DONOR_MIN_REPLICAS_TO_WRITE, attach, makePrimary } from "./pod-actions.ts";
@@ -39,20 +38,34 @@ export async function catchUpLeader(
   ctx: ReplicationContext,
   leader: ObservedPod,
   others: readonly ObservedPod[],
-  decision: Extract<CatchUpDecision, { kind: "catch-up" }>,
+  donor: ObservedPod,
+  partial: boolean,
 ): Promise<boolean> {
-  const { donor } = decision;
   if (!isPrimary(donor.snapshot)) await makePrimary(ctx, donor, DONOR_MIN_REPLICAS_TO_WRITE);
   const donorUpstream = upstreamOf(donor);
-  const followers = decision.partial ? [leader, ...others.filter((p) => p.name !== donor.name)] : [leader];
+  const followers = partial ? [leader, ...others.filter((p) => p.name !== donor.name)] : [leader];
   for (const pod of followers) {
-    if (pod.snapshot !== undefined && !followsUpstream(pod.snapshot, donorUpstream)) {
-      await attach(ctx, pod, donorUpstream, ctx.clusterPassword);
-    }
+    if (pod.snapshot !== undefined) await attach(ctx, pod, donorUpstream, ctx.clusterPassword);
   }
-  const donorOffset = (await ctx.redis.get(podEndpoint(ctx, donor)).replication()).masterReplOffset;
-  const leaderAdmin = ctx.redis.get(podEndpoint(ctx, leader));
-  return pollUntil(async () => isCaughtUp(await leaderAdmin.replication(), donorOffset), ctx.waitTimeoutMs);
+  const donorInfo = await ctx.redis.get(podEndpoint(ctx, donor)).replication();
+  return pollUntil(async () => {
+    for (const pod of followers) {
+      if (pod.snapshot === undefined) continue;
+      const info = await ctx.redis.get(podEndpoint(ctx, pod)).replication();
+      if (pod === leader && !isCaughtUp(info, donorInfo.masterReplOffset)) return false;
+      // Each follower must have adopted the donor's replication ID, which the leader keeps as replid2 once
+      // promoted; a pod left on the older ID would need a full resync.
+      if (info.masterReplid !== donorInfo.masterReplid) return false;
+    }
+    return true;
+  }, ctx.waitTimeoutMs);
+}
+
+/** The pod the leader is copying from, when a catch-up was started (and perhaps interrupted) earlier. */
+export function currentDonor(leader: ObservedPod, others: readonly ObservedPod[]): ObservedPod | undefined {
+  const master = leader.snapshot?.replication.master;
+  if (master === undefined) return undefined;
+  return others.find((p) => p.host === master.host && p.port === master.port && p.snapshot !== undefined);
 }
 
 /** Every pod but the leader replicates from the leader with the cluster's own password. Returns whether all are linked. */
@@ -106,7 +119,7 @@ export async function ensureLeaderPrimary(
       `${leader.name} is not a primary and ${decision.donor.name} holds data it lacks ` +
         `(${decision.partial ? `${decision.bytesAhead} bytes ahead` : "the leader is empty"}); copying from ${decision.donor.name} first`,
     );
-    await catchUpLeader(ctx, leader, others, decision);
+    await catchUpLeader(ctx, leader, others, decision.donor, decision.partial);
     return "catching-up";
   }
   await makePrimary(ctx, leader, ctx.minSyncReplicas);

@@ -1,6 +1,7 @@
 /**
  * The few things the engine does to a pod, each idempotent: re-running one after a crash is harmless.
  */
+import type { RedisAdmin } from "../redis/admin-port.ts";
 import type { ObservedPod, Upstream } from "../reconcile/decisions/pods.ts";
 import { HOLD_UPSTREAM, followsUpstream } from "../reconcile/decisions/pods.ts";
 import type { ReplicationContext } from "./context.ts";
@@ -17,13 +18,11 @@ export async function attach(
   masterauth: string | undefined,
 ): Promise<boolean> {
   const admin = ctx.redis.get(podEndpoint(ctx, pod));
-  // Compared in memory and never logged; CONFIG SET only when it differs (e.g. the source Secret rotated).
-  if ((await admin.configGet("masterauth")) !== (masterauth ?? "")) {
-    await admin.configSet("masterauth", masterauth ?? "");
-  }
+  // Compared in memory and never logged; set only when it differs (e.g. the source Secret rotated).
+  await ensureConfig(admin, "masterauth", masterauth ?? "");
   if (followsUpstream(pod.snapshot, upstream)) return false;
   // A pod that was a temporary catch-up donor still refuses writes through this; a replica ignores it anyway.
-  await admin.configSet("min-replicas-to-write", "0");
+  await ensureConfig(admin, "min-replicas-to-write", "0");
   await admin.replicaOf(upstream.host, upstream.port);
   ctx.log.info({ pod: pod.name, upstream: `${upstream.host}:${upstream.port}` }, "pod re-pointed");
   return true;
@@ -44,11 +43,16 @@ export async function makePrimary(
 ): Promise<void> {
   const admin = ctx.redis.get(podEndpoint(ctx, pod));
   // Set first, so the instance never accepts a write it should not.
-  await admin.configSet("min-replicas-to-write", String(minReplicasToWrite));
+  await ensureConfig(admin, "min-replicas-to-write", String(minReplicasToWrite));
   if (pod.snapshot?.replication.role !== "master") {
     await admin.replicaOfNoOne();
     ctx.log.info({ pod: pod.name }, "pod made a primary");
   }
+}
+
+/** CONFIG SET only when the value differs: every action must be a no-op when repeated. */
+async function ensureConfig(admin: RedisAdmin, parameter: string, value: string): Promise<void> {
+  if ((await admin.configGet(parameter)) !== value) await admin.configSet(parameter, value);
 }
 
 /** A donor takes no writes: it only serves the leader's catch-up. */

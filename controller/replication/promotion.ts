@@ -18,7 +18,14 @@ import { promotedMessage } from "../reconcile/decisions/conditions.ts";
 import type { ObservedPod } from "../reconcile/decisions/pods.ts";
 import { followsUpstream, isHeld, isPrimary } from "../reconcile/decisions/pods.ts";
 import type { ReplicationContext } from "./context.ts";
-import { attachFollowers, catchUpLeader, ensureLeaderPrimary, splitPods, upstreamOf } from "./leader.ts";
+import {
+  attachFollowers,
+  catchUpLeader,
+  currentDonor,
+  ensureLeaderPrimary,
+  splitPods,
+  upstreamOf,
+} from "./leader.ts";
 import { observePods, observeSource } from "./observe.ts";
 import { hold, makePrimary } from "./pod-actions.ts";
 
@@ -100,23 +107,30 @@ async function catchingUp(ctx: ReplicationContext, source: SourceRef): Promise<"
     await recordDataLossWindow(ctx, source, leader.snapshot, pods);
 
   const decision = decideCatchUp(leader.snapshot, others);
-  if (decision.kind === "caught-up") {
-    await ctx.commit(
-      setPromotion({ phase: "Promoting", message: `${leader.name} has every write any reachable pod has` }),
+  let donor: ObservedPod | undefined;
+  let partial = true;
+  if (decision.kind === "catch-up") {
+    ({ donor, partial } = decision);
+    await note(
+      ctx,
+      `${donor.name} is ${decision.bytesAhead} bytes ahead of ${leader.name}; the leader catches up from it`,
     );
-    return "next";
+    await ctx.event(
+      "Normal",
+      "PromotionCatchingUp",
+      `${donor.name} is ${decision.bytesAhead} bytes ahead of ${leader.name}: catching up before promotion`,
+    );
+  } else {
+    // An interrupted catch-up: the leader has what the donor has, but the other pods may not follow it yet.
+    donor = currentDonor(leader, others);
   }
-  await note(
-    ctx,
-    `${decision.donor.name} is ${decision.bytesAhead} bytes ahead of ${leader.name}; the leader catches up from it`,
+  if (donor !== undefined && !(await catchUpLeader(ctx, leader, others, donor, partial))) {
+    return { requeueAfterMs: RETRY_MS };
+  }
+  await ctx.commit(
+    setPromotion({ phase: "Promoting", message: `${leader.name} has every write any reachable pod has` }),
   );
-  await ctx.event(
-    "Normal",
-    "PromotionCatchingUp",
-    `${decision.donor.name} is ${decision.bytesAhead} bytes ahead of ${leader.name}: catching up before promotion`,
-  );
-  const caughtUp = await catchUpLeader(ctx, leader, others, decision);
-  return caughtUp ? "next" : { requeueAfterMs: RETRY_MS };
+  return "next";
 }
 
 /**

@@ -6,7 +6,7 @@ import type { RedisClusterStatus } from "../../schemas/generated/rediscluster.ts
 import type { ConditionInput } from "../reconcile/decisions/conditions.ts";
 import { replicaModeCondition, replicationHealthyCondition } from "../reconcile/decisions/conditions.ts";
 import type { ObservedPod } from "../reconcile/decisions/pods.ts";
-import { LEADER_ORDINAL, isPrimary } from "../reconcile/decisions/pods.ts";
+import { LEADER_ORDINAL, designatedLeaderName, isPrimary } from "../reconcile/decisions/pods.ts";
 import type { PodReplicationFigures } from "../reconcile/decisions/replication-status.ts";
 import { podReplicationFigures, replicationReport } from "../reconcile/decisions/replication-status.ts";
 import { setCondition } from "../status/conditions.ts";
@@ -61,7 +61,18 @@ export async function observeAndReport(
     }),
   ];
   const transaction: StatusTransaction = (s) => {
-    let next: RedisClusterStatus = { ...s, replication: report.replication };
+    let next: RedisClusterStatus = {
+      ...s,
+      replication: report.replication,
+      designatedLeader: designatedLeaderName(ctx.cluster),
+      // Empty while replicating: only a writable leader is a primary.
+      currentPrimary:
+        leader?.snapshot === undefined
+          ? s.currentPrimary
+          : isPrimary(leader.snapshot)
+            ? leader.name
+            : undefined,
+    };
     for (const condition of conditions) {
       next = { ...next, conditions: setCondition(next.conditions, condition, generation, now) };
     }
