@@ -4,7 +4,7 @@
  */
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
@@ -95,6 +95,13 @@ export class RedisProcess {
     const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
     await this.exited;
     clearTimeout(timer);
+  }
+
+  /** Deletes the persisted dataset (a pod rescheduled onto an empty volume). Call while stopped. */
+  wipeData(): void {
+    for (const entry of readdirSync(this.dir)) {
+      if (entry !== "redis.conf") rmSync(join(this.dir, entry), { recursive: true, force: true });
+    }
   }
 
   async stop(): Promise<void> {
