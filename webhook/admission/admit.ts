@@ -8,6 +8,7 @@ import { FieldPath } from "../validation/field-path.ts";
 import { formatFieldError, type FieldError } from "../validation/field-errors.ts";
 import { validateStructure } from "../validation/structural.ts";
 import { checkSecrets, type SecretReader } from "../validation/secrets.ts";
+import { validatePromoteRevert } from "../validation/rules/promote-revert.ts";
 import {
   secretRequirements,
   validationRules,
@@ -60,13 +61,22 @@ function objectsOf(request: AdmissionRequest): Objects {
   return { ok: true, cluster: withIdentity(request.object), ...(old ? { old } : {}) };
 }
 
-/** Mutating endpoint: the schema's defaults, as a JSON Patch on the raw object (none when nothing is missing). */
+/**
+ * Mutating endpoint: the schema's defaults, as a JSON Patch on the raw object (none when nothing is missing).
+ *
+ * It also refuses a revert of a completed promotion without the token. The API server validates a custom
+ * resource against its CRD schema — including our CEL transition rules — after the mutating webhooks and
+ * before the validating ones, so the CEL rule would answer first, and CEL cannot print the exact command
+ * (it does not see the namespace). Checking the same state machine here gives the user the command.
+ */
 export const mutateCluster: Admit = async (request) => {
-  if (!isRecord(request.object)) {
-    return {
-      allowed: false,
-      status: badRequestStatus(`request.object must be a JSON object on ${request.operation}`),
-    };
+  const objects = objectsOf(request);
+  if (!objects.ok) return objects.outcome;
+  const { cluster, old } = objects;
+  if (old !== undefined) {
+    const errors = validatePromoteRevert(cluster, FieldPath.root(), old);
+    if (errors.length > 0)
+      return { allowed: false, status: invalidStatus(cluster.metadata?.name ?? "", errors) };
   }
   return { allowed: true, patch: defaultingPatch(request.object) };
 };

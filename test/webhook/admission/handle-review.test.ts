@@ -46,6 +46,39 @@ describe("handleReview: mutate", () => {
   });
 });
 
+describe("handleReview: mutate runs the promote/revert guard first", () => {
+  // The API server runs the CRD's CEL rules between the mutating and the validating webhooks; the mutating
+  // endpoint answers a revert first so the user gets the exact command, which CEL cannot print.
+  const revert = (replicaMode: Json) => {
+    const body = fixture("update-promote-redis-west");
+    const request = body.request as Json;
+    request.oldObject = mergePatch(request.object, { status: { promotion: { replicationId: TOKEN } } });
+    request.object = mergePatch(request.oldObject, { spec: { replicaMode } });
+    return body;
+  };
+
+  test("denies reverting a completed promotion without the token, with the command", async () => {
+    const { logger } = captureLogs();
+    const answer = await handleReview(review(revert({ promote: null })), { admit: mutateCluster, logger });
+    assert.equal(answer.response.allowed, false);
+    assert.equal(answer.response.status?.code, 422);
+    assert.match(
+      answer.response.status?.message ?? "",
+      new RegExp(`-p '\\{"spec":\\{"replicaMode":\\{"promote":false,"demotionToken":"${TOKEN}"\\}\\}\\}'$`),
+    );
+  });
+
+  test("lets the confirmed revert through, with its defaults", async () => {
+    const { logger } = captureLogs();
+    const body = revert({ promote: false, demotionToken: TOKEN, topology: null });
+    const answer = await handleReview(review(body), { admit: mutateCluster, logger });
+    assert.equal(answer.response.allowed, true);
+    assert.deepEqual(decodePatch(answer.response.patch), [
+      { op: "add", path: "/spec/replicaMode/topology", value: "direct" },
+    ]);
+  });
+});
+
 describe("handleReview: validate", () => {
   test("admits the reference's DR cluster when its Secret exists", async () => {
     const { logger } = captureLogs();
