@@ -1,0 +1,226 @@
+/**
+ * The container runtime: one container = one host process tree started as
+ *   setpriv --pdeathsig KILL -- unshare --mount --uts --pid --fork --kill-child --mount-proc \
+ *     --propagation private -- sh launch.sh <argv>
+ * so that it has its own mount namespace (volumes bind-mounted at their real mountPaths, its own /etc/hosts
+ * and /tmp, the image's binaries in /usr/local/bin), its own hostname, and dies with the sandbox even if the
+ * sandbox process is killed (parent-death signal → unshare → --kill-child → the whole PID namespace).
+ * The pod's network identity comes from podnet.so (LD_PRELOAD), see podnet.c.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, existsSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+
+export interface Mount {
+  /** Host path (a directory, or a file for subPath mounts of files). */
+  source: string;
+  /** Path inside the container. */
+  target: string;
+  readOnly: boolean;
+}
+
+export interface ContainerLaunch {
+  argv: string[];
+  env: Record<string, string>;
+  workingDir: string;
+  hostname: string;
+  mounts: Mount[];
+  hostsFile: string;
+  logFile: string;
+  /** Directory for the launch script and the container's writable /data. */
+  containerDir: string;
+  /** The image's /data (WORKDIR of the Redis images), private to the container. */
+  imageDataDir: string | undefined;
+  podTmpDir: string;
+}
+
+export interface RuntimeFiles {
+  podnetLibrary: string;
+  imageBinDir: string;
+}
+
+export interface ContainerProcess {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const quote = (value: string): string => `'${value.replaceAll("'", `'"'"'`)}'`;
+
+const CHECKS: [string, string[]][] = [
+  ["unshare", ["--help"]],
+  ["setpriv", ["--help"]],
+  ["nsenter", ["--help"]],
+];
+
+/** Fails with a clear message when the host cannot run pods (no unshare, no privileges, no compiler). */
+export function checkHost(): void {
+  for (const [binary, args] of CHECKS) {
+    const result = spawnSync(binary, args, { stdio: "ignore" });
+    if (result.error) throw new Error(`the sandbox pod runner needs \`${binary}\` (util-linux): ${result.error.message}`);
+  }
+  const probe = spawnSync("unshare", ["--mount", "--uts", "--pid", "--fork", "--propagation", "private", "true"], { encoding: "utf8" });
+  if (probe.status !== 0) {
+    throw new Error(
+      `the sandbox pod runner needs to create mount, UTS and PID namespaces (root with CAP_SYS_ADMIN): \`unshare\` failed: ${probe.stderr.trim()}`,
+    );
+  }
+}
+
+/** Builds podnet.so (cached by source hash) and the image's /usr/local/bin (redis binaries, entrypoint). */
+export function prepareRuntimeFiles(cacheDir: string, podnetSource: string, redisBinDir = "/usr/bin"): RuntimeFiles {
+  mkdirSync(cacheDir, { recursive: true });
+  const source = readFileSync(podnetSource);
+  const hash = createHash("sha256").update(source).digest("hex").slice(0, 12);
+  const library = join(cacheDir, `podnet-${hash}.so`);
+  if (!existsSync(library)) {
+    const tmp = `${library}.${process.pid}.tmp`;
+    const result = spawnSync("cc", ["-shared", "-fPIC", "-O2", "-o", tmp, podnetSource, "-ldl"], { encoding: "utf8" });
+    if (result.status !== 0) throw new Error(`cannot build podnet.so with cc: ${result.stderr || String(result.error)}`);
+    spawnSync("mv", ["-f", tmp, library]);
+  }
+  const bin = join(cacheDir, `image-bin-${hash}`);
+  mkdirSync(bin, { recursive: true });
+  const server = (binary: string) =>
+    [
+      "#!/bin/sh",
+      "# The official redis/valkey images are built with protected-mode off; the host's binary is not.",
+      'for a in "$@"; do [ "$a" = "--protected-mode" ] && exec ' + `${redisBinDir}/${binary} "$@"; done`,
+      'case "$1" in ""|-*) ;; *) if [ -f "$1" ] && grep -qiE \'^[[:space:]]*protected-mode\' "$1"; then exec ' + `${redisBinDir}/${binary} "$@"; fi;; esac`,
+      `exec ${redisBinDir}/${binary} "$@" --protected-mode no`,
+      "",
+    ].join("\n");
+  const entrypoint = [
+    "#!/bin/sh",
+    "# Like the official images' docker-entrypoint.sh: a first argument that is an option or a .conf file",
+    "# means redis-server.",
+    "set -e",
+    'case "$1" in -*|*.conf) set -- redis-server "$@";; esac',
+    'exec "$@"',
+    "",
+  ].join("\n");
+  const files: Record<string, string> = {
+    "redis-server": server("redis-server"),
+    "valkey-server": server("redis-server"),
+    "redis-sentinel": server("redis-sentinel"),
+    "valkey-sentinel": server("redis-sentinel"),
+    "docker-entrypoint.sh": entrypoint,
+  };
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(bin, name), content, { mode: 0o755 });
+  for (const tool of ["redis-cli", "redis-check-aof", "redis-check-rdb", "redis-benchmark"]) {
+    const link = join(bin, tool);
+    if (!existsSync(link)) spawnSync("ln", ["-sf", `${redisBinDir}/${tool}`, link]);
+    const valkey = join(bin, tool.replace("redis", "valkey"));
+    if (!existsSync(valkey)) spawnSync("ln", ["-sf", `${redisBinDir}/${tool}`, valkey]);
+  }
+  return { podnetLibrary: library, imageBinDir: bin };
+}
+
+function launchScript(launch: ContainerLaunch, files: RuntimeFiles): string {
+  const lines = ["set -e", `mount --bind ${quote(files.imageBinDir)} /usr/local/bin`];
+  if (launch.imageDataDir) lines.push("mkdir -p /data", `mount --bind ${quote(launch.imageDataDir)} /data`);
+  const mounts = [...launch.mounts].sort((a, b) => a.target.split("/").length - b.target.split("/").length);
+  for (const mount of mounts) {
+    const isFile = existsSync(mount.source) && statSync(mount.source).isFile();
+    const target = quote(mount.target);
+    if (isFile) lines.push(`mkdir -p "$(dirname ${target})"`, `[ -e ${target} ] || touch ${target}`);
+    else lines.push(`mkdir -p ${target}`);
+    lines.push(`mount --bind ${quote(mount.source)} ${target}`);
+    if (mount.readOnly) lines.push(`mount -o remount,bind,ro ${target}`);
+  }
+  lines.push(`mount --bind ${quote(launch.hostsFile)} /etc/hosts`);
+  // Last: a private /tmp hides the host's, where sources of the mounts above may live.
+  lines.push(`mount --bind ${quote(launch.podTmpDir)} /tmp`);
+  lines.push(`hostname ${quote(launch.hostname)}`);
+  lines.push(`mkdir -p ${quote(launch.workingDir)}`, `cd ${quote(launch.workingDir)}`);
+  lines.push('exec "$@"', "");
+  return lines.join("\n");
+}
+
+export function startContainer(launch: ContainerLaunch, files: RuntimeFiles): ContainerProcess {
+  mkdirSync(launch.containerDir, { recursive: true });
+  if (launch.imageDataDir) mkdirSync(launch.imageDataDir, { recursive: true });
+  const script = join(launch.containerDir, "launch.sh");
+  writeFileSync(script, launchScript(launch, files), { mode: 0o755 });
+  const log = openSync(launch.logFile, "a");
+  const child = spawn(
+    "setpriv",
+    [
+      "--pdeathsig", "KILL", "--",
+      "unshare", "--mount", "--uts", "--pid", "--fork", "--kill-child", "--mount-proc", "--propagation", "private",
+      "--", "/bin/sh", script, ...launch.argv,
+    ],
+    {
+      env: { ...launch.env, LD_PRELOAD: files.podnetLibrary },
+      stdio: ["ignore", log, log],
+      detached: true,
+    },
+  );
+  closeSync(log);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once("exit", (code, signal) => resolve({ code, signal }));
+    child.once("error", () => resolve({ code: 127, signal: null }));
+  });
+  return { child, pid: child.pid ?? -1, exited };
+}
+
+/** Sends a signal to the container's whole process group (unshare and everything in the PID namespace). */
+export function signalContainer(proc: ContainerProcess, signal: NodeJS.Signals): void {
+  if (proc.pid <= 0) return;
+  try {
+    process.kill(-proc.pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** The host PID of the container's first process (PID 1 inside its namespace). */
+export function containerInitPid(proc: ContainerProcess): number | undefined {
+  try {
+    const children = readFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`, "utf8").trim().split(/\s+/);
+    const pid = Number(children[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs a command inside the container's namespaces (exec probes, `exec`), with its environment. */
+export function execInContainer(
+  proc: ContainerProcess,
+  argv: string[],
+  env: Record<string, string>,
+  files: RuntimeFiles,
+  timeoutMs: number,
+  workingDir = "/",
+): Promise<{ code: number | null; output: string }> {
+  const target = containerInitPid(proc);
+  if (target === undefined) return Promise.resolve({ code: null, output: "container is not running" });
+  return new Promise((resolve) => {
+    const child = spawn("nsenter", ["-t", String(target), "-m", "-u", `--wd=${workingDir}`, "--", ...argv], {
+      env: { ...env, LD_PRELOAD: files.podnetLibrary },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-(child.pid ?? 0), "SIGKILL");
+      } catch {
+        // gone
+      }
+      resolve({ code: null, output: `command timed out after ${timeoutMs}ms` });
+    }, timeoutMs);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+    child.once("error", (error) => {
+      clearTimeout(timer);
+      resolve({ code: null, output: error.message });
+    });
+  });
+}
