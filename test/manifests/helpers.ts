@@ -30,6 +30,7 @@ const TOOLS = {
   kubectl: "kubectl (with kustomize v5 built in)",
   promtool: "Debian's `prometheus` package (apt-get install -y prometheus)",
   "lua5.1": "Debian's `lua5.1` package (apt-get install -y lua5.1)",
+  shellcheck: "Debian's `shellcheck` package (apt-get install -y shellcheck)",
 } as const;
 
 /** Fails with a message naming the package to install when `tool` is not on PATH (never a skip). */
