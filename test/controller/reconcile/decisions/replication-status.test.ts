@@ -1,0 +1,95 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  podReplicationFigures,
+  replicationReport,
+} from "../../../../controller/reconcile/decisions/replication-status.ts";
+import type { ClusterIntent } from "../../../../controller/reconcile/decisions/intent.ts";
+import { S, pod, primary, replica } from "./snapshots.ts";
+
+const intent: ClusterIntent = {
+  kind: "replicate",
+  source: { host: "35.1.2.3", port: 6379, clusterName: "redis-east" },
+  topology: "direct",
+};
+const now = new Date("2026-01-01T00:10:00Z");
+const linked = (offset: number) => replica(S, offset, { host: "35.1.2.3", port: 6379, linkStatus: "up" });
+const cut = (offset: number, downFor: number) =>
+  replica(S, offset, { host: "35.1.2.3", port: 6379, linkStatus: "down", linkDownSinceSeconds: downFor });
+
+describe("replicationReport", () => {
+  it("measures lag against the source's own offset", () => {
+    assert.deepEqual(
+      replicationReport({
+        intent,
+        pods: [pod(0, linked(1000))],
+        sourceOffset: 1011,
+        previous: undefined,
+        now,
+      }),
+      {
+        link: "Up",
+        replication: {
+          replicatingFrom: "redis-east",
+          sourceEndpoint: "35.1.2.3:6379",
+          linkStatus: "Up",
+          leaderOffset: 1000,
+          sourceOffset: 1011,
+          lagBytes: 11,
+          lastSyncTime: now.toISOString(),
+        },
+      },
+    );
+  });
+
+  it("keeps reporting lag against the last known source offset while the source cannot be asked", () => {
+    const previous = {
+      linkStatus: "Down" as const,
+      sourceOffset: 5000,
+      linkDownSince: "2026-01-01T00:09:00Z",
+    };
+    const report = replicationReport({
+      intent,
+      pods: [pod(0, cut(1000, 70))],
+      sourceOffset: undefined,
+      previous,
+      now,
+    });
+    assert.equal(report.replication?.lagBytes, 4000);
+    assert.equal(report.replication?.linkDownSince, "2026-01-01T00:09:00Z");
+    assert.equal(report.replication?.linkDownSeconds, 60);
+  });
+
+  it("dates a newly seen down link from Redis' own down-since counter", () => {
+    const report = replicationReport({
+      intent,
+      pods: [pod(0, cut(1000, 30))],
+      sourceOffset: 1200,
+      previous: undefined,
+      now,
+    });
+    assert.equal(report.replication?.linkDownSince, "2026-01-01T00:09:30.000Z");
+    assert.equal(report.replication?.linkDownSeconds, 30);
+    assert.equal(report.link, "Down");
+  });
+
+  it("reports Unknown when the leader cannot be asked", () => {
+    assert.equal(
+      replicationReport({ intent, pods: [pod(0)], sourceOffset: 10, previous: undefined, now }).link,
+      "Unknown",
+    );
+  });
+});
+
+describe("podReplicationFigures", () => {
+  it("gives each pod's link and its lag against its own upstream", () => {
+    const leader = pod(0, primary(S, 700));
+    const follower = pod(1, replica(S, 650, { host: "10.0.0.1", port: 6379, linkStatus: "up" }));
+    const lost = pod(2, cut(100, 12));
+    assert.deepEqual(podReplicationFigures([leader, follower, lost], { host: "35.1.2.3", port: 6379 }, 300), [
+      { pod: "dr-0" },
+      { pod: "dr-1", linkUp: 1, linkDownSeconds: 0, lagBytes: 50 },
+      { pod: "dr-2", linkUp: 0, linkDownSeconds: 12, lagBytes: 200 },
+    ]);
+  });
+});
