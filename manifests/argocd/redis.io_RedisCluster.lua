@@ -1,9 +1,10 @@
 -- Argo CD health check for redis.io/RedisCluster (Lua 5.1, as Argo CD runs it).
 --   Progressing: no status yet, the controller has not acted on the latest spec (observedGeneration), a
 --                promotion is running, or Ready is not settled yet.
---   Degraded:    a promotion failed, or Ready is False for a reason that is not progress.
---   Healthy:     Ready is True. A promoted cluster (ReplicaMode False/Promoted) is healthy: it is the
---                primary now.
+--   Degraded:    a promotion failed, Ready is False for a reason that is not progress, or the replication link
+--                of a replicating cluster is down (ReplicationHealthy False/LinkDown) or cannot be checked.
+--   Healthy:     Ready is True and, while replicating, the link is up. A promoted cluster (ReplicaMode
+--                False/Promoted) is healthy: it is the primary now.
 local hs = {}
 
 -- Reasons of a False Ready condition that mean "getting there", not "broken".
@@ -16,6 +17,7 @@ local progressingReasons = {
   Reconciling = true,
   Pending = true,
   PodsNotReady = true,
+  NoPrimary = true,
   Promoting = true,
   Demoting = true,
 }
@@ -87,6 +89,17 @@ if generation ~= nil and ready.observedGeneration ~= nil and ready.observedGener
 end
 
 if ready.status == "True" then
+  -- A DR cluster whose link is broken is not healthy, even with every pod ready.
+  local replication = findCondition(status.conditions, "ReplicationHealthy")
+  if replication ~= nil and replication.status ~= "True" then
+    if replication.reason == "Syncing" then
+      hs.status = "Progressing"
+    else
+      hs.status = "Degraded"
+    end
+    hs.message = messageOf(replication, "Replication is not healthy (" .. tostring(replication.reason) .. ")")
+    return hs
+  end
   hs.status = "Healthy"
   local replicaMode = findCondition(status.conditions, "ReplicaMode")
   if replicaMode ~= nil and (replicaMode.reason == "Promoted" or replicaMode.status == "True") then

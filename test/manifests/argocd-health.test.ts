@@ -75,6 +75,12 @@ function cluster(status: Record<string, unknown> | undefined, generation = 2) {
 }
 
 const ready = condition("Ready", "True", "Ready", "3/3 pods ready");
+const linkUp = condition(
+  "ReplicationHealthy",
+  "True",
+  "LinkUp",
+  "The leader's link to the source is up, 0 bytes behind",
+);
 const replicating = condition("ReplicaMode", "True", "Enabled", REPLICATING);
 const promoted = condition("ReplicaMode", "False", "Promoted", PROMOTED);
 
@@ -96,14 +102,80 @@ const cases: readonly { name: string; object: unknown; expected: Health }[] = [
   },
   {
     name: "a replicating cluster with Ready True is healthy and says where it replicates from",
-    object: cluster({ observedGeneration: 2, conditions: [ready, replicating] }),
+    object: cluster({ observedGeneration: 2, conditions: [ready, replicating, linkUp] }),
     expected: { status: "Healthy", message: REPLICATING },
+  },
+  {
+    name: "a replicating cluster whose link to the source is down is degraded, even with every pod ready",
+    object: cluster({
+      observedGeneration: 2,
+      conditions: [
+        ready,
+        replicating,
+        condition(
+          "ReplicationHealthy",
+          "False",
+          "LinkDown",
+          "The leader's link to the source is down for 95s",
+        ),
+      ],
+    }),
+    expected: { status: "Degraded", message: "The leader's link to the source is down for 95s" },
+  },
+  {
+    name: "a replicating cluster whose leader cannot be asked is degraded",
+    object: cluster({
+      observedGeneration: 2,
+      conditions: [
+        ready,
+        replicating,
+        condition("ReplicationHealthy", "Unknown", "LeaderUnreachable", "The leader could not be asked"),
+      ],
+    }),
+    expected: { status: "Degraded", message: "The leader could not be asked" },
+  },
+  {
+    name: "a replicating cluster running its full synchronisation is progressing",
+    object: cluster({
+      observedGeneration: 2,
+      conditions: [
+        ready,
+        replicating,
+        condition("ReplicationHealthy", "False", "Syncing", "The leader is running a full synchronisation"),
+      ],
+    }),
+    expected: { status: "Progressing", message: "The leader is running a full synchronisation" },
+  },
+  {
+    name: "Ready False because a change is blocked (e.g. a refused demotion) is degraded",
+    object: cluster({
+      observedGeneration: 2,
+      conditions: [condition("Ready", "False", "Blocked", "demotion refused: demotionToken does not match")],
+    }),
+    expected: { status: "Degraded", message: "demotion refused: demotionToken does not match" },
+  },
+  {
+    name: "Ready False while pods start is progressing",
+    object: cluster({
+      observedGeneration: 2,
+      conditions: [condition("Ready", "False", "PodsNotReady", "1/3 pods are ready")],
+    }),
+    expected: { status: "Progressing", message: "1/3 pods are ready" },
   },
   {
     name: "a promoted cluster (ReplicaMode False/Promoted) is healthy",
     object: cluster({
       observedGeneration: 2,
-      conditions: [promoted, ready],
+      conditions: [
+        promoted,
+        ready,
+        condition(
+          "ReplicationHealthy",
+          "True",
+          "NotReplicating",
+          "The cluster does not replicate from a source",
+        ),
+      ],
       promotion: { phase: "Completed", replicationId: "8f1c2e", formerSource: "prod-redis-us-east" },
     }),
     expected: { status: "Healthy", message: PROMOTED },
