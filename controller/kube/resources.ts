@@ -1,0 +1,204 @@
+/**
+ * The Kubernetes objects a RedisCluster owns, built as pure functions of the RedisCluster.
+ */
+import { createHash } from "node:crypto";
+import type { IntOrString, V1OwnerReference, V1Service, V1StatefulSet } from "@kubernetes/client-node";
+import { API_VERSION, KIND } from "../../schemas/rediscluster.ts";
+import type { RedisCluster } from "../../schemas/generated/rediscluster.ts";
+import { HOLD_UPSTREAM, REDIS_PORT } from "../reconcile/decisions/pods.ts";
+
+export const DEFAULT_IMAGE = "redis:7.2";
+export const CLUSTER_LABEL = "redis.io/cluster";
+export const ROLE_LABEL = "redis.io/role";
+export const SPEC_HASH_ANNOTATION = "redis.io/spec-hash";
+
+export const headlessServiceName = (cluster: string) => `${cluster}-headless`;
+export const leaderServiceName = (cluster: string) => `${cluster}-leader`;
+export const replicasServiceName = (cluster: string) => `${cluster}-replicas`;
+
+/**
+ * The container's entrypoint. The cluster's password arrives as an environment variable from the Secret
+ * (secretKeyRef) and the configuration is fed to `redis-server -` on stdin through a here-document, so the
+ * password is never in any process's arguments (visible in `ps`) and never written to the volume.
+ *
+ * Every pod boots parked as a replica of an address where nothing listens (see HOLD_UPSTREAM): it takes no
+ * writes and serves no SYNC until the controller gives it its role, so a pod restarted on an empty volume
+ * can never be a primary the others copy. Persistence: AOF (every second) plus RDB snapshots on the PVC.
+ */
+export const ENTRYPOINT_SCRIPT = [
+  "set -eu",
+  // Redis config strings are double-quoted: escape backslashes and double quotes of the password.
+  `pw=$(printf '%s' "\${REDIS_PASSWORD:-}" | sed 's/[\\\\"]/\\\\&/g')`,
+  'auth=""',
+  'if [ -n "$pw" ]; then auth="requirepass \\"$pw\\""; fi',
+  "exec redis-server - <<END_OF_CONFIG",
+  `port ${REDIS_PORT}`,
+  "protected-mode no",
+  "dir /data",
+  "appendonly yes",
+  "appendfsync everysec",
+  "save 3600 1 300 100 60 10000",
+  `replicaof ${HOLD_UPSTREAM.host} ${HOLD_UPSTREAM.port}`,
+  "replica-read-only yes",
+  "$auth",
+  "END_OF_CONFIG",
+  "",
+].join("\n");
+
+/** Readiness: Redis answers PING (a loading instance does not). REDISCLI_AUTH keeps the password out of argv. */
+const READINESS_SCRIPT = 'REDISCLI_AUTH="${REDIS_PASSWORD:-}" redis-cli -p 6379 ping | grep -q PONG';
+
+export function ownerReference(cluster: RedisCluster): V1OwnerReference {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    name: cluster.metadata?.name ?? "",
+    uid: cluster.metadata?.uid ?? "",
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+const clusterLabels = (name: string) => ({
+  [CLUSTER_LABEL]: name,
+  "app.kubernetes.io/name": "redis",
+  "app.kubernetes.io/instance": name,
+  "app.kubernetes.io/managed-by": "redis-dr",
+});
+
+function quantities(
+  map: Record<string, number | string | undefined> | undefined,
+): Record<string, string> | undefined {
+  if (map === undefined) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(map)) if (v !== undefined) out[k] = String(v);
+  return out;
+}
+
+export function statefulSetFor(cluster: RedisCluster): V1StatefulSet {
+  const name = cluster.metadata?.name ?? "";
+  const spec = cluster.spec;
+  const labels = clusterLabels(name);
+  const storage = spec.storage;
+  const nodeSelector =
+    spec.nodeSelector === undefined
+      ? undefined
+      : Object.fromEntries(
+          Object.entries(spec.nodeSelector).filter((e): e is [string, string] => e[1] !== undefined),
+        );
+  const stsSpec: V1StatefulSet["spec"] = {
+    replicas: spec.instances ?? 1,
+    serviceName: headlessServiceName(name),
+    // Pods start together; their roles come from the controller, not from start order.
+    podManagementPolicy: "Parallel",
+    selector: { matchLabels: { [CLUSTER_LABEL]: name } },
+    template: {
+      metadata: { labels },
+      spec: {
+        ...(nodeSelector === undefined ? {} : { nodeSelector }),
+        containers: [
+          {
+            name: "redis",
+            image: spec.image !== undefined && spec.image !== "" ? spec.image : DEFAULT_IMAGE,
+            command: ["sh", "-c", ENTRYPOINT_SCRIPT],
+            ports: [{ name: "redis", containerPort: REDIS_PORT }],
+            env:
+              spec.authSecret === undefined
+                ? []
+                : [
+                    {
+                      name: "REDIS_PASSWORD",
+                      valueFrom: { secretKeyRef: { name: spec.authSecret.name, key: "password" } },
+                    },
+                  ],
+            ...(spec.resources === undefined
+              ? {}
+              : {
+                  resources: {
+                    ...(spec.resources.limits === undefined
+                      ? {}
+                      : { limits: quantities(spec.resources.limits) }),
+                    ...(spec.resources.requests === undefined
+                      ? {}
+                      : { requests: quantities(spec.resources.requests) }),
+                  },
+                }),
+            readinessProbe: {
+              exec: { command: ["sh", "-c", READINESS_SCRIPT] },
+              periodSeconds: 5,
+              failureThreshold: 3,
+            },
+            volumeMounts: [{ name: "data", mountPath: "/data" }],
+          },
+        ],
+        ...(storage === undefined ? { volumes: [{ name: "data", emptyDir: {} }] } : {}),
+      },
+    },
+    ...(storage === undefined
+      ? {}
+      : {
+          volumeClaimTemplates: [
+            {
+              metadata: { name: "data", labels },
+              spec: {
+                accessModes: ["ReadWriteOnce"],
+                resources: { requests: { storage: String(storage.size) } },
+                ...(storage.storageClass === undefined || storage.storageClass === ""
+                  ? {}
+                  : { storageClassName: storage.storageClass }),
+              },
+            },
+          ],
+        }),
+  };
+  return {
+    apiVersion: "apps/v1",
+    kind: "StatefulSet",
+    metadata: {
+      name,
+      namespace: cluster.metadata?.namespace,
+      labels,
+      annotations: { [SPEC_HASH_ANNOTATION]: specHash(stsSpec) },
+      ownerReferences: [ownerReference(cluster)],
+    },
+    spec: stsSpec,
+  };
+}
+
+function service(
+  cluster: RedisCluster,
+  name: string,
+  selector: Record<string, string>,
+  headless: boolean,
+): V1Service {
+  const clusterName = cluster.metadata?.name ?? "";
+  const targetPort: IntOrString = REDIS_PORT;
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: {
+      name,
+      namespace: cluster.metadata?.namespace,
+      labels: clusterLabels(clusterName),
+      ownerReferences: [ownerReference(cluster)],
+    },
+    spec: {
+      selector,
+      ports: [{ name: "redis", port: REDIS_PORT, targetPort }],
+      ...(headless ? { clusterIP: "None", publishNotReadyAddresses: true } : {}),
+    },
+  };
+}
+
+export function servicesFor(cluster: RedisCluster): V1Service[] {
+  const name = cluster.metadata?.name ?? "";
+  return [
+    service(cluster, headlessServiceName(name), { [CLUSTER_LABEL]: name }, true),
+    service(cluster, leaderServiceName(name), { [CLUSTER_LABEL]: name, [ROLE_LABEL]: "primary" }, false),
+    service(cluster, replicasServiceName(name), { [CLUSTER_LABEL]: name, [ROLE_LABEL]: "replica" }, false),
+  ];
+}
+
+export function specHash(value: unknown): string {
+  return createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 16);
+}

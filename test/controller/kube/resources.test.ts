@@ -1,0 +1,123 @@
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { Redis } from "ioredis";
+import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
+import { ENTRYPOINT_SCRIPT, servicesFor, statefulSetFor } from "../../../controller/kube/resources.ts";
+import { waitFor } from "../helpers/redis-process.ts";
+
+const cluster: RedisCluster = {
+  apiVersion: "redis.io/v1",
+  kind: "RedisCluster",
+  metadata: { name: "dr-redis", namespace: "production", uid: "uid-1" },
+  spec: {
+    instances: 3,
+    storage: { size: "100Gi", storageClass: "fast" },
+    authSecret: { name: "dr-redis-auth" },
+    nodeSelector: { "topology.kubernetes.io/region": "us-west-2" },
+    resources: { limits: { memory: "4Gi" }, requests: { cpu: "500m" } },
+  },
+};
+
+describe("the StatefulSet of a RedisCluster", () => {
+  const sts = statefulSetFor(cluster);
+  const pod = sts.spec?.template.spec;
+  const container = pod?.containers[0];
+
+  it("runs `instances` pods of the default image on the requested nodes, owned by the RedisCluster", () => {
+    assert.equal(sts.spec?.replicas, 3);
+    assert.equal(container?.image, "redis:7.2");
+    assert.deepEqual(pod?.nodeSelector, { "topology.kubernetes.io/region": "us-west-2" });
+    assert.deepEqual(container?.resources, { limits: { memory: "4Gi" }, requests: { cpu: "500m" } });
+    assert.deepEqual(sts.metadata?.ownerReferences, [
+      {
+        apiVersion: "redis.io/v1",
+        kind: "RedisCluster",
+        name: "dr-redis",
+        uid: "uid-1",
+        controller: true,
+        blockOwnerDeletion: true,
+      },
+    ]);
+    assert.equal(sts.spec?.template.metadata?.labels?.["redis.io/cluster"], "dr-redis");
+  });
+
+  it("claims a volume per pod from storage, mounted at /data", () => {
+    assert.deepEqual(sts.spec?.volumeClaimTemplates?.[0]?.spec, {
+      accessModes: ["ReadWriteOnce"],
+      resources: { requests: { storage: "100Gi" } },
+      storageClassName: "fast",
+    });
+    assert.deepEqual(container?.volumeMounts, [{ name: "data", mountPath: "/data" }]);
+  });
+
+  it("passes the password only through a secretKeyRef environment variable", () => {
+    assert.deepEqual(container?.env, [
+      { name: "REDIS_PASSWORD", valueFrom: { secretKeyRef: { name: "dr-redis-auth", key: "password" } } },
+    ]);
+  });
+
+  it("changes its spec hash when the spec changes", () => {
+    const other = statefulSetFor({ ...cluster, spec: { ...cluster.spec, instances: 5 } });
+    assert.notEqual(
+      other.metadata?.annotations?.["redis.io/spec-hash"],
+      sts.metadata?.annotations?.["redis.io/spec-hash"],
+    );
+  });
+});
+
+describe("the Services of a RedisCluster", () => {
+  it("are a headless service, a leader service selecting role=primary and a replicas service", () => {
+    assert.deepEqual(
+      servicesFor(cluster).map((s) => [s.metadata?.name, s.spec?.selector, s.spec?.clusterIP]),
+      [
+        ["dr-redis-headless", { "redis.io/cluster": "dr-redis" }, "None"],
+        ["dr-redis-leader", { "redis.io/cluster": "dr-redis", "redis.io/role": "primary" }, undefined],
+        ["dr-redis-replicas", { "redis.io/cluster": "dr-redis", "redis.io/role": "replica" }, undefined],
+      ],
+    );
+  });
+});
+
+describe("the container entrypoint, run for real", () => {
+  const dir = mkdtempSync(join(tmpdir(), "redis-dr-entrypoint-"));
+  const password = `p"a\\ss $HOME 'w0rd`;
+  const socket = join(dir, "redis.sock");
+  // Same script, but on a unix socket in a temp dir instead of port 6379 and /data.
+  const script = ENTRYPOINT_SCRIPT.replace("port 6379", `port 0\nunixsocket ${socket}`).replace(
+    "dir /data",
+    `dir ${dir}`,
+  );
+  const child = spawn("sh", ["-c", script], {
+    env: { ...process.env, REDIS_PASSWORD: password },
+    stdio: "ignore",
+  });
+  const clients: Redis[] = [];
+  after(async () => {
+    clients.forEach((c) => c.disconnect());
+    child.kill("SIGTERM");
+    await new Promise((resolve) => child.once("exit", resolve));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("starts Redis parked, with persistence, requiring the Secret's password, which no process argument shows", async () => {
+    await waitFor("redis listening on its socket", () => existsSync(socket));
+    const client = new Redis({ path: socket, password, retryStrategy: () => null });
+    client.on("error", () => undefined);
+    clients.push(client);
+    await waitFor("PONG", async () => (await client.ping()) === "PONG");
+    const info = await client.info("replication");
+    assert.match(info, /role:slave/);
+    assert.match(info, /master_host:127\.0\.0\.1\r\nmaster_port:1\r\n/);
+    assert.deepEqual(await client.config("GET", "appendonly"), ["appendonly", "yes"]);
+    const anonymous = spawnSync("redis-cli", ["-s", socket, "GET", "x"], { encoding: "utf8" });
+    assert.equal(anonymous.stdout.trim(), "NOAUTH Authentication required.");
+    // The shell exec'd redis-server: its pid is the child's, and its command line has no password.
+    const cmdline = readFileSync(`/proc/${child.pid}/cmdline`, "utf8");
+    assert.match(cmdline, /redis-server/);
+    assert.equal(cmdline.includes("w0rd"), false);
+  });
+});
