@@ -39,7 +39,7 @@ const webhook = await serve({
   healthPort: config.healthPort,
   certPollMs: config.certPollMs,
   shutdownGraceMs: config.shutdownGraceMs,
-  secrets: kubeSecretReader(kubeConfig.makeApiClient(CoreV1Api)),
+  secrets: kubeSecretReader(kubeConfig.makeApiClient(CoreV1Api), logger.child({ component: "secrets" })),
   logger,
   registry,
 });
