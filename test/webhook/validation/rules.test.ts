@@ -177,11 +177,9 @@ describe("validateReplicaSource", () => {
       "redis-west-leader.default.svc.cluster.local",
       "REDIS-WEST-LEADER.default.svc.cluster.local.",
       "redis-west-replicas.default.svc",
-      "redis-west-read",
       "redis-west-headless.default.svc.cluster.local",
-      "redis-west",
       "redis-west-0.redis-west-headless.default.svc.cluster.local",
-      "redis-west-2.redis-west",
+      "redis-west-2.redis-west-headless",
       "redis-west-leader.default.svc.corp.internal",
     ];
     const notOwn = [
@@ -190,6 +188,9 @@ describe("validateReplicaSource", () => {
       "redis-east-leader",
       "redis-west-leader.default.example.com",
       "redis-westward",
+      "redis-west",
+      "redis-west-read",
+      "redis-west-0.redis-west",
       "35.123.45.67",
     ];
     for (const host of own)

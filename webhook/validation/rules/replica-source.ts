@@ -8,16 +8,16 @@ import { invalid, required, type FieldError } from "../field-errors.ts";
 import { metadataString, replicaModeOf, sourceOf, stringField, type RedisCluster } from "./cluster.ts";
 
 /**
- * The Services a RedisCluster named `name` owns (the controller's naming): the leader Service, the
- * replicas (read) Service, and the headless Service (also named after the StatefulSet itself).
+ * The Services a RedisCluster named `name` owns, as the controller names them (controller/kube/resources.ts):
+ * the leader Service, the replicas (read) Service and the headless Service.
  */
 export function ownServiceNames(name: string): string[] {
-  return [`${name}-leader`, `${name}-replicas`, `${name}-read`, `${name}-headless`, name];
+  return [`${name}-leader`, `${name}-replicas`, `${name}-headless`];
 }
 
-/** The headless Services that give each pod a DNS name `<name>-<ordinal>.<headless>`. */
+/** The headless Service gives each pod a DNS name `<name>-<ordinal>.<name>-headless`. */
 function headlessServiceNames(name: string): string[] {
-  return [`${name}-headless`, name];
+  return [`${name}-headless`];
 }
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
