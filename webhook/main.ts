@@ -3,7 +3,7 @@
  * Kubernetes access from KUBECONFIG or the in-cluster service account.
  */
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
-import { Registry, collectDefaultMetrics } from "prom-client";
+import { Registry } from "prom-client";
 import { USAGE, parseConfig, type WebhookConfig } from "./config.ts";
 import { createLogger } from "./logger.ts";
 import { kubeSecretReader } from "./kube/secret-reader.ts";
@@ -20,8 +20,9 @@ try {
 const logger = createLogger(config.logLevel);
 const kubeConfig = new KubeConfig();
 kubeConfig.loadFromDefault();
+// Only the webhook's own metrics: prom-client's Node.js defaults include gauges named `*_total`, which
+// Prometheus tooling (promtool check metrics) rejects.
 const registry = new Registry();
-collectDefaultMetrics({ register: registry });
 
 process.on("uncaughtException", (err) => {
   logger.fatal({ err }, "uncaught exception");
