@@ -52,7 +52,9 @@ async function admit(secrets: SecretReader, object: KubeObject, old?: KubeObject
   };
   const mutated = await mutateCluster(request);
   if (!mutated.allowed) return { allowed: false, message: messageOf(mutated) };
-  const defaulted = fastJsonPatch.applyPatch(structuredClone(object), [...(mutated.patch ?? [])]).newDocument;
+  // deepClone gives fast-json-patch its own mutable operations (ours are readonly).
+  const operations = fastJsonPatch.deepClone(mutated.patch ?? []) as fastJsonPatch.Operation[];
+  const defaulted = fastJsonPatch.applyPatch(structuredClone(object), operations, true).newDocument;
   const celErrors = validateWithCel(redisClusterSchema, defaulted, old);
   if (celErrors.length > 0) return { allowed: false, message: celErrors.map(formatFieldError).join("; ") };
   const validated = await validateCluster({ secrets })({ ...request, object: defaulted });
