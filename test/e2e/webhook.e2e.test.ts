@@ -75,9 +75,13 @@ const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 const kubectl = (args: string, input?: string) => sh(`kubectl ${args}`, input);
 
 async function ok(args: string, input?: string): Promise<string> {
+  return (await accepted(args, input)).stdout;
+}
+
+async function accepted(args: string, input?: string): Promise<Run> {
   const run = await kubectl(args, input);
   assert.equal(run.code, 0, `kubectl ${args} failed: ${run.stderr}`);
-  return run.stdout;
+  return run;
 }
 
 async function refused(args: string, input?: string): Promise<string> {
@@ -183,8 +187,25 @@ describe("the webhook in the sandbox's admission chain", () => {
     assert.equal(stored.spec.mode, "standalone");
   });
 
-  test("promotion with kubectl patch --type=merge is accepted", async () => {
-    await ok(`patch rediscluster redis-west --type=merge -p '{"spec":{"replicaMode":{"promote":true}}}'`);
+  test("a source that is the cluster's own leader Service is refused by the validating webhook", async () => {
+    const stderr = await refused(
+      "apply -f -",
+      redisCluster("redis-loop", { host: "redis-loop-leader.default.svc" }),
+    );
+    assert.match(
+      stderr,
+      /spec\.replicaMode\.source\.host: Invalid value: "redis-loop-leader\.default\.svc": is a Service of this RedisCluster \(redis-loop in namespace default\): a cluster cannot replicate from itself/,
+    );
+  });
+
+  test("promotion with kubectl patch --type=merge is accepted, warning that the link was never seen in sync", async () => {
+    const run = await accepted(
+      `patch rediscluster redis-west --type=merge -p '{"spec":{"replicaMode":{"promote":true}}}'`,
+    );
+    assert.match(
+      run.stderr,
+      /Warning: spec\.replicaMode\.promote: promoting while the leader was never seen in sync with the source \(link state unknown\); the lag is unknown/,
+    );
     assert.equal((await getJson("redis-west")).spec.replicaMode.promote, true);
   });
 
@@ -209,6 +230,10 @@ describe("the webhook in the sandbox's admission chain", () => {
 
     const run = await sh(command);
     assert.equal(run.code, 0, run.stderr);
+    assert.match(
+      run.stderr,
+      /Warning: spec\.replicaMode\.enabled: this RedisCluster will replicate from redis-east \(35\.123\.45\.67:6379\): its data will be replaced by a full copy of the source's; every write made since the promotion is discarded/,
+    );
     const stored = await getJson("redis-west");
     assert.equal(stored.spec.replicaMode.promote, false);
     assert.equal(stored.spec.replicaMode.demotionToken, TOKEN);

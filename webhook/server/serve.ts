@@ -13,6 +13,7 @@ import { CertificateWatcher, type KeyPair } from "./certificates.ts";
 import { mutateCluster, validateCluster } from "../admission/admit.ts";
 import type { SecretReader } from "../validation/secrets.ts";
 import { createMetrics } from "../metrics.ts";
+import { validateStructure } from "../validation/structural.ts";
 
 export interface ServeOptions {
   readonly certDir: string;
@@ -70,6 +71,8 @@ function close(server: HttpServer | HttpsServer, graceMs: number): Promise<void>
 export async function serve(options: ServeOptions): Promise<RunningWebhook> {
   const { logger } = options;
   const metrics = createMetrics(options.registry);
+  // Compile the schema validator now, not during the first admission request (which has a timeout).
+  validateStructure({});
   const certificates = new CertificateWatcher(options.certDir, options.certPollMs, logger);
   const admissionApp = createAdmissionApp({
     mutate: mutateCluster,
