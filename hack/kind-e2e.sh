@@ -15,7 +15,7 @@
 #   IMAGE                 image to build and load (default redis-dr:e2e; not :latest, which kind would pull)
 #   CERT_MANAGER_VERSION  cert-manager release to install (default v1.16.2)
 #   PRIMARY_MODE          mode of prod-redis: sentinel, as in the reference (default), or standalone
-#   REDIS_CONTAINER       container of the Redis pods to exec into (default: the pod's default container)
+#   REDIS_CONTAINER       container of the Redis pods to exec into (default redis)
 #   KEEP_CLUSTER=1        keep the cluster afterwards (for debugging)
 #   REUSE_CLUSTER=1       use an existing cluster of that name instead of creating one
 #   TIMEOUT               seconds to wait for each step (default 300)
@@ -26,7 +26,7 @@ CLUSTER_NAME=${CLUSTER_NAME:-redis-dr-e2e}
 IMAGE=${IMAGE:-redis-dr:e2e}
 CERT_MANAGER_VERSION=${CERT_MANAGER_VERSION:-v1.16.2}
 PRIMARY_MODE=${PRIMARY_MODE:-sentinel}
-REDIS_CONTAINER=${REDIS_CONTAINER:-}
+REDIS_CONTAINER=${REDIS_CONTAINER:-redis}
 KEEP_CLUSTER=${KEEP_CLUSTER:-0}
 REUSE_CLUSTER=${REUSE_CLUSTER:-0}
 TIMEOUT=${TIMEOUT:-300}

@@ -80,6 +80,7 @@ describe("RBAC", () => {
       "get redis.io/redisclusters/status",
       "update redis.io/redisclusters/status",
       "patch redis.io/redisclusters/status",
+      "update redis.io/redisclusters/finalizers",
       ...workload("apps/statefulsets"),
       ...workload("core/services"),
       "get core/pods",
