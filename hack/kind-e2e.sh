@@ -74,9 +74,9 @@ trap cleanup EXIT
 wait_until() {
   local description=$1
   shift
-  local deadline=$((SECONDS + TIMEOUT))
-  until "$@" >/dev/null 2>&1; do
-    [ "$SECONDS" -lt "$deadline" ] || fail "timed out after ${TIMEOUT}s waiting for: $description"
+  local deadline=$((SECONDS + TIMEOUT)) output
+  until output=$("$@" 2>&1); do
+    [ "$SECONDS" -lt "$deadline" ] || fail "timed out after ${TIMEOUT}s waiting for: $description${output:+ (last output: $output)}"
     sleep 2
   done
   echo "ok: $description"
@@ -94,7 +94,7 @@ redis_cli() {
   shift 2
   local container=()
   [ -z "$REDIS_CONTAINER" ] || container=(-c "$REDIS_CONTAINER")
-  printf '%s\n' "$password" | k -n "$NS" exec -i "$pod" "${container[@]}" -- \
+  printf '%s\n' "$password" | k -n "$NS" exec -i "$pod" ${container[@]+"${container[@]}"} -- \
     sh -c 'read -r REDISCLI_AUTH; export REDISCLI_AUTH; exec redis-cli "$@"' redis-cli "$@"
 }
 
