@@ -42,7 +42,7 @@ function start(args: string[], env: NodeJS.ProcessEnv = {}) {
   });
   let stderr = "";
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
   const logLine = (msg: string) =>
     new Promise<Record<string, unknown>>((resolve, reject) => {
       const found = lines.find((l) => l.msg === msg);
@@ -117,8 +117,9 @@ test("serves admission over HTTPS, reports a Kubernetes API it cannot reach, and
       '"redis-password": the Kubernetes API could not be reached, spec.replicaMode.source.authSecretName: Internal ' +
       'error: could not check Secret "redis-password": the Kubernetes API could not be reached]',
   );
-  const decision = webhook.lines.find((l) => l.msg === "denied");
-  assert.equal(decision?.uid, "3f9d1b8e-2c4a-4e7b-9a61-0d5c8e2f7a10");
+  // The decision is logged before the answer is sent, but the log pipe may deliver it later.
+  const decision = await webhook.logLine("denied");
+  assert.equal(decision.uid, "3f9d1b8e-2c4a-4e7b-9a61-0d5c8e2f7a10");
 
   webhook.child.kill("SIGTERM");
   assert.equal(await webhook.exited, 0);
