@@ -23,6 +23,11 @@ export interface ReplicationContext {
   readonly clusterPassword: string | undefined;
   /** The source's password (masterauth of pods following the source). */
   readonly sourcePassword: string | undefined;
+  /**
+   * The source's Secret is named but unreadable: the pods' links to the source are left exactly as they are
+   * (re-pointing them would drop a working masterauth), while a promotion can still go ahead.
+   */
+  readonly sourceAuthUnavailable?: boolean;
   readonly minSyncReplicas: number;
   readonly redis: AdminPool;
   /** The last status the engine knows about (refreshed after each commit). */

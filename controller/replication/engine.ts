@@ -12,6 +12,9 @@ export type { EngineResult } from "./promotion.ts";
 
 export async function reconcileReplication(ctx: ReplicationContext): Promise<EngineResult> {
   const intent = ctx.intent;
+  if ((intent.kind === "replicate" || intent.kind === "demote") && ctx.sourceAuthUnavailable === true) {
+    return { requeueAfterMs: 10_000 };
+  }
   switch (intent.kind) {
     case "replicate":
       return runReplicaMode(ctx, intent.source, intent.topology);

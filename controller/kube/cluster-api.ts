@@ -1,0 +1,232 @@
+/**
+ * The cluster API wrapper: the only place the controller talks to the Kubernetes API. Narrow on purpose —
+ * what the reconcile steps need, with responses checked where they enter.
+ */
+import {
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+} from "@kubernetes/client-node";
+import type { KubeConfig, V1Pod, V1Service, V1StatefulSet } from "@kubernetes/client-node";
+import { randomBytes } from "node:crypto";
+import { GROUP, KIND, API_VERSION, PLURAL, VERSION } from "../../schemas/rediscluster.ts";
+import type { RedisCluster, RedisClusterStatus } from "../../schemas/generated/rediscluster.ts";
+import type { StatusTransaction } from "../status/transaction.ts";
+import { jsonEqual, mergePatch } from "../status/transaction.ts";
+
+/** The HTTP status of a failed API call, when there is one. */
+export function apiErrorCode(error: unknown): number | undefined {
+  if (typeof error === "object" && error !== null && "code" in error) {
+    const code = (error as { code: unknown }).code;
+    if (typeof code === "number") return code;
+  }
+  return undefined;
+}
+
+export function isRedisCluster(value: unknown): value is RedisCluster {
+  if (typeof value !== "object" || value === null) return false;
+  const object = value as { kind?: unknown; spec?: unknown; metadata?: unknown };
+  return typeof object.spec === "object" && object.spec !== null && typeof object.metadata === "object";
+}
+
+const mergePatchOptions = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+
+export type SecretLookup =
+  | { readonly kind: "found"; readonly password: string }
+  | { readonly kind: "missing"; readonly reason: string };
+
+export class ClusterApi {
+  private readonly custom: CustomObjectsApi;
+  private readonly core: CoreV1Api;
+  private readonly apps: AppsV1Api;
+
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly component = "redis-dr-controller",
+  ) {
+    this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
+    this.apps = kubeConfig.makeApiClient(AppsV1Api);
+  }
+
+  async getCluster(namespace: string, name: string): Promise<RedisCluster | undefined> {
+    try {
+      const object: unknown = await this.custom.getNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace,
+        plural: PLURAL,
+        name,
+      });
+      if (!isRedisCluster(object)) throw new Error(`${namespace}/${name} is not a RedisCluster`);
+      return object;
+    } catch (error) {
+      if (apiErrorCode(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async listClusters(namespace: string | undefined): Promise<RedisCluster[]> {
+    const list: unknown =
+      namespace === undefined
+        ? await this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })
+        : await this.custom.listNamespacedCustomObject({
+            group: GROUP,
+            version: VERSION,
+            namespace,
+            plural: PLURAL,
+          });
+    const items = (list as { items?: unknown }).items;
+    return Array.isArray(items) ? items.filter(isRedisCluster) : [];
+  }
+
+  /**
+   * Applies a status transaction: reads the object, applies the transaction to its status, and writes the
+   * difference as a merge patch on /status guarded by resourceVersion. A 409 (someone else wrote meanwhile)
+   * re-reads and re-applies; a transaction that changes nothing writes nothing.
+   */
+  async patchStatus(
+    namespace: string,
+    name: string,
+    transaction: StatusTransaction,
+    known?: RedisCluster,
+  ): Promise<RedisCluster | undefined> {
+    let current = known;
+    for (let attempt = 0; attempt < 8; attempt++) {
+      current ??= await this.getCluster(namespace, name);
+      if (current === undefined) return undefined;
+      const before: RedisClusterStatus = current.status ?? {};
+      const after = transaction(structuredClone(before));
+      if (jsonEqual(before, after)) return current;
+      try {
+        const patched: unknown = await this.custom.patchNamespacedCustomObjectStatus(
+          {
+            group: GROUP,
+            version: VERSION,
+            namespace,
+            plural: PLURAL,
+            name,
+            body: {
+              metadata: { resourceVersion: current.metadata?.resourceVersion },
+              status: current.status === undefined ? after : mergePatch(before, after),
+            },
+          },
+          mergePatchOptions,
+        );
+        if (!isRedisCluster(patched)) throw new Error("status patch answered with something else");
+        return patched;
+      } catch (error) {
+        if (apiErrorCode(error) !== 409) throw error;
+        current = undefined;
+      }
+    }
+    throw new Error(`status of ${namespace}/${name}: too many conflicting writes`);
+  }
+
+  /** The `password` key of a Secret; never logged by this class or its callers. */
+  async secretPassword(namespace: string, name: string): Promise<SecretLookup> {
+    try {
+      const secret = await this.core.readNamespacedSecret({ name, namespace });
+      const encoded = secret.data?.["password"];
+      if (encoded === undefined) return { kind: "missing", reason: `Secret ${name} has no key "password"` };
+      return { kind: "found", password: Buffer.from(encoded, "base64").toString("utf8") };
+    } catch (error) {
+      if (apiErrorCode(error) === 404) return { kind: "missing", reason: `Secret ${name} not found` };
+      throw error;
+    }
+  }
+
+  async listPods(namespace: string, labelSelector: string): Promise<V1Pod[]> {
+    return (await this.core.listNamespacedPod({ namespace, labelSelector })).items;
+  }
+
+  async patchPodLabels(namespace: string, name: string, labels: Record<string, string>): Promise<void> {
+    await this.core.patchNamespacedPod(
+      { namespace, name, body: { metadata: { labels } } },
+      mergePatchOptions,
+    );
+  }
+
+  async getStatefulSet(namespace: string, name: string): Promise<V1StatefulSet | undefined> {
+    try {
+      return await this.apps.readNamespacedStatefulSet({ namespace, name });
+    } catch (error) {
+      if (apiErrorCode(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async createStatefulSet(namespace: string, body: V1StatefulSet): Promise<void> {
+    await this.apps.createNamespacedStatefulSet({ namespace, body });
+  }
+
+  /** Replaces the fields the controller owns: replicas, template, and the spec-hash annotation. */
+  async updateStatefulSet(namespace: string, name: string, desired: V1StatefulSet): Promise<void> {
+    await this.apps.patchNamespacedStatefulSet(
+      {
+        namespace,
+        name,
+        body: {
+          metadata: { annotations: desired.metadata?.annotations },
+          spec: { replicas: desired.spec?.replicas, template: desired.spec?.template },
+        },
+      },
+      mergePatchOptions,
+    );
+  }
+
+  async getService(namespace: string, name: string): Promise<V1Service | undefined> {
+    try {
+      return await this.core.readNamespacedService({ namespace, name });
+    } catch (error) {
+      if (apiErrorCode(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async createService(namespace: string, body: V1Service): Promise<void> {
+    await this.core.createNamespacedService({ namespace, body });
+  }
+
+  /** A core/v1 Event about the RedisCluster. Messages never carry secrets (see the engine's messages). */
+  async recordEvent(
+    cluster: RedisCluster,
+    type: "Normal" | "Warning",
+    reason: string,
+    message: string,
+  ): Promise<void> {
+    const namespace = cluster.metadata?.namespace ?? "default";
+    const name = cluster.metadata?.name ?? "";
+    const now = new Date();
+    await this.core.createNamespacedEvent({
+      namespace,
+      body: {
+        metadata: {
+          name: `${name}.${now.getTime().toString(16)}${randomBytes(3).toString("hex")}`,
+          namespace,
+        },
+        involvedObject: {
+          apiVersion: API_VERSION,
+          kind: KIND,
+          name,
+          namespace,
+          uid: cluster.metadata?.uid,
+          resourceVersion: cluster.metadata?.resourceVersion,
+        },
+        type,
+        reason,
+        message,
+        firstTimestamp: now,
+        lastTimestamp: now,
+        eventTime: now,
+        count: 1,
+        source: { component: this.component },
+        reportingComponent: this.component,
+        reportingInstance: this.component,
+        action: reason,
+      },
+    });
+  }
+}

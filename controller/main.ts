@@ -1,0 +1,109 @@
+/**
+ * redis-dr controller entry point:
+ *   npm run controller -- [--namespace NS] [--metrics-port 8080] [--leader-elect]
+ * Kubernetes access from KUBECONFIG or the in-cluster service account (KubeConfig.loadFromDefault).
+ * Serves /metrics and /healthz on the metrics port.
+ */
+import http from "node:http";
+import { KubeConfig } from "@kubernetes/client-node";
+import { pino } from "pino";
+import { parseConfig } from "./config.ts";
+import { Controller } from "./controller.ts";
+import { ControllerMetrics } from "./metrics/metrics.ts";
+import { ioredisAdminFactory } from "./redis/ioredis-admin.ts";
+import { LeaderElector } from "./watch/leader-election.ts";
+
+async function main(): Promise<void> {
+  const config = parseConfig(process.argv.slice(2), process.env);
+  const log = pino({
+    level: config.logLevel,
+    base: { component: "redis-dr-controller" },
+    // Defence in depth: nothing should log these, and if something does, pino blanks them.
+    redact: {
+      paths: ["password", "*.password", "masterauth", "*.masterauth", "requirepass", "*.data"],
+      censor: "[redacted]",
+    },
+  });
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromDefault();
+  const metrics = new ControllerMetrics();
+  let healthy = true;
+
+  const server = http.createServer((req, res) => {
+    if (req.url === "/metrics") {
+      metrics.registry
+        .metrics()
+        .then((body) => {
+          res.writeHead(200, { "Content-Type": metrics.registry.contentType });
+          res.end(body);
+        })
+        .catch((error: unknown) => {
+          log.error({ err: error }, "metrics rendering failed");
+          res.writeHead(500).end();
+        });
+      return;
+    }
+    if (req.url === "/healthz") {
+      res
+        .writeHead(healthy ? 200 : 503, { "Content-Type": "text/plain" })
+        .end(healthy ? "ok\n" : "unhealthy\n");
+      return;
+    }
+    res.writeHead(404, { "Content-Type": "text/plain" }).end("not found\n");
+  });
+  await new Promise<void>((resolve) => server.listen(config.metricsPort, config.metricsHost, resolve));
+  const address = server.address();
+  log.info(
+    {
+      metricsPort: typeof address === "object" && address !== null ? address.port : config.metricsPort,
+      namespace: config.namespace ?? "(all)",
+    },
+    "controller listening",
+  );
+
+  const controller = new Controller({
+    kubeConfig,
+    namespace: config.namespace,
+    redis: ioredisAdminFactory(),
+    metrics,
+    log,
+    resyncMs: config.resyncSeconds * 1000,
+    workers: config.workers,
+  });
+
+  let elector: LeaderElector | undefined;
+  let stopping = false;
+  const shutdown = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    healthy = false;
+    elector?.stop();
+    await controller
+      .stop()
+      .catch((error: unknown) => log.error({ err: error }, "stopping the controller failed"));
+    server.close();
+    log.info("controller stopped");
+    process.exit(code);
+  };
+  process.on("SIGTERM", () => void shutdown(0));
+  process.on("SIGINT", () => void shutdown(0));
+
+  if (config.leaderElect) {
+    elector = new LeaderElector(
+      kubeConfig,
+      { namespace: config.leaseNamespace, name: "redis-dr-controller", identity: config.identity },
+      log,
+    );
+    await elector.campaign(() => {
+      log.error("lost the leader lease; exiting so that a single leader acts");
+      void shutdown(1);
+    });
+  }
+  controller.start();
+  log.info("controller started");
+}
+
+main().catch((error: unknown) => {
+  console.error("controller failed to start:", error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,80 @@
+/**
+ * What a reconcile of one RedisCluster carries from step to step.
+ */
+import type { V1Pod } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type { RedisCluster, RedisClusterStatus } from "../../schemas/generated/rediscluster.ts";
+import type { ClusterApi } from "../kube/cluster-api.ts";
+import type { ControllerMetrics } from "../metrics/metrics.ts";
+import type { RedisAdminFactory } from "../redis/admin-port.ts";
+import type { StatusTransaction } from "../status/transaction.ts";
+import type { ClusterIntent } from "./decisions/intent.ts";
+
+export type StepResult =
+  | { readonly kind: "continue" }
+  | { readonly kind: "requeue"; readonly afterMs: number }
+  | { readonly kind: "done" };
+
+export const CONTINUE: StepResult = { kind: "continue" };
+export const requeue = (afterMs: number): StepResult => ({ kind: "requeue", afterMs });
+
+export interface Step {
+  readonly name: string;
+  run(ctx: ReconcileContext): Promise<StepResult>;
+}
+
+export interface ReconcileDeps {
+  readonly api: ClusterApi;
+  readonly redis: RedisAdminFactory;
+  readonly metrics: ControllerMetrics;
+  readonly log: Logger;
+  readonly now: () => Date;
+  /** How often a healthy cluster is looked at again (status and metrics freshness). */
+  readonly resyncMs: number;
+}
+
+export class ReconcileContext {
+  intent: ClusterIntent | undefined;
+  clusterPassword: string | undefined;
+  sourcePassword: string | undefined;
+  /** The source Secret is named but cannot be read: leave the pods' masterauth alone. */
+  sourceAuthMissing = false;
+  /** The cluster's own Secret is missing: nothing can be done with the pods. */
+  clusterAuthMissing: string | undefined;
+  pods: V1Pod[] = [];
+  /** The replication engine asked to come back sooner than the resync period. */
+  engineRequeueMs: number | undefined;
+
+  constructor(
+    public cluster: RedisCluster,
+    readonly deps: ReconcileDeps,
+    readonly log: Logger,
+  ) {}
+
+  get namespace(): string {
+    return this.cluster.metadata?.namespace ?? "default";
+  }
+
+  get name(): string {
+    return this.cluster.metadata?.name ?? "";
+  }
+
+  status(): RedisClusterStatus {
+    return this.cluster.status ?? {};
+  }
+
+  async commit(transaction: StatusTransaction): Promise<void> {
+    const patched = await this.deps.api.patchStatus(this.namespace, this.name, transaction, this.cluster);
+    if (patched !== undefined) this.cluster = patched;
+  }
+
+  /** Records an Event; a failure to record one is logged, never fatal. */
+  async event(type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
+    this.log.info({ event: reason, type }, message);
+    try {
+      await this.deps.api.recordEvent(this.cluster, type, reason, message);
+    } catch (error) {
+      this.log.warn({ err: error, event: reason }, "could not record event");
+    }
+  }
+}

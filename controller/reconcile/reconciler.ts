@@ -1,0 +1,30 @@
+/**
+ * One reconcile of one RedisCluster: load it, run the steps in order, say when to come back.
+ */
+import type { ReconcileDeps, Step } from "./context.ts";
+import { ReconcileContext } from "./context.ts";
+import { STEPS } from "./steps/index.ts";
+
+export async function reconcileCluster(
+  deps: ReconcileDeps,
+  namespace: string,
+  name: string,
+  steps: readonly Step[] = STEPS,
+): Promise<{ requeueAfterMs?: number }> {
+  const cluster = await deps.api.getCluster(namespace, name);
+  if (cluster === undefined) {
+    // Deleted: its StatefulSet and Services go with it (owner references); only the metrics are ours to drop.
+    deps.metrics.forgetCluster(namespace, name);
+    return {};
+  }
+  if (cluster.metadata?.deletionTimestamp !== undefined) return {};
+  const log = deps.log.child({ cluster: `${namespace}/${name}` });
+  const ctx = new ReconcileContext(cluster, deps, log);
+  for (const step of steps) {
+    const result = await step.run(ctx);
+    if (result.kind === "requeue") return { requeueAfterMs: result.afterMs };
+    if (result.kind === "done") return {};
+  }
+  const soon = ctx.engineRequeueMs;
+  return { requeueAfterMs: soon === undefined ? deps.resyncMs : Math.min(soon, deps.resyncMs) };
+}

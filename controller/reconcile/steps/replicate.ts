@@ -1,0 +1,66 @@
+/**
+ * Runs the replication engine (controller/replication/) on the pods that have an address: replica mode,
+ * promotion, demotion or standalone, as the intent says.
+ */
+import type { V1Pod } from "@kubernetes/client-node";
+import { AdminPool } from "../../replication/context.ts";
+import type { ReplicationContext } from "../../replication/context.ts";
+import { reconcileReplication } from "../../replication/engine.ts";
+import type { ReconcileContext, Step, StepResult } from "../context.ts";
+import { CONTINUE } from "../context.ts";
+import type { PodEndpoint } from "../decisions/pods.ts";
+import { REDIS_PORT, ordinalOf } from "../decisions/pods.ts";
+
+export function podEndpoints(cluster: string, pods: readonly V1Pod[]): PodEndpoint[] {
+  const endpoints: PodEndpoint[] = [];
+  for (const pod of pods) {
+    const name = pod.metadata?.name ?? "";
+    const ordinal = ordinalOf(cluster, name);
+    const ip = pod.status?.podIP;
+    if (
+      ordinal === undefined ||
+      ip === undefined ||
+      ip === "" ||
+      pod.metadata?.deletionTimestamp !== undefined
+    )
+      continue;
+    if (pod.status?.phase !== "Running") continue;
+    endpoints.push({ name, ordinal, host: ip, port: REDIS_PORT });
+  }
+  return endpoints.sort((a, b) => a.ordinal - b.ordinal);
+}
+
+export function replicationContext(ctx: ReconcileContext, pool: AdminPool): ReplicationContext {
+  const intent = ctx.intent ?? { kind: "standalone" };
+  return {
+    cluster: ctx.name,
+    pods: podEndpoints(ctx.name, ctx.pods),
+    instances: ctx.cluster.spec.instances ?? 1,
+    intent,
+    sourceAuthUnavailable: ctx.sourceAuthMissing,
+    clusterPassword: ctx.clusterPassword,
+    sourcePassword: ctx.sourcePassword,
+    minSyncReplicas: ctx.cluster.spec.minSyncReplicas ?? 0,
+    redis: pool,
+    status: () => ctx.status(),
+    commit: (tx) => ctx.commit(tx),
+    event: (type, reason, message) => ctx.event(type, reason, message),
+    now: ctx.deps.now,
+    log: ctx.log,
+    waitTimeoutMs: 10_000,
+  };
+}
+
+export const replicate: Step = {
+  name: "replicate",
+  async run(ctx: ReconcileContext): Promise<StepResult> {
+    const pool = new AdminPool(ctx.deps.redis);
+    try {
+      const result = await reconcileReplication(replicationContext(ctx, pool));
+      ctx.engineRequeueMs = result.requeueAfterMs;
+    } finally {
+      await pool.closeAll();
+    }
+    return CONTINUE;
+  },
+};

@@ -1,0 +1,81 @@
+/**
+ * Observes the pods and the source once more after acting, and writes what it sees: status.replication,
+ * the ReplicaMode / ReplicationHealthy / Ready conditions, instances, currentPrimary, observedGeneration;
+ * the per-pod metrics; and Events when the link changes state.
+ */
+import type { V1Pod } from "@kubernetes/client-node";
+import { AdminPool } from "../../replication/context.ts";
+import { observeAndReport } from "../../replication/report.ts";
+import { setCondition } from "../../status/conditions.ts";
+import { compose } from "../../status/transaction.ts";
+import type { ReconcileContext, Step, StepResult } from "../context.ts";
+import { CONTINUE } from "../context.ts";
+import { readyCondition } from "../decisions/conditions.ts";
+import { replicationContext } from "./replicate.ts";
+
+const isPodReady = (pod: V1Pod): boolean =>
+  pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+
+export const reportStatus: Step = {
+  name: "report-status",
+  async run(ctx: ReconcileContext): Promise<StepResult> {
+    const pool = new AdminPool(ctx.deps.redis);
+    const generation = ctx.cluster.metadata?.generation;
+    const before = ctx.status();
+    try {
+      const report = await observeAndReport(replicationContext(ctx, pool), generation);
+      const instances = ctx.cluster.spec.instances ?? 1;
+      const pods = ctx.pods.filter((p) => p.metadata?.deletionTimestamp === undefined);
+      const readyInstances = pods.filter(isPodReady).length;
+      const intent = ctx.intent;
+      const promoted = intent?.kind === "standalone" || ctx.status().promotion?.phase === "Completed";
+      const ready = readyCondition({
+        instances,
+        readyInstances,
+        primaryWritable: promoted ? report.leaderWritable : undefined,
+        blocker: ctx.clusterAuthMissing,
+      });
+      const now = ctx.deps.now();
+      await ctx.commit(
+        compose(report.transaction, (s) => ({
+          ...s,
+          instances: pods.length,
+          readyInstances,
+          observedGeneration: generation,
+          conditions: setCondition(s.conditions, ready, generation, now),
+        })),
+      );
+      ctx.deps.metrics.setPodFigures(ctx.namespace, ctx.name, report.figures);
+      await linkEvents(
+        ctx,
+        before.replication?.linkStatus,
+        ctx.status().replication?.linkStatus,
+        report.conditions,
+      );
+    } finally {
+      await pool.closeAll();
+    }
+    return CONTINUE;
+  },
+};
+
+async function linkEvents(
+  ctx: ReconcileContext,
+  before: string | undefined,
+  after: string | undefined,
+  conditions: readonly { type: string; message: string }[],
+): Promise<void> {
+  if (before === after || after === undefined || after === "Unknown") return;
+  const health = conditions.find((c) => c.type === "ReplicationHealthy")?.message ?? "";
+  const from = ctx.status().replication?.replicatingFrom ?? "the source";
+  switch (after) {
+    case "Down":
+      return ctx.event("Warning", "LinkDown", health);
+    case "Syncing":
+      return ctx.event("Normal", "SyncStarted", `${ctx.name}-0 started a full synchronisation from ${from}`);
+    case "Up":
+      return before === "Syncing"
+        ? ctx.event("Normal", "SyncFinished", `${ctx.name}-0 finished its full synchronisation from ${from}`)
+        : ctx.event("Normal", "LinkUp", `${ctx.name}-0's link to ${from} is up`);
+  }
+}

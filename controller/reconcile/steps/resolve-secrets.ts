@@ -1,0 +1,64 @@
+/**
+ * Reads the passwords the cluster needs. The cluster's own Secret missing blocks everything (its pods cannot
+ * start either); the source's Secret missing only stops the controller from touching the replication link
+ * — a promotion during an outage must still work.
+ */
+import { setCondition, findCondition } from "../../status/conditions.ts";
+import type { ReconcileContext, Step, StepResult } from "../context.ts";
+import { CONTINUE, requeue } from "../context.ts";
+import { decideIntent } from "../decisions/intent.ts";
+
+const RETRY_MS = 10_000;
+
+export const resolveSecrets: Step = {
+  name: "resolve-secrets",
+  async run(ctx: ReconcileContext): Promise<StepResult> {
+    const spec = ctx.cluster.spec;
+    ctx.intent = decideIntent(spec, ctx.cluster.status);
+    const problems: string[] = [];
+    if (spec.authSecret !== undefined) {
+      const own = await ctx.deps.api.secretPassword(ctx.namespace, spec.authSecret.name);
+      if (own.kind === "found") ctx.clusterPassword = own.password;
+      else {
+        ctx.clusterAuthMissing = own.reason;
+        problems.push(`${own.reason} (spec.authSecret): the cluster's pods cannot start or be administered`);
+      }
+    }
+    const sourceSecret = spec.replicaMode?.source?.authSecretName;
+    if (sourceSecret !== undefined && ctx.intent.kind !== "standalone") {
+      const source = await ctx.deps.api.secretPassword(ctx.namespace, sourceSecret);
+      if (source.kind === "found") ctx.sourcePassword = source.password;
+      else {
+        ctx.sourceAuthMissing = true;
+        problems.push(
+          `${source.reason} (spec.replicaMode.source.authSecretName): the replication link is left as it is`,
+        );
+      }
+    }
+    const condition =
+      problems.length === 0
+        ? {
+            type: "SecretsAvailable",
+            status: "True" as const,
+            reason: "Found",
+            message: "Every referenced Secret is readable",
+          }
+        : {
+            type: "SecretsAvailable",
+            status: "False" as const,
+            reason: "SecretMissing",
+            message: problems.join("; "),
+          };
+    const previous = findCondition(ctx.status().conditions, "SecretsAvailable");
+    if (previous?.status !== condition.status || previous.message !== condition.message) {
+      const now = ctx.deps.now();
+      await ctx.commit((s) => ({
+        ...s,
+        conditions: setCondition(s.conditions, condition, ctx.cluster.metadata?.generation, now),
+      }));
+      if (condition.status === "False") await ctx.event("Warning", "SecretMissing", condition.message);
+      else if (previous !== undefined) await ctx.event("Normal", "SecretsAvailable", condition.message);
+    }
+    return ctx.clusterAuthMissing === undefined ? CONTINUE : requeue(RETRY_MS);
+  },
+};
