@@ -17,6 +17,8 @@ export class CertificateWatcher {
   private current: KeyPair | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** The last unusable pair, so it is reported once, not at every poll. */
+  private rejected: KeyPair | undefined;
   private polling = false;
   private readonly listeners: ((pair: KeyPair) => void)[] = [];
 
@@ -93,6 +95,7 @@ export class CertificateWatcher {
       // A rotation writes two files: until both are new, the pair does not match and is not used.
       createSecureContext(pair);
     } catch (err) {
+      this.rejected = pair;
       this.logger.warn({ err, dir: this.dir }, "serving certificate and key are not usable yet");
       return;
     }
