@@ -75,8 +75,9 @@ export const mutateCluster: Admit = async (request) => {
   const { cluster, old } = objects;
   if (old !== undefined) {
     const errors = validatePromoteRevert(cluster, FieldPath.root(), old);
-    if (errors.length > 0)
+    if (errors.length > 0) {
       return { allowed: false, status: invalidStatus(cluster.metadata?.name ?? "", errors) };
+    }
   }
   return { allowed: true, patch: defaultingPatch(request.object) };
 };
@@ -94,8 +95,9 @@ export function validateCluster(deps: ValidateDeps): Admit {
       ...validationRules.flatMap((rule) => rule(cluster, root, old)),
       ...(await checkSecrets(secretRequirements(cluster, root, old), namespace, deps.secrets)),
     ]);
-    if (errors.length > 0)
+    if (errors.length > 0) {
       return { allowed: false, status: invalidStatus(cluster.metadata?.name ?? "", errors) };
+    }
     // Warnings describe what an admitted change will do; a denied one does nothing.
     return { allowed: true, warnings: warningRules.flatMap((rule) => rule(cluster, old)) };
   };
