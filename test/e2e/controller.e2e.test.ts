@@ -1,0 +1,275 @@
+/**
+ * The controller end to end on the local sandbox: real API server, real redis pods run by the sandbox's
+ * kubelet, the controller as a child process (controller/main.ts, unchanged), and an external source Redis.
+ * Loopback range 127.20.0.0/16 (the sandbox: pods 127.20.1.x; the source: 127.20.60.1).
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { Redis } from "ioredis";
+import type { RedisCluster } from "../../schemas/generated/rediscluster.ts";
+import { startSandbox, waitFor, type TestSandbox } from "../../hack/sandbox/testing.ts";
+import { RedisProcess } from "../controller/helpers/redis-process.ts";
+import { startWriteLoad } from "../controller/helpers/dr-harness.ts";
+
+const RANGE = 20;
+const SOURCE_PASSWORD = "e2e-source-pw-4711";
+const CLUSTER_PASSWORD = "e2e-cluster-pw-0815";
+const NS = "default";
+const NAME = "dr";
+const group = { group: "redis.io", version: "v1", namespace: NS, plural: "redisclusters" };
+const merge = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+
+let sb: TestSandbox;
+let custom: CustomObjectsApi;
+let core: CoreV1Api;
+const source = new RedisProcess({ host: "127.20.60.1", password: SOURCE_PASSWORD });
+
+before(async () => {
+  await source.start();
+  sb = await startSandbox({
+    range: RANGE,
+    controller: true,
+    operatorEnv: { RESYNC_SECONDS: "2", LOG_LEVEL: "debug" },
+  });
+  custom = sb.kubeConfig.makeApiClient(CustomObjectsApi);
+  core = sb.kubeConfig.makeApiClient(CoreV1Api);
+});
+after(async () => {
+  await sb?.stop();
+  await source.stop();
+});
+
+const secret = (name: string, password: string) => ({
+  metadata: { name, namespace: NS },
+  stringData: { password },
+});
+
+async function cluster(): Promise<RedisCluster> {
+  return (await custom.getNamespacedCustomObject({ ...group, name: NAME })) as RedisCluster;
+}
+
+const condition = (c: RedisCluster, type: string) => c.status?.conditions?.find((x) => x.type === type);
+
+function podClient(name: string): Redis {
+  const ip = sb.podIP(name);
+  if (ip === undefined) throw new Error(`${name} has no IP`);
+  const client = new Redis({
+    host: ip,
+    port: 6379,
+    password: CLUSTER_PASSWORD,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 1,
+  });
+  client.on("error", () => undefined);
+  return client;
+}
+
+async function onPod<T>(name: string, run: (client: Redis) => Promise<T>): Promise<T> {
+  const client = podClient(name);
+  try {
+    return await run(client);
+  } finally {
+    client.disconnect();
+  }
+}
+
+const infoField = (text: string, field: string) => new RegExp(`^${field}:(.*)$`, "m").exec(text)?.[1]?.trim();
+const pods = ["dr-0", "dr-1", "dr-2"];
+
+async function metricsText(): Promise<string> {
+  const log = readFileSync(join(sb.dir, "logs", "controller.log"), "utf8");
+  const port = /"metricsPort":(\d+)/.exec(log)?.[1];
+  if (port === undefined) throw new Error("the controller has not said its metrics port yet");
+  const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+  return response.text();
+}
+
+async function events(): Promise<{ reason: string; message: string }[]> {
+  const list = await core.listNamespacedEvent({ namespace: NS });
+  return list.items
+    .filter((e) => e.involvedObject.kind === "RedisCluster" && e.involvedObject.name === NAME)
+    .map((e) => ({ reason: e.reason ?? "", message: e.message ?? "" }));
+}
+
+describe("the controller on the sandbox", () => {
+  it("runs a DR cluster of 3 that replicates from the external source", async () => {
+    await core.createNamespacedSecret({ namespace: NS, body: secret("dr-auth", CLUSTER_PASSWORD) });
+    await core.createNamespacedSecret({ namespace: NS, body: secret("prod-auth", SOURCE_PASSWORD) });
+    const writer = source.client();
+    for (let i = 0; i < 50; i++) await writer.set(`seed-${i}`, String(i));
+    writer.disconnect();
+    await custom.createNamespacedCustomObject({
+      ...group,
+      body: {
+        apiVersion: "redis.io/v1",
+        kind: "RedisCluster",
+        metadata: { name: NAME, namespace: NS },
+        spec: {
+          instances: 3,
+          storage: { size: "1Gi" },
+          authSecret: { name: "dr-auth" },
+          replicaMode: {
+            enabled: true,
+            source: { host: source.host, port: 6379, clusterName: "prod-east", authSecretName: "prod-auth" },
+          },
+        },
+      },
+    });
+    for (const pod of pods) await sb.waitForPodReady(pod, NS, 60_000);
+    const replicating = await waitFor(
+      async () => {
+        const c = await cluster();
+        return c.status?.replication?.linkStatus === "Up" && condition(c, "ReplicaMode")?.status === "True"
+          ? c
+          : undefined;
+      },
+      { timeoutMs: 60_000, what: "replication up" },
+    );
+    assert.deepEqual(
+      {
+        ...condition(replicating, "ReplicaMode"),
+        lastTransitionTime: undefined,
+        observedGeneration: undefined,
+      },
+      {
+        type: "ReplicaMode",
+        status: "True",
+        reason: "Enabled",
+        message: "Cluster is replicating from prod-east (127.20.60.1:6379)",
+        lastTransitionTime: undefined,
+        observedGeneration: undefined,
+      },
+    );
+    assert.equal(replicating.status?.designatedLeader, "dr-0");
+    for (const pod of pods) {
+      await waitFor(async () => (await onPod(pod, (c) => c.dbsize())) >= 50, { what: `keys on ${pod}` });
+      const info = await onPod(pod, (c) => c.info("replication"));
+      assert.equal(infoField(info, "role"), "slave");
+      assert.equal(infoField(info, "master_host"), source.host);
+      assert.equal(infoField(info, "master_link_status"), "up");
+    }
+    const labelled = await core.listNamespacedPod({
+      namespace: NS,
+      labelSelector: "redis.io/cluster=dr,redis.io/role=primary",
+    });
+    assert.deepEqual(
+      labelled.items.map((p) => p.metadata?.name),
+      ["dr-0"],
+    );
+    await waitFor(
+      async () =>
+        /redis_master_link_up\{namespace="default",cluster="dr",pod="dr-0"\} 1/.test(await metricsText()),
+      {
+        what: "link metric",
+      },
+    );
+  });
+
+  it("promotes under a write load with the source cut off, even with the controller killed mid-way", async () => {
+    const load = startWriteLoad(source, "e2e");
+    await waitFor(async () => (await onPod("dr-2", (c) => c.dbsize())) > 300, {
+      what: "load replicated",
+      timeoutMs: 30_000,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 2500)); // one resync: the controller records the source offset
+    await source.kill(true);
+    await load.stop();
+    const before = new Set<string>();
+    const fullSyncsBefore: number[] = [];
+    for (const pod of pods) {
+      for (const key of await onPod(pod, (c) => c.keys("*"))) before.add(key);
+      fullSyncsBefore.push(Number(infoField(await onPod(pod, (c) => c.info("stats")), "sync_full")));
+    }
+    await custom.patchNamespacedCustomObject(
+      { ...group, name: NAME, body: { spec: { replicaMode: { promote: true } } } },
+      merge,
+    );
+    await waitFor(async () => (await cluster()).status?.promotion?.phase, { what: "promotion started" });
+    sb.killController();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    sb.startController();
+    const promoted = await waitFor(
+      async () => {
+        const c = await cluster();
+        return c.status?.promotion?.phase === "Completed" &&
+          condition(c, "ReplicaMode")?.reason === "Promoted"
+          ? c
+          : undefined;
+      },
+      { timeoutMs: 60_000, what: "promotion completed" },
+    );
+    assert.equal(condition(promoted, "ReplicaMode")?.status, "False");
+    assert.equal(
+      condition(promoted, "ReplicaMode")?.message,
+      "Cluster promoted to standalone (former source: prod-east)",
+    );
+    await waitFor(async () => (await cluster()).status?.currentPrimary === "dr-0", {
+      what: "currentPrimary",
+    });
+    const leaderInfo = await onPod("dr-0", (c) => c.info("replication"));
+    assert.equal(infoField(leaderInfo, "role"), "master");
+    assert.equal(infoField(leaderInfo, "connected_slaves"), "2");
+    assert.equal(promoted.status?.promotion?.replicationId, infoField(leaderInfo, "master_replid"));
+    assert.equal(await onPod("dr-0", (c) => c.set("after-promotion", "1")), "OK");
+    for (const [i, pod] of pods.entries()) {
+      const keys = new Set(await onPod(pod, (c) => c.keys("*")));
+      assert.deepEqual(
+        [...before].filter((k) => !keys.has(k)),
+        [],
+        `${pod} lost keys`,
+      );
+      assert.equal(
+        Number(infoField(await onPod(pod, (c) => c.info("stats")), "sync_full")),
+        fullSyncsBefore[i],
+        `${pod} served a full resync`,
+      );
+    }
+    const reasons = (await events()).map((e) => e.reason);
+    for (const reason of ["PromotionRequested", "LeaderPromoted", "PromotionCompleted"])
+      assert.ok(reasons.includes(reason), reason);
+  });
+
+  it("restores the leader after its pod crashes, with its data and its role", async () => {
+    const keysBefore = await onPod("dr-0", (c) => c.dbsize());
+    sb.killPod("dr-0", NS);
+    await waitFor(
+      async () => {
+        const info = await onPod("dr-0", (c) => c.info("replication"));
+        return infoField(info, "role") === "master" && infoField(info, "connected_slaves") === "2";
+      },
+      { timeoutMs: 60_000, what: "leader restored" },
+    );
+    assert.ok((await onPod("dr-0", (c) => c.dbsize())) >= keysBefore);
+    assert.equal(
+      (await onPod("dr-1", (c) => c.info("replication"))).includes(`master_host:${sb.podIP("dr-0")}`),
+      true,
+    );
+  });
+
+  it("reports a Secret that went missing with a condition and an Event, and keeps running", async () => {
+    await core.deleteNamespacedSecret({ namespace: NS, name: "prod-auth" });
+    const blocked = await waitFor(
+      async () => {
+        const c = await cluster();
+        return condition(c, "SecretsAvailable")?.status === "False" ? c : undefined;
+      },
+      { what: "SecretsAvailable False" },
+    );
+    assert.equal(
+      condition(blocked, "SecretsAvailable")?.message,
+      "Secret prod-auth not found (spec.replicaMode.source.authSecretName): the replication link is left as it is",
+    );
+    await waitFor(async () => (await events()).some((e) => e.reason === "SecretMissing"), {
+      what: "SecretMissing event",
+    });
+    // Still reconciling: the promoted cluster keeps its primary.
+    const info = await onPod("dr-0", (c) => c.info("replication"));
+    assert.equal(infoField(info, "role"), "master");
+    const log = readFileSync(join(sb.dir, "logs", "controller.log"), "utf8");
+    for (const secretValue of [SOURCE_PASSWORD, CLUSTER_PASSWORD])
+      assert.equal(log.includes(secretValue), false);
+  });
+});
