@@ -17,8 +17,9 @@ export const USAGE =
 
 function port(value: string, flag: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
     throw new Error(`${flag} must be a port number, got "${value}"`);
+  }
   return n;
 }
 
@@ -38,8 +39,9 @@ export function parseConfig(args: readonly string[]): WebhookConfig {
   const certDir = values["cert-dir"];
   if (certDir === undefined || certDir === "") throw new Error("--cert-dir is required");
   const certPollMs = Number(values["cert-poll-ms"]);
-  if (!Number.isInteger(certPollMs) || certPollMs < 10)
+  if (!Number.isInteger(certPollMs) || certPollMs < 10) {
     throw new Error("--cert-poll-ms must be an integer ≥ 10");
+  }
   return {
     certDir,
     host: values.host,

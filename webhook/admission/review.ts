@@ -66,8 +66,9 @@ export function parseAdmissionReview(body: unknown): ParsedReview {
 /** A short, safe description of an unexpected value for an error message (never the whole value). */
 function describe(value: unknown): string {
   if (value === undefined) return "nothing";
-  if (typeof value === "string")
+  if (typeof value === "string") {
     return JSON.stringify(value.length > 64 ? `${value.slice(0, 61)}...` : value);
+  }
   if (value === null || typeof value === "number" || typeof value === "boolean") return String(value);
   return Array.isArray(value) ? "an array" : "an object";
 }

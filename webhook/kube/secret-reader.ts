@@ -17,8 +17,9 @@ export function kubeSecretReader(api: CoreV1Api, logger: Logger): SecretReader {
         // The cause goes to the log (an ApiException's body is a Status, never the Secret); the user gets
         // only the gist.
         logger.warn({ err: error, namespace, name }, "could not get a Secret");
-        if (error instanceof ApiException)
+        if (error instanceof ApiException) {
           throw new SecretReadError(`the Kubernetes API answered ${error.code}`);
+        }
         throw new SecretReadError("the Kubernetes API could not be reached");
       }
       const keys = new Set<string>();
