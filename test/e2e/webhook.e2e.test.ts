@@ -9,7 +9,10 @@ import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
+import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import pino from "pino";
 import { startSandbox, type TestSandbox } from "../../hack/sandbox/testing.ts";
+import { kubeSecretReader } from "../../webhook/kube/secret-reader.ts";
 
 const TOKEN = "5d1e3f8a9b2c4d6e8f0a1b3c5d7e9f1a2b4c6d8e";
 /** The loopback range 127.40.0.0/16 belongs to the webhook's tests. */
@@ -237,5 +240,33 @@ describe("the webhook in the sandbox's admission chain", () => {
     const stored = await getJson("redis-west");
     assert.equal(stored.spec.replicaMode.promote, false);
     assert.equal(stored.spec.replicaMode.demotionToken, TOKEN);
+  });
+});
+
+describe("kubeSecretReader against the sandbox's API server", () => {
+  test("reads the names of a Secret's non-empty keys, and nothing for a missing Secret", async () => {
+    await ok(
+      "apply -f -",
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "redis-tls-partial", namespace: "default" },
+        data: {
+          "tls.crt": Buffer.from("cert").toString("base64"),
+          "tls.key": "",
+          "ca.crt": Buffer.from("ca").toString("base64"),
+        },
+      }),
+    );
+    const config = new KubeConfig();
+    config.loadFromFile(
+      kubeconfigForClientNode(sandbox?.kubeconfigPath ?? "", join(sandbox?.dir ?? "", "reader-kubeconfig")),
+    );
+    const reader = kubeSecretReader(config.makeApiClient(CoreV1Api), pino({ level: "silent" }));
+    assert.deepEqual([...((await reader.secretKeys("default", "redis-tls-partial")) ?? [])].sort(), [
+      "ca.crt",
+      "tls.crt",
+    ]);
+    assert.equal(await reader.secretKeys("default", "no-such-secret"), undefined);
   });
 });

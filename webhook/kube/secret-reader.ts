@@ -2,16 +2,35 @@
  * The SecretReader port on the real Kubernetes API: one `get` per lookup (the webhook's RBAC allows `get`
  * on Secrets and nothing else), returning key names only.
  */
-import { ApiException, type CoreV1Api } from "@kubernetes/client-node";
+import { ApiException, type CoreV1Api, type V1Secret } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { SecretReadError, type SecretReader } from "../validation/secrets.ts";
 
-export function kubeSecretReader(api: CoreV1Api, logger: Logger): SecretReader {
+/** Well inside the API server's admission timeout (5 s in our webhook configurations). */
+export const SECRET_LOOKUP_TIMEOUT_MS = 3_000;
+
+class LookupTimeout extends Error {
+  override readonly name = "LookupTimeout";
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new LookupTimeout(`no answer within ${ms}ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export function kubeSecretReader(
+  api: CoreV1Api,
+  logger: Logger,
+  timeoutMs = SECRET_LOOKUP_TIMEOUT_MS,
+): SecretReader {
   return {
     async secretKeys(namespace, name) {
-      let secret;
+      let secret: V1Secret;
       try {
-        secret = await api.readNamespacedSecret({ name, namespace });
+        secret = await withTimeout(api.readNamespacedSecret({ name, namespace }), timeoutMs);
       } catch (error) {
         if (error instanceof ApiException && error.code === 404) return undefined;
         // The cause goes to the log (an ApiException's body is a Status, never the Secret); the user gets
@@ -19,6 +38,9 @@ export function kubeSecretReader(api: CoreV1Api, logger: Logger): SecretReader {
         logger.warn({ err: error, namespace, name }, "could not get a Secret");
         if (error instanceof ApiException) {
           throw new SecretReadError(`the Kubernetes API answered ${error.code}`);
+        }
+        if (error instanceof LookupTimeout) {
+          throw new SecretReadError(`the Kubernetes API did not answer within ${timeoutMs}ms`);
         }
         throw new SecretReadError("the Kubernetes API could not be reached");
       }

@@ -1,0 +1,58 @@
+/**
+ * The Kubernetes SecretReader when the API server misbehaves: one that accepts connections and never
+ * answers, and one that is not there. (Against a working API server: test/e2e/webhook.e2e.test.ts.)
+ */
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { createServer, type Server, type Socket } from "node:net";
+import type { AddressInfo } from "node:net";
+import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { kubeSecretReader } from "../../../webhook/kube/secret-reader.ts";
+import { SecretReadError } from "../../../webhook/validation/secrets.ts";
+import { captureLogs } from "../support/logs.ts";
+
+const sockets: Socket[] = [];
+const silent: Server = createServer((socket) => sockets.push(socket));
+
+after(async () => {
+  for (const socket of sockets) socket.destroy();
+  await new Promise((resolve) => silent.close(resolve));
+});
+
+function api(server: string): CoreV1Api {
+  const config = new KubeConfig();
+  config.loadFromOptions({
+    clusters: [{ name: "c", server, skipTLSVerify: true }],
+    users: [{ name: "u" }],
+    contexts: [{ name: "x", cluster: "c", user: "u" }],
+    currentContext: "x",
+  });
+  return config.makeApiClient(CoreV1Api);
+}
+
+test("an API server that never answers fails the lookup after the timeout, not the admission deadline", async () => {
+  await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+  const { port } = silent.address() as AddressInfo;
+  const logs = captureLogs();
+  const reader = kubeSecretReader(api(`http://127.0.0.1:${port}`), logs.logger, 200);
+  await assert.rejects(
+    reader.secretKeys("default", "redis-password"),
+    (error: unknown) =>
+      error instanceof SecretReadError && error.message === "the Kubernetes API did not answer within 200ms",
+  );
+  const warning = logs.lines().find((line) => line.msg === "could not get a Secret");
+  assert.equal(warning?.name, "redis-password");
+});
+
+test("an API server that is not there fails the lookup as unreachable", async () => {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  const reader = kubeSecretReader(api(`http://127.0.0.1:${port}`), captureLogs().logger);
+  await assert.rejects(
+    reader.secretKeys("default", "redis-password"),
+    (error: unknown) =>
+      error instanceof SecretReadError && error.message === "the Kubernetes API could not be reached",
+  );
+});
