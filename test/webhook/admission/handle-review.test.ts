@@ -152,8 +152,7 @@ describe("handleReview: validate", () => {
       uid: "a1c7e0d2-9b3f-4f58-8e2d-6b4a0c9f1e37",
       allowed: true,
       warnings: [
-        "spec.replicaMode.promote: promoting while the replication link is down (for 184s); the last known lag is " +
-          "11 bytes behind the source: writes not yet replicated are lost",
+        "spec.replicaMode.promote: replication link down for 184s; last known lag 11 bytes: unreplicated writes are lost",
       ],
     });
     assert.deepEqual(secrets.lookups, []);

@@ -395,8 +395,8 @@ describe("warnings", () => {
       old: standalone,
       patch: { spec: { replicaMode: { enabled: true, source: SOURCE } } },
       warnings: [
-        "spec.replicaMode.enabled: this RedisCluster will replicate from redis-east (35.123.45.67:6379): its data " +
-          "will be replaced by a full copy of the source's; every key it holds now is discarded",
+        "spec.replicaMode.enabled: data will be replaced by a full copy of redis-east (35.123.45.67:6379); keys " +
+          "written here are lost",
       ],
     },
     {
@@ -404,8 +404,8 @@ describe("warnings", () => {
       old: promoted,
       patch: { spec: { replicaMode: { promote: false, demotionToken: TOKEN } } },
       warnings: [
-        "spec.replicaMode.enabled: this RedisCluster will replicate from redis-east (35.123.45.67:6379): its data " +
-          "will be replaced by a full copy of the source's; every write made since the promotion is discarded",
+        "spec.replicaMode.enabled: data will be replaced by a full copy of redis-east (35.123.45.67:6379); writes " +
+          "since the promotion are lost",
       ],
     },
     {
@@ -426,8 +426,7 @@ describe("warnings", () => {
       }),
       patch: { spec: { replicaMode: { promote: true } } },
       warnings: [
-        "spec.replicaMode.promote: promoting while the replication link is down (for 120s); the last known lag " +
-          "is 4096 bytes behind the source: writes not yet replicated are lost",
+        "spec.replicaMode.promote: replication link down for 120s; last known lag 4096 bytes: unreplicated writes are lost",
       ],
     },
     {
@@ -435,8 +434,8 @@ describe("warnings", () => {
       old: mergePatch(replicating, { status: { replication: { linkStatus: "Syncing" } } }),
       patch: { spec: { replicaMode: { promote: true } } },
       warnings: [
-        "spec.replicaMode.promote: promoting while the leader never finished synchronising with the source (a full " +
-          "synchronisation is running); the lag is unknown: writes not yet replicated are lost",
+        "spec.replicaMode.promote: the first full sync from the source has not finished; lag unknown: unreplicated " +
+          "writes are lost",
       ],
     },
     {
@@ -444,8 +443,8 @@ describe("warnings", () => {
       old: replicating,
       patch: { spec: { replicaMode: { promote: true } } },
       warnings: [
-        "spec.replicaMode.promote: promoting while the leader was never seen in sync with the source (link state " +
-          "unknown); the lag is unknown: writes not yet replicated are lost",
+        "spec.replicaMode.promote: the leader was never seen in sync with the source; lag unknown: unreplicated " +
+          "writes are lost",
       ],
     },
   ];

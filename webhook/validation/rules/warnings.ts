@@ -25,17 +25,19 @@ function sourceDescription(cluster: RedisCluster): string {
 /** A cluster that starts replicating on an UPDATE has data of its own, which the full sync replaces. */
 export const warnDataReplaced: WarningRule = (cluster, old) => {
   if (old === undefined || isReplicating(old) || !isReplicating(cluster)) return [];
-  const discarded =
+  const lost =
     completedPromotionId(old) !== undefined
-      ? "every write made since the promotion is discarded"
-      : "every key it holds now is discarded";
+      ? "writes since the promotion are lost"
+      : "keys written here are lost";
   return [
-    `spec.replicaMode.enabled: this RedisCluster will replicate from ${sourceDescription(cluster)}: its data ` +
-      `will be replaced by a full copy of the source's; ${discarded}`,
+    `spec.replicaMode.enabled: data will be replaced by a full copy of ${sourceDescription(cluster)}; ${lost}`,
   ];
 };
 
-/** Promoting without a healthy link is what DR is for, but the writes the leader lacks are lost. */
+/**
+ * Promoting without a healthy link is what DR is for, but the writes the leader lacks are lost. Kept short:
+ * Kubernetes asks for warnings under 120 characters and may truncate them past 256.
+ */
 export const warnPromotionWithoutSync: WarningRule = (cluster, old) => {
   if (old === undefined || promoteRequested(old) || !promoteRequested(cluster)) return [];
   const replication = replicationOf(old);
@@ -44,14 +46,11 @@ export const warnPromotionWithoutSync: WarningRule = (cluster, old) => {
   const downSeconds = integerField(replication, "linkDownSeconds");
   const link =
     linkStatus === "Down"
-      ? `the replication link is down${downSeconds !== undefined ? ` (for ${downSeconds}s)` : ""}`
+      ? `replication link down${downSeconds !== undefined ? ` for ${downSeconds}s` : ""}`
       : linkStatus === "Syncing"
-        ? "the leader never finished synchronising with the source (a full synchronisation is running)"
-        : "the leader was never seen in sync with the source (link state unknown)";
+        ? "the first full sync from the source has not finished"
+        : "the leader was never seen in sync with the source";
   const lagBytes = integerField(replication, "lagBytes");
-  const lag =
-    lagBytes !== undefined
-      ? `the last known lag is ${lagBytes} bytes behind the source: writes not yet replicated are lost`
-      : "the lag is unknown: writes not yet replicated are lost";
-  return [`spec.replicaMode.promote: promoting while ${link}; ${lag}`];
+  const lag = lagBytes !== undefined ? `last known lag ${lagBytes} bytes` : "lag unknown";
+  return [`spec.replicaMode.promote: ${link}; ${lag}: unreplicated writes are lost`];
 };
