@@ -215,11 +215,8 @@ describe("the webhook in the sandbox's admission chain", () => {
   test("reverting the completed promotion is refused with the command, which works when run as is", async () => {
     // What the controller records once the promoted leader accepts writes.
     await ok(
-      "patch rediscluster redis-west --subresource=status --type=merge " +
-        quote(`-p={"status":{"promotion":{"phase":"Completed","replicationId":"${TOKEN}"}}}`).replace(
-          /^'-p=/,
-          "-p '",
-        ),
+      "patch rediscluster redis-west --subresource=status --type=merge -p " +
+        quote(JSON.stringify({ status: { promotion: { phase: "Completed", replicationId: TOKEN } } })),
     );
     const revert = `patch rediscluster redis-west --type=merge -p '{"spec":{"replicaMode":{"promote":false}}}'`;
     const before = (await getJson("redis-west")).metadata.resourceVersion;
