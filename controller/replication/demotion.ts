@@ -28,16 +28,16 @@ export async function runDemotion(
       discardedBytes = replication.secondReplOffset - 1 - promotedOffset;
   }
   discardedBytes = discardedBytes === undefined ? undefined : Math.max(0, discardedBytes);
-  await ctx.commit((s) => ({
-    ...s,
-    promotion: undefined,
-    lastDemotion: { replicationId, ...(discardedBytes === undefined ? {} : { discardedBytes }) },
-  }));
   await ctx.event(
     "Warning",
     "Demoted",
     `Promotion ${replicationId} reverted on request: ${discardedBytes === undefined ? "an unknown number of" : discardedBytes} bytes ` +
       `written since the promotion are discarded; the pods resynchronise from ${source.clusterName}`,
   );
+  await ctx.commit((s) => ({
+    ...s,
+    promotion: undefined,
+    lastDemotion: { replicationId, ...(discardedBytes === undefined ? {} : { discardedBytes }) },
+  }));
   return runReplicaMode(ctx, source, topology);
 }

@@ -22,7 +22,10 @@ export const podEndpoint = (ctx: ReplicationContext, pod: PodEndpoint) => ({
 export async function observePod(ctx: ReplicationContext, pod: PodEndpoint): Promise<ObservedPod> {
   const endpoint = podEndpoint(ctx, pod);
   try {
-    return { ...pod, snapshot: await ctx.redis.get(endpoint).snapshot() };
+    const snapshot = await ctx.redis.get(endpoint).snapshot();
+    // A pod loading its dataset answers INFO but refuses most commands: treat it as not there yet.
+    if (snapshot.persistence.loading) return { ...pod, error: `${pod.name} is loading its dataset` };
+    return { ...pod, snapshot };
   } catch (error) {
     // A fresh connection next time: the pod may have restarted, or refused us.
     await ctx.redis.forget(endpoint);

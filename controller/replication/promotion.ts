@@ -49,6 +49,13 @@ async function note(ctx: ReplicationContext, message: string): Promise<void> {
 
 export async function runPromotion(ctx: ReplicationContext, source: SourceRef): Promise<EngineResult> {
   if (ctx.status().promotion?.phase === undefined) {
+    // Events go out before the status write that records the step: a crash in between repeats the Event
+    // on restart instead of losing it (Events are at-least-once; status is the record).
+    await ctx.event(
+      "Normal",
+      "PromotionRequested",
+      `Promotion of ${ctx.cluster}-0 requested: replication from ${source.clusterName} will be broken`,
+    );
     await ctx.commit(
       setPromotion({
         phase: "CatchingUp",
@@ -56,11 +63,6 @@ export async function runPromotion(ctx: ReplicationContext, source: SourceRef): 
         formerSource: source.clusterName,
         message: "Promotion requested",
       }),
-    );
-    await ctx.event(
-      "Normal",
-      "PromotionRequested",
-      `Promotion of ${ctx.cluster}-0 requested: replication from ${source.clusterName} will be broken`,
     );
   }
   // A few rounds per reconcile so an undisturbed promotion completes in one go.
@@ -194,6 +196,13 @@ async function promoting(ctx: ReplicationContext, source: SourceRef): Promise<"n
   if (snapshot === undefined) return { requeueAfterMs: RETRY_MS };
   const replicationId = snapshot.replication.masterReplid;
   const promotedOffset = promotedOffsetOf(snapshot);
+  const lag = ctx.status().promotion?.lagAtPromotionBytes;
+  await ctx.event(
+    "Normal",
+    "LeaderPromoted",
+    `${leader.name} is a writable primary at offset ${promotedOffset} (replication ID ${replicationId}); ` +
+      `it was ${lag === undefined ? "an unknown number of" : lag} bytes behind ${source.clusterName} when replication was broken`,
+  );
   await ctx.commit(
     setPromotion({
       phase: "Reattaching",
@@ -201,13 +210,6 @@ async function promoting(ctx: ReplicationContext, source: SourceRef): Promise<"n
       promotedOffset,
       message: `${leader.name} accepts writes; the other pods re-attach to it`,
     }),
-  );
-  const lag = ctx.status().promotion?.lagAtPromotionBytes;
-  await ctx.event(
-    "Normal",
-    "LeaderPromoted",
-    `${leader.name} is a writable primary at offset ${promotedOffset} (replication ID ${replicationId}); ` +
-      `it was ${lag === undefined ? "an unknown number of" : lag} bytes behind ${source.clusterName} when replication was broken`,
   );
   return "next";
 }
@@ -222,17 +224,18 @@ async function reattaching(ctx: ReplicationContext, source: SourceRef): Promise<
     await note(ctx, `Waiting for every pod to follow ${leader.name}`);
     return { requeueAfterMs: RETRY_MS };
   }
+  const formerSource = ctx.status().promotion?.formerSource ?? source.clusterName;
+  await ctx.event(
+    "Normal",
+    "PromotionCompleted",
+    `${promotedMessage(formerSource)}: ${leader.name} is the primary`,
+  );
   await ctx.commit(
     setPromotion({
       phase: "Completed",
       completedAt: ctx.now().toISOString(),
-      message: `${promotedMessage(ctx.status().promotion?.formerSource ?? source.clusterName)}; ${others.length} pods follow ${leader.name}`,
+      message: `${promotedMessage(formerSource)}; ${others.length} pods follow ${leader.name}`,
     }),
-  );
-  await ctx.event(
-    "Normal",
-    "PromotionCompleted",
-    `${promotedMessage(ctx.status().promotion?.formerSource ?? source.clusterName)}: ${leader.name} is the primary`,
   );
   return "next";
 }

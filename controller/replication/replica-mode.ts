@@ -60,11 +60,11 @@ export async function runReplicaMode(
     plan.every(({ pod }) => pod.snapshot !== undefined);
   const demotion = ctx.status().lastDemotion;
   if (demotion !== undefined && demotion.completedAt === undefined && complete) {
+    await ctx.event("Normal", "DemotionCompleted", `Every pod replicates from ${source.clusterName} again`);
     await ctx.commit((s) => ({
       ...s,
       lastDemotion: { ...s.lastDemotion, completedAt: ctx.now().toISOString() },
     }));
-    await ctx.event("Normal", "DemotionCompleted", `Every pod replicates from ${source.clusterName} again`);
   }
   return complete ? {} : { requeueAfterMs: RETRY_MS };
 }

@@ -4,7 +4,7 @@
  * Loopback range 127.20.0.0/16 (the sandbox: pods 127.20.1.x; the source: 127.20.60.1).
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { copyFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
@@ -38,6 +38,8 @@ before(async () => {
   core = sb.kubeConfig.makeApiClient(CoreV1Api);
 });
 after(async () => {
+  const keep = process.env["KEEP_CONTROLLER_LOG"];
+  if (keep !== undefined && sb !== undefined) copyFileSync(join(sb.dir, "logs", "controller.log"), keep);
   await sb?.stop();
   await source.stop();
 });
