@@ -4,6 +4,7 @@
  * how many bytes that is, then clears the promotion and lets replica mode re-point the pods.
  */
 import type { ReplicationContext } from "./context.ts";
+import { promotedOffsetOf } from "../reconcile/decisions/catch-up.ts";
 import { splitPods } from "./leader.ts";
 import { observePods } from "./observe.ts";
 import type { EngineResult } from "./promotion.ts";
@@ -28,11 +29,20 @@ export async function runDemotion(
       discardedBytes = replication.secondReplOffset - 1 - promotedOffset;
   }
   discardedBytes = discardedBytes === undefined ? undefined : Math.max(0, discardedBytes);
+  // A leader restarted since the promotion began yet another history: only a lower bound is known then.
+  const atLeast =
+    discardedBytes === undefined && replication?.role === "master" && leader?.snapshot !== undefined
+      ? Math.max(0, replication.masterReplOffset - promotedOffsetOf(leader.snapshot))
+      : undefined;
+  const amount =
+    discardedBytes !== undefined
+      ? `${discardedBytes} bytes`
+      : `an unknown number of bytes${atLeast === undefined ? "" : ` (at least ${atLeast}: the leader restarted since the promotion)`}`;
   await ctx.event(
     "Warning",
     "Demoted",
-    `Promotion ${replicationId} reverted on request: ${discardedBytes === undefined ? "an unknown number of" : discardedBytes} bytes ` +
-      `written since the promotion are discarded; the pods resynchronise from ${source.clusterName}`,
+    `Promotion ${replicationId} reverted on request: ${amount} written since the promotion are discarded; ` +
+      `the pods resynchronise from ${source.clusterName}`,
   );
   await ctx.commit((s) => ({
     ...s,

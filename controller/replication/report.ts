@@ -47,9 +47,9 @@ export async function observeAndReport(
     now,
   });
   const leader = pods.find((p) => p.ordinal === LEADER_ORDINAL);
-  const leaderDown = leader?.snapshot?.replication.master?.linkStatus !== "up";
-  // The source's own answer explains a down link better than the replica can (it only says "down").
-  const problem = source?.failure !== undefined && leaderDown ? source.failure.message : leader?.error;
+  // The source's own answer explains a down link better than the replica can (it only says "down"), and
+  // says why the lag is unknown while the link is up.
+  const problem = source?.failure?.message ?? leader?.error;
   const downSeconds = report.replication?.linkDownSeconds;
   const conditions = [
     replicaModeCondition(intent, status),

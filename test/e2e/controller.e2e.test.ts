@@ -274,4 +274,90 @@ describe("the controller on the sandbox", () => {
     for (const secretValue of [SOURCE_PASSWORD, CLUSTER_PASSWORD])
       assert.equal(log.includes(secretValue), false);
   });
+
+  it("demotes with the token once the source is back: the pods replicate from it again, the discarded bytes reported", async () => {
+    await core.createNamespacedSecret({ namespace: NS, body: secret("prod-auth", SOURCE_PASSWORD) });
+    await source.start(); // the old primary region is back, empty
+    const token = (await cluster()).status?.promotion?.replicationId ?? "";
+    assert.notEqual(token, "");
+    await custom.patchNamespacedCustomObject(
+      { ...group, name: NAME, body: { spec: { replicaMode: { promote: false, demotionToken: token } } } },
+      merge,
+    );
+    const demoted = await waitFor(
+      async () => {
+        const c = await cluster();
+        return c.status?.lastDemotion?.completedAt !== undefined && c.status.replication?.linkStatus === "Up"
+          ? c
+          : undefined;
+      },
+      { timeoutMs: 60_000, what: "demotion completed" },
+    );
+    assert.equal(demoted.status?.promotion, undefined);
+    assert.equal(demoted.status?.lastDemotion?.replicationId, token);
+    // dr-0 restarted after the promotion (previous test): its new history cannot be tied to the promoted one.
+    assert.equal(demoted.status?.lastDemotion?.discardedBytes, undefined);
+    assert.equal(
+      condition(demoted, "ReplicaMode")?.message,
+      "Cluster is replicating from prod-east (127.20.60.1:6379)",
+    );
+    for (const pod of pods) {
+      await waitFor(
+        async () => infoField(await onPod(pod, (c) => c.info("replication")), "master_link_status") === "up",
+        {
+          what: `${pod} linked to the source`,
+        },
+      );
+      assert.equal(infoField(await onPod(pod, (c) => c.info("replication")), "master_host"), source.host);
+    }
+    const demotedEvent = (await events()).find((e) => e.reason === "Demoted");
+    assert.match(
+      demotedEvent?.message ?? "",
+      new RegExp(
+        `^Promotion ${token} reverted on request: an unknown number of bytes \\(at least \\d+: the leader restarted since the promotion\\) written since the promotion are discarded`,
+      ),
+    );
+  });
+
+  it("picks up a new cluster after its watches broke, and says when the source rejects the password", async () => {
+    sb.failNextWatches(3);
+    sb.breakWatches();
+    await core.createNamespacedSecret({
+      namespace: NS,
+      body: secret("wrong-auth", "not-the-source-password"),
+    });
+    await custom.createNamespacedCustomObject({
+      ...group,
+      body: {
+        apiVersion: "redis.io/v1",
+        kind: "RedisCluster",
+        metadata: { name: "wrongpw", namespace: NS },
+        spec: {
+          instances: 1,
+          authSecret: { name: "dr-auth" },
+          replicaMode: {
+            enabled: true,
+            source: { host: source.host, port: 6379, clusterName: "prod-east", authSecretName: "wrong-auth" },
+          },
+        },
+      },
+    });
+    const reported = await waitFor(
+      async () => {
+        const c = (await custom.getNamespacedCustomObject({ ...group, name: "wrongpw" })) as RedisCluster;
+        const healthy = condition(c, "ReplicationHealthy");
+        return healthy?.reason === "LinkDown" && healthy.message.includes("rejected the password")
+          ? healthy
+          : undefined;
+      },
+      { timeoutMs: 60_000, what: "wrong password reported" },
+    );
+    assert.match(
+      reported.message,
+      /source prod-east \(127\.20\.60\.1:6379\) rejected the password from Secret wrong-auth: check that it matches the source's password$/,
+    );
+    const log = readFileSync(join(sb.dir, "logs", "controller.log"), "utf8");
+    for (const value of [SOURCE_PASSWORD, CLUSTER_PASSWORD, "not-the-source-password"])
+      assert.equal(log.includes(value), false);
+  });
 });

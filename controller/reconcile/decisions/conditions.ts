@@ -81,7 +81,7 @@ export function replicationHealthyCondition(
         reason: "LinkUp",
         message:
           link.lagBytes === undefined
-            ? "The leader's link to the source is up (source offset unknown)"
+            ? `The leader's link to the source is up; the lag is unknown${problem}`
             : `The leader's link to the source is up, ${link.lagBytes} bytes behind the source`,
       };
     case "Syncing":

@@ -20,13 +20,15 @@ export function replicationReport(input: {
   readonly pods: readonly ObservedPod[];
   readonly sourceOffset: number | undefined;
   readonly previous: ReplicationStatus | undefined;
+  readonly promotionPhase?: string | undefined;
   readonly now: Date;
 }): ReplicationReport {
   const { intent, previous, now } = input;
   const leader = input.pods.find((p) => p.ordinal === LEADER_ORDINAL);
   if (intent.kind === "promote" || intent.kind === "demotion-refused") {
-    // Kept as last seen until the promotion completes: the data-loss window is computed from it.
-    return { replication: previous, link: "Unknown" };
+    // Kept as last seen until the promotion completes (the data-loss window is computed from it), then gone:
+    // a promoted cluster replicates from nobody.
+    return { replication: input.promotionPhase === "Completed" ? undefined : previous, link: "Unknown" };
   }
   if (intent.kind === "standalone") return { replication: undefined, link: "Unknown" };
   const link = linkStatusOf(leader?.snapshot);
