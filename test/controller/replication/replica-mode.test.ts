@@ -24,8 +24,8 @@ async function allPodsHave(h: DrHarness, keys: readonly string[]): Promise<boole
 }
 
 for (const [topology, net] of [
-  ["direct", "127.21.1"],
-  ["cascade", "127.21.2"],
+  ["direct", "127.21.11"],
+  ["cascade", "127.21.12"],
 ] as const) {
   describe(`replica mode, ${topology} topology`, () => {
     const h = new DrHarness(net);
@@ -85,7 +85,7 @@ for (const [topology, net] of [
 }
 
 describe("a partitioned source link", () => {
-  const net = "127.21.3";
+  const net = "127.21.13";
   const h = new DrHarness(net);
   // The pods reach the source through the proxy (the WAN), and so does the controller.
   const proxy = new TcpProxy(`${net}.2`, 6379, { host: `${net}.1`, port: 6379 });
@@ -148,7 +148,7 @@ describe("a partitioned source link", () => {
 });
 
 describe("a wrong source password", () => {
-  const net = "127.21.4";
+  const net = "127.21.14";
   const h = new DrHarness(net, 2);
   before(async () => {
     await h.start();
@@ -164,7 +164,7 @@ describe("a wrong source password", () => {
     assert.equal(healthy?.reason, "LinkDown");
     assert.match(
       healthy?.message ?? "",
-      /source prod-east \(127\.21\.4\.1:6379\) rejected the password from Secret prod-auth: check that it matches the source's password/,
+      /source prod-east \(127\.21\.14\.1:6379\) rejected the password from Secret prod-auth: check that it matches the source's password/,
     );
     const everything = JSON.stringify({ status: h.status, events: h.events }) + h.logLines.join("");
     for (const secret of ["definitely-wrong-pw", SOURCE_PASSWORD, CLUSTER_PASSWORD]) {
