@@ -91,7 +91,8 @@ export class Sandbox {
   readonly kubeconfigPath: string;
   readonly logger: Logger;
   apiUrl = "";
-  ca: CertificateAuthority | undefined;
+  /** The sandbox CA: signs the API server's and the webhook's certificates (caBundle of webhooks). */
+  readonly ca: CertificateAuthority;
   webhook: OperatorProcess | undefined;
   controller: OperatorProcess | undefined;
   private webhookAddress: { host: string; port: number } | undefined;
@@ -108,7 +109,16 @@ export class Sandbox {
     this.kubeconfigPath = options.kubeconfigPath ?? join(this.dir, "kubeconfig");
     this.operatorHosts = join(this.dir, "operator-hosts");
     this.core = new ApiCore((namespace, name, port) => this.resolveService(namespace, name, port));
-    this.api = new ApiServer(this.core, { host: plan.apiServerIp, ...(options.apiPort ? { port: options.apiPort } : {}), logger: this.logger.child({ component: "apiserver" }) });
+    this.ca = createCa(join(this.dir, "ca"));
+    const apiCertDir = join(this.dir, "apiserver-certs");
+    issueServingCertificate(this.ca, apiCertDir, ["localhost", "kubernetes.default.svc"], [plan.apiServerIp]);
+    this.api = new ApiServer(this.core, {
+      host: plan.apiServerIp,
+      ...(options.apiPort ? { port: options.apiPort } : {}),
+      cert: readFileSync(join(apiCertDir, "tls.crt"), "utf8"),
+      key: readFileSync(join(apiCertDir, "tls.key"), "utf8"),
+      logger: this.logger.child({ component: "apiserver" }),
+    });
     this.network = new ServiceNetwork(this.core, this.range, this.logger.child({ component: "network" }));
     this.statefulSets = new StatefulSetController(this.core, this.logger.child({ component: "statefulset-controller" }));
     const files = prepareRuntimeFiles(join(SANDBOX_TMP, "redis-dr-sandbox-runtime"), join(REPO_ROOT, "hack/sandbox/kubelet/podnet.c"));
@@ -155,7 +165,7 @@ export class Sandbox {
     const config = {
       apiVersion: "v1",
       kind: "Config",
-      clusters: [{ name, cluster: { server: this.apiUrl } }],
+      clusters: [{ name, cluster: { server: this.apiUrl, "certificate-authority-data": Buffer.from(this.ca.certPem).toString("base64") } }],
       users: [{ name: `${name}-admin`, user: { token: "sandbox-admin" } }],
       contexts: [{ name, context: { cluster: name, user: `${name}-admin`, namespace: "default" } }],
       "current-context": name,
@@ -216,7 +226,6 @@ export class Sandbox {
   /** Starts webhook/main.ts with a certificate for its Service, and waits until it is ready. */
   async startWebhook(): Promise<OperatorProcess> {
     if (!existsSync(join(REPO_ROOT, "webhook/main.ts"))) throw new Error("webhook/main.ts does not exist yet");
-    this.ca ??= createCa(join(this.dir, "ca"));
     const certDir = join(this.dir, "webhook-certs");
     const service = `${WEBHOOK_SERVICE}.${OPERATOR_NAMESPACE}`;
     issueServingCertificate(this.ca, certDir, [`${service}.svc`, `${service}.svc.cluster.local`, WEBHOOK_SERVICE, service], ["127.0.0.1"]);
@@ -250,7 +259,6 @@ export class Sandbox {
 
   /** Installs manifests/webhook/webhook-configurations.yaml with the sandbox CA injected as caBundle. */
   async installWebhookConfigurations(file = join(REPO_ROOT, "manifests/webhook/webhook-configurations.yaml")): Promise<void> {
-    this.ca ??= createCa(join(this.dir, "ca"));
     const caBundle = Buffer.from(this.ca.certPem).toString("base64");
     await this.applyFile(file, (object) => {
       const webhooks = Array.isArray(object.webhooks) ? (object.webhooks as { clientConfig?: Record<string, unknown> }[]) : [];

@@ -1,9 +1,10 @@
 /**
  * The HTTP face of the sandbox API server: discovery (`/api`, `/apis`, group versions), the REST paths of
  * every served type (`/api/v1/namespaces/ns/secrets/name`, `/apis/g/v/...`, `/status`), watch streams
- * (`?watch=1`), Table responses for kubectl, and `Status` errors. HTTP only, on loopback.
+ * (`?watch=1`), Table responses for kubectl, and `Status` errors. HTTPS on loopback.
  */
-import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import YAML from "yaml";
@@ -27,11 +28,14 @@ interface Route {
 export interface ApiServerOptions {
   host?: string;
   port?: number;
+  /** PEM serving certificate and key (HTTPS, like a real API server; client-node refuses plain HTTP). */
+  cert: string;
+  key: string;
   logger: Logger;
 }
 
 export class ApiServer {
-  private server: http.Server | undefined;
+  private server: https.Server | undefined;
   private readonly watches = new Set<ServerResponse>();
   private failingWatches: { remaining: number; code: number } = { remaining: 0, code: 500 };
 
@@ -42,7 +46,7 @@ export class ApiServer {
 
   /** Listens on loopback and returns the base URL (`http://127.0.0.1:PORT`). */
   async start(): Promise<string> {
-    const server = http.createServer((req, res) => void this.handle(req, res));
+    const server = https.createServer({ cert: this.options.cert, key: this.options.key }, (req, res) => void this.handle(req, res));
     server.keepAliveTimeout = 5_000;
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -50,7 +54,7 @@ export class ApiServer {
       server.listen(this.options.port ?? 0, this.options.host ?? "127.0.0.1", () => resolve());
     });
     const address = server.address() as AddressInfo;
-    return `http://${address.address}:${address.port}`;
+    return `https://${address.address}:${address.port}`;
   }
 
   async stop(): Promise<void> {

@@ -1,0 +1,130 @@
+/**
+ * Test helper: a whole sandbox (API server, kubelet with real Redis pods, Services/DNS, optionally the
+ * operator's webhook and controller processes) per test file, in seconds, on free ports.
+ *
+ *   import { startSandbox } from "../../hack/sandbox/testing.ts";
+ *   const sb = await startSandbox({ range: 21 });          // 127.21.0.0/16; pick your own range
+ *   after(() => sb.stop());                                 // always: kills every process it started
+ *   const core = sb.kubeConfig.makeApiClient(CoreV1Api);   // real @kubernetes/client-node
+ *   await waitFor(() => sb.podIP("redis-0"));               // poll until defined/true
+ *
+ * startSandbox(options) options (all optional; see SandboxOptions in sandbox.ts):
+ *   range                 second octet of the loopback range: pods 127.R.1.x, ClusterIPs 127.R.200.x,
+ *                         LoadBalancer IPs 127.R.250.x, API server 127.R.0.1. Two sandboxes running at the
+ *                         same time must use different ranges (default 10).
+ *   webhook / controller  start webhook/main.ts (and install the webhook configurations with the
+ *                         sandbox CA as caBundle) / controller/main.ts as child processes.
+ *   operatorEnv           extra environment for those processes. logger: a pino logger (default silent).
+ *   crdFiles              CRDs to install (default manifests/crd/*.yaml). probePeriodCapSeconds (default 1).
+ *
+ * The returned TestSandbox:
+ *   kubeconfigPath, kubeConfig (a client-node KubeConfig), apiUrl, range, dir, sandbox (the Sandbox itself)
+ *   podIP(name, ns = "default")              status.podIP, or undefined
+ *   waitForPodReady(name, ns?, timeoutMs?)   resolves with the podIP once the pod is Ready
+ *   killPod(name, ns?, signal = "SIGKILL")   signals the pod's container processes (a crash: the kubelet
+ *                                            restarts the container, restartCount goes up)
+ *   pausePod(name, ns?) / resumePod(...)     SIGSTOP / SIGCONT (a hung Redis: no answers, no crash)
+ *   exec(name, ns, argv)                     runs a command inside the pod (its mounts, env, DNS)
+ *   resolve(dnsName, fromNamespace?)         what a cluster DNS name resolves to
+ *   loadBalancerIP(service, ns?)             the LoadBalancer ingress IP of a Service
+ *   startController() / stopController() / killController(signal = "SIGKILL")
+ *   breakWatches()                           cuts every open watch connection
+ *   failNextWatches(count, code = 500)       the next watch requests fail with that HTTP code
+ *   compact()                                forgets the watch history: resuming watches get 410 Gone
+ *   stop()                                   stops everything; safe to call twice
+ *
+ * Every pod process is started under a parent-death signal and in its own PID namespace, so nothing
+ * outlives the test process even if it crashes before `stop()`.
+ */
+import { KubeConfig } from "@kubernetes/client-node";
+import { Sandbox, type SandboxOptions } from "./sandbox.ts";
+
+export { Sandbox, freePort, type SandboxOptions } from "./sandbox.ts";
+export { createCa, issueServingCertificate, type CertificateAuthority } from "./certs.ts";
+
+export interface TestSandbox {
+  readonly sandbox: Sandbox;
+  readonly kubeconfigPath: string;
+  readonly kubeConfig: KubeConfig;
+  readonly apiUrl: string;
+  readonly range: number;
+  readonly dir: string;
+  podIP(name: string, namespace?: string): string | undefined;
+  waitForPodReady(name: string, namespace?: string, timeoutMs?: number): Promise<string>;
+  killPod(name: string, namespace?: string, signal?: NodeJS.Signals): void;
+  pausePod(name: string, namespace?: string): void;
+  resumePod(name: string, namespace?: string): void;
+  exec(name: string, namespace: string, argv: string[]): Promise<{ code: number | null; output: string }>;
+  resolve(dnsName: string, fromNamespace?: string): string | undefined;
+  loadBalancerIP(service: string, namespace?: string): string | undefined;
+  startController(): void;
+  stopController(): Promise<void>;
+  killController(signal?: NodeJS.Signals): void;
+  breakWatches(): void;
+  failNextWatches(count: number, code?: number): void;
+  compact(): void;
+  stop(): Promise<void>;
+}
+
+/** Polls `check` until it returns something other than undefined/false/null; resolves with that value. */
+export async function waitFor<T>(
+  check: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  { timeoutMs = 20_000, intervalMs = 50, what = "condition" }: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== null && value !== false) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+const isReady = (pod: { status?: unknown; metadata: unknown } | undefined): boolean => {
+  const conditions = (pod?.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions;
+  return conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+};
+
+export async function startSandbox(options: SandboxOptions = {}): Promise<TestSandbox> {
+  const sandbox = await Sandbox.start(options);
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(sandbox.kubeconfigPath);
+  let stopped: Promise<void> | undefined;
+  return {
+    sandbox,
+    kubeconfigPath: sandbox.kubeconfigPath,
+    kubeConfig,
+    apiUrl: sandbox.apiUrl,
+    range: sandbox.range,
+    dir: sandbox.dir,
+    podIP: (name, namespace = "default") => sandbox.podIP(name, namespace),
+    waitForPodReady: (name, namespace = "default", timeoutMs = 30_000) =>
+      waitFor(
+        () => {
+          const pod = sandbox.core.store.get("/pods", namespace, name);
+          return pod && !pod.metadata.deletionTimestamp && isReady(pod) ? sandbox.podIP(name, namespace) : undefined;
+        },
+        { timeoutMs, what: `pod ${namespace}/${name} to be Ready` },
+      ),
+    killPod: (name, namespace = "default", signal = "SIGKILL") => sandbox.kubelet.signalPod(namespace, name, signal),
+    pausePod: (name, namespace = "default") => sandbox.kubelet.signalPod(namespace, name, "SIGSTOP"),
+    resumePod: (name, namespace = "default") => sandbox.kubelet.signalPod(namespace, name, "SIGCONT"),
+    exec: (name, namespace, argv) => sandbox.kubelet.exec(namespace, name, argv),
+    resolve: (dnsName, fromNamespace) => sandbox.resolve(dnsName, fromNamespace),
+    loadBalancerIP: (service, namespace = "default") => sandbox.loadBalancerIP(service, namespace),
+    startController: () => void sandbox.startController(),
+    stopController: () => sandbox.stopController(),
+    killController: (signal = "SIGKILL") => sandbox.controller?.signal(signal),
+    breakWatches: () => sandbox.api.breakWatches(),
+    failNextWatches: (count, code = 500) => sandbox.api.failNextWatches(count, code),
+    compact: () => sandbox.core.store.compact(),
+    stop: () => (stopped ??= sandbox.stop()),
+  };
+}
