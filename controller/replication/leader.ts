@@ -68,7 +68,10 @@ export function currentDonor(leader: ObservedPod, others: readonly ObservedPod[]
   return others.find((p) => p.host === master.host && p.port === master.port && p.snapshot !== undefined);
 }
 
-/** Every pod but the leader replicates from the leader with the cluster's own password. Returns whether all are linked. */
+/**
+ * Every pod but the leader replicates from the leader with the cluster's own password. Returns whether every
+ * pod that could be asked is linked; pods that are down now are attached when they come back.
+ */
 export async function attachFollowers(
   ctx: ReplicationContext,
   leader: ObservedPod,
@@ -78,9 +81,9 @@ export async function attachFollowers(
   for (const pod of others) {
     if (pod.snapshot !== undefined) await attach(ctx, pod, leaderUpstream, ctx.clusterPassword);
   }
-  if (others.length < ctx.instances - 1 || others.some((p) => p.snapshot === undefined)) return false;
+  const reachable = others.filter((p) => p.snapshot !== undefined);
   return pollUntil(async () => {
-    for (const pod of others) {
+    for (const pod of reachable) {
       const info = await ctx.redis.get(podEndpoint(ctx, pod)).replication();
       const master = info.master;
       const linked =

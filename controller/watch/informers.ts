@@ -51,9 +51,30 @@ function watchWithRestart<T extends KubernetesObject>(
     const key = clusterKeyOf(object, own);
     if (key !== undefined) enqueue(key);
   };
-  informer.on("add", onObject);
-  informer.on("update", onObject);
-  informer.on("delete", onObject);
+  // The controller's own status writes update the RedisCluster too; reacting to them would reconcile in a
+  // loop. Only a new generation (a spec change) counts: status freshness comes from the requeue period.
+  const generations = new Map<string, number | undefined>();
+  const onUpdate = (object: T) => {
+    const key = clusterKeyOf(object, own);
+    if (key === undefined) return;
+    if (own) {
+      const generation = object.metadata?.generation;
+      if (generations.has(key) && generations.get(key) === generation) return;
+      generations.set(key, generation);
+    }
+    enqueue(key);
+  };
+  informer.on("add", (object) => {
+    const key = clusterKeyOf(object, own);
+    if (own && key !== undefined) generations.set(key, object.metadata?.generation);
+    onObject(object);
+  });
+  informer.on("update", onUpdate);
+  informer.on("delete", (object) => {
+    const key = clusterKeyOf(object, own);
+    if (key !== undefined) generations.delete(key);
+    onObject(object);
+  });
   informer.on("connect", () => {
     failures = 0;
   });
