@@ -97,7 +97,19 @@ describe("the Dockerfile", () => {
 
 describe("the image's build step, done for real", () => {
   let image = "";
-  let webhook: ChildProcess | undefined;
+  const programs: ChildProcess[] = [];
+  const objects = kustomize(MANIFESTS);
+  /** The Deployment's container args, with in-cluster paths and ports replaced for a local run. */
+  const argsOf = (deployment: string, replace: Readonly<Record<string, string>>): string[] => {
+    const container = list(
+      oneOf(objects, "Deployment", deployment),
+      "spec",
+      "template",
+      "spec",
+      "containers",
+    )[0];
+    return (list(container, "args") as string[]).map((arg) => replace[arg] ?? arg);
+  };
 
   before(() => {
     // The image's /app: package.json (ESM), node_modules, and what the build stage's tsc emits.
@@ -116,12 +128,35 @@ describe("the image's build step, done for real", () => {
         execFileSync("cp", ["-r", path.join(compiled, folder), path.join(image, folder)]);
       }
     }
+    // Neither program needs the API server for what these tests ask; the kubeconfig only has to load.
+    writeFileSync(
+      path.join(image, "kubeconfig"),
+      [
+        "apiVersion: v1",
+        "kind: Config",
+        "clusters: [{name: none, cluster: {server: 'https://127.0.0.1:9'}}]",
+        "users: [{name: none, user: {}}]",
+        "contexts: [{name: none, context: {cluster: none, user: none}}]",
+        "current-context: none",
+      ].join("\n"),
+    );
   });
 
   after(() => {
-    webhook?.kill("SIGKILL");
+    for (const program of programs) program.kill("SIGKILL");
     if (image !== "") rmSync(image, { recursive: true, force: true });
   });
+
+  /** Starts `node <args>` in the image's directory, as the container's ENTRYPOINT does. */
+  const start = (args: readonly string[]): ChildProcess => {
+    const program = spawn("node", args, {
+      cwd: image,
+      env: { PATH: process.env["PATH"], KUBECONFIG: path.join(image, "kubeconfig"), NODE_ENV: "production" },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    programs.push(program);
+    return program;
+  };
 
   it("emits the file each Deployment runs", () => {
     for (const entry of deploymentEntryPoints()) {
@@ -156,72 +191,83 @@ describe("the image's build step, done for real", () => {
       ],
       { stdio: "ignore" },
     );
-    // The webhook never calls the API server for a request without Secrets; the kubeconfig only has to load.
-    const kubeconfig = path.join(image, "kubeconfig");
-    writeFileSync(
-      kubeconfig,
-      [
-        "apiVersion: v1",
-        "kind: Config",
-        "clusters: [{name: none, cluster: {server: 'https://127.0.0.1:9'}}]",
-        "users: [{name: none, user: {}}]",
-        "contexts: [{name: none, context: {cluster: none, user: none}}]",
-        "current-context: none",
-      ].join("\n"),
-    );
-    const objects = kustomize(MANIFESTS);
-    const container = list(
-      oneOf(objects, "Deployment", "redis-dr-webhook"),
-      "spec",
-      "template",
-      "spec",
-      "containers",
-    )[0];
-    const args = (list(container, "args") as string[]).map((arg) => {
-      if (arg === "/tmp/k8s-webhook-server/serving-certs") return certs;
-      if (arg === "9443" || arg === "8081") return "0"; // free ports
-      return arg;
+    const args = argsOf("redis-dr-webhook", {
+      "/tmp/k8s-webhook-server/serving-certs": certs,
+      "9443": "0", // free ports
+      "8081": "0",
     });
-    webhook = spawn("node", [...args, "--host", "127.0.0.1"], {
-      cwd: image,
-      env: { PATH: process.env["PATH"], KUBECONFIG: kubeconfig, NODE_ENV: "production" },
-      stdio: ["ignore", "pipe", "inherit"],
+    const webhook = start([...args, "--host", "127.0.0.1"]);
+    const ports = await loggedPorts(webhook, {
+      https: (entry) => (entry.msg === "admission server listening (HTTPS)" ? entry["port"] : undefined),
+      health: (entry) => (entry.msg === "health and metrics server listening" ? entry["port"] : undefined),
     });
-    const ports = await listeningPorts(webhook);
 
     const health = await fetch(`http://127.0.0.1:${ports.health}/healthz`);
     assert.equal(health.status, 200);
     // One admission request, so the request metrics have samples too.
     const status = await postAdmissionReview(ports.https, readFileSync(path.join(certs, "tls.crt")));
     assert.equal(status, 200);
+    await assertPromtoolAccepts(`http://127.0.0.1:${ports.health}/metrics`);
+  });
 
-    const metrics = await (await fetch(`http://127.0.0.1:${ports.health}/metrics`)).text();
-    assert.match(metrics, /\n?# TYPE \w+ (counter|histogram)/);
-    const check = spawnSync("promtool", ["check", "metrics"], { input: metrics, encoding: "utf8" });
-    assert.equal(check.status, 0, `promtool check metrics:\n${check.stdout}${check.stderr}`);
-    assert.equal(`${check.stdout}${check.stderr}`.trim(), "");
+  it("the compiled controller starts as its Deployment says and its /metrics passes promtool check metrics", async () => {
+    requireTool("promtool");
+    // Leader election would wait for an API server; the metrics and health server does not need one.
+    const args = argsOf("redis-dr-controller", { "8080": "0" }).filter((arg) => arg !== "--leader-elect");
+    const controller = start([...args, "--metrics-host", "127.0.0.1"]);
+    const ports = await loggedPorts(controller, {
+      metrics: (entry) => (entry.msg === "controller listening" ? entry["metricsPort"] : undefined),
+    });
+    const health = await fetch(`http://127.0.0.1:${ports.metrics}/healthz`);
+    assert.equal(health.status, 200);
+    await assertPromtoolAccepts(`http://127.0.0.1:${ports.metrics}/metrics`);
   });
 });
 
-/** Reads the webhook's JSON log lines until both servers say where they listen. */
-async function listeningPorts(child: ChildProcess): Promise<{ https: number; health: number }> {
+/** Fetches a /metrics page and runs it through `promtool check metrics`, which must find nothing. */
+async function assertPromtoolAccepts(url: string): Promise<void> {
+  const metrics = await (await fetch(url)).text();
+  assert.match(metrics, /^# HELP /m);
+  assert.match(metrics, /^# TYPE \w+ (counter|histogram|gauge)$/m);
+  const check = spawnSync("promtool", ["check", "metrics"], { input: metrics, encoding: "utf8" });
+  assert.equal(check.status, 0, `promtool check metrics:\n${check.stdout}${check.stderr}`);
+  assert.equal(`${check.stdout}${check.stderr}`.trim(), "");
+}
+
+type LogEntry = Readonly<Record<string, unknown>> & { readonly msg?: string };
+
+/**
+ * Reads a program's JSON log lines until each extractor has found its port (a number in some log line).
+ * Fails if the program exits first.
+ */
+async function loggedPorts<K extends string>(
+  child: ChildProcess,
+  extractors: Readonly<Record<K, (entry: LogEntry) => unknown>>,
+): Promise<Record<K, number>> {
   assert.ok(child.stdout);
   const lines = createInterface({ input: child.stdout });
-  let https: number | undefined;
-  let health: number | undefined;
+  const found: Partial<Record<K, number>> = {};
+  const names = Object.keys(extractors) as K[];
   const exited = once(child, "exit").then(([code]) => {
-    throw new Error(`the webhook exited with ${String(code)} before listening`);
+    throw new Error(`the program exited with ${String(code)} before listening`);
   });
-  const found = (async () => {
+  const listening = (async () => {
     for await (const line of lines) {
-      const entry = JSON.parse(line) as { msg?: string; port?: number };
-      if (entry.msg === "health and metrics server listening") health = entry.port;
-      if (entry.msg === "admission server listening (HTTPS)") https = entry.port;
-      if (https !== undefined && health !== undefined) return { https, health };
+      let entry: LogEntry;
+      try {
+        entry = JSON.parse(line) as LogEntry;
+      } catch {
+        continue; // not a log line
+      }
+      for (const name of names) {
+        const port = extractors[name](entry);
+        if (typeof port === "number") found[name] = port;
+      }
+      if (names.every((name) => found[name] !== undefined)) return found as Record<K, number>;
     }
-    throw new Error("the webhook's log ended before it listened");
+    throw new Error("the program's log ended before it listened");
   })();
-  return Promise.race([found, exited]);
+  return Promise.race([listening, exited]);
 }
 
 /** POSTs a minimal AdmissionReview over HTTPS, trusting the webhook's own certificate; returns the status. */
