@@ -48,7 +48,7 @@ export class ReconcileContext {
   constructor(
     public cluster: RedisCluster,
     readonly deps: ReconcileDeps,
-    readonly log: Logger,
+    public log: Logger,
   ) {}
 
   get namespace(): string {

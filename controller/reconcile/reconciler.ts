@@ -18,9 +18,10 @@ export async function reconcileCluster(
     return {};
   }
   if (cluster.metadata?.deletionTimestamp !== undefined) return {};
-  const log = deps.log.child({ cluster: `${namespace}/${name}` });
+  const log = deps.log.child({ key: `${namespace}/${name}` });
   const ctx = new ReconcileContext(cluster, deps, log);
   for (const step of steps) {
+    ctx.log = log.child({ step: step.name });
     const result = await step.run(ctx);
     if (result.kind === "requeue") return { requeueAfterMs: result.afterMs };
     if (result.kind === "done") return {};

@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { DrHarness, infoField, keysOf } from "../helpers/dr-harness.ts";
+import { waitFor } from "../helpers/redis-process.ts";
+
+// This file's loopback range: 127.23.4.0/24 (127.23.0.0/16 is shared with restart.test.ts, by /24).
+
+describe("a standalone cluster (no replica mode)", () => {
+  const h = new DrHarness("127.23.4");
+  before(() => h.start());
+  after(() => h.stop());
+
+  it("makes the designated leader the primary and the others its replicas", async () => {
+    h.spec = { instances: 3, authSecret: { name: "dr-auth" } };
+    await h.reconcileUntil("formed", async () =>
+      (await h.report()).figures.every((f) => f.pod === "dr-0" || f.linkUp === 1),
+    );
+    const leader = h.pods[0]!;
+    assert.equal(await infoField(leader, "replication", "role"), "master");
+    assert.equal(await infoField(leader, "replication", "connected_slaves"), "2");
+    const client = leader.client();
+    await client.set("k", "v");
+    client.disconnect();
+    await waitFor("replicated", async () => (await keysOf(h.pods[2]!)).has("k"));
+    assert.deepEqual(
+      h.status.conditions?.map((c) => [c.type, c.status, c.reason]),
+      [
+        ["ReplicaMode", "False", "Disabled"],
+        ["ReplicationHealthy", "True", "NotReplicating"],
+      ],
+    );
+    assert.equal(h.status.currentPrimary, "dr-0");
+    assert.equal(h.status.designatedLeader, "dr-0");
+    assert.equal(h.status.replication, undefined);
+  });
+});
