@@ -202,7 +202,8 @@ describe("watch", () => {
     informer.on("update", record("update"));
     informer.on("delete", record("delete"));
     // As client-node recommends: an informer does not restart itself after an error.
-    informer.on("error", () => setTimeout(() => void informer.start(), 100));
+    let stopped = false;
+    informer.on("error", () => setTimeout(() => void (stopped || informer.start()), 100));
     await informer.start();
     const create = (name: string) => core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name, labels: { informed: "yes" } }, data: { v: "1" } } });
     const settle = (entry: string) => waitFor(() => seen.includes(entry), { what: `informer to see "${entry}"` });
@@ -227,6 +228,7 @@ describe("watch", () => {
     sb.breakWatches();
     await create("inf-4");
     await settle("add inf-4 1");
+    stopped = true;
     await informer.stop();
 
     assert.deepEqual(seen, ["add inf-1 1", "update inf-1 2", "delete inf-1 2", "add inf-2 1", "add inf-3 1", "add inf-4 1"]);
