@@ -1,0 +1,159 @@
+/**
+ * What the scenario and fault tests share: a sandbox "region" with the webhook and the controller, real
+ * kubectl, the drill helpers of hack/demo/lib, and small builders for the reference's objects.
+ */
+import { startSandbox, waitFor, type TestSandbox } from "../../../hack/sandbox/testing.ts";
+import { Kubectl } from "../../../hack/demo/lib/kubectl.ts";
+import { RegionView, condition, parseInfo, redisClient } from "../../../hack/demo/lib/observe.ts";
+import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
+
+export { waitFor };
+
+export interface Region {
+  readonly sb: TestSandbox;
+  readonly kubectl: Kubectl;
+  view(namespace?: string): RegionView;
+}
+
+/** A sandbox with the webhook and the controller (resync every 2 s, so status follows quickly). */
+export async function startRegion(range: number, options: { webhook?: boolean } = {}): Promise<Region> {
+  const sb = await startSandbox({
+    range,
+    webhook: options.webhook ?? true,
+    controller: true,
+    operatorEnv: { RESYNC_SECONDS: "2" },
+  });
+  return {
+    sb,
+    kubectl: new Kubectl(sb.kubeconfigPath),
+    view: (namespace = "default") => new RegionView(sb, namespace),
+  };
+}
+
+export function redisClusterManifest(
+  name: string,
+  namespace: string,
+  spec: Record<string, unknown>,
+): RedisCluster & { metadata: { name: string; namespace: string } } {
+  return {
+    apiVersion: "redis.io/v1",
+    kind: "RedisCluster",
+    metadata: { name, namespace },
+    spec,
+  } as RedisCluster & {
+    metadata: { name: string; namespace: string };
+  };
+}
+
+export const replicaSpec = (
+  instances: number,
+  authSecret: string,
+  source: { host: string; port?: number; clusterName: string; authSecretName: string },
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> => ({
+  instances,
+  storage: { size: "1Gi" },
+  authSecret: { name: authSecret },
+  replicaMode: { enabled: true, source: { port: 6379, ...source } },
+  ...extra,
+});
+
+/** Polls the cluster until `check` holds; resolves with the cluster. */
+export function untilCluster(
+  view: RegionView,
+  name: string,
+  what: string,
+  check: (cluster: RedisCluster) => boolean,
+  timeoutMs = 60_000,
+): Promise<RedisCluster> {
+  return waitFor(
+    async () => {
+      const cluster = await view.cluster(name);
+      return check(cluster) ? cluster : undefined;
+    },
+    { what, timeoutMs, intervalMs: 100 },
+  );
+}
+
+export const replicating = (cluster: RedisCluster): boolean =>
+  cluster.status?.replication?.linkStatus === "Up" && condition(cluster, "ReplicaMode")?.reason === "Enabled";
+
+export const promotionCompleted = (cluster: RedisCluster): boolean =>
+  cluster.status?.promotion?.phase === "Completed" &&
+  condition(cluster, "ReplicaMode")?.reason === "Promoted";
+
+/** Writes `count` keys `<prefix>:<n>` in one pipeline; resolves with the keys Redis acknowledged. */
+export async function writeKeys(
+  host: string,
+  port: number,
+  password: string,
+  prefix: string,
+  count: number,
+): Promise<string[]> {
+  const client = redisClient(host, port, password);
+  try {
+    const keys = Array.from({ length: count }, (_, i) => `${prefix}:${i}`);
+    const pipeline = client.pipeline();
+    for (const key of keys) pipeline.set(key, "1");
+    const results = (await pipeline.exec()) ?? [];
+    return keys.filter((_, i) => results[i]?.[0] === null);
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** What a user sees with `kubectl exec <pod> -- redis-cli INFO <section>` (the password from the pod's env). */
+export async function redisCliInfo(
+  sb: TestSandbox,
+  pod: string,
+  namespace: string,
+  section: string,
+): Promise<Record<string, string>> {
+  const run = await sb.exec(pod, namespace, [
+    "sh",
+    "-c",
+    `REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli INFO ${section}`,
+  ]);
+  if (run.code !== 0)
+    throw new Error(`redis-cli in ${namespace}/${pod} exited with ${run.code}: ${run.output}`);
+  return parseInfo(run.output);
+}
+
+/** Every pod of the cluster holds every key of `expected` (polled: replicas may still be applying). */
+export async function everyPodHolds(
+  view: RegionView,
+  pods: readonly string[],
+  password: string,
+  expected: readonly string[],
+  timeoutMs = 20_000,
+): Promise<void> {
+  for (const pod of pods) {
+    let lost: string[] = [];
+    await waitFor(
+      async () => {
+        const keys = await view.keys(pod, password);
+        lost = expected.filter((k) => !keys.has(k));
+        return lost.length === 0;
+      },
+      { what: `${pod} holding all ${expected.length} keys`, timeoutMs, intervalMs: 200 },
+    ).catch(() => {
+      throw new Error(
+        `${pod} lacks ${lost.length} of ${expected.length} keys, e.g. ${lost.slice(0, 3).join(", ")}`,
+      );
+    });
+  }
+}
+
+export const podNames = (cluster: string, instances: number): string[] =>
+  Array.from({ length: instances }, (_, i) => `${cluster}-${i}`);
+
+/** Full resyncs the pods served so far (INFO stats sync_full, summed). */
+export async function fullSyncsServed(
+  view: RegionView,
+  pods: readonly string[],
+  password: string,
+): Promise<number> {
+  let total = 0;
+  for (const pod of pods) total += Number((await view.info(pod, password, "stats"))["sync_full"] ?? 0);
+  return total;
+}
