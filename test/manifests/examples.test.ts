@@ -120,9 +120,8 @@ describe("the basic example through admission", () => {
       promotedDr,
     );
     assert.deepEqual(confirmed.warnings, [
-      "spec.replicaMode.enabled: this RedisCluster will replicate from prod-redis-us-east " +
-        "(prod-redis-leader.production.svc.cluster.local:6379): its data will be replaced by a full copy of " +
-        "the source's; every write made since the promotion is discarded",
+      "spec.replicaMode.enabled: data will be replaced by a full copy of prod-redis-us-east " +
+        "(prod-redis-leader.production.svc.cluster.local:6379); writes since the promotion are lost",
     ]);
   });
 });
@@ -144,8 +143,8 @@ describe("the cross-region example through admission", () => {
     assert.deepEqual({ ...spec, replicaMode: undefined }, { ...eastSpec, replicaMode: undefined });
     const result = await admitted(secrets, failback, east);
     assert.deepEqual(result.warnings, [
-      "spec.replicaMode.enabled: this RedisCluster will replicate from redis-west (192.0.2.20:6379): its " +
-        "data will be replaced by a full copy of the source's; every key it holds now is discarded",
+      "spec.replicaMode.enabled: data will be replaced by a full copy of redis-west (192.0.2.20:6379); " +
+        "keys written here are lost",
     ]);
   });
 
