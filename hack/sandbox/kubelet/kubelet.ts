@@ -86,6 +86,11 @@ interface ContainerRuntime {
   ready: boolean;
   containerId: string;
   timers: Set<NodeJS.Timeout>;
+  /**
+   * The last signal the kubelet sent to the container's PID 1. unshare (util-linux 2.38) exits 1 instead of
+   * re-raising its child's fatal signal, so the exit status of a signalled container is taken from here.
+   */
+  sentSignal: NodeJS.Signals | undefined;
 }
 
 interface PodRuntime {
@@ -189,7 +194,7 @@ export class Kubelet {
     if (!pod) throw new Error(`pod ${namespace}/${name} is not running in this sandbox`);
     const target = container ? pod.containers.get(container) : [...pod.containers.values()][0];
     if (!target?.proc) throw new Error(`container ${container ?? "(first)"} of ${namespace}/${name} has no process`);
-    signalContainer(target.proc, signal);
+    this.signal(target, signal);
   }
 
   /** Host PID of a pod container's main process (PID 1 in the container). */
@@ -212,6 +217,12 @@ export class Kubelet {
     if (!pod) return undefined;
     const target = container ?? [...pod.containers.keys()][0];
     return target ? join(pod.dir, "logs", `${target}.log`) : undefined;
+  }
+
+  private signal(container: ContainerRuntime, signal: NodeJS.Signals): void {
+    if (!container.proc) return;
+    if (signal !== "SIGSTOP" && signal !== "SIGCONT") container.sentSignal = signal;
+    signalContainer(container.proc, signal);
   }
 
   // ------------------------------------------------------------------ pod lifecycle
@@ -260,6 +271,7 @@ export class Kubelet {
       ready: false,
       containerId: "",
       timers: new Set(),
+      sentSignal: undefined,
     });
     const runtime: PodRuntime = {
       uid,
@@ -384,6 +396,7 @@ export class Kubelet {
       this.options.files,
     );
     container.proc = proc;
+    container.sentSignal = undefined;
     container.state = { running: { startedAt } };
     container.started = !spec.startupProbe;
     container.ready = false;
@@ -406,7 +419,9 @@ export class Kubelet {
     if (container.proc !== proc) return;
     container.proc = undefined;
     this.clearTimers(container);
-    const exitCode = code ?? 128 + (SIGNALS[signal ?? "SIGKILL"] ?? 9);
+    if (signal === null && code === 1 && container.sentSignal) signal = container.sentSignal;
+    container.sentSignal = undefined;
+    const exitCode = signal ? 128 + (SIGNALS[signal] ?? 9) : (code ?? 1);
     const terminated: ContainerState = {
       terminated: {
         exitCode,
@@ -461,12 +476,12 @@ export class Kubelet {
   private async killContainer(container: ContainerRuntime, signal: NodeJS.Signals, graceMs = 0): Promise<void> {
     const proc = container.proc;
     if (!proc) return;
-    signalContainer(proc, signal);
+    this.signal(container, signal);
     // A stopped (paused) process does not act on SIGTERM until continued.
-    signalContainer(proc, "SIGCONT");
+    this.signal(container, "SIGCONT");
     if (signal !== "SIGKILL") {
       const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), graceMs).unref());
-      if ((await Promise.race([proc.exited, timeout])) === "timeout") signalContainer(proc, "SIGKILL");
+      if ((await Promise.race([proc.exited, timeout])) === "timeout") this.signal(container, "SIGKILL");
     }
     await proc.exited;
   }
@@ -613,7 +628,7 @@ export class Kubelet {
         loop(livenessProbe, (ok, c) => {
           if (!ok && c.failed >= (livenessProbe.failureThreshold ?? 3)) {
             this.probeEvent(runtime, container, "Liveness");
-            if (container.proc) signalContainer(container.proc, "SIGKILL");
+            this.signal(container, "SIGKILL");
             return false;
           }
           return true;
@@ -628,7 +643,7 @@ export class Kubelet {
         }
         if (c.failed >= (startupProbe.failureThreshold ?? 3)) {
           this.probeEvent(runtime, container, "Startup");
-          if (container.proc) signalContainer(container.proc, "SIGKILL");
+          this.signal(container, "SIGKILL");
           return false;
         }
         return true;

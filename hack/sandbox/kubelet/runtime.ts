@@ -165,11 +165,16 @@ export function startContainer(launch: ContainerLaunch, files: RuntimeFiles): Co
   return { child, pid: child.pid ?? -1, exited };
 }
 
-/** Sends a signal to the container's whole process group (unshare and everything in the PID namespace). */
+/**
+ * Signals a container like a container runtime: SIGTERM, SIGKILL … go to its PID 1 (when PID 1 dies the
+ * kernel kills the rest of its PID namespace, and unshare reaps it before exiting, so no zombie is left);
+ * SIGSTOP/SIGCONT go to every process of the container (pausing it, like `docker pause`).
+ */
 export function signalContainer(proc: ContainerProcess, signal: NodeJS.Signals): void {
   if (proc.pid <= 0) return;
+  const init = signal === "SIGSTOP" || signal === "SIGCONT" ? undefined : containerInitPid(proc);
   try {
-    process.kill(-proc.pid, signal);
+    process.kill(init ?? -proc.pid, signal);
   } catch {
     // already gone
   }

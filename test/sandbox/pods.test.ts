@@ -1,0 +1,157 @@
+/**
+ * The pod runner: a StatefulSet of real Redis pods, each on its own loopback IP, with config from a
+ * ConfigMap, the password from a Secret through env, data on its PVC; pods that crash or are deleted come
+ * back with their data; nothing is left running after the sandbox stops.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { AppsV1Api, CoreV1Api, type V1Pod } from "@kubernetes/client-node";
+import { Redis } from "ioredis";
+import { startSandbox, waitFor, type TestSandbox } from "../../hack/sandbox/testing.ts";
+
+/** 127.13.0.0/16: this file's sandbox. */
+const RANGE = 13;
+const NS = "default";
+const PASSWORD = "pod-test-password";
+
+let sb: TestSandbox;
+let core: CoreV1Api;
+let apps: AppsV1Api;
+const clients: Redis[] = [];
+
+before(async () => {
+  sb = await startSandbox({ range: RANGE });
+  core = sb.kubeConfig.makeApiClient(CoreV1Api);
+  apps = sb.kubeConfig.makeApiClient(AppsV1Api);
+});
+after(async () => {
+  for (const client of clients) client.disconnect();
+  await sb?.stop();
+});
+
+function redis(host: string): Redis {
+  const client = new Redis({ host, port: 6379, password: PASSWORD, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  clients.push(client);
+  return client;
+}
+
+async function createRedisStatefulSet(name: string): Promise<void> {
+  await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: `${name}-config` }, data: { "redis.conf": 'appendonly yes\nsave ""\n' } } });
+  await core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: `${name}-auth` }, stringData: { password: PASSWORD } } });
+  await core.createNamespacedService({ namespace: NS, body: { metadata: { name }, spec: { clusterIP: "None", selector: { app: name }, ports: [{ name: "redis", port: 6379 }] } } });
+  await apps.createNamespacedStatefulSet({
+    namespace: NS,
+    body: {
+      metadata: { name },
+      spec: {
+        replicas: 3,
+        serviceName: name,
+        selector: { matchLabels: { app: name } },
+        template: {
+          metadata: { labels: { app: name } },
+          spec: {
+            containers: [
+              {
+                name: "redis",
+                image: "redis:7.2",
+                // The password reaches redis-server through a config include, never its command line.
+                command: ["sh", "-c", 'printf "requirepass %s\\n" "$REDIS_PASSWORD" > /tmp/auth.conf && exec redis-server /etc/redis/redis.conf --include /tmp/auth.conf'],
+                env: [
+                  { name: "REDIS_PASSWORD", valueFrom: { secretKeyRef: { name: `${name}-auth`, key: "password" } } },
+                  { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
+                ],
+                ports: [{ name: "redis", containerPort: 6379 }],
+                readinessProbe: { exec: { command: ["sh", "-c", 'redis-cli -a "$REDIS_PASSWORD" --no-auth-warning ping | grep -q PONG'] }, periodSeconds: 1 },
+                volumeMounts: [
+                  { name: "config", mountPath: "/etc/redis" },
+                  { name: "data", mountPath: "/data" },
+                ],
+              },
+            ],
+            volumes: [{ name: "config", configMap: { name: `${name}-config` } }],
+          },
+        },
+        volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } }],
+      },
+    },
+  });
+}
+
+const restarts = (pod: V1Pod) => pod.status?.containerStatuses?.[0]?.restartCount ?? -1;
+
+describe("a StatefulSet of Redis pods", () => {
+  const ips: string[] = [];
+
+  test("comes up with three pods, each answering PING on its own podIP, with a PVC each", async () => {
+    await createRedisStatefulSet("cache");
+    for (const ordinal of [0, 1, 2]) ips.push(await sb.waitForPodReady(`cache-${ordinal}`));
+    assert.equal(new Set(ips).size, 3);
+    for (const ip of ips) {
+      assert.match(ip, /^127\.13\.\d+\.\d+$/);
+      assert.equal(await redis(ip).ping(), "PONG");
+    }
+    const pvcs = await core.listNamespacedPersistentVolumeClaim({ namespace: NS });
+    assert.deepEqual(pvcs.items.map((p) => p.metadata?.name), ["data-cache-0", "data-cache-1", "data-cache-2"]);
+    const sts = await waitFor(async () => {
+      const s = await apps.readNamespacedStatefulSet({ name: "cache", namespace: NS });
+      return s.status?.readyReplicas === 3 ? s : undefined;
+    });
+    assert.deepEqual([sts.status?.replicas, sts.status?.observedGeneration], [3, 1]);
+  });
+
+  test("runs each pod in its own mount namespace with its volumes, env and hostname", async () => {
+    const { code, output } = await sb.exec("cache-1", NS, ["sh", "-c", 'hostname; cat /etc/redis/redis.conf | head -1; echo "$POD_IP"; ls /data']);
+    assert.equal(code, 0);
+    assert.equal(output, `cache-1\nappendonly yes\n${ips[1] ?? ""}\nappendonlydir\n`);
+  });
+
+  test("a deleted pod is recreated with the same name and its data", async () => {
+    const before = redis(ips[0] ?? "");
+    await before.set("survives", "the delete");
+    const old = await core.readNamespacedPod({ name: "cache-0", namespace: NS });
+    await core.deleteNamespacedPod({ name: "cache-0", namespace: NS });
+    await waitFor(async () => {
+      const pod = await core.readNamespacedPod({ name: "cache-0", namespace: NS }).catch(() => undefined);
+      return pod && pod.metadata?.uid !== old.metadata?.uid;
+    }, { what: "a new cache-0" });
+    const ip = await sb.waitForPodReady("cache-0");
+    assert.equal(await redis(ip).get("survives"), "the delete");
+  });
+
+  test("a container killed with SIGKILL is restarted by the kubelet, with its data", async () => {
+    await redis(sb.podIP("cache-2") ?? "").set("after", "crash");
+    sb.killPod("cache-2");
+    const pod = await waitFor(async () => {
+      const p = await core.readNamespacedPod({ name: "cache-2", namespace: NS });
+      return restarts(p) === 1 && p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ? p : undefined;
+    }, { what: "cache-2 to restart" });
+    assert.equal(pod.status?.containerStatuses?.[0]?.lastState?.terminated?.exitCode, 137);
+    assert.equal(await redis(pod.status?.podIP ?? "").get("after"), "crash");
+  });
+
+  test("a paused pod stops answering and becomes unready; resumed, it is ready again", async () => {
+    const ip = sb.podIP("cache-1") ?? "";
+    sb.pausePod("cache-1");
+    await waitFor(async () => {
+      const p = await core.readNamespacedPod({ name: "cache-1", namespace: NS });
+      return p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "False");
+    }, { what: "cache-1 to become unready" });
+    sb.resumePod("cache-1");
+    assert.equal(await sb.waitForPodReady("cache-1"), ip);
+    assert.equal(await redis(ip).ping(), "PONG");
+  });
+});
+
+describe("stopping the sandbox", () => {
+  test("leaves no process behind", async () => {
+    const pids = ["cache-0", "cache-1", "cache-2"].map((name) => sb.sandbox.kubelet.containerPid(NS, name));
+    assert.ok(pids.every((pid) => typeof pid === "number"));
+    await sb.stop();
+    for (const pid of pids) {
+      assert.throws(() => process.kill(pid ?? 0, 0), { code: "ESRCH" }, `process ${pid ?? 0} is still alive`);
+    }
+    const bound = execFileSync("ss", ["-Hltn", "src", `127.${RANGE}.0.0/16`], { encoding: "utf8" });
+    assert.equal(bound, "");
+  });
+});
