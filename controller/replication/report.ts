@@ -44,6 +44,7 @@ export async function observeAndReport(
     pods,
     sourceOffset: source?.offset,
     previous: status.replication,
+    promotionPhase: status.promotion?.phase,
     now,
   });
   const leader = pods.find((p) => p.ordinal === LEADER_ORDINAL);

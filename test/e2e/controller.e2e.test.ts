@@ -13,6 +13,7 @@ import type { RedisCluster } from "../../schemas/generated/rediscluster.ts";
 import { startSandbox, waitFor, type TestSandbox } from "../../hack/sandbox/testing.ts";
 import { RedisProcess } from "../controller/helpers/redis-process.ts";
 import { startWriteLoad } from "../controller/helpers/dr-harness.ts";
+import { TcpProxy } from "../controller/helpers/tcp-proxy.ts";
 
 const RANGE = 20;
 const SOURCE_PASSWORD = "e2e-source-pw-4711";
@@ -26,9 +27,13 @@ let sb: TestSandbox;
 let custom: CustomObjectsApi;
 let core: CoreV1Api;
 const source = new RedisProcess({ host: "127.20.60.1", password: SOURCE_PASSWORD });
+// The cross-region link: the pods reach the source through a proxy the test can cut for them.
+const wan = new TcpProxy("127.20.60.2", 6379, { host: "127.20.60.1", port: 6379 });
+const SOURCE_HOST = wan.host;
 
 before(async () => {
   await source.start();
+  await wan.start();
   sb = await startSandbox({
     range: RANGE,
     controller: true,
@@ -41,6 +46,7 @@ after(async () => {
   const keep = process.env["KEEP_CONTROLLER_LOG"];
   if (keep !== undefined && sb !== undefined) copyFileSync(join(sb.dir, "logs", "controller.log"), keep);
   await sb?.stop();
+  await wan.stop();
   await source.stop();
 });
 
@@ -115,7 +121,7 @@ describe("the controller on the sandbox", () => {
           authSecret: { name: "dr-auth" },
           replicaMode: {
             enabled: true,
-            source: { host: source.host, port: 6379, clusterName: "prod-east", authSecretName: "prod-auth" },
+            source: { host: SOURCE_HOST, port: 6379, clusterName: "prod-east", authSecretName: "prod-auth" },
           },
         },
       },
@@ -140,7 +146,7 @@ describe("the controller on the sandbox", () => {
         type: "ReplicaMode",
         status: "True",
         reason: "Enabled",
-        message: "Cluster is replicating from prod-east (127.20.60.1:6379)",
+        message: "Cluster is replicating from prod-east (127.20.60.2:6379)",
         lastTransitionTime: undefined,
         observedGeneration: undefined,
       },
@@ -150,7 +156,7 @@ describe("the controller on the sandbox", () => {
       await waitFor(async () => (await onPod(pod, (c) => c.dbsize())) >= 50, { what: `keys on ${pod}` });
       const info = await onPod(pod, (c) => c.info("replication"));
       assert.equal(infoField(info, "role"), "slave");
-      assert.equal(infoField(info, "master_host"), source.host);
+      assert.equal(infoField(info, "master_host"), SOURCE_HOST);
       assert.equal(infoField(info, "master_link_status"), "up");
     }
     const labelled = await core.listNamespacedPod({
@@ -168,6 +174,63 @@ describe("the controller on the sandbox", () => {
         what: "link metric",
       },
     );
+  });
+
+  it("reports a partitioned link (status, metric, Event, lag against the source) and heals with a partial resync", async () => {
+    const sourceStats = async () => {
+      const client = source.client();
+      try {
+        const text = await client.info("stats");
+        return {
+          full: Number(infoField(text, "sync_full")),
+          partial: Number(infoField(text, "sync_partial_ok")),
+        };
+      } finally {
+        client.disconnect();
+      }
+    };
+    const statsBefore = await sourceStats();
+    wan.partition(pods.map((p) => sb.podIP(p) ?? ""));
+    const writer = source.client();
+    for (let i = 0; i < 100; i++) await writer.set(`partitioned-${i}`, String(i));
+    writer.disconnect();
+    const down = await waitFor(
+      async () => {
+        const c = await cluster();
+        return c.status?.replication?.linkStatus === "Down" && (c.status.replication.lagBytes ?? 0) > 0
+          ? c
+          : undefined;
+      },
+      { timeoutMs: 30_000, what: "link down with lag" },
+    );
+    assert.equal(condition(down, "ReplicationHealthy")?.status, "False");
+    assert.equal(condition(down, "ReplicationHealthy")?.reason, "LinkDown");
+    assert.equal(typeof down.status?.replication?.linkDownSince, "string");
+    await waitFor(
+      async () =>
+        /redis_master_link_up\{namespace="default",cluster="dr",pod="dr-0"\} 0/.test(await metricsText()),
+      {
+        what: "link metric at 0",
+      },
+    );
+    await waitFor(async () => (await events()).some((e) => e.reason === "LinkDown"), {
+      what: "LinkDown event",
+    });
+
+    wan.heal();
+    await waitFor(
+      async () => {
+        const c = await cluster();
+        return c.status?.replication?.linkStatus === "Up" && c.status.replication.lagBytes === 0
+          ? c
+          : undefined;
+      },
+      { timeoutMs: 30_000, what: "link healed" },
+    );
+    await waitFor(async () => (await events()).some((e) => e.reason === "LinkUp"), { what: "LinkUp event" });
+    const statsAfter = await sourceStats();
+    assert.equal(statsAfter.full, statsBefore.full);
+    assert.equal(statsAfter.partial, statsBefore.partial + 3);
   });
 
   it("promotes under a write load with the source cut off, even with the controller killed mid-way", async () => {
@@ -299,7 +362,8 @@ describe("the controller on the sandbox", () => {
     assert.equal(demoted.status?.lastDemotion?.discardedBytes, undefined);
     assert.equal(
       condition(demoted, "ReplicaMode")?.message,
-      "Cluster is replicating from prod-east (127.20.60.1:6379)",
+      "Cluster is replicating from prod-east (127.20.60.2:6379)",
+      JSON.stringify(demoted.status),
     );
     for (const pod of pods) {
       await waitFor(
@@ -308,7 +372,7 @@ describe("the controller on the sandbox", () => {
           what: `${pod} linked to the source`,
         },
       );
-      assert.equal(infoField(await onPod(pod, (c) => c.info("replication")), "master_host"), source.host);
+      assert.equal(infoField(await onPod(pod, (c) => c.info("replication")), "master_host"), SOURCE_HOST);
     }
     const demotedEvent = (await events()).find((e) => e.reason === "Demoted");
     assert.match(
@@ -337,7 +401,7 @@ describe("the controller on the sandbox", () => {
           authSecret: { name: "dr-auth" },
           replicaMode: {
             enabled: true,
-            source: { host: source.host, port: 6379, clusterName: "prod-east", authSecretName: "wrong-auth" },
+            source: { host: SOURCE_HOST, port: 6379, clusterName: "prod-east", authSecretName: "wrong-auth" },
           },
         },
       },
@@ -354,7 +418,7 @@ describe("the controller on the sandbox", () => {
     );
     assert.match(
       reported.message,
-      /source prod-east \(127\.20\.60\.1:6379\) rejected the password from Secret wrong-auth: check that it matches the source's password$/,
+      /source prod-east \(127\.20\.60\.2:6379\) rejected the password from Secret wrong-auth: check that it matches the source's password$/,
     );
     const log = readFileSync(join(sb.dir, "logs", "controller.log"), "utf8");
     for (const value of [SOURCE_PASSWORD, CLUSTER_PASSWORD, "not-the-source-password"])

@@ -20,7 +20,7 @@ export function replicationReport(input: {
   readonly pods: readonly ObservedPod[];
   readonly sourceOffset: number | undefined;
   readonly previous: ReplicationStatus | undefined;
-  readonly promotionPhase?: string | undefined;
+  readonly promotionPhase: string | undefined;
   readonly now: Date;
 }): ReplicationReport {
   const { intent, previous, now } = input;

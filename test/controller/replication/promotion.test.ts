@@ -59,6 +59,7 @@ async function assertPromoted(
   assert.equal(h.status.promotion?.formerSource, "prod-east");
   assert.equal(h.status.promotion?.replicationId, await infoField(leader, "replication", "master_replid"));
   assert.equal(h.status.currentPrimary, "dr-0");
+  assert.equal(h.status.replication, undefined);
   const condition = h.condition("ReplicaMode");
   assert.equal(condition?.status, "False");
   assert.equal(condition?.reason, "Promoted");

@@ -25,6 +25,7 @@ describe("replicationReport", () => {
         pods: [pod(0, linked(1000))],
         sourceOffset: 1011,
         previous: undefined,
+        promotionPhase: undefined,
         now,
       }),
       {
@@ -53,6 +54,7 @@ describe("replicationReport", () => {
       pods: [pod(0, cut(1000, 70))],
       sourceOffset: undefined,
       previous,
+      promotionPhase: undefined,
       now,
     });
     assert.equal(report.replication?.lagBytes, 4000);
@@ -66,6 +68,7 @@ describe("replicationReport", () => {
       pods: [pod(0, cut(1000, 30))],
       sourceOffset: 1200,
       previous: undefined,
+      promotionPhase: undefined,
       now,
     });
     assert.equal(report.replication?.linkDownSince, "2026-01-01T00:09:30.000Z");
@@ -73,9 +76,30 @@ describe("replicationReport", () => {
     assert.equal(report.link, "Down");
   });
 
+  it("keeps the last replication figures during a promotion and drops them once it completed", () => {
+    const promote: ClusterIntent = { kind: "promote", source: intent.source };
+    const previous = { linkStatus: "Up" as const, sourceOffset: 5000, leaderOffset: 4990, lagBytes: 10 };
+    const during = {
+      intent: promote,
+      pods: [pod(0, primary(S, 4990))],
+      sourceOffset: undefined,
+      previous,
+      now,
+    };
+    assert.deepEqual(replicationReport({ ...during, promotionPhase: "Reattaching" }).replication, previous);
+    assert.equal(replicationReport({ ...during, promotionPhase: "Completed" }).replication, undefined);
+  });
+
   it("reports Unknown when the leader cannot be asked", () => {
     assert.equal(
-      replicationReport({ intent, pods: [pod(0)], sourceOffset: 10, previous: undefined, now }).link,
+      replicationReport({
+        intent,
+        pods: [pod(0)],
+        sourceOffset: 10,
+        previous: undefined,
+        promotionPhase: undefined,
+        now,
+      }).link,
       "Unknown",
     );
   });
