@@ -1,0 +1,97 @@
+/**
+ * Services and DNS: from inside a pod, `<svc>.<ns>.svc.cluster.local` reaches the selected pods (REPLICAOF
+ * through a ClusterIP Service), headless Services resolve to pod IPs, and a LoadBalancer address of one
+ * sandbox ("region") is reachable from a pod of another.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
+import { Redis } from "ioredis";
+import { startSandbox, waitFor, type TestSandbox } from "../../hack/sandbox/testing.ts";
+
+/** 127.14.0.0/16 and 127.15.0.0/16: this file's two regions. */
+const EAST = 14;
+const WEST = 15;
+const NS = "default";
+
+let east: TestSandbox;
+let west: TestSandbox;
+const clients: Redis[] = [];
+
+before(async () => {
+  [east, west] = await Promise.all([startSandbox({ range: EAST, name: "east" }), startSandbox({ range: WEST, name: "west" })]);
+});
+after(async () => {
+  for (const client of clients) client.disconnect();
+  await Promise.all([east?.stop(), west?.stop()]);
+});
+
+function redis(host: string): Redis {
+  const client = new Redis({ host, port: 6379, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  clients.push(client);
+  return client;
+}
+
+const redisPod = (name: string, labels: Record<string, string>, subdomain?: string): V1Pod => ({
+  metadata: { name, labels },
+  spec: {
+    ...(subdomain ? { hostname: name, subdomain } : {}),
+    containers: [{ name: "redis", image: "redis:7.2", args: ["--save", "", "--appendonly", "no"], readinessProbe: { tcpSocket: { port: 6379 }, periodSeconds: 1 } }],
+  },
+});
+
+async function replicationOf(host: string): Promise<Record<string, string>> {
+  const info = await redis(host).info("replication");
+  return Object.fromEntries(info.split("\r\n").filter((l) => l.includes(":")).map((l) => l.split(":", 2) as [string, string]));
+}
+
+describe("service DNS inside a region", () => {
+  test("a pod replicates from <svc>.<ns>.svc.cluster.local, and headless names resolve to pod IPs", async () => {
+    const core = east.kubeConfig.makeApiClient(CoreV1Api);
+    await core.createNamespacedService({ namespace: NS, body: { metadata: { name: "primary" }, spec: { selector: { role: "primary" }, ports: [{ port: 6379 }] } } });
+    await core.createNamespacedService({ namespace: NS, body: { metadata: { name: "nodes" }, spec: { clusterIP: "None", selector: { app: "dns" }, ports: [{ port: 6379 }] } } });
+    await core.createNamespacedPod({ namespace: NS, body: redisPod("source", { role: "primary", app: "dns" }, "nodes") });
+    await core.createNamespacedPod({ namespace: NS, body: redisPod("follower", { app: "dns" }, "nodes") });
+    const sourceIp = await east.waitForPodReady("source");
+    const followerIp = await east.waitForPodReady("follower");
+
+    const service = await core.readNamespacedService({ name: "primary", namespace: NS });
+    const clusterIp = service.spec?.clusterIP ?? "";
+    assert.match(clusterIp, /^127\.14\.200\.\d+$/);
+    assert.equal(east.resolve("primary.default.svc.cluster.local"), clusterIp);
+    assert.equal(east.resolve("source.nodes.default.svc.cluster.local"), sourceIp);
+
+    const lookup = await east.exec("follower", NS, ["sh", "-c", "getent hosts primary.default.svc.cluster.local primary.default.svc primary.default primary source.nodes.default.svc.cluster.local | cut -d' ' -f1"]);
+    assert.equal(lookup.output, `${clusterIp}\n${clusterIp}\n${clusterIp}\n${clusterIp}\n${sourceIp}\n`);
+
+    await redis(sourceIp).set("written", "on the source");
+    const replicaof = await east.exec("follower", NS, ["redis-cli", "REPLICAOF", "primary.default.svc.cluster.local", "6379"]);
+    assert.equal(replicaof.output, "OK\n");
+    await waitFor(async () => (await replicationOf(followerIp)).master_link_status === "up", { what: "the replication link" });
+    assert.equal(await redis(followerIp).get("written"), "on the source");
+    // Through the Service proxy the source sees the follower's own pod IP, as with kube-proxy.
+    assert.match((await replicationOf(sourceIp)).slave0 ?? "", new RegExp(`^ip=${followerIp.replaceAll(".", "\\.")},port=6379,`));
+  });
+});
+
+describe("LoadBalancer across regions", () => {
+  test("a pod in west replicates from east's LoadBalancer address", async () => {
+    const eastCore = east.kubeConfig.makeApiClient(CoreV1Api);
+    const westCore = west.kubeConfig.makeApiClient(CoreV1Api);
+    const created = await eastCore.createNamespacedService({
+      namespace: NS,
+      body: { metadata: { name: "primary-lb" }, spec: { type: "LoadBalancer", selector: { role: "primary" }, ports: [{ port: 6379 }] } },
+    });
+    const lbIp = created.status?.loadBalancer?.ingress?.[0]?.ip ?? "";
+    assert.match(lbIp, /^127\.14\.250\.\d+$/);
+    assert.equal(east.loadBalancerIP("primary-lb"), lbIp);
+
+    await westCore.createNamespacedPod({ namespace: NS, body: redisPod("dr-replica", { app: "dr" }) });
+    const replicaIp = await west.waitForPodReady("dr-replica");
+    assert.match(replicaIp, /^127\.15\./);
+    const replicaof = await west.exec("dr-replica", NS, ["redis-cli", "REPLICAOF", lbIp, "6379"]);
+    assert.equal(replicaof.output, "OK\n");
+    await waitFor(async () => (await replicationOf(replicaIp)).master_link_status === "up", { what: "the cross-region link" });
+    assert.equal(await redis(replicaIp).get("written"), "on the source");
+  });
+});
