@@ -1,34 +1,39 @@
 /**
  * The network between two regions, as a TCP proxy the drill can cut (connections dropped, new ones refused),
- * stall (bytes held back while connections stay open: a link that is up but slow) and heal.
+ * throttle (a slow link: bytes trickle through at a set rate, each connection in order) and heal.
  */
 import net from "node:net";
+
+/** One direction of one connection: bytes waiting to go out, in order. */
+interface Lane {
+  readonly to: net.Socket;
+  readonly queue: Buffer[];
+}
 
 interface Pair {
   readonly client: net.Socket;
   readonly upstream: net.Socket;
-  /** Bytes held back while stalled, in order. */
-  readonly held: { to: net.Socket; chunk: Buffer }[];
+  readonly lanes: readonly Lane[];
 }
+
+const TICK_MS = 50;
 
 export class RegionLink {
   private readonly server: net.Server;
   private readonly pairs = new Set<Pair>();
-  private state: "open" | "cut" | "stalled" = "open";
+  private state: "open" | "cut" | "throttled" = "open";
+  private bytesPerTick = Infinity;
+  private pump: NodeJS.Timeout | undefined;
 
   constructor(
     readonly host: string,
     readonly port: number,
-    private target: { host: string; port: number },
+    private readonly target: { host: string; port: number },
   ) {
     this.server = net.createServer((client) => this.accept(client));
   }
 
-  get address(): { host: string; port: number } {
-    return { host: this.host, port: this.port };
-  }
-
-  get linkState(): "open" | "cut" | "stalled" {
+  get linkState(): "open" | "cut" | "throttled" {
     return this.state;
   }
 
@@ -39,18 +44,15 @@ export class RegionLink {
     });
   }
 
-  /** Where the far side lives now (a LoadBalancer address that changed); open connections are kept. */
-  retarget(target: { host: string; port: number }): void {
-    this.target = target;
-  }
-
   private accept(client: net.Socket): void {
     if (this.state === "cut") {
       client.destroy();
       return;
     }
     const upstream = net.connect(this.target.port, this.target.host);
-    const pair: Pair = { client, upstream, held: [] };
+    const toUpstream: Lane = { to: upstream, queue: [] };
+    const toClient: Lane = { to: client, queue: [] };
+    const pair: Pair = { client, upstream, lanes: [toUpstream, toClient] };
     this.pairs.add(pair);
     for (const socket of [client, upstream]) socket.on("error", () => undefined);
     const close = () => {
@@ -60,13 +62,13 @@ export class RegionLink {
     };
     client.on("close", close);
     upstream.on("close", close);
-    // Forwarded by hand rather than piped: a piped stream resumes by itself, a stalled link must not.
-    const forward = (to: net.Socket) => (chunk: Buffer) => {
-      if (this.state === "stalled") pair.held.push({ to, chunk });
-      else to.write(chunk);
+    // Forwarded by hand rather than piped, so a throttled link can hold bytes back.
+    const forward = (lane: Lane) => (chunk: Buffer) => {
+      if (this.state === "open" && lane.queue.length === 0) lane.to.write(chunk);
+      else lane.queue.push(chunk);
     };
-    client.on("data", forward(upstream));
-    upstream.on("data", forward(client));
+    client.on("data", forward(toUpstream));
+    upstream.on("data", forward(toClient));
   }
 
   /** Drops every connection and refuses new ones until `heal`. */
@@ -79,20 +81,50 @@ export class RegionLink {
     this.pairs.clear();
   }
 
-  /** Keeps connections open but forwards nothing: the replica's link looks up while the lag grows. */
-  stall(): void {
-    this.state = "stalled";
+  /** Lets at most `bytesPerSecond` through per direction of each connection; connections stay up. */
+  throttle(bytesPerSecond: number): void {
+    this.state = "throttled";
+    this.bytesPerTick = Math.max(1, Math.floor((bytesPerSecond * TICK_MS) / 1000));
+    this.pump ??= setInterval(() => this.release(), TICK_MS);
   }
 
+  private release(): void {
+    for (const pair of this.pairs) {
+      for (const lane of pair.lanes) {
+        let budget = this.state === "open" ? Infinity : this.bytesPerTick;
+        while (budget > 0 && lane.queue.length > 0) {
+          const chunk = lane.queue[0] as Buffer;
+          if (chunk.length <= budget) {
+            lane.queue.shift();
+            lane.to.write(chunk);
+            budget -= chunk.length;
+          } else {
+            lane.to.write(chunk.subarray(0, budget));
+            lane.queue[0] = chunk.subarray(budget);
+            budget = 0;
+          }
+        }
+      }
+    }
+    if (
+      this.state !== "throttled" &&
+      [...this.pairs].every((p) => p.lanes.every((l) => l.queue.length === 0))
+    ) {
+      clearInterval(this.pump);
+      this.pump = undefined;
+    }
+  }
+
+  /** Back to a normal link; bytes held back by a throttle are delivered first. */
   heal(): void {
     this.state = "open";
-    for (const pair of this.pairs) {
-      for (const { to, chunk } of pair.held.splice(0)) to.write(chunk);
-    }
+    if (this.pump !== undefined) this.release();
   }
 
   async stop(): Promise<void> {
     this.cut();
+    clearInterval(this.pump);
+    this.pump = undefined;
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }

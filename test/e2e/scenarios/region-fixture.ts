@@ -89,12 +89,14 @@ export async function writeKeys(
   password: string,
   prefix: string,
   count: number,
+  valueBytes = 1,
 ): Promise<string[]> {
   const client = redisClient(host, port, password);
   try {
     const keys = Array.from({ length: count }, (_, i) => `${prefix}:${i}`);
     const pipeline = client.pipeline();
-    for (const key of keys) pipeline.set(key, "1");
+    const value = "1".repeat(valueBytes);
+    for (const key of keys) pipeline.set(key, value);
     const results = (await pipeline.exec()) ?? [];
     return keys.filter((_, i) => results[i]?.[0] === null);
   } finally {
