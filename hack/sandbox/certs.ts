@@ -9,7 +9,8 @@ import { join } from "node:path";
 
 function openssl(args: string[], cwd: string): void {
   const result = spawnSync("openssl", args, { cwd, encoding: "utf8" });
-  if (result.status !== 0) throw new Error(`openssl ${args[0] ?? ""} failed: ${result.stderr || String(result.error)}`);
+  if (result.status !== 0)
+    throw new Error(`openssl ${args[0] ?? ""} failed: ${result.stderr || String(result.error)}`);
 }
 
 export interface CertificateAuthority {
@@ -20,23 +21,76 @@ export interface CertificateAuthority {
 export function createCa(dir: string, commonName = "redis-dr-sandbox-ca"): CertificateAuthority {
   mkdirSync(dir, { recursive: true });
   openssl(
-    ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "3650", "-subj", `/CN=${commonName}`],
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      "ca.key",
+      "-out",
+      "ca.crt",
+      "-days",
+      "3650",
+      "-subj",
+      `/CN=${commonName}`,
+    ],
     dir,
   );
   return { dir, certPem: readFileSync(join(dir, "ca.crt"), "utf8") };
 }
 
 /** A serving certificate for `dnsNames` and `ips`, written to `outDir` as tls.crt, tls.key and ca.crt. */
-export function issueServingCertificate(ca: CertificateAuthority, outDir: string, dnsNames: string[], ips: string[] = []): void {
+export function issueServingCertificate(
+  ca: CertificateAuthority,
+  outDir: string,
+  dnsNames: string[],
+  ips: string[] = [],
+): void {
   mkdirSync(outDir, { recursive: true });
   const san = [...dnsNames.map((n) => `DNS:${n}`), ...ips.map((ip) => `IP:${ip}`)].join(",");
   writeFileSync(
     join(outDir, "ext.cnf"),
     `subjectAltName=${san}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n`,
   );
-  openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "tls.key", "-out", "tls.csr", "-subj", `/CN=${dnsNames[0] ?? ips[0] ?? "localhost"}`], outDir);
   openssl(
-    ["x509", "-req", "-in", "tls.csr", "-CA", join(ca.dir, "ca.crt"), "-CAkey", join(ca.dir, "ca.key"), "-CAcreateserial", "-days", "365", "-out", "tls.crt", "-extfile", "ext.cnf"],
+    [
+      "req",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      "tls.key",
+      "-out",
+      "tls.csr",
+      "-subj",
+      `/CN=${dnsNames[0] ?? ips[0] ?? "localhost"}`,
+    ],
+    outDir,
+  );
+  openssl(
+    [
+      "x509",
+      "-req",
+      "-in",
+      "tls.csr",
+      "-CA",
+      join(ca.dir, "ca.crt"),
+      "-CAkey",
+      join(ca.dir, "ca.key"),
+      "-CAcreateserial",
+      "-days",
+      "365",
+      "-out",
+      "tls.crt",
+      "-extfile",
+      "ext.cnf",
+    ],
     outDir,
   );
   writeFileSync(join(outDir, "ca.crt"), ca.certPem);

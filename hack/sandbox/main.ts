@@ -64,7 +64,10 @@ try {
   process.stderr.write(`sandbox failed to start: ${(error as Error).message} (log: ${logFile})\n`);
   process.exit(1);
 }
-const started = [sandbox.webhook ? "webhook" : undefined, sandbox.controller ? "controller" : undefined].filter(Boolean);
+const started = [
+  sandbox.webhook ? "webhook" : undefined,
+  sandbox.controller ? "controller" : undefined,
+].filter(Boolean);
 process.stdout.write(
   `sandbox ready: export KUBECONFIG=${kubeconfigPath} (API ${sandbox.apiUrl}, pods in 127.${sandbox.range}.0.0/16, ` +
     `${started.length > 0 ? `running ${started.join(" and ")}` : "no operator"}; logs in ${logFile} and ${join(sandbox.dir, "logs")})\n`,

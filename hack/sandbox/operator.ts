@@ -37,7 +37,21 @@ export class OperatorProcess {
     const { hostsFile } = this.options;
     const node = [process.execPath, "--import", "tsx", ...this.options.args];
     const argv = hostsFile
-      ? ["--pdeathsig", "KILL", "--", "unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"', hostsFile, ...node]
+      ? [
+          "--pdeathsig",
+          "KILL",
+          "--",
+          "unshare",
+          "--mount",
+          "--propagation",
+          "private",
+          "--",
+          "/bin/sh",
+          "-c",
+          'mount --bind "$0" /etc/hosts && exec "$@"',
+          hostsFile,
+          ...node,
+        ]
       : ["--pdeathsig", "KILL", "--", ...node];
     const log = openSync(this.options.logFile, "a");
     const child = spawn("setpriv", argv, {
@@ -49,7 +63,10 @@ export class OperatorProcess {
     closeSync(log);
     this.child = child;
     this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
-    this.options.logger.info({ process: this.options.name, pid: child.pid, log: this.options.logFile }, "started");
+    this.options.logger.info(
+      { process: this.options.name, pid: child.pid, log: this.options.logFile },
+      "started",
+    );
   }
 
   /** Sends a signal to the process (SIGKILL to simulate a crash, SIGSTOP/SIGCONT to pause). */

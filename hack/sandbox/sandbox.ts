@@ -4,7 +4,15 @@
  * 127.R.0.0/16 (see network/addresses.ts). `Sandbox.start()` brings it up; `stop()` ends every process it
  * started and removes its working directory.
  */
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+  existsSync,
+} from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -120,13 +128,24 @@ export class Sandbox {
       logger: this.logger.child({ component: "apiserver" }),
     });
     this.network = new ServiceNetwork(this.core, this.range, this.logger.child({ component: "network" }));
-    this.statefulSets = new StatefulSetController(this.core, this.logger.child({ component: "statefulset-controller" }));
-    const files = prepareRuntimeFiles(join(SANDBOX_TMP, "redis-dr-sandbox-runtime"), join(REPO_ROOT, "hack/sandbox/kubelet/podnet.c"));
+    this.statefulSets = new StatefulSetController(
+      this.core,
+      this.logger.child({ component: "statefulset-controller" }),
+    );
+    const files = prepareRuntimeFiles(
+      join(SANDBOX_TMP, "redis-dr-sandbox-runtime"),
+      join(REPO_ROOT, "hack/sandbox/kubelet/podnet.c"),
+    );
     this.kubelet = new Kubelet(
       this.core,
       this.network,
       new IpPool(this.range, 1, 99),
-      { nodeName: options.name ?? `region-${this.range}`, dir: this.dir, files, probePeriodCapSeconds: options.probePeriodCapSeconds ?? 1 },
+      {
+        nodeName: options.name ?? `region-${this.range}`,
+        dir: this.dir,
+        files,
+        probePeriodCapSeconds: options.probePeriodCapSeconds ?? 1,
+      },
       this.logger.child({ component: "kubelet" }),
     );
   }
@@ -165,7 +184,15 @@ export class Sandbox {
     const config = {
       apiVersion: "v1",
       kind: "Config",
-      clusters: [{ name, cluster: { server: this.apiUrl, "certificate-authority-data": Buffer.from(this.ca.certPem).toString("base64") } }],
+      clusters: [
+        {
+          name,
+          cluster: {
+            server: this.apiUrl,
+            "certificate-authority-data": Buffer.from(this.ca.certPem).toString("base64"),
+          },
+        },
+      ],
       users: [{ name: `${name}-admin`, user: { token: "sandbox-admin" } }],
       contexts: [{ name, context: { cluster: name, user: `${name}-admin`, namespace: "default" } }],
       "current-context": name,
@@ -174,10 +201,15 @@ export class Sandbox {
   }
 
   /** Where a Service's port is served, for webhook calls: the webhook process, or the Service's ClusterIP. */
-  private resolveService(namespace: string, name: string, port: number): { host: string; port: number } | undefined {
+  private resolveService(
+    namespace: string,
+    name: string,
+    port: number,
+  ): { host: string; port: number } | undefined {
     const routed = this.resolveServiceOverride(namespace, name);
     if (routed) return routed;
-    if (namespace === OPERATOR_NAMESPACE && name === WEBHOOK_SERVICE && this.webhookAddress) return this.webhookAddress;
+    if (namespace === OPERATOR_NAMESPACE && name === WEBHOOK_SERVICE && this.webhookAddress)
+      return this.webhookAddress;
     const service = this.core.store.get("/services", namespace, name);
     const spec = service?.spec as { clusterIP?: string } | undefined;
     if (spec?.clusterIP && spec.clusterIP !== "None") return { host: spec.clusterIP, port };
@@ -190,11 +222,15 @@ export class Sandbox {
     this.resolveServiceOverride = (ns, n) => (ns === namespace && n === name ? address : previous(ns, n));
   }
 
-  private resolveServiceOverride: (namespace: string, name: string) => { host: string; port: number } | undefined = () => undefined;
+  private resolveServiceOverride: (
+    namespace: string,
+    name: string,
+  ) => { host: string; port: number } | undefined = () => undefined;
 
   async ensureNamespace(name: string): Promise<void> {
     const type = this.core.type("", "v1", "namespaces");
-    if (!this.core.tryGet(type, undefined, name)) await this.core.create(type, undefined, { metadata: { name } });
+    if (!this.core.tryGet(type, undefined, name))
+      await this.core.create(type, undefined, { metadata: { name } });
   }
 
   /** Creates or replaces (keeping resourceVersion) every object in a YAML file. */
@@ -220,22 +256,40 @@ export class Sandbox {
   // ------------------------------------------------------------------ operator processes
 
   private operatorEnv(): Record<string, string> {
-    return { KUBECONFIG: this.kubeconfigPath, POD_NAMESPACE: OPERATOR_NAMESPACE, ...this.options.operatorEnv };
+    return {
+      KUBECONFIG: this.kubeconfigPath,
+      POD_NAMESPACE: OPERATOR_NAMESPACE,
+      ...this.options.operatorEnv,
+    };
   }
 
   /** Starts webhook/main.ts with a certificate for its Service, and waits until it is ready. */
   async startWebhook(): Promise<OperatorProcess> {
-    if (!existsSync(join(REPO_ROOT, "webhook/main.ts"))) throw new Error("webhook/main.ts does not exist yet");
+    if (!existsSync(join(REPO_ROOT, "webhook/main.ts")))
+      throw new Error("webhook/main.ts does not exist yet");
     const certDir = join(this.dir, "webhook-certs");
     const service = `${WEBHOOK_SERVICE}.${OPERATOR_NAMESPACE}`;
-    issueServingCertificate(this.ca, certDir, [`${service}.svc`, `${service}.svc.cluster.local`, WEBHOOK_SERVICE, service], ["127.0.0.1"]);
+    issueServingCertificate(
+      this.ca,
+      certDir,
+      [`${service}.svc`, `${service}.svc.cluster.local`, WEBHOOK_SERVICE, service],
+      ["127.0.0.1"],
+    );
     const port = await freePort();
     const healthPort = await freePort();
     this.webhookAddress = { host: "127.0.0.1", port };
     mkdirSync(join(this.dir, "logs"), { recursive: true });
     this.webhook = new OperatorProcess({
       name: "webhook",
-      args: ["webhook/main.ts", "--cert-dir", certDir, "--port", String(port), "--health-port", String(healthPort)],
+      args: [
+        "webhook/main.ts",
+        "--cert-dir",
+        certDir,
+        "--port",
+        String(port),
+        "--health-port",
+        String(healthPort),
+      ],
       cwd: REPO_ROOT,
       env: this.operatorEnv(),
       hostsFile: this.operatorHosts,
@@ -246,7 +300,8 @@ export class Sandbox {
     await waitFor(
       "the webhook's /readyz",
       async () => {
-        if (!this.webhook?.running) throw new Error(`the webhook exited; see ${join(this.dir, "logs", "webhook.log")}`);
+        if (!this.webhook?.running)
+          throw new Error(`the webhook exited; see ${join(this.dir, "logs", "webhook.log")}`);
         const response = await fetch(`http://127.0.0.1:${healthPort}/readyz`);
         return response.status === 200;
       },
@@ -258,10 +313,14 @@ export class Sandbox {
   }
 
   /** Installs manifests/webhook/webhook-configurations.yaml with the sandbox CA injected as caBundle. */
-  async installWebhookConfigurations(file = join(REPO_ROOT, "manifests/webhook/webhook-configurations.yaml")): Promise<void> {
+  async installWebhookConfigurations(
+    file = join(REPO_ROOT, "manifests/webhook/webhook-configurations.yaml"),
+  ): Promise<void> {
     const caBundle = Buffer.from(this.ca.certPem).toString("base64");
     await this.applyFile(file, (object) => {
-      const webhooks = Array.isArray(object.webhooks) ? (object.webhooks as { clientConfig?: Record<string, unknown> }[]) : [];
+      const webhooks = Array.isArray(object.webhooks)
+        ? (object.webhooks as { clientConfig?: Record<string, unknown> }[])
+        : [];
       // What cert-manager's CA injector does for `cert-manager.io/inject-ca-from`.
       for (const webhook of webhooks) webhook.clientConfig = { ...webhook.clientConfig, caBundle };
       return object;
@@ -270,7 +329,8 @@ export class Sandbox {
 
   /** Starts controller/main.ts (again, after stopController or a kill). */
   startController(): OperatorProcess {
-    if (!existsSync(join(REPO_ROOT, "controller/main.ts"))) throw new Error("controller/main.ts does not exist yet");
+    if (!existsSync(join(REPO_ROOT, "controller/main.ts")))
+      throw new Error("controller/main.ts does not exist yet");
     mkdirSync(join(this.dir, "logs"), { recursive: true });
     if (!this.controller) {
       this.controller = new OperatorProcess({
@@ -325,7 +385,8 @@ export class Sandbox {
     await attempt(() => this.kubelet.stop());
     await attempt(() => this.network.stop());
     await attempt(() => this.api.stop());
-    if (this.ownsDir && !this.options.keepDir) await attempt(() => rmSync(this.dir, { recursive: true, force: true }));
+    if (this.ownsDir && !this.options.keepDir)
+      await attempt(() => rmSync(this.dir, { recursive: true, force: true }));
     if (errors.length > 0) throw new AggregateError(errors, "errors while stopping the sandbox");
   }
 }

@@ -69,7 +69,11 @@ export interface TestSandbox {
 /** Polls `check` until it returns something other than undefined/false/null; resolves with that value. */
 export async function waitFor<T>(
   check: () => T | undefined | null | false | Promise<T | undefined | null | false>,
-  { timeoutMs = 20_000, intervalMs = 50, what = "condition" }: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+  {
+    timeoutMs = 20_000,
+    intervalMs = 50,
+    what = "condition",
+  }: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -81,14 +85,17 @@ export async function waitFor<T>(
       lastError = error;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
+      throw new Error(
+        `timed out after ${timeoutMs}ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
 
 const isReady = (pod: { status?: unknown; metadata: unknown } | undefined): boolean => {
-  const conditions = (pod?.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions;
+  const conditions = (pod?.status as { conditions?: { type: string; status: string }[] } | undefined)
+    ?.conditions;
   return conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
 };
 
@@ -109,11 +116,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<TestSa
       waitFor(
         () => {
           const pod = sandbox.core.store.get("/pods", namespace, name);
-          return pod && !pod.metadata.deletionTimestamp && isReady(pod) ? sandbox.podIP(name, namespace) : undefined;
+          return pod && !pod.metadata.deletionTimestamp && isReady(pod)
+            ? sandbox.podIP(name, namespace)
+            : undefined;
         },
         { timeoutMs, what: `pod ${namespace}/${name} to be Ready` },
       ),
-    killPod: (name, namespace = "default", signal = "SIGKILL") => sandbox.kubelet.signalPod(namespace, name, signal),
+    killPod: (name, namespace = "default", signal = "SIGKILL") =>
+      sandbox.kubelet.signalPod(namespace, name, signal),
     pausePod: (name, namespace = "default") => sandbox.kubelet.signalPod(namespace, name, "SIGSTOP"),
     resumePod: (name, namespace = "default") => sandbox.kubelet.signalPod(namespace, name, "SIGCONT"),
     exec: (name, namespace, argv) => sandbox.kubelet.exec(namespace, name, argv),

@@ -17,14 +17,29 @@ import {
   type V1MutatingWebhook,
   type V1ValidatingWebhook,
 } from "@kubernetes/client-node";
-import { freePort, issueServingCertificate, startSandbox, type TestSandbox } from "../../hack/sandbox/testing.ts";
+import {
+  freePort,
+  issueServingCertificate,
+  startSandbox,
+  type TestSandbox,
+} from "../../hack/sandbox/testing.ts";
 
 /** 127.16.0.0/16: this file's sandbox. */
 const RANGE = 16;
 const RC = { group: "redis.io", version: "v1", plural: "redisclusters" };
 
 interface Review {
-  request: { uid: string; operation: string; dryRun: boolean; namespace: string; name: string; object: { spec?: { instances?: number; image?: string; mode?: string } }; kind: { kind: string }; resource: { resource: string }; userInfo: { username: string } };
+  request: {
+    uid: string;
+    operation: string;
+    dryRun: boolean;
+    namespace: string;
+    name: string;
+    object: { spec?: { instances?: number; image?: string; mode?: string } };
+    kind: { kind: string };
+    resource: { resource: string };
+    userInfo: { username: string };
+  };
 }
 
 let sb: TestSandbox;
@@ -52,7 +67,13 @@ before(async () => {
         reviews.push(review.request);
         const respond = (response: Record<string, unknown>) => {
           res.writeHead(200, { "content-type": "application/json" });
-          res.end(JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response: { uid: review.request.uid, ...response } }));
+          res.end(
+            JSON.stringify({
+              apiVersion: "admission.k8s.io/v1",
+              kind: "AdmissionReview",
+              response: { uid: review.request.uid, ...response },
+            }),
+          );
         };
         const path = (req.url ?? "").split("?")[0];
         if (path === "/mutate") {
@@ -60,10 +81,23 @@ before(async () => {
             { op: "add", path: "/metadata/labels", value: { "mutated-by": "test-webhook" } },
             { op: "add", path: "/spec/image", value: "redis:7.2-mutated" },
           ];
-          respond({ allowed: true, patchType: "JSONPatch", patch: Buffer.from(JSON.stringify(patch)).toString("base64"), warnings: ["defaulted by the test webhook"] });
+          respond({
+            allowed: true,
+            patchType: "JSONPatch",
+            patch: Buffer.from(JSON.stringify(patch)).toString("base64"),
+            warnings: ["defaulted by the test webhook"],
+          });
         } else if (path === "/validate") {
           const instances = review.request.object.spec?.instances ?? 0;
-          if (instances > 5) respond({ allowed: false, status: { code: 403, reason: "Forbidden", message: "spec.instances: Invalid value: 9: must be at most 5" } });
+          if (instances > 5)
+            respond({
+              allowed: false,
+              status: {
+                code: 403,
+                reason: "Forbidden",
+                message: "spec.instances: Invalid value: 9: must be at most 5",
+              },
+            });
           else respond({ allowed: true, warnings: [`${instances} instances`] });
         } else if (path === "/slow") {
           setTimeout(() => respond({ allowed: true }), 3_000);
@@ -82,18 +116,36 @@ after(async () => {
   await sb?.stop();
 });
 
-const RULES = [{ apiGroups: ["redis.io"], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["redisclusters"], scope: "Namespaced" }];
+const RULES = [
+  {
+    apiGroups: ["redis.io"],
+    apiVersions: ["v1"],
+    operations: ["CREATE", "UPDATE"],
+    resources: ["redisclusters"],
+    scope: "Namespaced",
+  },
+];
 
 const byUrl = (path: string, port = webhookPort) => ({ url: `https://127.0.0.1:${port}${path}`, caBundle });
 
 async function install(mutating: V1MutatingWebhook[], validating: V1ValidatingWebhook[]): Promise<void> {
   await admission.deleteCollectionMutatingWebhookConfiguration({});
   await admission.deleteCollectionValidatingWebhookConfiguration({});
-  if (mutating.length > 0) await admission.createMutatingWebhookConfiguration({ body: { metadata: { name: "test-mutating" }, webhooks: mutating } });
-  if (validating.length > 0) await admission.createValidatingWebhookConfiguration({ body: { metadata: { name: "test-validating" }, webhooks: validating } });
+  if (mutating.length > 0)
+    await admission.createMutatingWebhookConfiguration({
+      body: { metadata: { name: "test-mutating" }, webhooks: mutating },
+    });
+  if (validating.length > 0)
+    await admission.createValidatingWebhookConfiguration({
+      body: { metadata: { name: "test-validating" }, webhooks: validating },
+    });
 }
 
-const webhook = (name: string, clientConfig: V1ValidatingWebhook["clientConfig"], extra: Partial<V1ValidatingWebhook> = {}): V1ValidatingWebhook => ({
+const webhook = (
+  name: string,
+  clientConfig: V1ValidatingWebhook["clientConfig"],
+  extra: Partial<V1ValidatingWebhook> = {},
+): V1ValidatingWebhook => ({
   name,
   clientConfig,
   rules: RULES,
@@ -104,20 +156,39 @@ const webhook = (name: string, clientConfig: V1ValidatingWebhook["clientConfig"]
   ...extra,
 });
 
-const cluster = (name: string, spec: Record<string, unknown> = {}) => ({ apiVersion: "redis.io/v1", kind: "RedisCluster", metadata: { name }, spec });
+const cluster = (name: string, spec: Record<string, unknown> = {}) => ({
+  apiVersion: "redis.io/v1",
+  kind: "RedisCluster",
+  metadata: { name },
+  spec,
+});
 
 /** Creates a RedisCluster over raw HTTPS to see the status code, body and Warning headers exactly. */
-function rawCreate(namespace: string, body: unknown, query = ""): Promise<{ status: number; body: { message?: string; code?: number; reason?: string; spec?: unknown; metadata?: { labels?: unknown } }; warnings: string[] }> {
+function rawCreate(
+  namespace: string,
+  body: unknown,
+  query = "",
+): Promise<{
+  status: number;
+  body: { message?: string; code?: number; reason?: string; spec?: unknown; metadata?: { labels?: unknown } };
+  warnings: string[];
+}> {
   return new Promise((resolve, reject) => {
-    const request = https.request(`${sb.apiUrl}/apis/redis.io/v1/namespaces/${namespace}/redisclusters${query}`, { method: "POST", ca: sb.sandbox.ca.certPem, headers: { "content-type": "application/json" } }, (res) => {
-      let text = "";
-      res.on("data", (chunk: Buffer) => (text += chunk.toString()));
-      res.on("end", () => {
-        // One Warning header per warning, as the API server sends them (node would join them with ", ").
-        const warnings = res.rawHeaders.filter((_, i) => i % 2 === 1 && res.rawHeaders[i - 1]?.toLowerCase() === "warning");
-        resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as never, warnings });
-      });
-    });
+    const request = https.request(
+      `${sb.apiUrl}/apis/redis.io/v1/namespaces/${namespace}/redisclusters${query}`,
+      { method: "POST", ca: sb.sandbox.ca.certPem, headers: { "content-type": "application/json" } },
+      (res) => {
+        let text = "";
+        res.on("data", (chunk: Buffer) => (text += chunk.toString()));
+        res.on("end", () => {
+          // One Warning header per warning, as the API server sends them (node would join them with ", ").
+          const warnings = res.rawHeaders.filter(
+            (_, i) => i % 2 === 1 && res.rawHeaders[i - 1]?.toLowerCase() === "warning",
+          );
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as never, warnings });
+        });
+      },
+    );
     request.on("error", reject);
     request.end(JSON.stringify(body));
   });
@@ -129,7 +200,10 @@ beforeEach(() => {
 
 describe("admission webhooks", () => {
   test("mutating webhooks patch the object (already defaulted at decode, as Kubernetes does); warnings become Warning headers", async () => {
-    await install([webhook("mutate.test.io", byUrl("/mutate"))], [webhook("validate.test.io", byUrl("/validate"))]);
+    await install(
+      [webhook("mutate.test.io", byUrl("/mutate"))],
+      [webhook("validate.test.io", byUrl("/validate"))],
+    );
     const created = await rawCreate("default", cluster("mutated", { mode: "standalone" }));
     assert.equal(created.status, 201);
     assert.deepEqual(created.body.metadata?.labels, { "mutated-by": "test-webhook" });
@@ -137,33 +211,56 @@ describe("admission webhooks", () => {
     assert.deepEqual(created.warnings, ['299 - "defaulted by the test webhook"', '299 - "1 instances"']);
     const [mutate, validate] = reviews;
     assert.deepEqual(
-      [mutate?.operation, mutate?.kind.kind, mutate?.resource.resource, mutate?.namespace, mutate?.name, mutate?.dryRun, mutate?.userInfo.username],
+      [
+        mutate?.operation,
+        mutate?.kind.kind,
+        mutate?.resource.resource,
+        mutate?.namespace,
+        mutate?.name,
+        mutate?.dryRun,
+        mutate?.userInfo.username,
+      ],
       ["CREATE", "RedisCluster", "redisclusters", "default", "mutated", false, "kubernetes-admin"],
     );
     // Both see the schema's defaults; the validating webhook also sees the mutation.
-    assert.deepEqual([mutate?.object.spec, validate?.object.spec], [{ instances: 1, mode: "standalone" }, { image: "redis:7.2-mutated", instances: 1, mode: "standalone" }]);
+    assert.deepEqual(
+      [mutate?.object.spec, validate?.object.spec],
+      [
+        { instances: 1, mode: "standalone" },
+        { image: "redis:7.2-mutated", instances: 1, mode: "standalone" },
+      ],
+    );
   });
 
   test("a denial is reported with the webhook's name, message and code", async () => {
     await install([], [webhook("validate.test.io", byUrl("/validate"))]);
     const denied = await rawCreate("default", cluster("too-big", { instances: 9 }));
-    assert.deepEqual([denied.status, denied.body.reason, denied.body.message], [
-      403,
-      "Forbidden",
-      'admission webhook "validate.test.io" denied the request: spec.instances: Invalid value: 9: must be at most 5',
-    ]);
-    await assert.rejects(custom.getNamespacedCustomObject({ ...RC, namespace: "default", name: "too-big" }), (e: unknown) => e instanceof ApiException && e.code === 404);
+    assert.deepEqual(
+      [denied.status, denied.body.reason, denied.body.message],
+      [
+        403,
+        "Forbidden",
+        'admission webhook "validate.test.io" denied the request: spec.instances: Invalid value: 9: must be at most 5',
+      ],
+    );
+    await assert.rejects(
+      custom.getNamespacedCustomObject({ ...RC, namespace: "default", name: "too-big" }),
+      (e: unknown) => e instanceof ApiException && e.code === 404,
+    );
   });
 
   test("a webhook that is down fails the request with failurePolicy Fail and is skipped with Ignore", async () => {
     const downPort = await freePort();
     await install([], [webhook("down.test.io", byUrl("/validate", downPort))]);
     const failed = await rawCreate("default", cluster("down-fail"));
-    assert.deepEqual([failed.status, failed.body.reason, failed.body.message], [
-      500,
-      "InternalError",
-      `Internal error occurred: failed calling webhook "down.test.io": failed to call webhook: Post "https://127.0.0.1:${downPort}/validate?timeout=2s": dial tcp 127.0.0.1:${downPort}: connect: connection refused`,
-    ]);
+    assert.deepEqual(
+      [failed.status, failed.body.reason, failed.body.message],
+      [
+        500,
+        "InternalError",
+        `Internal error occurred: failed calling webhook "down.test.io": failed to call webhook: Post "https://127.0.0.1:${downPort}/validate?timeout=2s": dial tcp 127.0.0.1:${downPort}: connect: connection refused`,
+      ],
+    );
     await install([], [webhook("down.test.io", byUrl("/validate", downPort), { failurePolicy: "Ignore" })]);
     assert.equal((await rawCreate("default", cluster("down-ignore"))).status, 201);
   });
@@ -171,33 +268,62 @@ describe("admission webhooks", () => {
   test("a webhook slower than timeoutSeconds fails the request", async () => {
     await install([], [webhook("slow.test.io", byUrl("/slow"), { timeoutSeconds: 1 })]);
     const failed = await rawCreate("default", cluster("slow"));
-    assert.deepEqual([failed.status, failed.body.message], [
-      500,
-      `Internal error occurred: failed calling webhook "slow.test.io": failed to call webhook: Post "https://127.0.0.1:${webhookPort}/slow?timeout=1s": context deadline exceeded`,
-    ]);
+    assert.deepEqual(
+      [failed.status, failed.body.message],
+      [
+        500,
+        `Internal error occurred: failed calling webhook "slow.test.io": failed to call webhook: Post "https://127.0.0.1:${webhookPort}/slow?timeout=1s": context deadline exceeded`,
+      ],
+    );
   });
 
   test("dryRun=All calls side-effect-free webhooks with dryRun and stores nothing; others refuse", async () => {
-    await install([webhook("mutate.test.io", byUrl("/mutate"))], [webhook("validate.test.io", byUrl("/validate"))]);
+    await install(
+      [webhook("mutate.test.io", byUrl("/mutate"))],
+      [webhook("validate.test.io", byUrl("/validate"))],
+    );
     const dry = await rawCreate("default", cluster("dry"), "?dryRun=All");
     assert.deepEqual([dry.status, reviews.map((r) => r.dryRun)], [201, [true, true]]);
-    await assert.rejects(custom.getNamespacedCustomObject({ ...RC, namespace: "default", name: "dry" }), (e: unknown) => e instanceof ApiException && e.code === 404);
+    await assert.rejects(
+      custom.getNamespacedCustomObject({ ...RC, namespace: "default", name: "dry" }),
+      (e: unknown) => e instanceof ApiException && e.code === 404,
+    );
     await install([], [webhook("effects.test.io", byUrl("/validate"), { sideEffects: "Some" })]);
     const refused = await rawCreate("default", cluster("dry2"), "?dryRun=All");
-    assert.deepEqual([refused.status, refused.body.message], [400, 'admission webhook "effects.test.io" does not support dry run']);
+    assert.deepEqual(
+      [refused.status, refused.body.message],
+      [400, 'admission webhook "effects.test.io" does not support dry run'],
+    );
   });
 
   test("clientConfig.service is routed to where the webhook listens; namespaceSelector excludes namespaces", async () => {
     sb.sandbox.routeService("webhooks", "test-webhook", { host: "127.0.0.1", port: webhookPort });
     const core = sb.kubeConfig.makeApiClient(CoreV1Api);
     await core.createNamespace({ body: { metadata: { name: "excluded" } } });
-    await install([], [
-      webhook("validate.test.io", { service: { namespace: "webhooks", name: "test-webhook", path: "/validate", port: 443 }, caBundle }, {
-        namespaceSelector: { matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "NotIn", values: ["excluded"] }] },
-      }),
-    ]);
+    await install(
+      [],
+      [
+        webhook(
+          "validate.test.io",
+          {
+            service: { namespace: "webhooks", name: "test-webhook", path: "/validate", port: 443 },
+            caBundle,
+          },
+          {
+            namespaceSelector: {
+              matchExpressions: [
+                { key: "kubernetes.io/metadata.name", operator: "NotIn", values: ["excluded"] },
+              ],
+            },
+          },
+        ),
+      ],
+    );
     const denied = await rawCreate("default", cluster("svc-denied", { instances: 9 }));
-    assert.equal(denied.body.message, 'admission webhook "validate.test.io" denied the request: spec.instances: Invalid value: 9: must be at most 5');
+    assert.equal(
+      denied.body.message,
+      'admission webhook "validate.test.io" denied the request: spec.instances: Invalid value: 9: must be at most 5',
+    );
     const excluded = await rawCreate("excluded", cluster("not-reviewed", { instances: 9 }));
     assert.equal(excluded.status, 201);
     assert.equal(reviews.length, 1);

@@ -36,7 +36,9 @@ after(() => sb?.stop());
 const merge = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 /** The Status body of a failed call. */
-async function failure(call: Promise<unknown>): Promise<{ code: number; message: string; reason: string; details?: unknown }> {
+async function failure(
+  call: Promise<unknown>,
+): Promise<{ code: number; message: string; reason: string; details?: unknown }> {
   try {
     await call;
   } catch (error) {
@@ -47,69 +49,159 @@ async function failure(call: Promise<unknown>): Promise<{ code: number; message:
   assert.fail("the call succeeded");
 }
 
-type Obj = { metadata: { name: string; resourceVersion: string; generation?: number; uid?: string }; spec?: Record<string, unknown>; status?: Record<string, unknown> };
+type Obj = {
+  metadata: { name: string; resourceVersion: string; generation?: number; uid?: string };
+  spec?: Record<string, unknown>;
+  status?: Record<string, unknown>;
+};
 
 describe("objects", () => {
   test("create assigns uid, creationTimestamp and resourceVersion; a stale update gets 409 Conflict", async () => {
-    const created = await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: "stale" }, data: { a: "1" } } });
+    const created = await core.createNamespacedConfigMap({
+      namespace: NS,
+      body: { metadata: { name: "stale" }, data: { a: "1" } },
+    });
     assert.match(created.metadata?.uid ?? "", /^[0-9a-f-]{36}$/);
     assert.ok(created.metadata?.creationTimestamp instanceof Date);
-    const first = await core.replaceNamespacedConfigMap({ name: "stale", namespace: NS, body: { ...created, data: { a: "2" } } });
+    const first = await core.replaceNamespacedConfigMap({
+      name: "stale",
+      namespace: NS,
+      body: { ...created, data: { a: "2" } },
+    });
     assert.notEqual(first.metadata?.resourceVersion, created.metadata?.resourceVersion);
-    const status = await failure(core.replaceNamespacedConfigMap({ name: "stale", namespace: NS, body: { ...created, data: { a: "3" } } }));
-    assert.deepEqual([status.code, status.reason, status.message], [
-      409,
-      "Conflict",
-      'Operation cannot be fulfilled on configmaps "stale": the object has been modified; please apply your changes to the latest version and try again',
-    ]);
-    const duplicate = await failure(core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: "stale" } } }));
-    assert.deepEqual([duplicate.code, duplicate.reason, duplicate.message], [409, "AlreadyExists", 'configmaps "stale" already exists']);
+    const status = await failure(
+      core.replaceNamespacedConfigMap({
+        name: "stale",
+        namespace: NS,
+        body: { ...created, data: { a: "3" } },
+      }),
+    );
+    assert.deepEqual(
+      [status.code, status.reason, status.message],
+      [
+        409,
+        "Conflict",
+        'Operation cannot be fulfilled on configmaps "stale": the object has been modified; please apply your changes to the latest version and try again',
+      ],
+    );
+    const duplicate = await failure(
+      core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: "stale" } } }),
+    );
+    assert.deepEqual(
+      [duplicate.code, duplicate.reason, duplicate.message],
+      [409, "AlreadyExists", 'configmaps "stale" already exists'],
+    );
     const missing = await failure(core.readNamespacedConfigMap({ name: "nope", namespace: NS }));
     assert.deepEqual([missing.code, missing.message], [404, 'configmaps "nope" not found']);
   });
 
   test("a JSON merge patch with null deletes the field", async () => {
-    await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: "merge", labels: { keep: "1", drop: "1" } }, data: { a: "1", b: "2" } } });
-    const patched = await core.patchNamespacedConfigMap({ name: "merge", namespace: NS, body: { metadata: { labels: { drop: null } }, data: { b: null, c: "3" } } }, merge);
+    await core.createNamespacedConfigMap({
+      namespace: NS,
+      body: { metadata: { name: "merge", labels: { keep: "1", drop: "1" } }, data: { a: "1", b: "2" } },
+    });
+    const patched = await core.patchNamespacedConfigMap(
+      {
+        name: "merge",
+        namespace: NS,
+        body: { metadata: { labels: { drop: null } }, data: { b: null, c: "3" } },
+      },
+      merge,
+    );
     assert.deepEqual(patched.data, { a: "1", c: "3" });
     assert.deepEqual(patched.metadata?.labels, { keep: "1" });
   });
 
   test("a JSON patch applies its operations", async () => {
-    await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: "jsonpatch" }, data: { a: "1" } } });
-    const patched = await core.patchNamespacedConfigMap({ name: "jsonpatch", namespace: NS, body: [{ op: "replace", path: "/data/a", value: "9" }, { op: "add", path: "/data/b", value: "2" }] });
+    await core.createNamespacedConfigMap({
+      namespace: NS,
+      body: { metadata: { name: "jsonpatch" }, data: { a: "1" } },
+    });
+    const patched = await core.patchNamespacedConfigMap({
+      name: "jsonpatch",
+      namespace: NS,
+      body: [
+        { op: "replace", path: "/data/a", value: "9" },
+        { op: "add", path: "/data/b", value: "2" },
+      ],
+    });
     assert.deepEqual(patched.data, { a: "9", b: "2" });
   });
 
   test("Secret stringData is stored as base64 data", async () => {
-    const secret = await core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: "auth" }, stringData: { password: "s3cret" } } });
-    assert.deepEqual([secret.data, secret.stringData, secret.type], [{ password: Buffer.from("s3cret").toString("base64") }, undefined, "Opaque"]);
+    const secret = await core.createNamespacedSecret({
+      namespace: NS,
+      body: { metadata: { name: "auth" }, stringData: { password: "s3cret" } },
+    });
+    assert.deepEqual(
+      [secret.data, secret.stringData, secret.type],
+      [{ password: Buffer.from("s3cret").toString("base64") }, undefined, "Opaque"],
+    );
   });
 
   test("label selectors and field selectors filter lists", async () => {
-    await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: "sel-a", labels: { app: "redis", tier: "a" } } } });
-    await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: "sel-b", labels: { app: "redis", tier: "b" } } } });
+    await core.createNamespacedConfigMap({
+      namespace: NS,
+      body: { metadata: { name: "sel-a", labels: { app: "redis", tier: "a" } } },
+    });
+    await core.createNamespacedConfigMap({
+      namespace: NS,
+      body: { metadata: { name: "sel-b", labels: { app: "redis", tier: "b" } } },
+    });
     const names = (list: { items: V1ConfigMap[] }) => list.items.map((i) => i.metadata?.name);
-    assert.deepEqual(names(await core.listNamespacedConfigMap({ namespace: NS, labelSelector: "app=redis,tier!=a" })), ["sel-b"]);
-    assert.deepEqual(names(await core.listNamespacedConfigMap({ namespace: NS, labelSelector: "tier in (a,b)" })), ["sel-a", "sel-b"]);
-    assert.deepEqual(names(await core.listNamespacedConfigMap({ namespace: NS, fieldSelector: "metadata.name=sel-a" })), ["sel-a"]);
+    assert.deepEqual(
+      names(await core.listNamespacedConfigMap({ namespace: NS, labelSelector: "app=redis,tier!=a" })),
+      ["sel-b"],
+    );
+    assert.deepEqual(
+      names(await core.listNamespacedConfigMap({ namespace: NS, labelSelector: "tier in (a,b)" })),
+      ["sel-a", "sel-b"],
+    );
+    assert.deepEqual(
+      names(await core.listNamespacedConfigMap({ namespace: NS, fieldSelector: "metadata.name=sel-a" })),
+      ["sel-a"],
+    );
   });
 
   test("dryRun=All answers like a real create and stores nothing", async () => {
-    const answer = await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: "dry" } }, dryRun: "All" });
+    const answer = await core.createNamespacedConfigMap({
+      namespace: NS,
+      body: { metadata: { name: "dry" } },
+      dryRun: "All",
+    });
     assert.equal(answer.metadata?.name, "dry");
     const missing = await failure(core.readNamespacedConfigMap({ name: "dry", namespace: NS }));
     assert.equal(missing.code, 404);
   });
 
   test("deleting an owner garbage-collects its dependents", async () => {
-    const owner = (await custom.createNamespacedCustomObject({ ...RC, body: { apiVersion: "redis.io/v1", kind: "RedisCluster", metadata: { name: "owner" }, spec: {} } })) as Obj;
+    const owner = (await custom.createNamespacedCustomObject({
+      ...RC,
+      body: { apiVersion: "redis.io/v1", kind: "RedisCluster", metadata: { name: "owner" }, spec: {} },
+    })) as Obj;
     await core.createNamespacedConfigMap({
       namespace: NS,
-      body: { metadata: { name: "owned", ownerReferences: [{ apiVersion: "redis.io/v1", kind: "RedisCluster", name: "owner", uid: owner.metadata.uid ?? "", controller: true }] } },
+      body: {
+        metadata: {
+          name: "owned",
+          ownerReferences: [
+            {
+              apiVersion: "redis.io/v1",
+              kind: "RedisCluster",
+              name: "owner",
+              uid: owner.metadata.uid ?? "",
+              controller: true,
+            },
+          ],
+        },
+      },
     });
     await custom.deleteNamespacedCustomObject({ ...RC, name: "owner" });
-    await waitFor(async () => (await failure(core.readNamespacedConfigMap({ name: "owned", namespace: NS }))).code === 404, { what: "the dependent to be deleted" });
+    await waitFor(
+      async () =>
+        (await failure(core.readNamespacedConfigMap({ name: "owned", namespace: NS }))).code === 404,
+      { what: "the dependent to be deleted" },
+    );
   });
 });
 
@@ -117,7 +209,12 @@ describe("custom resources", () => {
   test("the CRD's defaults are applied and unknown fields pruned", async () => {
     const created = (await custom.createNamespacedCustomObject({
       ...RC,
-      body: { apiVersion: "redis.io/v1", kind: "RedisCluster", metadata: { name: "defaults" }, spec: { bogus: 1, replicaMode: { enabled: true, source: { host: "east.example.com" } } } },
+      body: {
+        apiVersion: "redis.io/v1",
+        kind: "RedisCluster",
+        metadata: { name: "defaults" },
+        spec: { bogus: 1, replicaMode: { enabled: true, source: { host: "east.example.com" } } },
+      },
     })) as Obj;
     assert.deepEqual(created.spec, {
       instances: 1,
@@ -129,51 +226,118 @@ describe("custom resources", () => {
 
   test("schema violations are a 422 Invalid with every cause", async () => {
     const status = await failure(
-      custom.createNamespacedCustomObject({ ...RC, body: { apiVersion: "redis.io/v1", kind: "RedisCluster", metadata: { name: "invalid" }, spec: { instances: 0, mode: "cluster" } } }),
+      custom.createNamespacedCustomObject({
+        ...RC,
+        body: {
+          apiVersion: "redis.io/v1",
+          kind: "RedisCluster",
+          metadata: { name: "invalid" },
+          spec: { instances: 0, mode: "cluster" },
+        },
+      }),
     );
-    assert.deepEqual([status.code, status.reason, status.message], [
-      422,
-      "Invalid",
-      'RedisCluster.redis.io "invalid" is invalid: [spec.instances: Invalid value: 0: spec.instances in body should be greater than or equal to 1, spec.mode: Unsupported value: "cluster": supported values: "standalone", "sentinel"]',
-    ]);
+    assert.deepEqual(
+      [status.code, status.reason, status.message],
+      [
+        422,
+        "Invalid",
+        'RedisCluster.redis.io "invalid" is invalid: [spec.instances: Invalid value: 0: spec.instances in body should be greater than or equal to 1, spec.mode: Unsupported value: "cluster": supported values: "standalone", "sentinel"]',
+      ],
+    );
   });
 
   test("the main endpoint ignores status, /status ignores spec, and generation follows spec only", async () => {
     const created = (await custom.createNamespacedCustomObject({
       ...RC,
-      body: { apiVersion: "redis.io/v1", kind: "RedisCluster", metadata: { name: "sub" }, spec: { instances: 1 }, status: { readyInstances: 5 } },
+      body: {
+        apiVersion: "redis.io/v1",
+        kind: "RedisCluster",
+        metadata: { name: "sub" },
+        spec: { instances: 1 },
+        status: { readyInstances: 5 },
+      },
     })) as Obj;
     assert.equal(created.status, undefined);
-    const withStatus = (await custom.patchNamespacedCustomObjectStatus({ ...RC, name: "sub", body: { spec: { instances: 7 }, status: { readyInstances: 1 } } }, merge)) as Obj;
-    assert.deepEqual([withStatus.spec?.instances, withStatus.status?.readyInstances, withStatus.metadata.generation], [1, 1, 1]);
-    const withSpec = (await custom.patchNamespacedCustomObject({ ...RC, name: "sub", body: { spec: { instances: 3 }, status: { readyInstances: 9 } } }, merge)) as Obj;
-    assert.deepEqual([withSpec.spec?.instances, withSpec.status?.readyInstances, withSpec.metadata.generation], [3, 1, 2]);
-    const labelsOnly = (await custom.patchNamespacedCustomObject({ ...RC, name: "sub", body: { metadata: { labels: { a: "b" } } } }, merge)) as Obj;
+    const withStatus = (await custom.patchNamespacedCustomObjectStatus(
+      { ...RC, name: "sub", body: { spec: { instances: 7 }, status: { readyInstances: 1 } } },
+      merge,
+    )) as Obj;
+    assert.deepEqual(
+      [withStatus.spec?.instances, withStatus.status?.readyInstances, withStatus.metadata.generation],
+      [1, 1, 1],
+    );
+    const withSpec = (await custom.patchNamespacedCustomObject(
+      { ...RC, name: "sub", body: { spec: { instances: 3 }, status: { readyInstances: 9 } } },
+      merge,
+    )) as Obj;
+    assert.deepEqual(
+      [withSpec.spec?.instances, withSpec.status?.readyInstances, withSpec.metadata.generation],
+      [3, 1, 2],
+    );
+    const labelsOnly = (await custom.patchNamespacedCustomObject(
+      { ...RC, name: "sub", body: { metadata: { labels: { a: "b" } } } },
+      merge,
+    )) as Obj;
     assert.equal(labelsOnly.metadata.generation, 2);
   });
 
   test("a CEL transition rule rejects reverting a completed promotion", async () => {
     await custom.createNamespacedCustomObject({
       ...RC,
-      body: { apiVersion: "redis.io/v1", kind: "RedisCluster", metadata: { name: "promoted" }, spec: { replicaMode: { enabled: true, source: { host: "east.example.com" } } } },
+      body: {
+        apiVersion: "redis.io/v1",
+        kind: "RedisCluster",
+        metadata: { name: "promoted" },
+        spec: { replicaMode: { enabled: true, source: { host: "east.example.com" } } },
+      },
     });
-    await custom.patchNamespacedCustomObject({ ...RC, name: "promoted", body: { spec: { replicaMode: { promote: true } } } }, merge);
-    await custom.patchNamespacedCustomObjectStatus({ ...RC, name: "promoted", body: { status: { promotion: { replicationId: "abc123" } } } }, merge);
-    const status = await failure(custom.patchNamespacedCustomObject({ ...RC, name: "promoted", body: { spec: { replicaMode: { promote: false } } } }, merge));
-    assert.deepEqual([status.code, status.reason, status.message], [
-      422,
-      "Invalid",
-      'RedisCluster.redis.io "promoted" is invalid: spec.replicaMode.promote: Forbidden: reverting a completed promotion discards every write made since; to confirm, set spec.replicaMode.demotionToken to "abc123" in the same request',
-    ]);
-    const confirmed = (await custom.patchNamespacedCustomObject({ ...RC, name: "promoted", body: { spec: { replicaMode: { promote: false, demotionToken: "abc123" } } } }, merge)) as Obj;
+    await custom.patchNamespacedCustomObject(
+      { ...RC, name: "promoted", body: { spec: { replicaMode: { promote: true } } } },
+      merge,
+    );
+    await custom.patchNamespacedCustomObjectStatus(
+      { ...RC, name: "promoted", body: { status: { promotion: { replicationId: "abc123" } } } },
+      merge,
+    );
+    const status = await failure(
+      custom.patchNamespacedCustomObject(
+        { ...RC, name: "promoted", body: { spec: { replicaMode: { promote: false } } } },
+        merge,
+      ),
+    );
+    assert.deepEqual(
+      [status.code, status.reason, status.message],
+      [
+        422,
+        "Invalid",
+        'RedisCluster.redis.io "promoted" is invalid: spec.replicaMode.promote: Forbidden: reverting a completed promotion discards every write made since; to confirm, set spec.replicaMode.demotionToken to "abc123" in the same request',
+      ],
+    );
+    const confirmed = (await custom.patchNamespacedCustomObject(
+      {
+        ...RC,
+        name: "promoted",
+        body: { spec: { replicaMode: { promote: false, demotionToken: "abc123" } } },
+      },
+      merge,
+    )) as Obj;
     assert.equal((confirmed.spec?.replicaMode as { promote: boolean }).promote, false);
   });
 
   test("an update of a custom resource without resourceVersion is refused", async () => {
-    const created = (await custom.createNamespacedCustomObject({ ...RC, body: { apiVersion: "redis.io/v1", kind: "RedisCluster", metadata: { name: "norv" }, spec: {} } })) as Obj;
+    const created = (await custom.createNamespacedCustomObject({
+      ...RC,
+      body: { apiVersion: "redis.io/v1", kind: "RedisCluster", metadata: { name: "norv" }, spec: {} },
+    })) as Obj;
     const body = { ...created, metadata: { name: "norv" } };
     const status = await failure(custom.replaceNamespacedCustomObject({ ...RC, name: "norv", body }));
-    assert.deepEqual([status.code, status.message], [422, 'RedisCluster.redis.io "norv" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update']);
+    assert.deepEqual(
+      [status.code, status.message],
+      [
+        422,
+        'RedisCluster.redis.io "norv" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update',
+      ],
+    );
   });
 });
 
@@ -184,20 +348,31 @@ describe("watch", () => {
     sb.compact();
     const url = `${sb.apiUrl}/api/v1/namespaces/${NS}/configmaps?watch=1&resourceVersion=${list.metadata?.resourceVersion ?? ""}`;
     const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      https.get(url, { ca: sb.sandbox.ca.certPem }, (res) => {
-        let text = "";
-        res.on("data", (chunk: Buffer) => (text += chunk.toString()));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
-      }).on("error", reject);
+      https
+        .get(url, { ca: sb.sandbox.ca.certPem }, (res) => {
+          let text = "";
+          res.on("data", (chunk: Buffer) => (text += chunk.toString()));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+        })
+        .on("error", reject);
     });
     const event = JSON.parse(text.trim()) as { type: string; object: { code: number; reason: string } };
-    assert.deepEqual([status, event.type, event.object.code, event.object.reason], [200, "ERROR", 410, "Expired"]);
+    assert.deepEqual(
+      [status, event.type, event.object.code, event.object.reason],
+      [200, "ERROR", 410, "Expired"],
+    );
   });
 
   test("an informer sees add, update and delete, and keeps working through watch failures", async () => {
     const seen: string[] = [];
-    const informer = makeInformer(sb.kubeConfig, `/api/v1/namespaces/${NS}/configmaps`, () => core.listNamespacedConfigMap({ namespace: NS, labelSelector: "informed=yes" }), "informed=yes");
-    const record = (verb: string) => (cm: V1ConfigMap) => seen.push(`${verb} ${cm.metadata?.name ?? ""} ${cm.data?.v ?? ""}`);
+    const informer = makeInformer(
+      sb.kubeConfig,
+      `/api/v1/namespaces/${NS}/configmaps`,
+      () => core.listNamespacedConfigMap({ namespace: NS, labelSelector: "informed=yes" }),
+      "informed=yes",
+    );
+    const record = (verb: string) => (cm: V1ConfigMap) =>
+      seen.push(`${verb} ${cm.metadata?.name ?? ""} ${cm.data?.v ?? ""}`);
     informer.on("add", record("add"));
     informer.on("update", record("update"));
     informer.on("delete", record("delete"));
@@ -205,8 +380,13 @@ describe("watch", () => {
     let stopped = false;
     informer.on("error", () => setTimeout(() => void (stopped || informer.start()), 100));
     await informer.start();
-    const create = (name: string) => core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name, labels: { informed: "yes" } }, data: { v: "1" } } });
-    const settle = (entry: string) => waitFor(() => seen.includes(entry), { what: `informer to see "${entry}"` });
+    const create = (name: string) =>
+      core.createNamespacedConfigMap({
+        namespace: NS,
+        body: { metadata: { name, labels: { informed: "yes" } }, data: { v: "1" } },
+      });
+    const settle = (entry: string) =>
+      waitFor(() => seen.includes(entry), { what: `informer to see "${entry}"` });
 
     await create("inf-1");
     await settle("add inf-1 1");
@@ -231,6 +411,13 @@ describe("watch", () => {
     stopped = true;
     await informer.stop();
 
-    assert.deepEqual(seen, ["add inf-1 1", "update inf-1 2", "delete inf-1 2", "add inf-2 1", "add inf-3 1", "add inf-4 1"]);
+    assert.deepEqual(seen, [
+      "add inf-1 1",
+      "update inf-1 2",
+      "delete inf-1 2",
+      "add inf-2 1",
+      "add inf-3 1",
+      "add inf-4 1",
+    ]);
   });
 });

@@ -16,7 +16,10 @@ before(async () => {
 });
 after(() => sb?.stop());
 
-function kubectl(args: string[], input = ""): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function kubectl(
+  args: string[],
+  input = "",
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn("kubectl", args, { env: { ...process.env, KUBECONFIG: sb.kubeconfigPath } });
     let stdout = "";
@@ -59,21 +62,63 @@ spec:
 
 describe("kubectl", () => {
   test("apply creates, re-apply patches, get shows the printer columns", async () => {
-    assert.equal(await ok(["apply", "-f", "-"], MANIFEST("first", 3)), "secret/west-auth created\nrediscluster.redis.io/east created\n");
-    assert.equal(await ok(["apply", "-f", "-"], MANIFEST("second", 2)), "secret/west-auth configured\nrediscluster.redis.io/east configured\n");
+    assert.equal(
+      await ok(["apply", "-f", "-"], MANIFEST("first", 3)),
+      "secret/west-auth created\nrediscluster.redis.io/east created\n",
+    );
+    assert.equal(
+      await ok(["apply", "-f", "-"], MANIFEST("second", 2)),
+      "secret/west-auth configured\nrediscluster.redis.io/east configured\n",
+    );
     const password = await ok(["get", "secret", "west-auth", "-o", "jsonpath={.data.password}"]);
     assert.equal(Buffer.from(password, "base64").toString(), "second");
-    assert.equal(await ok(["get", "rc", "east", "-o", "jsonpath={.spec.instances} {.spec.replicaMode.source.port} {.metadata.generation}"]), "2 6379 2");
+    assert.equal(
+      await ok([
+        "get",
+        "rc",
+        "east",
+        "-o",
+        "jsonpath={.spec.instances} {.spec.replicaMode.source.port} {.metadata.generation}",
+      ]),
+      "2 6379 2",
+    );
     const table = await ok(["get", "redisclusters"]);
     const [header, row] = table.trim().split("\n");
-    assert.deepEqual(header?.split(/\s{2,}/), ["NAME", "INSTANCES", "READY PODS", "MODE", "REPLICATING FROM", "PRIMARY", "LAG", "READY", "AGE"]);
+    assert.deepEqual(header?.split(/\s{2,}/), [
+      "NAME",
+      "INSTANCES",
+      "READY PODS",
+      "MODE",
+      "REPLICATING FROM",
+      "PRIMARY",
+      "LAG",
+      "READY",
+      "AGE",
+    ]);
     assert.match(row ?? "", /^east\s+2\s+standalone\s+\d+s$/);
   });
 
   test("patch --type=merge changes the spec and reports schema errors like the API server", async () => {
-    assert.equal(await ok(["patch", "rc", "east", "--type=merge", "-p", '{"spec":{"replicaMode":{"source":{"port":6380}}}}']), "rediscluster.redis.io/east patched\n");
+    assert.equal(
+      await ok([
+        "patch",
+        "rc",
+        "east",
+        "--type=merge",
+        "-p",
+        '{"spec":{"replicaMode":{"source":{"port":6380}}}}',
+      ]),
+      "rediscluster.redis.io/east patched\n",
+    );
     assert.equal(await ok(["get", "rc", "east", "-o", "jsonpath={.spec.replicaMode.source.port}"]), "6380");
-    const refused = await kubectl(["patch", "rc", "east", "--type=merge", "-p", '{"spec":{"replicaMode":{"source":{"port":70000}}}}']);
+    const refused = await kubectl([
+      "patch",
+      "rc",
+      "east",
+      "--type=merge",
+      "-p",
+      '{"spec":{"replicaMode":{"source":{"port":70000}}}}',
+    ]);
     assert.equal(refused.code, 1);
     assert.equal(
       refused.stderr.trim(),
@@ -83,27 +128,42 @@ describe("kubectl", () => {
 
   test("describe shows the object and its Events", async () => {
     const uid = await ok(["get", "rc", "east", "-o", "jsonpath={.metadata.uid}"]);
-    await ok(["create", "-f", "-"], JSON.stringify({
-      apiVersion: "v1",
-      kind: "Event",
-      metadata: { name: "east.1", namespace: "default" },
-      involvedObject: { apiVersion: "redis.io/v1", kind: "RedisCluster", name: "east", namespace: "default", uid },
-      reason: "ReplicationStarted",
-      message: "Cluster is replicating from west (west.example.com:6380)",
-      type: "Normal",
-      source: { component: "redis-dr-controller" },
-      firstTimestamp: new Date().toISOString(),
-      lastTimestamp: new Date().toISOString(),
-      count: 1,
-    }));
+    await ok(
+      ["create", "-f", "-"],
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Event",
+        metadata: { name: "east.1", namespace: "default" },
+        involvedObject: {
+          apiVersion: "redis.io/v1",
+          kind: "RedisCluster",
+          name: "east",
+          namespace: "default",
+          uid,
+        },
+        reason: "ReplicationStarted",
+        message: "Cluster is replicating from west (west.example.com:6380)",
+        type: "Normal",
+        source: { component: "redis-dr-controller" },
+        firstTimestamp: new Date().toISOString(),
+        lastTimestamp: new Date().toISOString(),
+        count: 1,
+      }),
+    );
     const described = await ok(["describe", "rc", "east"]);
     assert.match(described, /^Name:\s+east$/m);
     assert.match(described, /Host:\s+west\.example\.com/);
-    assert.match(described, /Normal\s+ReplicationStarted\s+\S+\s+redis-dr-controller\s+Cluster is replicating from west \(west\.example\.com:6380\)/);
+    assert.match(
+      described,
+      /Normal\s+ReplicationStarted\s+\S+\s+redis-dr-controller\s+Cluster is replicating from west \(west\.example\.com:6380\)/,
+    );
   });
 
   test("delete removes the objects", async () => {
-    assert.equal(await ok(["delete", "-f", "-"], MANIFEST("x", 1)), 'secret "west-auth" deleted\nrediscluster.redis.io "east" deleted\n');
+    assert.equal(
+      await ok(["delete", "-f", "-"], MANIFEST("x", 1)),
+      'secret "west-auth" deleted\nrediscluster.redis.io "east" deleted\n',
+    );
     const gone = await kubectl(["get", "rc", "east"]);
     assert.equal(gone.stderr.trim(), 'Error from server (NotFound): redisclusters.redis.io "east" not found');
   });

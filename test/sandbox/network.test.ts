@@ -19,7 +19,10 @@ let west: TestSandbox;
 const clients: Redis[] = [];
 
 before(async () => {
-  [east, west] = await Promise.all([startSandbox({ range: EAST, name: "east" }), startSandbox({ range: WEST, name: "west" })]);
+  [east, west] = await Promise.all([
+    startSandbox({ range: EAST, name: "east" }),
+    startSandbox({ range: WEST, name: "west" }),
+  ]);
 });
 after(async () => {
   for (const client of clients) client.disconnect();
@@ -27,7 +30,13 @@ after(async () => {
 });
 
 function redis(host: string): Redis {
-  const client = new Redis({ host, port: 6379, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  const client = new Redis({
+    host,
+    port: 6379,
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => null,
+  });
   clients.push(client);
   return client;
 }
@@ -36,21 +45,48 @@ const redisPod = (name: string, labels: Record<string, string>, subdomain?: stri
   metadata: { name, labels },
   spec: {
     ...(subdomain ? { hostname: name, subdomain } : {}),
-    containers: [{ name: "redis", image: "redis:7.2", args: ["--save", "", "--appendonly", "no"], readinessProbe: { tcpSocket: { port: 6379 }, periodSeconds: 1 } }],
+    containers: [
+      {
+        name: "redis",
+        image: "redis:7.2",
+        args: ["--save", "", "--appendonly", "no"],
+        readinessProbe: { tcpSocket: { port: 6379 }, periodSeconds: 1 },
+      },
+    ],
   },
 });
 
 async function replicationOf(host: string): Promise<Record<string, string>> {
   const info = await redis(host).info("replication");
-  return Object.fromEntries(info.split("\r\n").filter((l) => l.includes(":")).map((l) => l.split(":", 2) as [string, string]));
+  return Object.fromEntries(
+    info
+      .split("\r\n")
+      .filter((l) => l.includes(":"))
+      .map((l) => l.split(":", 2) as [string, string]),
+  );
 }
 
 describe("service DNS inside a region", () => {
   test("a pod replicates from <svc>.<ns>.svc.cluster.local, and headless names resolve to pod IPs", async () => {
     const core = east.kubeConfig.makeApiClient(CoreV1Api);
-    await core.createNamespacedService({ namespace: NS, body: { metadata: { name: "primary" }, spec: { selector: { role: "primary" }, ports: [{ port: 6379 }] } } });
-    await core.createNamespacedService({ namespace: NS, body: { metadata: { name: "nodes" }, spec: { clusterIP: "None", selector: { app: "dns" }, ports: [{ port: 6379 }] } } });
-    await core.createNamespacedPod({ namespace: NS, body: redisPod("source", { role: "primary", app: "dns" }, "nodes") });
+    await core.createNamespacedService({
+      namespace: NS,
+      body: {
+        metadata: { name: "primary" },
+        spec: { selector: { role: "primary" }, ports: [{ port: 6379 }] },
+      },
+    });
+    await core.createNamespacedService({
+      namespace: NS,
+      body: {
+        metadata: { name: "nodes" },
+        spec: { clusterIP: "None", selector: { app: "dns" }, ports: [{ port: 6379 }] },
+      },
+    });
+    await core.createNamespacedPod({
+      namespace: NS,
+      body: redisPod("source", { role: "primary", app: "dns" }, "nodes"),
+    });
     await core.createNamespacedPod({ namespace: NS, body: redisPod("follower", { app: "dns" }, "nodes") });
     const sourceIp = await east.waitForPodReady("source");
     const followerIp = await east.waitForPodReady("follower");
@@ -61,16 +97,30 @@ describe("service DNS inside a region", () => {
     assert.equal(east.resolve("primary.default.svc.cluster.local"), clusterIp);
     assert.equal(east.resolve("source.nodes.default.svc.cluster.local"), sourceIp);
 
-    const lookup = await east.exec("follower", NS, ["sh", "-c", "getent hosts primary.default.svc.cluster.local primary.default.svc primary.default primary source.nodes.default.svc.cluster.local | cut -d' ' -f1"]);
+    const lookup = await east.exec("follower", NS, [
+      "sh",
+      "-c",
+      "getent hosts primary.default.svc.cluster.local primary.default.svc primary.default primary source.nodes.default.svc.cluster.local | cut -d' ' -f1",
+    ]);
     assert.equal(lookup.output, `${clusterIp}\n${clusterIp}\n${clusterIp}\n${clusterIp}\n${sourceIp}\n`);
 
     await redis(sourceIp).set("written", "on the source");
-    const replicaof = await east.exec("follower", NS, ["redis-cli", "REPLICAOF", "primary.default.svc.cluster.local", "6379"]);
+    const replicaof = await east.exec("follower", NS, [
+      "redis-cli",
+      "REPLICAOF",
+      "primary.default.svc.cluster.local",
+      "6379",
+    ]);
     assert.equal(replicaof.output, "OK\n");
-    await waitFor(async () => (await replicationOf(followerIp)).master_link_status === "up", { what: "the replication link" });
+    await waitFor(async () => (await replicationOf(followerIp)).master_link_status === "up", {
+      what: "the replication link",
+    });
     assert.equal(await redis(followerIp).get("written"), "on the source");
     // Through the Service proxy the source sees the follower's own pod IP, as with kube-proxy.
-    assert.match((await replicationOf(sourceIp)).slave0 ?? "", new RegExp(`^ip=${followerIp.replaceAll(".", "\\.")},port=6379,`));
+    assert.match(
+      (await replicationOf(sourceIp)).slave0 ?? "",
+      new RegExp(`^ip=${followerIp.replaceAll(".", "\\.")},port=6379,`),
+    );
   });
 });
 
@@ -80,7 +130,10 @@ describe("LoadBalancer across regions", () => {
     const westCore = west.kubeConfig.makeApiClient(CoreV1Api);
     const created = await eastCore.createNamespacedService({
       namespace: NS,
-      body: { metadata: { name: "primary-lb" }, spec: { type: "LoadBalancer", selector: { role: "primary" }, ports: [{ port: 6379 }] } },
+      body: {
+        metadata: { name: "primary-lb" },
+        spec: { type: "LoadBalancer", selector: { role: "primary" }, ports: [{ port: 6379 }] },
+      },
     });
     const lbIp = created.status?.loadBalancer?.ingress?.[0]?.ip ?? "";
     assert.match(lbIp, /^127\.14\.250\.\d+$/);
@@ -91,7 +144,9 @@ describe("LoadBalancer across regions", () => {
     assert.match(replicaIp, /^127\.15\./);
     const replicaof = await west.exec("dr-replica", NS, ["redis-cli", "REPLICAOF", lbIp, "6379"]);
     assert.equal(replicaof.output, "OK\n");
-    await waitFor(async () => (await replicationOf(replicaIp)).master_link_status === "up", { what: "the cross-region link" });
+    await waitFor(async () => (await replicationOf(replicaIp)).master_link_status === "up", {
+      what: "the cross-region link",
+    });
     assert.equal(await redis(replicaIp).get("written"), "on the source");
   });
 });

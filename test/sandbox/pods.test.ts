@@ -31,15 +31,34 @@ after(async () => {
 });
 
 function redis(host: string): Redis {
-  const client = new Redis({ host, port: 6379, password: PASSWORD, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  const client = new Redis({
+    host,
+    port: 6379,
+    password: PASSWORD,
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => null,
+  });
   clients.push(client);
   return client;
 }
 
 async function createRedisStatefulSet(name: string): Promise<void> {
-  await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: `${name}-config` }, data: { "redis.conf": 'appendonly yes\nsave ""\n' } } });
-  await core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: `${name}-auth` }, stringData: { password: PASSWORD } } });
-  await core.createNamespacedService({ namespace: NS, body: { metadata: { name }, spec: { clusterIP: "None", selector: { app: name }, ports: [{ name: "redis", port: 6379 }] } } });
+  await core.createNamespacedConfigMap({
+    namespace: NS,
+    body: { metadata: { name: `${name}-config` }, data: { "redis.conf": 'appendonly yes\nsave ""\n' } },
+  });
+  await core.createNamespacedSecret({
+    namespace: NS,
+    body: { metadata: { name: `${name}-auth` }, stringData: { password: PASSWORD } },
+  });
+  await core.createNamespacedService({
+    namespace: NS,
+    body: {
+      metadata: { name },
+      spec: { clusterIP: "None", selector: { app: name }, ports: [{ name: "redis", port: 6379 }] },
+    },
+  });
   await apps.createNamespacedStatefulSet({
     namespace: NS,
     body: {
@@ -56,13 +75,29 @@ async function createRedisStatefulSet(name: string): Promise<void> {
                 name: "redis",
                 image: "redis:7.2",
                 // The password reaches redis-server through a config include, never its command line.
-                command: ["sh", "-c", 'printf "requirepass %s\\n" "$REDIS_PASSWORD" > /tmp/auth.conf && exec redis-server /etc/redis/redis.conf --include /tmp/auth.conf'],
+                command: [
+                  "sh",
+                  "-c",
+                  'printf "requirepass %s\\n" "$REDIS_PASSWORD" > /tmp/auth.conf && exec redis-server /etc/redis/redis.conf --include /tmp/auth.conf',
+                ],
                 env: [
-                  { name: "REDIS_PASSWORD", valueFrom: { secretKeyRef: { name: `${name}-auth`, key: "password" } } },
+                  {
+                    name: "REDIS_PASSWORD",
+                    valueFrom: { secretKeyRef: { name: `${name}-auth`, key: "password" } },
+                  },
                   { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
                 ],
                 ports: [{ name: "redis", containerPort: 6379 }],
-                readinessProbe: { exec: { command: ["sh", "-c", 'redis-cli -a "$REDIS_PASSWORD" --no-auth-warning ping | grep -q PONG'] }, periodSeconds: 1 },
+                readinessProbe: {
+                  exec: {
+                    command: [
+                      "sh",
+                      "-c",
+                      'redis-cli -a "$REDIS_PASSWORD" --no-auth-warning ping | grep -q PONG',
+                    ],
+                  },
+                  periodSeconds: 1,
+                },
                 volumeMounts: [
                   { name: "config", mountPath: "/etc/redis" },
                   { name: "data", mountPath: "/data" },
@@ -72,7 +107,12 @@ async function createRedisStatefulSet(name: string): Promise<void> {
             volumes: [{ name: "config", configMap: { name: `${name}-config` } }],
           },
         },
-        volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } }],
+        volumeClaimTemplates: [
+          {
+            metadata: { name: "data" },
+            spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } },
+          },
+        ],
       },
     },
   });
@@ -92,7 +132,10 @@ describe("a StatefulSet of Redis pods", () => {
       assert.equal(await redis(ip).ping(), "PONG");
     }
     const pvcs = await core.listNamespacedPersistentVolumeClaim({ namespace: NS });
-    assert.deepEqual(pvcs.items.map((p) => p.metadata?.name), ["data-cache-0", "data-cache-1", "data-cache-2"]);
+    assert.deepEqual(
+      pvcs.items.map((p) => p.metadata?.name),
+      ["data-cache-0", "data-cache-1", "data-cache-2"],
+    );
     const sts = await waitFor(async () => {
       const s = await apps.readNamespacedStatefulSet({ name: "cache", namespace: NS });
       return s.status?.readyReplicas === 3 ? s : undefined;
@@ -101,7 +144,11 @@ describe("a StatefulSet of Redis pods", () => {
   });
 
   test("runs each pod in its own mount namespace with its volumes, env and hostname", async () => {
-    const { code, output } = await sb.exec("cache-1", NS, ["sh", "-c", 'hostname; cat /etc/redis/redis.conf | head -1; echo "$POD_IP"; ls /data']);
+    const { code, output } = await sb.exec("cache-1", NS, [
+      "sh",
+      "-c",
+      'hostname; cat /etc/redis/redis.conf | head -1; echo "$POD_IP"; ls /data',
+    ]);
     assert.equal(code, 0);
     assert.equal(output, `cache-1\nappendonly yes\n${ips[1] ?? ""}\nappendonlydir\n`);
   });
@@ -111,10 +158,13 @@ describe("a StatefulSet of Redis pods", () => {
     await before.set("survives", "the delete");
     const old = await core.readNamespacedPod({ name: "cache-0", namespace: NS });
     await core.deleteNamespacedPod({ name: "cache-0", namespace: NS });
-    await waitFor(async () => {
-      const pod = await core.readNamespacedPod({ name: "cache-0", namespace: NS }).catch(() => undefined);
-      return pod && pod.metadata?.uid !== old.metadata?.uid;
-    }, { what: "a new cache-0" });
+    await waitFor(
+      async () => {
+        const pod = await core.readNamespacedPod({ name: "cache-0", namespace: NS }).catch(() => undefined);
+        return pod && pod.metadata?.uid !== old.metadata?.uid;
+      },
+      { what: "a new cache-0" },
+    );
     const ip = await sb.waitForPodReady("cache-0");
     assert.equal(await redis(ip).get("survives"), "the delete");
   });
@@ -122,10 +172,16 @@ describe("a StatefulSet of Redis pods", () => {
   test("a container killed with SIGKILL is restarted by the kubelet, with its data", async () => {
     await redis(sb.podIP("cache-2") ?? "").set("after", "crash");
     sb.killPod("cache-2");
-    const pod = await waitFor(async () => {
-      const p = await core.readNamespacedPod({ name: "cache-2", namespace: NS });
-      return restarts(p) === 1 && p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ? p : undefined;
-    }, { what: "cache-2 to restart" });
+    const pod = await waitFor(
+      async () => {
+        const p = await core.readNamespacedPod({ name: "cache-2", namespace: NS });
+        return restarts(p) === 1 &&
+          p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")
+          ? p
+          : undefined;
+      },
+      { what: "cache-2 to restart" },
+    );
     assert.equal(pod.status?.containerStatuses?.[0]?.lastState?.terminated?.exitCode, 137);
     assert.equal(await redis(pod.status?.podIP ?? "").get("after"), "crash");
   });
@@ -133,10 +189,13 @@ describe("a StatefulSet of Redis pods", () => {
   test("a paused pod stops answering and becomes unready; resumed, it is ready again", async () => {
     const ip = sb.podIP("cache-1") ?? "";
     sb.pausePod("cache-1");
-    await waitFor(async () => {
-      const p = await core.readNamespacedPod({ name: "cache-1", namespace: NS });
-      return p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "False");
-    }, { what: "cache-1 to become unready" });
+    await waitFor(
+      async () => {
+        const p = await core.readNamespacedPod({ name: "cache-1", namespace: NS });
+        return p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "False");
+      },
+      { what: "cache-1 to become unready" },
+    );
     sb.resumePod("cache-1");
     assert.equal(await sb.waitForPodReady("cache-1"), ip);
     assert.equal(await redis(ip).ping(), "PONG");

@@ -78,8 +78,7 @@ function ruleMatches(rule: WebhookRule, attrs: AdmissionAttributes): boolean {
     return sub !== undefined && (res === "*" ? sub === attrs.subresource : false);
   });
   const scope = rule.scope ?? "*";
-  const scopeMatches =
-    scope === "*" || (scope === "Namespaced" ? type.namespaced : !type.namespaced);
+  const scopeMatches = scope === "*" || (scope === "Namespaced" ? type.namespaced : !type.namespaced);
   return (
     matchesList(rule.apiGroups, type.group) &&
     matchesList(rule.apiVersions, type.version) &&
@@ -128,7 +127,12 @@ function denial(webhookName: string, status: AdmissionResponse["status"]): ApiEr
     : result.reason
       ? `${deniedBy}: ${result.reason}`
       : `${deniedBy} without explanation`;
-  return ApiError.of(code, result.reason ?? "", message, isObject(result.details) ? result.details : undefined);
+  return ApiError.of(
+    code,
+    result.reason ?? "",
+    message,
+    isObject(result.details) ? result.details : undefined,
+  );
 }
 
 export class Admission {
@@ -170,7 +174,9 @@ export class Admission {
     const configurations = this.webhookConfigurations(kind).sort((a, b) =>
       (a.metadata.name ?? "").localeCompare(b.metadata.name ?? ""),
     );
-    const webhooks = configurations.flatMap((c) => (Array.isArray(c.webhooks) ? (c.webhooks as Webhook[]) : []));
+    const webhooks = configurations.flatMap((c) =>
+      Array.isArray(c.webhooks) ? (c.webhooks as Webhook[]) : [],
+    );
     return webhooks.filter((w) => webhookMatches(w, attrs));
   }
 
@@ -184,7 +190,8 @@ export class Admission {
     const uid = randomUUID();
     try {
       const review = await postJson(target, reviewRequest(uid, attrs), timeoutSeconds * 1000);
-      const response = isObject(review) && isObject(review.response) ? (review.response as AdmissionResponse) : undefined;
+      const response =
+        isObject(review) && isObject(review.response) ? (review.response as AdmissionResponse) : undefined;
       if (!response) throw new Error("received invalid webhook response: no response in the AdmissionReview");
       if (response.uid !== uid) {
         throw new Error(`expected response.uid="${uid}", got "${String(response.uid)}"`);
@@ -208,7 +215,14 @@ export class Admission {
     if (config.url) {
       const url = new URL(config.url);
       url.search = url.search ? `${url.search}&${query}` : `?${query}`;
-      return { host: url.hostname, port: Number(url.port || 443), servername: url.hostname, path: `${url.pathname}${url.search}`, ca, displayUrl: url.toString() };
+      return {
+        host: url.hostname,
+        port: Number(url.port || 443),
+        servername: url.hostname,
+        path: `${url.pathname}${url.search}`,
+        ca,
+        displayUrl: url.toString(),
+      };
     }
     const service = config.service;
     if (!service) throw internalError(`webhook "${webhook.name}" has no clientConfig`);
@@ -279,7 +293,11 @@ function postJson(target: CallTarget, body: unknown, timeoutMs: number): Promise
         path: target.path,
         method: "POST",
         ...(target.ca ? { ca: target.ca } : {}),
-        headers: { "content-type": "application/json", accept: "application/json", "content-length": payload.length },
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json",
+          "content-length": payload.length,
+        },
         signal: AbortSignal.timeout(timeoutMs),
         agent: false,
       },
@@ -290,7 +308,9 @@ function postJson(target: CallTarget, body: unknown, timeoutMs: number): Promise
         response.on("end", () => {
           const text = Buffer.concat(chunks).toString("utf8");
           if ((response.statusCode ?? 0) >= 300) {
-            reject(new Error(`the server responded with status ${response.statusCode}: ${text.slice(0, 200)}`));
+            reject(
+              new Error(`the server responded with status ${response.statusCode}: ${text.slice(0, 200)}`),
+            );
             return;
           }
           try {

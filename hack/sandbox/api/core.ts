@@ -139,7 +139,9 @@ export class ApiCore {
   }
 
   private timestamp(): string {
-    return this.now().toISOString().replace(/\.\d+Z$/, "Z");
+    return this.now()
+      .toISOString()
+      .replace(/\.\d+Z$/, "Z");
   }
 
   /** Looks a type up by group/version/resource (404 like the real server when it is not served). */
@@ -173,7 +175,11 @@ export class ApiCore {
     return object ? this.withTypeMeta(type, object) : undefined;
   }
 
-  list(type: ResourceType, namespace: string | undefined, options: ListOptions = {}): { items: KubeObject[]; resourceVersion: string } {
+  list(
+    type: ResourceType,
+    namespace: string | undefined,
+    options: ListOptions = {},
+  ): { items: KubeObject[]; resourceVersion: string } {
     const labels = parseLabelSelector(options.labelSelector);
     const fields = parseFieldSelector(options.fieldSelector);
     const items = this.store
@@ -183,7 +189,10 @@ export class ApiCore {
     return { items, resourceVersion: this.store.currentRv() };
   }
 
-  private namespaceLabels(type: ResourceType, namespace: string | undefined): Record<string, string> | undefined {
+  private namespaceLabels(
+    type: ResourceType,
+    namespace: string | undefined,
+  ): Record<string, string> | undefined {
     if (!type.namespaced || !namespace) return undefined;
     return this.store.get("/namespaces", undefined, namespace)?.metadata.labels ?? {};
   }
@@ -194,20 +203,31 @@ export class ApiCore {
     const ns = this.store.get("/namespaces", undefined, namespace);
     if (!ns) throw notFound("namespaces", "", namespace);
     if (ns.metadata.deletionTimestamp) {
-      throw ApiError.of(403, "Forbidden", `${type.resource} "" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`);
+      throw ApiError.of(
+        403,
+        "Forbidden",
+        `${type.resource} "" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`,
+      );
     }
   }
 
   // ---------------------------------------------------------------- create
 
-  async create(type: ResourceType, namespace: string | undefined, body: unknown, ctx: WriteContext = {}): Promise<KubeObject> {
+  async create(
+    type: ResourceType,
+    namespace: string | undefined,
+    body: unknown,
+    ctx: WriteContext = {},
+  ): Promise<KubeObject> {
     if (!isObject(body)) throw badRequest("the request body must be a JSON object");
     const object = clone(body) as KubeObject;
     if (!isObject(object.metadata)) object.metadata = {};
     const meta = object.metadata;
     if (type.namespaced) {
       if (meta.namespace && namespace && meta.namespace !== namespace) {
-        throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
+        throw badRequest(
+          "the namespace of the provided object does not match the namespace sent on the request",
+        );
       }
       meta.namespace = namespace ?? meta.namespace;
     } else {
@@ -215,14 +235,24 @@ export class ApiCore {
     }
     if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${randomUUID().slice(0, 5)}`;
     if (object.apiVersion !== undefined && object.apiVersion !== apiVersionOf(type)) {
-      throw badRequest(`the API version in the data (${String(object.apiVersion)}) does not match the expected API version (${apiVersionOf(type)})`);
+      throw badRequest(
+        `the API version in the data (${String(object.apiVersion)}) does not match the expected API version (${apiVersionOf(type)})`,
+      );
     }
     if (object.kind !== undefined && object.kind !== type.kind) {
-      throw badRequest(`the kind in the data (${String(object.kind)}) does not match the expected kind (${type.kind})`);
+      throw badRequest(
+        `the kind in the data (${String(object.kind)}) does not match the expected kind (${type.kind})`,
+      );
     }
     this.requireNamespace(type, meta.namespace);
     if (!meta.name) {
-      throw invalidObject(type.kind, type.group, "", [{ field: "metadata.name", body: "Required value: name or generateName is required", reason: "FieldValueRequired" }]);
+      throw invalidObject(type.kind, type.group, "", [
+        {
+          field: "metadata.name",
+          body: "Required value: name or generateName is required",
+          reason: "FieldValueRequired",
+        },
+      ]);
     }
     object.apiVersion = apiVersionOf(type);
     object.kind = type.kind;
@@ -267,7 +297,13 @@ export class ApiCore {
     const old = this.get(type, namespace, name);
     const rv = candidate.metadata.resourceVersion;
     if (!rv && type.crdName) {
-      throw invalidObject(type.kind, type.group, name, [{ field: "metadata.resourceVersion", body: "Invalid value: 0x0: must be specified for an update", reason: "FieldValueInvalid" }]);
+      throw invalidObject(type.kind, type.group, name, [
+        {
+          field: "metadata.resourceVersion",
+          body: "Invalid value: 0x0: must be specified for an update",
+          reason: "FieldValueInvalid",
+        },
+      ]);
     }
     if (rv && rv !== old.metadata.resourceVersion) {
       throw conflict(type.resource, type.group, name, OBJECT_MODIFIED);
@@ -285,20 +321,27 @@ export class ApiCore {
     subresource = "",
   ): Promise<KubeObject> {
     if (patchType === "strategic" && type.crdName) {
-      throw ApiError.of(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`);
+      throw ApiError.of(
+        415,
+        "UnsupportedMediaType",
+        `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`,
+      );
     }
     // Like GuaranteedUpdate: a patch carries no resourceVersion of its own, so a write that raced with
     // another is retried on the newer object.
     for (let attempt = 0; ; attempt++) {
-      const old = patchType === "apply" ? this.tryGet(type, namespace, name) : this.get(type, namespace, name);
+      const old =
+        patchType === "apply" ? this.tryGet(type, namespace, name) : this.get(type, namespace, name);
       if (!old) return this.create(type, namespace, patch, ctx);
       let candidate: unknown;
       if (patchType === "json") candidate = applyJsonPatch(old, patch);
       else if (patchType === "strategic") candidate = strategicMergePatch(old, patch);
       else candidate = mergePatch(old, patch);
-      if (!isObject(candidate) || !isObject(candidate.metadata)) throw badRequest("the patch removed the object's metadata");
+      if (!isObject(candidate) || !isObject(candidate.metadata))
+        throw badRequest("the patch removed the object's metadata");
       const patched = candidate as KubeObject;
-      const requested = isObject(patch) && isObject(patch.metadata) ? patch.metadata.resourceVersion : undefined;
+      const requested =
+        isObject(patch) && isObject(patch.metadata) ? patch.metadata.resourceVersion : undefined;
       if (typeof requested === "string" && requested !== old.metadata.resourceVersion) {
         throw conflict(type.resource, type.group, name, OBJECT_MODIFIED);
       }
@@ -337,7 +380,15 @@ export class ApiCore {
     next.apiVersion = apiVersionOf(type);
     next.kind = type.kind;
     const meta = next.metadata;
-    for (const key of ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "namespace", "name", "generation"] as const) {
+    for (const key of [
+      "uid",
+      "creationTimestamp",
+      "deletionTimestamp",
+      "deletionGracePeriodSeconds",
+      "namespace",
+      "name",
+      "generation",
+    ] as const) {
       if (old.metadata[key] === undefined) delete meta[key];
       else (meta as Record<string, unknown>)[key] = old.metadata[key];
     }
@@ -348,7 +399,8 @@ export class ApiCore {
     const admitted = await this.admit(type, "UPDATE", next, old, ctx, subresource);
     if (type.tracksGeneration) {
       const strip = type.statusSubresource ? WITHOUT_STATUS : WITHOUT_METADATA;
-      if (!isDeepStrictEqual(strip(admitted), strip(old))) admitted.metadata.generation = (old.metadata.generation ?? 0) + 1;
+      if (!isDeepStrictEqual(strip(admitted), strip(old)))
+        admitted.metadata.generation = (old.metadata.generation ?? 0) + 1;
     }
     this.validate(type, admitted, old);
     if (isDeepStrictEqual(admitted, old)) return old; // a no-op write changes nothing, not even the resourceVersion
@@ -373,9 +425,12 @@ export class ApiCore {
   private prepareBuiltin(type: ResourceType, object: KubeObject, old: KubeObject | undefined): void {
     const key = storageKey(type);
     if (key === "/secrets") {
-      const data: Record<string, string> = isObject(object.data) ? { ...(object.data as Record<string, string>) } : {};
+      const data: Record<string, string> = isObject(object.data)
+        ? { ...(object.data as Record<string, string>) }
+        : {};
       if (isObject(object.stringData)) {
-        for (const [k, v] of Object.entries(object.stringData)) data[k] = Buffer.from(String(v)).toString("base64");
+        for (const [k, v] of Object.entries(object.stringData))
+          data[k] = Buffer.from(String(v)).toString("base64");
       }
       delete object.stringData;
       object.data = data;
@@ -388,17 +443,34 @@ export class ApiCore {
     } else if (key === "/pods" && !old) {
       object.status = { phase: "Pending", qosClass: "BestEffort" };
     } else if (key === "/persistentvolumeclaims" && !old) {
-      object.status = { phase: "Bound", accessModes: (object.spec as JsonObject | undefined)?.accessModes ?? ["ReadWriteOnce"] };
+      object.status = {
+        phase: "Bound",
+        accessModes: (object.spec as JsonObject | undefined)?.accessModes ?? ["ReadWriteOnce"],
+      };
     } else if (key === "apiextensions.k8s.io/customresourcedefinitions") {
       const spec = object.spec as CrdSpec | undefined;
       if (spec) {
         const now = this.timestamp();
         object.status = {
           acceptedNames: spec.names,
-          storedVersions: spec.versions.filter((v) => (v as { storage?: boolean }).storage).map((v) => v.name),
+          storedVersions: spec.versions
+            .filter((v) => (v as { storage?: boolean }).storage)
+            .map((v) => v.name),
           conditions: [
-            { type: "NamesAccepted", status: "True", reason: "NoConflicts", message: "no conflicts found", lastTransitionTime: now },
-            { type: "Established", status: "True", reason: "InitialNamesAccepted", message: "the initial names have been accepted", lastTransitionTime: now },
+            {
+              type: "NamesAccepted",
+              status: "True",
+              reason: "NoConflicts",
+              message: "no conflicts found",
+              lastTransitionTime: now,
+            },
+            {
+              type: "Established",
+              status: "True",
+              reason: "InitialNamesAccepted",
+              message: "the initial names have been accepted",
+              lastTransitionTime: now,
+            },
           ],
         };
       }
@@ -413,7 +485,11 @@ export class ApiCore {
     const name = object.metadata.name ?? "";
     const causes: InvalidCause[] = [];
     if (!DNS_SUBDOMAIN.test(name) || name.length > 253) {
-      causes.push({ field: "metadata.name", body: `Invalid value: ${JSON.stringify(name)}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`, reason: "FieldValueInvalid" });
+      causes.push({
+        field: "metadata.name",
+        body: `Invalid value: ${JSON.stringify(name)}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`,
+        reason: "FieldValueInvalid",
+      });
     }
     if (type.crdName && type.schema) {
       causes.push(...validateCustomResource(type.schema, object, old).map(fieldErrorToCause));
@@ -476,10 +552,20 @@ export class ApiCore {
     const old = this.get(type, namespace, name);
     const pre = options.preconditions ?? {};
     if (pre.uid && pre.uid !== old.metadata.uid) {
-      throw conflict(type.resource, type.group, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${old.metadata.uid ?? ""}`);
+      throw conflict(
+        type.resource,
+        type.group,
+        name,
+        `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${old.metadata.uid ?? ""}`,
+      );
     }
     if (pre.resourceVersion && pre.resourceVersion !== old.metadata.resourceVersion) {
-      throw conflict(type.resource, type.group, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${old.metadata.resourceVersion ?? ""}`);
+      throw conflict(
+        type.resource,
+        type.group,
+        name,
+        `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${old.metadata.resourceVersion ?? ""}`,
+      );
     }
     const attrs = {
       type,
@@ -491,7 +577,11 @@ export class ApiCore {
       oldObject: old,
       dryRun: ctx.dryRun ?? false,
       user: ctx.user ?? ADMIN_USER,
-      options: { kind: "DeleteOptions", apiVersion: "meta.k8s.io/v1", ...(options.propagationPolicy ? { propagationPolicy: options.propagationPolicy } : {}) },
+      options: {
+        kind: "DeleteOptions",
+        apiVersion: "meta.k8s.io/v1",
+        ...(options.propagationPolicy ? { propagationPolicy: options.propagationPolicy } : {}),
+      },
       namespaceLabels: this.namespaceLabels(type, old.metadata.namespace),
     };
     ctx.warnings?.push(...(await this.admission.validate(attrs)));
@@ -514,13 +604,19 @@ export class ApiCore {
 
   /** Removes an object for good (finalizers done, grace period over) and collects its dependents. */
   finishDelete(type: ResourceType, object: KubeObject, options: DeleteOptions): KubeObject {
-    const removed = this.store.remove(storageKey(type), object.metadata.namespace, object.metadata.name ?? "");
+    const removed = this.store.remove(
+      storageKey(type),
+      object.metadata.namespace,
+      object.metadata.name ?? "",
+    );
     if (!removed) return object;
     this.hooksOf(type).afterDelete?.(removed);
     if (type.crdName === undefined && storageKey(type) === "apiextensions.k8s.io/customresourcedefinitions") {
       this.onCrdDeleted(removed);
     }
-    setImmediate(() => void this.collectGarbage(removed.metadata.uid ?? "", options.propagationPolicy === "Orphan"));
+    setImmediate(
+      () => void this.collectGarbage(removed.metadata.uid ?? "", options.propagationPolicy === "Orphan"),
+    );
     return removed;
   }
 
@@ -544,7 +640,9 @@ export class ApiCore {
               metadata: { ownerReferences: remaining.length > 0 ? remaining : null },
             });
           } else {
-            await this.delete(type, dependent.metadata.namespace, dependent.metadata.name ?? "", { propagationPolicy: "Background" });
+            await this.delete(type, dependent.metadata.namespace, dependent.metadata.name ?? "", {
+              propagationPolicy: "Background",
+            });
           }
         } catch (error) {
           if (!(error instanceof ApiError && error.code === 404)) throw error;
@@ -554,7 +652,9 @@ export class ApiCore {
   }
 
   private uidExists(uid: string): boolean {
-    return this.uniqueStorageTypes().some((type) => this.store.list(storageKey(type)).some((o) => o.metadata.uid === uid));
+    return this.uniqueStorageTypes().some((type) =>
+      this.store.list(storageKey(type)).some((o) => o.metadata.uid === uid),
+    );
   }
 
   private uniqueStorageTypes(): ResourceType[] {
@@ -582,7 +682,10 @@ export class ApiCore {
 
   private afterWrite(type: ResourceType, object: KubeObject): void {
     if (storageKey(type) === "apiextensions.k8s.io/customresourcedefinitions" && isObject(object.spec)) {
-      this.registry.setCrd(object.metadata.name ?? "", typesOfCrd(object.metadata.name ?? "", object.spec as unknown as CrdSpec));
+      this.registry.setCrd(
+        object.metadata.name ?? "",
+        typesOfCrd(object.metadata.name ?? "", object.spec as unknown as CrdSpec),
+      );
     }
   }
 
@@ -591,7 +694,8 @@ export class ApiCore {
     const name = crd.metadata.name ?? "";
     if (spec) {
       const key = `${spec.group}/${spec.names.plural}`;
-      for (const object of this.store.list(key)) this.store.remove(key, object.metadata.namespace, object.metadata.name ?? "");
+      for (const object of this.store.list(key))
+        this.store.remove(key, object.metadata.namespace, object.metadata.name ?? "");
     }
     this.registry.removeCrd(name);
   }

@@ -20,8 +20,7 @@ import { clone, isObject, type JsonObject } from "./types.ts";
 // ajv-formats is published as CommonJS with a default export.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv, formats: string[]) => Ajv;
 
-const preservesUnknown = (node: JsonObject): boolean =>
-  node["x-kubernetes-preserve-unknown-fields"] === true;
+const preservesUnknown = (node: JsonObject): boolean => node["x-kubernetes-preserve-unknown-fields"] === true;
 
 /** Drops every field the schema does not declare (metadata and the type fields stay at the root). */
 export function prune(value: unknown, node: JsonObject | undefined, atRoot = false): unknown {
@@ -127,7 +126,11 @@ function toFieldError(error: ErrorObject): FieldError {
     case "required":
       return required(path.child(String(error.params.missingProperty)));
     case "type":
-      return invalid(path, value, `${inBody} must be of type ${String(error.params.type)}: ${JSON.stringify(typeof value === "object" ? (Array.isArray(value) ? "array" : "object") : typeof value)}`);
+      return invalid(
+        path,
+        value,
+        `${inBody} must be of type ${String(error.params.type)}: ${JSON.stringify(typeof value === "object" ? (Array.isArray(value) ? "array" : "object") : typeof value)}`,
+      );
     case "enum":
       return notSupported(path, value, (Array.isArray(node.enum) ? node.enum : []).map(String));
     case "minimum":
@@ -145,7 +148,11 @@ function toFieldError(error: ErrorObject): FieldError {
     case "pattern":
       return invalid(path, value, `${inBody} should match '${String(node.pattern)}'`);
     case "format":
-      return invalid(path, value, `${inBody} must be of type ${String(error.params.format)}: ${JSON.stringify(value)}`);
+      return invalid(
+        path,
+        value,
+        `${inBody} must be of type ${String(error.params.format)}: ${JSON.stringify(value)}`,
+      );
     case "anyOf":
       return invalid(path, value, `${inBody} must be of type integer or string`);
     default:
@@ -160,7 +167,9 @@ function schemaErrors(schema: JsonObject, object: unknown): FieldError[] {
   const anyOfFailures = errors.filter((e) => e.keyword === "anyOf");
   const inFailedBranch = (e: ErrorObject) =>
     e.keyword !== "anyOf" &&
-    anyOfFailures.some((a) => a.instancePath === e.instancePath && e.schemaPath.startsWith(`${a.schemaPath}/`));
+    anyOfFailures.some(
+      (a) => a.instancePath === e.instancePath && e.schemaPath.startsWith(`${a.schemaPath}/`),
+    );
   const seen = new Set<string>();
   const out: FieldError[] = [];
   for (const error of errors) {

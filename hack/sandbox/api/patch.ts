@@ -23,7 +23,11 @@ export function patchTypeOf(contentType: string | undefined): PatchType {
     case "application/apply-patch+cbor":
       return "apply";
     default:
-      throw ApiError.of(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`);
+      throw ApiError.of(
+        415,
+        "UnsupportedMediaType",
+        `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`,
+      );
   }
 }
 
@@ -44,7 +48,11 @@ export function applyJsonPatch(target: unknown, operations: unknown): unknown {
     return jsonPatch.applyPatch(clone(target), operations as Operation[], true, false).newDocument;
   } catch (error) {
     // Kubernetes answers a failing `test` or a missing path with 422 Invalid… but kubectl only shows the text.
-    throw ApiError.of(422, "Invalid", `the server rejected our request due to an error in our request: ${(error as Error).message.split("\n")[0] ?? ""}`);
+    throw ApiError.of(
+      422,
+      "Invalid",
+      `the server rejected our request due to an error in our request: ${(error as Error).message.split("\n")[0] ?? ""}`,
+    );
   }
 }
 

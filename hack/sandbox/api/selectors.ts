@@ -5,8 +5,7 @@
 import { badRequest, isObject, type KubeObject } from "./types.ts";
 
 export type Requirement =
-  | { key: string; op: "in" | "notin"; values: string[] }
-  | { key: string; op: "exists" | "!exists" };
+  { key: string; op: "in" | "notin"; values: string[] } | { key: string; op: "exists" | "!exists" };
 
 export type Selector = (labels: Readonly<Record<string, string>>) => boolean;
 

@@ -8,7 +8,8 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import YAML from "yaml";
-import { ApiCore, type DeleteOptions, type WriteContext } from "./core.ts";
+import type { ApiCore} from "./core.ts";
+import { type DeleteOptions, type WriteContext } from "./core.ts";
 import { patchTypeOf } from "./patch.ts";
 import { apiVersionOf, storageKey, type ResourceType } from "./resources.ts";
 import { parseFieldSelector, parseLabelSelector } from "./selectors.ts";
@@ -46,7 +47,10 @@ export class ApiServer {
 
   /** Listens on loopback and returns the base URL (`http://127.0.0.1:PORT`). */
   async start(): Promise<string> {
-    const server = https.createServer({ cert: this.options.cert, key: this.options.key }, (req, res) => void this.handle(req, res));
+    const server = https.createServer(
+      { cert: this.options.cert, key: this.options.key },
+      (req, res) => void this.handle(req, res),
+    );
     server.keepAliveTimeout = 5_000;
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -86,7 +90,8 @@ export class ApiServer {
       await this.route(req, res, url);
     } catch (error) {
       const apiError = error instanceof ApiError ? error : internalError((error as Error).message);
-      if (!(error instanceof ApiError)) this.options.logger.error({ err: error, url: url.pathname }, "request failed");
+      if (!(error instanceof ApiError))
+        this.options.logger.error({ err: error, url: url.pathname }, "request failed");
       const warnings = (error as { warnings?: string[] }).warnings;
       if (!res.headersSent) this.send(res, apiError.code, apiError.status, warnings);
       else res.end();
@@ -96,7 +101,10 @@ export class ApiServer {
   private send(res: ServerResponse, code: number, body: unknown, warnings?: readonly string[]): void {
     const payload = JSON.stringify(body);
     if (warnings && warnings.length > 0) {
-      res.setHeader("Warning", warnings.map((w) => `299 - ${JSON.stringify(w.replace(/[\r\n]+/g, " "))}`));
+      res.setHeader(
+        "Warning",
+        warnings.map((w) => `299 - ${JSON.stringify(w.replace(/[\r\n]+/g, " "))}`),
+      );
     }
     res.writeHead(code, { "content-type": "application/json", "content-length": Buffer.byteLength(payload) });
     res.end(payload);
@@ -110,12 +118,32 @@ export class ApiServer {
       res.end("ok");
       return;
     }
-    if (path === "/version") return this.send(res, 200, { major: "1", minor: "32", gitVersion: "v1.32.0-sandbox", gitCommit: "", gitTreeState: "clean", buildDate: "2026-01-01T00:00:00Z", goVersion: "go1.23", compiler: "gc", platform: "linux/amd64" });
-    if (path === "/api") return this.send(res, 200, { kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: req.headers.host ?? "" }] });
+    if (path === "/version")
+      return this.send(res, 200, {
+        major: "1",
+        minor: "32",
+        gitVersion: "v1.32.0-sandbox",
+        gitCommit: "",
+        gitTreeState: "clean",
+        buildDate: "2026-01-01T00:00:00Z",
+        goVersion: "go1.23",
+        compiler: "gc",
+        platform: "linux/amd64",
+      });
+    if (path === "/api")
+      return this.send(res, 200, {
+        kind: "APIVersions",
+        versions: ["v1"],
+        serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: req.headers.host ?? "" }],
+      });
     if (path === "/apis") return this.send(res, 200, this.groupList());
     if (path === "/openapi/v3") return this.send(res, 200, this.openApiRoot());
-    if (path.startsWith("/openapi/v3/")) return this.send(res, 200, this.openApiGroupVersion(path.slice("/openapi/v3/".length)));
-    const segments = path.split("/").filter((s) => s !== "").map(decodeURIComponent);
+    if (path.startsWith("/openapi/v3/"))
+      return this.send(res, 200, this.openApiGroupVersion(path.slice("/openapi/v3/".length)));
+    const segments = path
+      .split("/")
+      .filter((s) => s !== "")
+      .map(decodeURIComponent);
     let group: string;
     let version: string;
     let rest: string[];
@@ -144,13 +172,21 @@ export class ApiServer {
       parts = rest.slice(2);
     }
     const [resource, name, subresource, ...extra] = parts;
-    if (!resource || extra.length > 0) throw ApiError.of(404, "NotFound", "the server could not find the requested resource", {});
+    if (!resource || extra.length > 0)
+      throw ApiError.of(404, "NotFound", "the server could not find the requested resource", {});
     const type = this.core.type(group, version, resource);
-    if (namespace !== undefined && !type.namespaced) throw ApiError.of(404, "NotFound", "the server could not find the requested resource", {});
+    if (namespace !== undefined && !type.namespaced)
+      throw ApiError.of(404, "NotFound", "the server could not find the requested resource", {});
     return { type, namespace, name, subresource: subresource ?? "" };
   }
 
-  private async serve(req: IncomingMessage, res: ServerResponse, url: URL, method: string, route: Route): Promise<void> {
+  private async serve(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    method: string,
+    route: Route,
+  ): Promise<void> {
     const { type, namespace, name, subresource } = route;
     const q = url.searchParams;
     const warnings: string[] = [];
@@ -167,8 +203,16 @@ export class ApiServer {
       case "GET": {
         if (name === undefined) {
           if (q.get("watch") === "1" || q.get("watch") === "true") return this.watch(req, res, route, url);
-          const list = this.core.list(type, namespace, { labelSelector: q.get("labelSelector"), fieldSelector: q.get("fieldSelector") });
-          if (wantsTable) return this.send(res, 200, toTable(type, list.items, list.resourceVersion, q.get("includeObject")));
+          const list = this.core.list(type, namespace, {
+            labelSelector: q.get("labelSelector"),
+            fieldSelector: q.get("fieldSelector"),
+          });
+          if (wantsTable)
+            return this.send(
+              res,
+              200,
+              toTable(type, list.items, list.resourceVersion, q.get("includeObject")),
+            );
           return this.send(res, 200, {
             kind: `${type.kind}List`,
             apiVersion: apiVersionOf(type),
@@ -177,8 +221,14 @@ export class ApiServer {
           });
         }
         const object = this.core.get(type, namespace, name);
-        if (subresource !== "" && subresource !== "status") throw ApiError.of(404, "NotFound", "the server could not find the requested resource", {});
-        if (wantsTable) return this.send(res, 200, toTable(type, [object], object.metadata.resourceVersion ?? "", q.get("includeObject")));
+        if (subresource !== "" && subresource !== "status")
+          throw ApiError.of(404, "NotFound", "the server could not find the requested resource", {});
+        if (wantsTable)
+          return this.send(
+            res,
+            200,
+            toTable(type, [object], object.metadata.resourceVersion ?? "", q.get("includeObject")),
+          );
         return this.send(res, 200, object);
       }
       case "POST": {
@@ -194,7 +244,8 @@ export class ApiServer {
       case "PATCH": {
         if (name === undefined) throw this.core.unsupported(type, "patch");
         const patchType = patchTypeOf(req.headers["content-type"]);
-        const body = patchType === "apply" ? YAML.parse(await readText(req)) as unknown : await readJson(req);
+        const body =
+          patchType === "apply" ? (YAML.parse(await readText(req)) as unknown) : await readJson(req);
         const patched = await this.core.patch(type, namespace, name, patchType, body, ctx, subresource);
         return this.send(res, 200, patched, warnings);
       }
@@ -207,24 +258,42 @@ export class ApiServer {
         const grace = q.get("gracePeriodSeconds");
         if (grace !== null) options.gracePeriodSeconds = Number(grace);
         if (name === undefined) {
-          const list = this.core.list(type, namespace, { labelSelector: q.get("labelSelector"), fieldSelector: q.get("fieldSelector") });
-          for (const item of list.items) await this.core.delete(type, item.metadata.namespace, item.metadata.name ?? "", options, ctx);
-          return this.send(res, 200, { kind: `${type.kind}List`, apiVersion: apiVersionOf(type), metadata: {}, items: list.items }, warnings);
+          const list = this.core.list(type, namespace, {
+            labelSelector: q.get("labelSelector"),
+            fieldSelector: q.get("fieldSelector"),
+          });
+          for (const item of list.items)
+            await this.core.delete(type, item.metadata.namespace, item.metadata.name ?? "", options, ctx);
+          return this.send(
+            res,
+            200,
+            { kind: `${type.kind}List`, apiVersion: apiVersionOf(type), metadata: {}, items: list.items },
+            warnings,
+          );
         }
         const deleted = await this.core.delete(type, namespace, name, options, ctx);
         if (deleted.metadata.deletionTimestamp && this.core.tryGet(type, namespace, name)) {
           return this.send(res, 200, deleted, warnings);
         }
-        return this.send(res, 200, {
-          kind: "Status",
-          apiVersion: "v1",
-          metadata: {},
-          status: "Success",
-          details: { name, group: type.group, kind: type.resource, uid: deleted.metadata.uid },
-        }, warnings);
+        return this.send(
+          res,
+          200,
+          {
+            kind: "Status",
+            apiVersion: "v1",
+            metadata: {},
+            status: "Success",
+            details: { name, group: type.group, kind: type.resource, uid: deleted.metadata.uid },
+          },
+          warnings,
+        );
       }
       default:
-        throw ApiError.of(405, "MethodNotAllowed", `the server does not allow this method on the requested resource`);
+        throw ApiError.of(
+          405,
+          "MethodNotAllowed",
+          `the server does not allow this method on the requested resource`,
+        );
     }
   }
 
@@ -232,7 +301,11 @@ export class ApiServer {
     const q = url.searchParams;
     if (this.failingWatches.remaining > 0) {
       this.failingWatches.remaining--;
-      throw ApiError.of(this.failingWatches.code, "InternalError", "Internal error occurred: injected watch failure");
+      throw ApiError.of(
+        this.failingWatches.code,
+        "InternalError",
+        "Internal error occurred: injected watch failure",
+      );
     }
     const { type, namespace } = route;
     const labels = parseLabelSelector(q.get("labelSelector"));
@@ -243,9 +316,17 @@ export class ApiServer {
       (!type.namespaced || !namespace || o.metadata.namespace === namespace) &&
       labels(o.metadata.labels ?? {}) &&
       fields(o);
-    const withType = (o: KubeObject): KubeObject => ({ ...o, apiVersion: apiVersionOf(type), kind: type.kind });
+    const withType = (o: KubeObject): KubeObject => ({
+      ...o,
+      apiVersion: apiVersionOf(type),
+      kind: type.kind,
+    });
 
-    res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked", "cache-control": "no-cache" });
+    res.writeHead(200, {
+      "content-type": "application/json",
+      "transfer-encoding": "chunked",
+      "cache-control": "no-cache",
+    });
     res.flushHeaders();
     this.watches.add(res);
     const write = (eventType: string, object: unknown) => {
@@ -267,7 +348,10 @@ export class ApiServer {
     let unsubscribe: () => void = () => undefined;
     try {
       if (!rv || rv === "0") {
-        const list = this.core.list(type, namespace, { labelSelector: q.get("labelSelector"), fieldSelector: q.get("fieldSelector") });
+        const list = this.core.list(type, namespace, {
+          labelSelector: q.get("labelSelector"),
+          fieldSelector: q.get("fieldSelector"),
+        });
         for (const item of list.items) write("ADDED", item);
         unsubscribe = this.core.store.subscribe(Number(list.resourceVersion), onChange);
       } else {
@@ -317,7 +401,9 @@ export class ApiServer {
     const paths: JsonObject = {};
     for (const t of this.core.registry.all().filter((t) => t.group === group && t.version === version)) {
       const base = group === "" ? `/api/${version}` : `/apis/${group}/${version}`;
-      const path = t.namespaced ? `${base}/namespaces/{namespace}/${t.resource}/{name}` : `${base}/${t.resource}/{name}`;
+      const path = t.namespaced
+        ? `${base}/namespaces/{namespace}/${t.resource}/{name}`
+        : `${base}/${t.resource}/{name}`;
       paths[path] = {
         patch: {
           operationId: `patch${t.kind}`,
@@ -332,7 +418,12 @@ export class ApiServer {
         },
       };
     }
-    return { openapi: "3.0.0", info: { title: "Kubernetes", version: "v1.32.0" }, paths, components: { schemas: {} } };
+    return {
+      openapi: "3.0.0",
+      info: { title: "Kubernetes", version: "v1.32.0" },
+      paths,
+      components: { schemas: {} },
+    };
   }
 
   private groupList(): JsonObject {
@@ -360,7 +451,8 @@ export class ApiServer {
 
   private resourceList(group: string, version: string): JsonObject {
     const types = this.core.registry.all().filter((t) => t.group === group && t.version === version);
-    if (types.length === 0) throw ApiError.of(404, "NotFound", "the server could not find the requested resource", {});
+    if (types.length === 0)
+      throw ApiError.of(404, "NotFound", "the server could not find the requested resource", {});
     const verbs = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
     const resources = types.flatMap((t) => {
       const main = {
@@ -372,10 +464,21 @@ export class ApiServer {
         ...(t.shortNames.length > 0 ? { shortNames: t.shortNames } : {}),
         ...(t.categories.length > 0 ? { categories: t.categories } : {}),
       };
-      const status = { name: `${t.resource}/status`, singularName: "", namespaced: t.namespaced, kind: t.kind, verbs: ["get", "patch", "update"] };
+      const status = {
+        name: `${t.resource}/status`,
+        singularName: "",
+        namespaced: t.namespaced,
+        kind: t.kind,
+        verbs: ["get", "patch", "update"],
+      };
       return t.statusSubresource ? [main, status] : [main];
     });
-    return { kind: "APIResourceList", apiVersion: "v1", groupVersion: group === "" ? version : `${group}/${version}`, resources };
+    return {
+      kind: "APIResourceList",
+      apiVersion: "v1",
+      groupVersion: group === "" ? version : `${group}/${version}`,
+      resources,
+    };
   }
 }
 

@@ -51,13 +51,25 @@ interface Column {
   cell: (object: KubeObject) => unknown;
 }
 
-const column = (name: string, type: string, cell: Column["cell"], priority = 0, description = ""): Column => ({
+const column = (
+  name: string,
+  type: string,
+  cell: Column["cell"],
+  priority = 0,
+  description = "",
+): Column => ({
   definition: { name, type, format: name === "Name" ? "name" : "", description, priority, jsonPath: "" },
   cell,
 });
 
 const NAME = column("Name", "string", (o) => o.metadata.name, 0, "Name must be unique within a namespace.");
-const AGE = column("Age", "string", (o) => age(o.metadata.creationTimestamp), 0, "CreationTimestamp is a timestamp representing the server time when this object was created.");
+const AGE = column(
+  "Age",
+  "string",
+  (o) => age(o.metadata.creationTimestamp),
+  0,
+  "CreationTimestamp is a timestamp representing the server time when this object was created.",
+);
 
 const get = (o: unknown, path: string): unknown => jsonPathValue(o, path);
 
@@ -73,7 +85,9 @@ function podColumns(): Column[] {
       const total = Array.isArray(containers) ? containers.length : 1;
       return `${statuses(o).filter((s) => s.ready === true).length}/${total}`;
     }),
-    column("Status", "string", (o) => (o.metadata.deletionTimestamp ? "Terminating" : (get(o, ".status.phase") ?? "Pending"))),
+    column("Status", "string", (o) =>
+      o.metadata.deletionTimestamp ? "Terminating" : (get(o, ".status.phase") ?? "Pending"),
+    ),
     column("Restarts", "integer", (o) => statuses(o).reduce((n, s) => n + Number(s.restartCount ?? 0), 0)),
     AGE,
     column("IP", "string", (o) => get(o, ".status.podIP") ?? "<none>", 1),
@@ -107,7 +121,11 @@ function builtinColumns(type: ResourceType): Column[] {
     case "apps/statefulsets":
       return [
         NAME,
-        column("Ready", "string", (o) => `${Number(get(o, ".status.readyReplicas") ?? 0)}/${Number(get(o, ".spec.replicas") ?? 1)}`),
+        column(
+          "Ready",
+          "string",
+          (o) => `${Number(get(o, ".status.readyReplicas") ?? 0)}/${Number(get(o, ".spec.replicas") ?? 1)}`,
+        ),
         AGE,
       ];
     case "/persistentvolumeclaims":
@@ -116,10 +134,17 @@ function builtinColumns(type: ResourceType): Column[] {
       return [NAME, column("Status", "string", (o) => get(o, ".status.phase")), AGE];
     case "/events":
       return [
-        column("Last Seen", "string", (o) => age(o.lastTimestamp ?? o.eventTime ?? o.metadata.creationTimestamp)),
+        column("Last Seen", "string", (o) =>
+          age(o.lastTimestamp ?? o.eventTime ?? o.metadata.creationTimestamp),
+        ),
         column("Type", "string", (o) => o.type),
         column("Reason", "string", (o) => o.reason),
-        column("Object", "string", (o) => `${String(get(o, ".involvedObject.kind") ?? "").toLowerCase()}/${String(get(o, ".involvedObject.name") ?? "")}`),
+        column(
+          "Object",
+          "string",
+          (o) =>
+            `${String(get(o, ".involvedObject.kind") ?? "").toLowerCase()}/${String(get(o, ".involvedObject.name") ?? "")}`,
+        ),
         column("Message", "string", (o) => o.message),
       ];
     default:
@@ -133,7 +158,12 @@ function crdColumns(type: ResourceType): Column[] {
   return [
     NAME,
     ...printer.map((p) => ({
-      definition: { ...p, format: p.format ?? "", description: p.description ?? "", priority: p.priority ?? 0 },
+      definition: {
+        ...p,
+        format: p.format ?? "",
+        description: p.description ?? "",
+        priority: p.priority ?? 0,
+      },
       cell: (o: KubeObject) => {
         const value = jsonPathValue(o, p.jsonPath);
         if (p.type === "date") return value === undefined ? "<unknown>" : age(value);

@@ -70,12 +70,7 @@ export class ApiError extends Error {
     return this.status.code;
   }
 
-  static of(
-    code: number,
-    reason: string,
-    message: string,
-    details?: Status["details"],
-  ): ApiError {
+  static of(code: number, reason: string, message: string, details?: Status["details"]): ApiError {
     return new ApiError({
       kind: "Status",
       apiVersion: "v1",

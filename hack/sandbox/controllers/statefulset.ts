@@ -24,7 +24,9 @@ export const isPodReady = (pod: KubeObject): boolean => {
 };
 
 const isRunningAndReady = (pod: KubeObject): boolean =>
-  !pod.metadata.deletionTimestamp && (pod.status as JsonObject | undefined)?.phase === "Running" && isPodReady(pod);
+  !pod.metadata.deletionTimestamp &&
+  (pod.status as JsonObject | undefined)?.phase === "Running" &&
+  isPodReady(pod);
 
 interface StatefulSetSpec {
   replicas?: number;
@@ -58,7 +60,9 @@ export class StatefulSetController {
       if (change.key === "apps/statefulsets") {
         this.queue.add(`${change.object.metadata.namespace ?? ""}/${change.object.metadata.name ?? ""}`);
       } else if (change.key === "/pods") {
-        const owner = (change.object.metadata.ownerReferences ?? []).find((o) => o.kind === "StatefulSet" && o.controller);
+        const owner = (change.object.metadata.ownerReferences ?? []).find(
+          (o) => o.kind === "StatefulSet" && o.controller,
+        );
         if (owner) this.queue.add(`${change.object.metadata.namespace ?? ""}/${owner.name}`);
       }
     });
@@ -120,7 +124,12 @@ export class StatefulSetController {
     await this.writeStatus(sts, revision);
   }
 
-  private async createPod(sts: KubeObject, spec: StatefulSetSpec, ordinal: number, revision: string): Promise<void> {
+  private async createPod(
+    sts: KubeObject,
+    spec: StatefulSetSpec,
+    ordinal: number,
+    revision: string,
+  ): Promise<void> {
     const namespace = sts.metadata.namespace ?? "";
     const podName = `${sts.metadata.name ?? ""}-${ordinal}`;
     const template = clone(spec.template ?? {});
@@ -130,7 +139,10 @@ export class StatefulSetController {
       const claimName = `${claim.metadata.name ?? ""}-${podName}`;
       if (!this.core.tryGet(this.pvcType, namespace, claimName)) {
         await this.core.create(this.pvcType, namespace, {
-          metadata: { name: claimName, labels: { ...(template.metadata?.labels as Record<string, string> | undefined) } },
+          metadata: {
+            name: claimName,
+            labels: { ...(template.metadata?.labels as Record<string, string> | undefined) },
+          },
           spec: claim.spec ?? {},
         });
       }
@@ -151,10 +163,22 @@ export class StatefulSetController {
           [REVISION_LABEL]: revision,
         },
         ownerReferences: [
-          { apiVersion: "apps/v1", kind: "StatefulSet", name: sts.metadata.name ?? "", uid: sts.metadata.uid ?? "", controller: true, blockOwnerDeletion: true },
+          {
+            apiVersion: "apps/v1",
+            kind: "StatefulSet",
+            name: sts.metadata.name ?? "",
+            uid: sts.metadata.uid ?? "",
+            controller: true,
+            blockOwnerDeletion: true,
+          },
         ],
       },
-      spec: { ...podSpec, volumes, hostname: podName, ...(spec.serviceName ? { subdomain: spec.serviceName } : {}) },
+      spec: {
+        ...podSpec,
+        volumes,
+        hostname: podName,
+        ...(spec.serviceName ? { subdomain: spec.serviceName } : {}),
+      },
     });
     this.logger.debug({ pod: podName }, "statefulset created pod");
   }
@@ -170,7 +194,11 @@ export class StatefulSetController {
   private async writeStatus(sts: KubeObject, revision: string): Promise<void> {
     const pods = this.core
       .list(this.podType, sts.metadata.namespace)
-      .items.filter((p) => (p.metadata.ownerReferences ?? []).some((o) => o.uid === sts.metadata.uid) && !p.metadata.deletionTimestamp);
+      .items.filter(
+        (p) =>
+          (p.metadata.ownerReferences ?? []).some((o) => o.uid === sts.metadata.uid) &&
+          !p.metadata.deletionTimestamp,
+      );
     const ready = pods.filter(isRunningAndReady).length;
     const updated = pods.filter((p) => p.metadata.labels?.[REVISION_LABEL] === revision).length;
     const status = {
@@ -185,7 +213,15 @@ export class StatefulSetController {
       collisionCount: 0,
     };
     try {
-      await this.core.patch(this.stsType, sts.metadata.namespace, sts.metadata.name ?? "", "merge", { status }, {}, "status");
+      await this.core.patch(
+        this.stsType,
+        sts.metadata.namespace,
+        sts.metadata.name ?? "",
+        "merge",
+        { status },
+        {},
+        "status",
+      );
     } catch (error) {
       if (!(error instanceof ApiError && error.code === 404)) throw error;
     }
@@ -194,5 +230,8 @@ export class StatefulSetController {
 
 /** The revision of a pod template, like the controller-revision-hash label. */
 export function templateHash(template: unknown): string {
-  return createHash("sha256").update(JSON.stringify(template ?? {})).digest("hex").slice(0, 10);
+  return createHash("sha256")
+    .update(JSON.stringify(template ?? {}))
+    .digest("hex")
+    .slice(0, 10);
 }

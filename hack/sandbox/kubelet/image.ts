@@ -16,7 +16,11 @@ export function imageKind(image: string): ImageKind {
 }
 
 /** The image's ENTRYPOINT and CMD, as Docker would combine them with the container's command/args. */
-export function effectiveArgv(kind: ImageKind, command: string[] | undefined, args: string[] | undefined): string[] {
+export function effectiveArgv(
+  kind: ImageKind,
+  command: string[] | undefined,
+  args: string[] | undefined,
+): string[] {
   if (command && command.length > 0) return [...command, ...(args ?? [])];
   switch (kind) {
     case "redis":
@@ -31,4 +35,5 @@ export function effectiveArgv(kind: ImageKind, command: string[] | undefined, ar
 }
 
 /** The image's WORKDIR: the official Redis and Valkey images work in /data (where `dir ./` writes). */
-export const imageWorkingDir = (kind: ImageKind): string => (kind === "redis" || kind === "valkey" ? "/data" : "/");
+export const imageWorkingDir = (kind: ImageKind): string =>
+  kind === "redis" || kind === "valkey" ? "/data" : "/";

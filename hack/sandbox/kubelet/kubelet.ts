@@ -49,7 +49,11 @@ interface ContainerSpec {
   args?: string[];
   workingDir?: string;
   env?: { name: string; value?: string; valueFrom?: JsonObject }[];
-  envFrom?: { configMapRef?: { name: string; optional?: boolean }; secretRef?: { name: string; optional?: boolean }; prefix?: string }[];
+  envFrom?: {
+    configMapRef?: { name: string; optional?: boolean };
+    secretRef?: { name: string; optional?: boolean };
+    prefix?: string;
+  }[];
   volumeMounts?: { name: string; mountPath: string; subPath?: string; readOnly?: boolean }[];
   ports?: { name?: string; containerPort: number }[];
   readinessProbe?: Probe;
@@ -71,7 +75,16 @@ interface Probe {
 type ContainerState =
   | { running: { startedAt: string } }
   | { waiting: { reason: string; message?: string } }
-  | { terminated: { exitCode: number; signal?: number; reason: string; startedAt?: string; finishedAt: string; containerID?: string } };
+  | {
+      terminated: {
+        exitCode: number;
+        signal?: number;
+        reason: string;
+        startedAt?: string;
+        finishedAt: string;
+        containerID?: string;
+      };
+    };
 
 interface ContainerRuntime {
   spec: ContainerSpec;
@@ -115,7 +128,13 @@ interface PodRuntime {
 
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
 
-const SIGNALS: Partial<Record<NodeJS.Signals, number>> = { SIGKILL: 9, SIGTERM: 15, SIGINT: 2, SIGSEGV: 11, SIGABRT: 6 };
+const SIGNALS: Partial<Record<NodeJS.Signals, number>> = {
+  SIGKILL: 9,
+  SIGTERM: 15,
+  SIGINT: 2,
+  SIGSEGV: 11,
+  SIGABRT: 6,
+};
 
 export class Kubelet {
   private readonly pods = new Map<string, PodRuntime>();
@@ -150,10 +169,15 @@ export class Kubelet {
         pod.spec = spec;
       },
       // A pod on a node is deleted gracefully: the kubelet stops it, then confirms the deletion.
-      gracefulDelete: (pod, options) => options.gracePeriodSeconds !== 0 && (pod.spec as JsonObject | undefined)?.nodeName !== undefined,
+      gracefulDelete: (pod, options) =>
+        options.gracePeriodSeconds !== 0 && (pod.spec as JsonObject | undefined)?.nodeName !== undefined,
     });
     core.addHooks("", "persistentvolumeclaims", {
-      afterDelete: (claim) => rmSync(join(this.options.dir, "pvcs", claim.metadata.namespace ?? "", claim.metadata.name ?? ""), { recursive: true, force: true }),
+      afterDelete: (claim) =>
+        rmSync(join(this.options.dir, "pvcs", claim.metadata.namespace ?? "", claim.metadata.name ?? ""), {
+          recursive: true,
+          force: true,
+        }),
     });
   }
 
@@ -179,13 +203,17 @@ export class Kubelet {
       if (pod.retryTimer) clearTimeout(pod.retryTimer);
       for (const c of this.allContainers(pod)) this.clearTimers(c);
     }
-    await Promise.all(all.flatMap((pod) => this.allContainers(pod).map((c) => this.killContainer(c, "SIGKILL"))));
+    await Promise.all(
+      all.flatMap((pod) => this.allContainers(pod).map((c) => this.killContainer(c, "SIGKILL"))),
+    );
   }
 
   // ------------------------------------------------------------------ test and helper API
 
   private runtimeOf(namespace: string, name: string): PodRuntime | undefined {
-    return [...this.pods.values()].find((p) => p.namespace === namespace && p.name === name && !p.terminating);
+    return [...this.pods.values()].find(
+      (p) => p.namespace === namespace && p.name === name && !p.terminating,
+    );
   }
 
   /** Sends `signal` to a pod's container process tree (default: its first container). */
@@ -193,7 +221,8 @@ export class Kubelet {
     const pod = this.runtimeOf(namespace, name);
     if (!pod) throw new Error(`pod ${namespace}/${name} is not running in this sandbox`);
     const target = container ? pod.containers.get(container) : [...pod.containers.values()][0];
-    if (!target?.proc) throw new Error(`container ${container ?? "(first)"} of ${namespace}/${name} has no process`);
+    if (!target?.proc)
+      throw new Error(`container ${container ?? "(first)"} of ${namespace}/${name} has no process`);
     this.signal(target, signal);
   }
 
@@ -205,11 +234,25 @@ export class Kubelet {
   }
 
   /** Runs a command inside a pod's container, like `kubectl exec`. */
-  async exec(namespace: string, name: string, argv: string[], container?: string, timeoutMs = 10_000): Promise<{ code: number | null; output: string }> {
+  async exec(
+    namespace: string,
+    name: string,
+    argv: string[],
+    container?: string,
+    timeoutMs = 10_000,
+  ): Promise<{ code: number | null; output: string }> {
     const pod = this.runtimeOf(namespace, name);
     const target = container ? pod?.containers.get(container) : [...(pod?.containers.values() ?? [])][0];
-    if (!pod || !target?.proc) throw new Error(`pod ${namespace}/${name} has no running container ${container ?? ""}`);
-    return execInContainer(target.proc, argv, target.env, this.options.files, timeoutMs, this.workingDir(target));
+    if (!pod || !target?.proc)
+      throw new Error(`pod ${namespace}/${name} has no running container ${container ?? ""}`);
+    return execInContainer(
+      target.proc,
+      argv,
+      target.env,
+      this.options.files,
+      timeoutMs,
+      this.workingDir(target),
+    );
   }
 
   logFile(namespace: string, name: string, container?: string): string | undefined {
@@ -248,13 +291,19 @@ export class Kubelet {
     if (!runtime) return;
     // Force-deleted: no grace period left.
     runtime.terminating = true;
-    void Promise.all(this.allContainers(runtime).map((c) => this.killContainer(c, "SIGKILL"))).then(() => this.cleanup(runtime));
+    void Promise.all(this.allContainers(runtime).map((c) => this.killContainer(c, "SIGKILL"))).then(() =>
+      this.cleanup(runtime),
+    );
   }
 
   private admit(pod: KubeObject): void {
     const uid = pod.metadata.uid ?? "";
     const ip = this.podIps.allocate();
-    const dir = join(this.options.dir, "pods", `${pod.metadata.namespace ?? ""}_${pod.metadata.name ?? ""}_${uid.slice(0, 8)}`);
+    const dir = join(
+      this.options.dir,
+      "pods",
+      `${pod.metadata.namespace ?? ""}_${pod.metadata.name ?? ""}_${uid.slice(0, 8)}`,
+    );
     mkdirSync(join(dir, "logs"), { recursive: true });
     mkdirSync(join(dir, "tmp"), { recursive: true, mode: 0o1777 });
     const spec = (pod.spec ?? {}) as JsonObject;
@@ -280,7 +329,9 @@ export class Kubelet {
       ip,
       dir,
       hostsFile: join(dir, "etc-hosts"),
-      containers: new Map(((spec.containers ?? []) as ContainerSpec[]).map((c) => [c.name, toRuntime(c, false)])),
+      containers: new Map(
+        ((spec.containers ?? []) as ContainerSpec[]).map((c) => [c.name, toRuntime(c, false)]),
+      ),
       initContainers: ((spec.initContainers ?? []) as ContainerSpec[]).map((c) => toRuntime(c, true)),
       initialized: false,
       terminating: false,
@@ -319,8 +370,11 @@ export class Kubelet {
     const pod = this.currentPod(runtime);
     if (!pod || runtime.terminating || this.stopped) return;
     try {
-      runtime.volumes = materializeVolumes(pod, runtime.dir, join(this.options.dir, "pvcs"), (kind, ns, name) =>
-        this.core.store.get(`/${kind}`, ns, name),
+      runtime.volumes = materializeVolumes(
+        pod,
+        runtime.dir,
+        join(this.options.dir, "pvcs"),
+        (kind, ns, name) => this.core.store.get(`/${kind}`, ns, name),
       );
       for (const c of this.allContainers(runtime)) c.env = this.resolveEnv(pod, runtime, c.spec);
     } catch (error) {
@@ -370,12 +424,18 @@ export class Kubelet {
     const pod = this.currentPod(runtime);
     if (!pod || runtime.terminating || this.stopped) return;
     const spec = container.spec;
-    const argv = effectiveArgv(container.kind, spec.command, spec.args).map((arg) => expandVars(arg, container.env));
+    const argv = effectiveArgv(container.kind, spec.command, spec.args).map((arg) =>
+      expandVars(arg, container.env),
+    );
     const mounts: Mount[] = [];
     for (const mount of spec.volumeMounts ?? []) {
       const source = runtime.volumes.get(mount.name);
       if (!source) continue;
-      mounts.push({ source: mount.subPath ? join(source, mount.subPath) : source, target: mount.mountPath, readOnly: mount.readOnly ?? false });
+      mounts.push({
+        source: mount.subPath ? join(source, mount.subPath) : source,
+        target: mount.mountPath,
+        readOnly: mount.readOnly ?? false,
+      });
     }
     const containerDir = join(runtime.dir, "containers", spec.name);
     const startedAt = now();
@@ -385,12 +445,18 @@ export class Kubelet {
         argv,
         env: container.env,
         workingDir: this.workingDir(container),
-        hostname: typeof (pod.spec as JsonObject | undefined)?.hostname === "string" ? String((pod.spec as JsonObject).hostname) : runtime.name,
+        hostname:
+          typeof (pod.spec as JsonObject | undefined)?.hostname === "string"
+            ? String((pod.spec as JsonObject).hostname)
+            : runtime.name,
         mounts,
         hostsFile: runtime.hostsFile,
         logFile: join(runtime.dir, "logs", `${spec.name}.log`),
         containerDir,
-        imageDataDir: container.kind === "redis" || container.kind === "valkey" ? join(containerDir, "image-data") : undefined,
+        imageDataDir:
+          container.kind === "redis" || container.kind === "valkey"
+            ? join(containerDir, "image-data")
+            : undefined,
         podTmpDir: join(runtime.dir, "tmp"),
       },
       this.options.files,
@@ -400,12 +466,17 @@ export class Kubelet {
     container.state = { running: { startedAt } };
     container.started = !spec.startupProbe;
     container.ready = false;
-    this.logger.debug({ pod: `${runtime.namespace}/${runtime.name}`, container: spec.name, argv: argv[0] }, "container started");
+    this.logger.debug(
+      { pod: `${runtime.namespace}/${runtime.name}`, container: spec.name, argv: argv[0] },
+      "container started",
+    );
     if (!container.init) {
       this.event(pod, "Normal", "Started", `Started container ${spec.name}`);
       this.startProbes(runtime, container);
     }
-    void proc.exited.then(({ code, signal }) => this.containerExited(runtime, container, proc, code, signal, startedAt));
+    void proc.exited.then(({ code, signal }) =>
+      this.containerExited(runtime, container, proc, code, signal, startedAt),
+    );
   }
 
   private containerExited(
@@ -445,7 +516,9 @@ export class Kubelet {
       container.state = terminated;
       const all = [...runtime.containers.values()];
       if (all.every((c) => "terminated" in c.state)) {
-        runtime.phase = all.every((c) => "terminated" in c.state && c.state.terminated.exitCode === 0) ? "Succeeded" : "Failed";
+        runtime.phase = all.every((c) => "terminated" in c.state && c.state.terminated.exitCode === 0)
+          ? "Succeeded"
+          : "Failed";
       }
       this.writeStatus(runtime);
       return;
@@ -453,8 +526,14 @@ export class Kubelet {
     container.lastState = terminated;
     container.restartCount++;
     const delay = this.backoff(container);
-    container.state = { waiting: { reason: "CrashLoopBackOff", message: `back-off restarting failed container ${container.spec.name}` } };
-    if (pod) this.event(pod, "Warning", "BackOff", `Back-off restarting failed container ${container.spec.name}`);
+    container.state = {
+      waiting: {
+        reason: "CrashLoopBackOff",
+        message: `back-off restarting failed container ${container.spec.name}`,
+      },
+    };
+    if (pod)
+      this.event(pod, "Warning", "BackOff", `Back-off restarting failed container ${container.spec.name}`);
     this.writeStatus(runtime);
     const timer = setTimeout(() => {
       container.timers.delete(timer);
@@ -473,14 +552,20 @@ export class Kubelet {
     container.timers.clear();
   }
 
-  private async killContainer(container: ContainerRuntime, signal: NodeJS.Signals, graceMs = 0): Promise<void> {
+  private async killContainer(
+    container: ContainerRuntime,
+    signal: NodeJS.Signals,
+    graceMs = 0,
+  ): Promise<void> {
     const proc = container.proc;
     if (!proc) return;
     this.signal(container, signal);
     // A stopped (paused) process does not act on SIGTERM until continued.
     this.signal(container, "SIGCONT");
     if (signal !== "SIGKILL") {
-      const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), graceMs).unref());
+      const timeout = new Promise<"timeout">((resolve) =>
+        setTimeout(() => resolve("timeout"), graceMs).unref(),
+      );
       if ((await Promise.race([proc.exited, timeout])) === "timeout") this.signal(container, "SIGKILL");
     }
     await proc.exited;
@@ -500,7 +585,8 @@ export class Kubelet {
 
   private confirmDeletion(pod: KubeObject): void {
     const current = this.core.store.get("/pods", pod.metadata.namespace, pod.metadata.name ?? "");
-    if (current && current.metadata.uid === pod.metadata.uid) this.core.forceDelete(this.podType, pod.metadata.namespace, pod.metadata.name ?? "");
+    if (current && current.metadata.uid === pod.metadata.uid)
+      this.core.forceDelete(this.podType, pod.metadata.namespace, pod.metadata.name ?? "");
   }
 
   private cleanup(runtime: PodRuntime): void {
@@ -517,7 +603,9 @@ export class Kubelet {
       const pod = this.currentPod(runtime);
       if (!pod) continue;
       try {
-        materializeVolumes(pod, runtime.dir, join(this.options.dir, "pvcs"), (kind, ns, name) => this.core.store.get(`/${kind}`, ns, name));
+        materializeVolumes(pod, runtime.dir, join(this.options.dir, "pvcs"), (kind, ns, name) =>
+          this.core.store.get(`/${kind}`, ns, name),
+        );
       } catch {
         // A referenced object was deleted: running containers keep their files, like a real kubelet.
       }
@@ -536,8 +624,13 @@ export class Kubelet {
       KUBERNETES_SERVICE_PORT: "443",
       SANDBOX_POD_IP: runtime.ip,
     };
-    const lookup = (kind: "configmaps" | "secrets", name: string) => this.core.store.get(`/${kind}`, runtime.namespace, name);
-    const valueOf = (object: KubeObject | undefined, kind: "configmaps" | "secrets", key: string): string | undefined => {
+    const lookup = (kind: "configmaps" | "secrets", name: string) =>
+      this.core.store.get(`/${kind}`, runtime.namespace, name);
+    const valueOf = (
+      object: KubeObject | undefined,
+      kind: "configmaps" | "secrets",
+      key: string,
+    ): string | undefined => {
       const data = isObject(object?.data) ? (object.data as Record<string, string>) : {};
       const raw = data[key];
       if (raw === undefined) return undefined;
@@ -550,9 +643,12 @@ export class Kubelet {
       const object = lookup(kind, ref.name);
       if (!object) {
         if (ref.optional) continue;
-        throw new MissingObjectError(`${kind === "configmaps" ? "configmap" : "secret"} "${ref.name}" not found`);
+        throw new MissingObjectError(
+          `${kind === "configmaps" ? "configmap" : "secret"} "${ref.name}" not found`,
+        );
       }
-      for (const key of Object.keys(isObject(object.data) ? object.data : {})) env[`${source.prefix ?? ""}${key}`] = valueOf(object, kind, key) ?? "";
+      for (const key of Object.keys(isObject(object.data) ? object.data : {}))
+        env[`${source.prefix ?? ""}${key}`] = valueOf(object, kind, key) ?? "";
     }
     for (const variable of spec.env ?? []) {
       if (variable.value !== undefined) {
@@ -562,11 +658,17 @@ export class Kubelet {
       const from = variable.valueFrom ?? {};
       if (isObject(from.secretKeyRef) || isObject(from.configMapKeyRef)) {
         const kind = isObject(from.secretKeyRef) ? "secrets" : "configmaps";
-        const ref = (from.secretKeyRef ?? from.configMapKeyRef) as { name: string; key: string; optional?: boolean };
+        const ref = (from.secretKeyRef ?? from.configMapKeyRef) as {
+          name: string;
+          key: string;
+          optional?: boolean;
+        };
         const value = valueOf(lookup(kind, ref.name), kind, ref.key);
         if (value === undefined) {
           if (ref.optional) continue;
-          throw new MissingObjectError(`couldn't find key ${ref.key} in ${kind === "secrets" ? "Secret" : "ConfigMap"} ${runtime.namespace}/${ref.name}`);
+          throw new MissingObjectError(
+            `couldn't find key ${ref.key} in ${kind === "secrets" ? "Secret" : "ConfigMap"} ${runtime.namespace}/${ref.name}`,
+          );
         }
         env[variable.name] = value;
       } else if (isObject(from.fieldRef)) {
@@ -582,8 +684,12 @@ export class Kubelet {
 
   private startProbes(runtime: PodRuntime, container: ContainerRuntime): void {
     const { readinessProbe, livenessProbe, startupProbe } = container.spec;
-    const cap = (seconds: number | undefined, fallback: number) => Math.min(seconds ?? fallback, this.probeCap) * 1000;
-    const loop = (probe: Probe, onResult: (ok: boolean, counters: { ok: number; failed: number }) => boolean) => {
+    const cap = (seconds: number | undefined, fallback: number) =>
+      Math.min(seconds ?? fallback, this.probeCap) * 1000;
+    const loop = (
+      probe: Probe,
+      onResult: (ok: boolean, counters: { ok: number; failed: number }) => boolean,
+    ) => {
       const counters = { ok: 0, failed: 0 };
       const period = Math.max(cap(probe.periodSeconds, 10), 100);
       const tick = async () => {
@@ -612,7 +718,9 @@ export class Kubelet {
       container.started = true;
       if (readinessProbe) {
         loop(readinessProbe, (ok, c) => {
-          const threshold = ok ? (readinessProbe.successThreshold ?? 1) : (readinessProbe.failureThreshold ?? 3);
+          const threshold = ok
+            ? (readinessProbe.successThreshold ?? 1)
+            : (readinessProbe.failureThreshold ?? 3);
           if ((ok ? c.ok : c.failed) >= threshold && container.ready !== ok) {
             container.ready = ok;
             if (!ok) this.probeEvent(runtime, container, "Readiness");
@@ -655,14 +763,25 @@ export class Kubelet {
 
   private probeEvent(runtime: PodRuntime, container: ContainerRuntime, kind: string): void {
     const pod = this.currentPod(runtime);
-    if (pod) this.event(pod, "Warning", "Unhealthy", `${kind} probe failed for container ${container.spec.name}`);
+    if (pod)
+      this.event(pod, "Warning", "Unhealthy", `${kind} probe failed for container ${container.spec.name}`);
   }
 
   private async runProbe(runtime: PodRuntime, container: ContainerRuntime, probe: Probe): Promise<boolean> {
     const timeoutMs = (probe.timeoutSeconds ?? 1) * 1000;
-    const port = (p: number | string) => (typeof p === "number" ? p : (container.spec.ports ?? []).find((cp) => cp.name === p)?.containerPort ?? Number(p));
+    const port = (p: number | string) =>
+      typeof p === "number"
+        ? p
+        : ((container.spec.ports ?? []).find((cp) => cp.name === p)?.containerPort ?? Number(p));
     if (probe.exec?.command && container.proc) {
-      const result = await execInContainer(container.proc, probe.exec.command, container.env, this.options.files, timeoutMs, this.workingDir(container));
+      const result = await execInContainer(
+        container.proc,
+        probe.exec.command,
+        container.env,
+        this.options.files,
+        timeoutMs,
+        this.workingDir(container),
+      );
       return result.code === 0;
     }
     if (probe.tcpSocket) {
@@ -734,7 +853,9 @@ export class Kubelet {
       podIPs: [{ ip: runtime.ip }],
       startTime: runtime.startTime,
       qosClass: "BestEffort",
-      ...(runtime.initContainers.length > 0 ? { initContainerStatuses: runtime.initContainers.map((c) => this.containerStatus(c)) } : {}),
+      ...(runtime.initContainers.length > 0
+        ? { initContainerStatuses: runtime.initContainers.map((c) => this.containerStatus(c)) }
+        : {}),
       containerStatuses: containers.map((c) => this.containerStatus(c)),
     };
     const text = JSON.stringify(status);
@@ -743,9 +864,18 @@ export class Kubelet {
     runtime.statusWrite = runtime.statusWrite.then(async () => {
       if (runtime.lastStatus !== text) return; // a newer status supersedes this one
       try {
-        await this.core.patch(this.podType, runtime.namespace, runtime.name, "merge", { status }, {}, "status");
+        await this.core.patch(
+          this.podType,
+          runtime.namespace,
+          runtime.name,
+          "merge",
+          { status },
+          {},
+          "status",
+        );
       } catch (error) {
-        if (!(error instanceof ApiError && error.code === 404)) this.logger.error({ err: error }, "cannot write pod status");
+        if (!(error instanceof ApiError && error.code === 404))
+          this.logger.error({ err: error }, "cannot write pod status");
       }
     });
   }
@@ -754,8 +884,17 @@ export class Kubelet {
     const timestamp = now();
     void this.core
       .create(this.eventType, pod.metadata.namespace, {
-        metadata: { name: `${pod.metadata.name ?? ""}.${randomBytes(8).toString("hex")}`, namespace: pod.metadata.namespace },
-        involvedObject: { kind: "Pod", namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid, apiVersion: "v1" },
+        metadata: {
+          name: `${pod.metadata.name ?? ""}.${randomBytes(8).toString("hex")}`,
+          namespace: pod.metadata.namespace,
+        },
+        involvedObject: {
+          kind: "Pod",
+          namespace: pod.metadata.namespace,
+          name: pod.metadata.name,
+          uid: pod.metadata.uid,
+          apiVersion: "v1",
+        },
         reason,
         message,
         type,

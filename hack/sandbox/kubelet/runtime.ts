@@ -58,9 +58,14 @@ const CHECKS: [string, string[]][] = [
 export function checkHost(): void {
   for (const [binary, args] of CHECKS) {
     const result = spawnSync(binary, args, { stdio: "ignore" });
-    if (result.error) throw new Error(`the sandbox pod runner needs \`${binary}\` (util-linux): ${result.error.message}`);
+    if (result.error)
+      throw new Error(`the sandbox pod runner needs \`${binary}\` (util-linux): ${result.error.message}`);
   }
-  const probe = spawnSync("unshare", ["--mount", "--uts", "--pid", "--fork", "--propagation", "private", "true"], { encoding: "utf8" });
+  const probe = spawnSync(
+    "unshare",
+    ["--mount", "--uts", "--pid", "--fork", "--propagation", "private", "true"],
+    { encoding: "utf8" },
+  );
   if (probe.status !== 0) {
     throw new Error(
       `the sandbox pod runner needs to create mount, UTS and PID namespaces (root with CAP_SYS_ADMIN): \`unshare\` failed: ${probe.stderr.trim()}`,
@@ -69,15 +74,22 @@ export function checkHost(): void {
 }
 
 /** Builds podnet.so (cached by source hash) and the image's /usr/local/bin (redis binaries, entrypoint). */
-export function prepareRuntimeFiles(cacheDir: string, podnetSource: string, redisBinDir = "/usr/bin"): RuntimeFiles {
+export function prepareRuntimeFiles(
+  cacheDir: string,
+  podnetSource: string,
+  redisBinDir = "/usr/bin",
+): RuntimeFiles {
   mkdirSync(cacheDir, { recursive: true });
   const source = readFileSync(podnetSource);
   const hash = createHash("sha256").update(source).digest("hex").slice(0, 12);
   const library = join(cacheDir, `podnet-${hash}.so`);
   if (!existsSync(library)) {
     const tmp = `${library}.${process.pid}.tmp`;
-    const result = spawnSync("cc", ["-shared", "-fPIC", "-O2", "-o", tmp, podnetSource, "-ldl"], { encoding: "utf8" });
-    if (result.status !== 0) throw new Error(`cannot build podnet.so with cc: ${result.stderr || String(result.error)}`);
+    const result = spawnSync("cc", ["-shared", "-fPIC", "-O2", "-o", tmp, podnetSource, "-ldl"], {
+      encoding: "utf8",
+    });
+    if (result.status !== 0)
+      throw new Error(`cannot build podnet.so with cc: ${result.stderr || String(result.error)}`);
     spawnSync("mv", ["-f", tmp, library]);
   }
   const bin = join(cacheDir, `image-bin-${hash}`);
@@ -87,7 +99,8 @@ export function prepareRuntimeFiles(cacheDir: string, podnetSource: string, redi
       "#!/bin/sh",
       "# The official redis/valkey images are built with protected-mode off; the host's binary is not.",
       'for a in "$@"; do [ "$a" = "--protected-mode" ] && exec ' + `${redisBinDir}/${binary} "$@"; done`,
-      'case "$1" in ""|-*) ;; *) if [ -f "$1" ] && grep -qiE \'^[[:space:]]*protected-mode\' "$1"; then exec ' + `${redisBinDir}/${binary} "$@"; fi;; esac`,
+      'case "$1" in ""|-*) ;; *) if [ -f "$1" ] && grep -qiE \'^[[:space:]]*protected-mode\' "$1"; then exec ' +
+        `${redisBinDir}/${binary} "$@"; fi;; esac`,
       `exec ${redisBinDir}/${binary} "$@" --protected-mode no`,
       "",
     ].join("\n");
@@ -107,7 +120,8 @@ export function prepareRuntimeFiles(cacheDir: string, podnetSource: string, redi
     "valkey-sentinel": server("redis-sentinel"),
     "docker-entrypoint.sh": entrypoint,
   };
-  for (const [name, content] of Object.entries(files)) writeFileSync(join(bin, name), content, { mode: 0o755 });
+  for (const [name, content] of Object.entries(files))
+    writeFileSync(join(bin, name), content, { mode: 0o755 });
   for (const tool of ["redis-cli", "redis-check-aof", "redis-check-rdb", "redis-benchmark"]) {
     const link = join(bin, tool);
     if (!existsSync(link)) spawnSync("ln", ["-sf", `${redisBinDir}/${tool}`, link]);
@@ -147,9 +161,22 @@ export function startContainer(launch: ContainerLaunch, files: RuntimeFiles): Co
   const child = spawn(
     "setpriv",
     [
-      "--pdeathsig", "KILL", "--",
-      "unshare", "--mount", "--uts", "--pid", "--fork", "--kill-child", "--mount-proc", "--propagation", "private",
-      "--", "/bin/sh", script, ...launch.argv,
+      "--pdeathsig",
+      "KILL",
+      "--",
+      "unshare",
+      "--mount",
+      "--uts",
+      "--pid",
+      "--fork",
+      "--kill-child",
+      "--mount-proc",
+      "--propagation",
+      "private",
+      "--",
+      "/bin/sh",
+      script,
+      ...launch.argv,
     ],
     {
       env: { ...launch.env, LD_PRELOAD: files.podnetLibrary },

@@ -10,18 +10,38 @@ import { isObject } from "../api/types.ts";
 
 export interface VolumeSource {
   name: string;
-  configMap?: { name: string; items?: { key: string; path: string; mode?: number }[]; defaultMode?: number; optional?: boolean };
-  secret?: { secretName: string; items?: { key: string; path: string; mode?: number }[]; defaultMode?: number; optional?: boolean };
+  configMap?: {
+    name: string;
+    items?: { key: string; path: string; mode?: number }[];
+    defaultMode?: number;
+    optional?: boolean;
+  };
+  secret?: {
+    secretName: string;
+    items?: { key: string; path: string; mode?: number }[];
+    defaultMode?: number;
+    optional?: boolean;
+  };
   emptyDir?: JsonObject;
   persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
-  projected?: { sources?: { configMap?: VolumeSource["configMap"]; secret?: { name: string; items?: { key: string; path: string; mode?: number }[]; optional?: boolean } }[]; defaultMode?: number };
+  projected?: {
+    sources?: {
+      configMap?: VolumeSource["configMap"];
+      secret?: { name: string; items?: { key: string; path: string; mode?: number }[]; optional?: boolean };
+    }[];
+    defaultMode?: number;
+  };
   downwardAPI?: JsonObject;
   hostPath?: { path: string };
 }
 
 export class MissingObjectError extends Error {}
 
-export type ObjectLookup = (kind: "configmaps" | "secrets", namespace: string, name: string) => KubeObject | undefined;
+export type ObjectLookup = (
+  kind: "configmaps" | "secrets",
+  namespace: string,
+  name: string,
+) => KubeObject | undefined;
 
 /** The files a ConfigMap or Secret volume shows: key → content. */
 function filesOf(
@@ -34,8 +54,10 @@ function filesOf(
   const decode = (value: unknown, binary: boolean): Buffer =>
     binary || kind === "secrets" ? Buffer.from(String(value), "base64") : Buffer.from(String(value));
   const entries = new Map<string, Buffer>();
-  if (isObject(object.data)) for (const [k, v] of Object.entries(object.data)) entries.set(k, decode(v, false));
-  if (isObject(object.binaryData)) for (const [k, v] of Object.entries(object.binaryData)) entries.set(k, decode(v, true));
+  if (isObject(object.data))
+    for (const [k, v] of Object.entries(object.data)) entries.set(k, decode(v, false));
+  if (isObject(object.binaryData))
+    for (const [k, v] of Object.entries(object.binaryData)) entries.set(k, decode(v, true));
   if (items && items.length > 0) {
     for (const item of items) {
       const content = entries.get(item.key);
@@ -47,11 +69,16 @@ function filesOf(
   return files;
 }
 
-function writeFiles(dir: string, files: Map<string, { content: Buffer; mode?: number }>, defaultMode: number): void {
+function writeFiles(
+  dir: string,
+  files: Map<string, { content: Buffer; mode?: number }>,
+  defaultMode: number,
+): void {
   mkdirSync(dir, { recursive: true });
   // Remove keys that disappeared (top-level entries only: keys are flat in practice).
   for (const entry of readdirSync(dir)) {
-    if (![...files.keys()].some((path) => path === entry || path.startsWith(`${entry}/`))) rmSync(join(dir, entry), { recursive: true, force: true });
+    if (![...files.keys()].some((path) => path === entry || path.startsWith(`${entry}/`)))
+      rmSync(join(dir, entry), { recursive: true, force: true });
   }
   for (const [path, file] of files) {
     const target = join(dir, path);
@@ -79,36 +106,51 @@ export function materializeVolumes(
   lookup: ObjectLookup,
 ): Map<string, string> {
   const namespace = pod.metadata.namespace ?? "";
-  const volumes = (((pod.spec as JsonObject | undefined)?.volumes ?? []) as VolumeSource[]);
+  const volumes = ((pod.spec as JsonObject | undefined)?.volumes ?? []) as VolumeSource[];
   const out = new Map<string, string>();
   for (const volume of volumes) {
     const dir = join(podDir, "volumes", volume.name);
     if (volume.configMap) {
       const cm = lookup("configmaps", namespace, volume.configMap.name);
-      if (!cm && !volume.configMap.optional) throw new MissingObjectError(`configmap "${volume.configMap.name}" not found`);
-      writeFiles(dir, filesOf(cm, "configmaps", volume.configMap.items), volume.configMap.defaultMode ?? 0o644);
+      if (!cm && !volume.configMap.optional)
+        throw new MissingObjectError(`configmap "${volume.configMap.name}" not found`);
+      writeFiles(
+        dir,
+        filesOf(cm, "configmaps", volume.configMap.items),
+        volume.configMap.defaultMode ?? 0o644,
+      );
     } else if (volume.secret) {
       const secret = lookup("secrets", namespace, volume.secret.secretName);
-      if (!secret && !volume.secret.optional) throw new MissingObjectError(`secret "${volume.secret.secretName}" not found`);
+      if (!secret && !volume.secret.optional)
+        throw new MissingObjectError(`secret "${volume.secret.secretName}" not found`);
       writeFiles(dir, filesOf(secret, "secrets", volume.secret.items), volume.secret.defaultMode ?? 0o644);
     } else if (volume.projected) {
       const files = new Map<string, { content: Buffer; mode?: number }>();
       for (const source of volume.projected.sources ?? []) {
         if (source.configMap) {
           const cm = lookup("configmaps", namespace, source.configMap.name);
-          if (!cm && !source.configMap.optional) throw new MissingObjectError(`configmap "${source.configMap.name}" not found`);
+          if (!cm && !source.configMap.optional)
+            throw new MissingObjectError(`configmap "${source.configMap.name}" not found`);
           for (const [k, v] of filesOf(cm, "configmaps", source.configMap.items)) files.set(k, v);
         }
         if (source.secret) {
           const secret = lookup("secrets", namespace, source.secret.name);
-          if (!secret && !source.secret.optional) throw new MissingObjectError(`secret "${source.secret.name}" not found`);
+          if (!secret && !source.secret.optional)
+            throw new MissingObjectError(`secret "${source.secret.name}" not found`);
           for (const [k, v] of filesOf(secret, "secrets", source.secret.items)) files.set(k, v);
         }
       }
       writeFiles(dir, files, volume.projected.defaultMode ?? 0o644);
     } else if (volume.persistentVolumeClaim) {
-      const claim = lookup("persistentvolumeclaims" as "secrets", namespace, volume.persistentVolumeClaim.claimName);
-      if (!claim) throw new MissingObjectError(`persistentvolumeclaim "${volume.persistentVolumeClaim.claimName}" not found`);
+      const claim = lookup(
+        "persistentvolumeclaims" as "secrets",
+        namespace,
+        volume.persistentVolumeClaim.claimName,
+      );
+      if (!claim)
+        throw new MissingObjectError(
+          `persistentvolumeclaim "${volume.persistentVolumeClaim.claimName}" not found`,
+        );
       const pvcDir = join(pvcRoot, namespace, volume.persistentVolumeClaim.claimName);
       mkdirSync(pvcDir, { recursive: true });
       out.set(volume.name, pvcDir);
@@ -125,6 +167,7 @@ export function materializeVolumes(
   return out;
 }
 
-export const pvcDirectory = (pvcRoot: string, namespace: string, claimName: string): string => join(pvcRoot, namespace, claimName);
+export const pvcDirectory = (pvcRoot: string, namespace: string, claimName: string): string =>
+  join(pvcRoot, namespace, claimName);
 
 export const exists = existsSync;

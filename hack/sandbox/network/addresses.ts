@@ -50,7 +50,8 @@ export class IpPool {
   /** Claims a specific address (a Service that asks for its clusterIP); false when taken or foreign. */
   claim(ip: string): boolean {
     const m = /^127\.(\d+)\.(\d+)\.(\d+)$/.exec(ip);
-    if (!m || Number(m[1]) !== this.range || Number(m[2]) < this.first || Number(m[2]) > this.last) return false;
+    if (!m || Number(m[1]) !== this.range || Number(m[2]) < this.first || Number(m[2]) > this.last)
+      return false;
     if (this.used.has(ip)) return false;
     this.used.add(ip);
     return true;

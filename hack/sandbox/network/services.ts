@@ -115,9 +115,14 @@ export class ServiceNetwork {
     if (spec.clusterIP === "None") {
       spec.clusterIPs = ["None"];
     } else {
-      const requested = typeof spec.clusterIP === "string" && spec.clusterIP !== "" ? spec.clusterIP : undefined;
+      const requested =
+        typeof spec.clusterIP === "string" && spec.clusterIP !== "" ? spec.clusterIP : undefined;
       if (requested && !this.clusterIps.claim(requested)) {
-        throw ApiError.of(422, "Invalid", `Service "${service.metadata.name ?? ""}" is invalid: spec.clusterIPs: Invalid value: ["${requested}"]: failed to allocate IP ${requested}: provided IP is already allocated or not in the sandbox range`);
+        throw ApiError.of(
+          422,
+          "Invalid",
+          `Service "${service.metadata.name ?? ""}" is invalid: spec.clusterIPs: Invalid value: ["${requested}"]: failed to allocate IP ${requested}: provided IP is already allocated or not in the sandbox range`,
+        );
       }
       const ip = requested ?? this.clusterIps.allocate();
       spec.clusterIP = ip;
@@ -133,7 +138,8 @@ export class ServiceNetwork {
 
   private release(service: KubeObject): void {
     const spec = (service.spec ?? {}) as JsonObject;
-    if (typeof spec.clusterIP === "string" && spec.clusterIP !== "None") this.clusterIps.release(spec.clusterIP);
+    if (typeof spec.clusterIP === "string" && spec.clusterIP !== "None")
+      this.clusterIps.release(spec.clusterIP);
     const ingress = lbIngressIp(service);
     if (ingress) this.lbIps.release(ingress);
   }
@@ -142,9 +148,11 @@ export class ServiceNetwork {
     if (this.syncTimer) return;
     this.syncTimer = setTimeout(() => {
       this.syncTimer = undefined;
-      this.syncing = this.syncing.then(() => this.sync()).catch((error: unknown) => {
-        this.logger.error({ err: error }, "service network sync failed");
-      });
+      this.syncing = this.syncing
+        .then(() => this.sync())
+        .catch((error: unknown) => {
+          this.logger.error({ err: error }, "service network sync failed");
+        });
     }, 20);
   }
 
@@ -159,7 +167,9 @@ export class ServiceNetwork {
     const wanted = new Map<string, { service: KubeObject; ip: string; port: ServicePort }>();
     for (const service of services) {
       const spec = (service.spec ?? {}) as JsonObject;
-      const ips = [spec.clusterIP, lbIngressIp(service)].filter((ip): ip is string => typeof ip === "string" && ip !== "None" && ip !== "");
+      const ips = [spec.clusterIP, lbIngressIp(service)].filter(
+        (ip): ip is string => typeof ip === "string" && ip !== "None" && ip !== "",
+      );
       for (const port of (Array.isArray(spec.ports) ? spec.ports : []) as ServicePort[]) {
         if ((port.protocol ?? "TCP") !== "TCP") continue;
         for (const ip of ips) wanted.set(`${ip}:${port.port}`, { service, ip, port });
@@ -167,12 +177,27 @@ export class ServiceNetwork {
     }
     for (const key of [...this.listeners.keys()]) if (!wanted.has(key)) await this.closeListener(key);
     for (const [key, { service, ip, port }] of wanted) {
-      if (!this.listeners.has(key)) await this.openListener(key, ip, port.port, service.metadata.namespace ?? "", service.metadata.name ?? "", port);
+      if (!this.listeners.has(key))
+        await this.openListener(
+          key,
+          ip,
+          port.port,
+          service.metadata.namespace ?? "",
+          service.metadata.name ?? "",
+          port,
+        );
     }
     for (const file of this.hostsFiles.values()) this.writeHostsFile(file);
   }
 
-  private async openListener(key: string, ip: string, portNumber: number, namespace: string, name: string, port: ServicePort): Promise<void> {
+  private async openListener(
+    key: string,
+    ip: string,
+    portNumber: number,
+    namespace: string,
+    name: string,
+    port: ServicePort,
+  ): Promise<void> {
     const sockets = new Set<net.Socket>();
     const server = net.createServer((client) => {
       sockets.add(client);
@@ -183,7 +208,11 @@ export class ServiceNetwork {
         return;
       }
       // Like kube-proxy's DNAT, the pod sees the client's own address as the source.
-      const upstream = net.connect({ host: target.ip, port: target.port, ...(client.remoteAddress?.startsWith("127.") ? { localAddress: client.remoteAddress } : {}) });
+      const upstream = net.connect({
+        host: target.ip,
+        port: target.port,
+        ...(client.remoteAddress?.startsWith("127.") ? { localAddress: client.remoteAddress } : {}),
+      });
       sockets.add(upstream);
       upstream.on("close", () => sockets.delete(upstream));
       client.pipe(upstream).pipe(client);
@@ -203,7 +232,10 @@ export class ServiceNetwork {
       });
       this.listeners.set(key, { server, sockets });
     } catch (error) {
-      this.logger.error({ err: error, service: `${namespace}/${name}`, address: key }, "cannot listen for service");
+      this.logger.error(
+        { err: error, service: `${namespace}/${name}`, address: key },
+        "cannot listen for service",
+      );
     }
   }
 
@@ -216,7 +248,11 @@ export class ServiceNetwork {
   }
 
   /** The ready pods behind a Service, with the port a connection to `port` should reach. */
-  endpoints(namespace: string, name: string, port?: ServicePort): { ip: string; port: number; pod: string }[] {
+  endpoints(
+    namespace: string,
+    name: string,
+    port?: ServicePort,
+  ): { ip: string; port: number; pod: string }[] {
     const service = this.core.store.get("/services", namespace, name);
     const selector = (service?.spec as JsonObject | undefined)?.selector;
     if (!service || !isObject(selector) || Object.keys(selector).length === 0) return [];
@@ -234,7 +270,11 @@ export class ServiceNetwork {
     return out;
   }
 
-  private pickEndpoint(namespace: string, name: string, port: ServicePort): { ip: string; port: number } | undefined {
+  private pickEndpoint(
+    namespace: string,
+    name: string,
+    port: ServicePort,
+  ): { ip: string; port: number } | undefined {
     const endpoints = this.endpoints(namespace, name, port);
     if (endpoints.length === 0) return undefined;
     const key = `${namespace}/${name}/${port.port}`;
@@ -273,10 +313,14 @@ export class ServiceNetwork {
     for (const pod of this.core.store.list("/pods")) {
       const spec = (pod.spec ?? {}) as JsonObject;
       const ip = (pod.status as JsonObject | undefined)?.podIP;
-      if (typeof ip !== "string" || typeof spec.subdomain !== "string" || pod.metadata.deletionTimestamp) continue;
+      if (typeof ip !== "string" || typeof spec.subdomain !== "string" || pod.metadata.deletionTimestamp)
+        continue;
       const ns = pod.metadata.namespace ?? "";
       const hostname = typeof spec.hostname === "string" ? spec.hostname : (pod.metadata.name ?? "");
-      const names = [`${hostname}.${spec.subdomain}.${ns}.svc.${CLUSTER_DOMAIN}`, `${hostname}.${spec.subdomain}.${ns}.svc`];
+      const names = [
+        `${hostname}.${spec.subdomain}.${ns}.svc.${CLUSTER_DOMAIN}`,
+        `${hostname}.${spec.subdomain}.${ns}.svc`,
+      ];
       if (ns === namespace) names.push(`${hostname}.${spec.subdomain}`);
       entries.push([ip, names]);
     }
@@ -304,7 +348,8 @@ export class ServiceNetwork {
 }
 
 export const lbIngressIp = (service: KubeObject): string | undefined => {
-  const ingress = (service.status as { loadBalancer?: { ingress?: { ip?: string }[] } } | undefined)?.loadBalancer?.ingress;
+  const ingress = (service.status as { loadBalancer?: { ingress?: { ip?: string }[] } } | undefined)
+    ?.loadBalancer?.ingress;
   return ingress?.[0]?.ip;
 };
 
