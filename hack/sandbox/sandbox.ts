@@ -126,6 +126,7 @@ export class Sandbox {
       cert: readFileSync(join(apiCertDir, "tls.crt"), "utf8"),
       key: readFileSync(join(apiCertDir, "tls.key"), "utf8"),
       logger: this.logger.child({ component: "apiserver" }),
+      podLogFile: (namespace, name, container) => this.kubelet.logFile(namespace, name, container),
     });
     this.network = new ServiceNetwork(this.core, this.range, this.logger.child({ component: "network" }));
     this.statefulSets = new StatefulSetController(

@@ -43,6 +43,8 @@ export interface WriteContext {
   fieldManager?: string;
   /** Warnings collected for the `Warning` response headers. */
   warnings?: string[];
+  /** What to do with fields the schema does not know: fail, warn (the default), or drop silently. */
+  fieldValidation?: "Strict" | "Warn" | "Ignore";
 }
 
 export interface DeleteOptions {
@@ -264,7 +266,7 @@ export class ApiCore {
     if (type.tracksGeneration) meta.generation = 1;
     else delete meta.generation;
     if (type.statusSubresource) delete object.status;
-    this.prepareBuiltin(type, object, undefined);
+    this.prepareBuiltin(type, object, undefined, ctx);
     this.hooksOf(type).prepareCreate?.(object);
 
     const result = await this.admit(type, "CREATE", object, undefined, ctx);
@@ -394,7 +396,7 @@ export class ApiCore {
     }
     delete meta.managedFields;
     meta.resourceVersion = old.metadata.resourceVersion;
-    this.prepareBuiltin(type, next, old);
+    this.prepareBuiltin(type, next, old, ctx);
 
     const admitted = await this.admit(type, "UPDATE", next, old, ctx, subresource);
     if (type.tracksGeneration) {
@@ -422,7 +424,12 @@ export class ApiCore {
   }
 
   /** What a built-in type's strategy does before storing: Secret stringData, CRD status, … */
-  private prepareBuiltin(type: ResourceType, object: KubeObject, old: KubeObject | undefined): void {
+  private prepareBuiltin(
+    type: ResourceType,
+    object: KubeObject,
+    old: KubeObject | undefined,
+    ctx: WriteContext,
+  ): void {
     const key = storageKey(type);
     if (key === "/secrets") {
       const data: Record<string, string> = isObject(object.data)
@@ -475,10 +482,24 @@ export class ApiCore {
         };
       }
     } else if (type.crdName && type.schema) {
-      const normalized = normalizeCustomResource(type.schema, object);
+      const dropped: string[] = [];
+      const normalized = normalizeCustomResource(type.schema, object, dropped);
+      this.reportUnknownFields(type, dropped, ctx);
       for (const k of Object.keys(object)) delete object[k];
       Object.assign(object, normalized);
     }
+  }
+
+  /** fieldValidation: Strict refuses unknown fields (400), Warn reports them, Ignore drops them silently. */
+  private reportUnknownFields(type: ResourceType, dropped: readonly string[], ctx: WriteContext): void {
+    if (dropped.length === 0 || ctx.fieldValidation === "Ignore") return;
+    const unknown = dropped.map((path) => `unknown field "${path}"`);
+    if (ctx.fieldValidation === "Strict") {
+      throw badRequest(
+        `${type.kind} in version "${type.version}" cannot be handled as a ${type.kind}: strict decoding error: ${unknown.join(", ")}`,
+      );
+    }
+    ctx.warnings?.push(...unknown);
   }
 
   private validate(type: ResourceType, object: KubeObject, old: KubeObject | undefined): void {

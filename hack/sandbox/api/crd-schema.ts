@@ -23,11 +23,17 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv, formats: string[]) 
 const preservesUnknown = (node: JsonObject): boolean => node["x-kubernetes-preserve-unknown-fields"] === true;
 
 /** Drops every field the schema does not declare (metadata and the type fields stay at the root). */
-export function prune(value: unknown, node: JsonObject | undefined, atRoot = false): unknown {
+export function prune(
+  value: unknown,
+  node: JsonObject | undefined,
+  atRoot = false,
+  dropped: string[] = [],
+  path = "",
+): unknown {
   if (node === undefined) return value;
   if (Array.isArray(value)) {
     const items = isObject(node.items) ? node.items : undefined;
-    return value.map((item) => prune(item, items));
+    return value.map((item, i) => prune(item, items, false, dropped, `${path}[${i}]`));
   }
   if (!isObject(value)) return value;
   const properties = isObject(node.properties) ? node.properties : undefined;
@@ -38,11 +44,13 @@ export function prune(value: unknown, node: JsonObject | undefined, atRoot = fal
     if (atRoot && (key === "apiVersion" || key === "kind" || key === "metadata")) {
       out[key] = child;
     } else if (properties && isObject(properties[key])) {
-      out[key] = prune(child, properties[key]);
+      out[key] = prune(child, properties[key], false, dropped, path === "" ? key : `${path}.${key}`);
     } else if (additional) {
-      out[key] = prune(child, additional);
+      out[key] = prune(child, additional, false, dropped, path === "" ? key : `${path}[${key}]`);
     } else if (keepAll || node.additionalProperties === true) {
       out[key] = child;
+    } else {
+      dropped.push(path === "" ? key : `${path}.${key}`);
     }
   }
   return out;
@@ -199,7 +207,11 @@ export function validateCustomResource(
 }
 
 /** Prune then default: what the API server does to every custom resource it decodes. */
-export function normalizeCustomResource(schema: JsonObject, object: JsonObject): JsonObject {
-  const pruned = prune(object, schema, true);
+export function normalizeCustomResource(
+  schema: JsonObject,
+  object: JsonObject,
+  dropped: string[] = [],
+): JsonObject {
+  const pruned = prune(object, schema, true, dropped);
   return applyDefaults(pruned, schema) as JsonObject;
 }

@@ -4,6 +4,7 @@
  * (`?watch=1`), Table responses for kubectl, and `Status` errors. HTTPS on loopback.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { existsSync, readFileSync } from "node:fs";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
@@ -33,6 +34,8 @@ export interface ApiServerOptions {
   cert: string;
   key: string;
   logger: Logger;
+  /** The log file of a pod's container (for `kubectl logs`), from the kubelet. */
+  podLogFile?: (namespace: string, name: string, container: string | undefined) => string | undefined;
 }
 
 export class ApiServer {
@@ -194,6 +197,7 @@ export class ApiServer {
       dryRun: q.getAll("dryRun").includes("All"),
       warnings,
       ...(q.get("fieldManager") ? { fieldManager: q.get("fieldManager") ?? "" } : {}),
+      fieldValidation: (["Strict", "Warn", "Ignore"] as const).find((v) => v === q.get("fieldValidation")) ?? "Warn",
     };
     const wantsTable = (req.headers.accept ?? "").includes("as=Table");
     if (type.namespaced && name !== undefined && namespace === undefined) {
@@ -221,6 +225,9 @@ export class ApiServer {
           });
         }
         const object = this.core.get(type, namespace, name);
+        if (subresource === "log" && type.resource === "pods" && type.group === "") {
+          return this.sendLog(res, namespace ?? "", name, q);
+        }
         if (subresource !== "" && subresource !== "status")
           throw ApiError.of(404, "NotFound", "the server could not find the requested resource", {});
         if (wantsTable)
@@ -297,6 +304,20 @@ export class ApiServer {
     }
   }
 
+  private sendLog(res: ServerResponse, namespace: string, name: string, q: URLSearchParams): void {
+    const file = this.options.podLogFile?.(namespace, name, q.get("container") ?? undefined);
+    if (!file || !existsSync(file)) {
+      throw ApiError.of(400, "BadRequest", `container is not running in pod "${name}"`);
+    }
+    let lines = readFileSync(file, "utf8").split("\n");
+    if (lines.at(-1) === "") lines.pop();
+    const tail = q.get("tailLines");
+    if (tail !== null) lines = lines.slice(-Number(tail));
+    const text = lines.length > 0 ? `${lines.join("\n")}\n` : "";
+    res.writeHead(200, { "content-type": "text/plain", "content-length": Buffer.byteLength(text) });
+    res.end(text);
+  }
+
   private watch(req: IncomingMessage, res: ServerResponse, route: Route, url: URL): void {
     const q = url.searchParams;
     if (this.failingWatches.remaining > 0) {
@@ -352,7 +373,7 @@ export class ApiServer {
           labelSelector: q.get("labelSelector"),
           fieldSelector: q.get("fieldSelector"),
         });
-        for (const item of list.items) write("ADDED", item);
+        for (const item of list.items) write("ADDED", withType(item));
         unsubscribe = this.core.store.subscribe(Number(list.resourceVersion), onChange);
       } else {
         if (!/^\d+$/.test(rv)) throw badRequest(`invalid resource version: ${rv}`);
