@@ -7,6 +7,7 @@ import type { RedisCluster, RedisClusterStatus } from "../../schemas/generated/r
 import type { ClusterApi } from "../kube/cluster-api.ts";
 import type { ControllerMetrics } from "../metrics/metrics.ts";
 import type { RedisAdminFactory } from "../redis/admin-port.ts";
+import { AdminPool } from "../replication/context.ts";
 import type { StatusTransaction } from "../status/transaction.ts";
 import type { ClusterIntent } from "./decisions/intent.ts";
 
@@ -44,12 +45,16 @@ export class ReconcileContext {
   pods: V1Pod[] = [];
   /** The replication engine asked to come back sooner than the resync period. */
   engineRequeueMs: number | undefined;
+  /** Redis connections shared by the steps of this reconcile; the reconciler closes them at its end. */
+  readonly redis: AdminPool;
 
   constructor(
     public cluster: RedisCluster,
     readonly deps: ReconcileDeps,
     public log: Logger,
-  ) {}
+  ) {
+    this.redis = new AdminPool(deps.redis);
+  }
 
   get namespace(): string {
     return this.cluster.metadata?.namespace ?? "default";

@@ -20,11 +20,15 @@ export async function reconcileCluster(
   if (cluster.metadata?.deletionTimestamp !== undefined) return {};
   const log = deps.log.child({ key: `${namespace}/${name}` });
   const ctx = new ReconcileContext(cluster, deps, log);
-  for (const step of steps) {
-    ctx.log = log.child({ step: step.name });
-    const result = await step.run(ctx);
-    if (result.kind === "requeue") return { requeueAfterMs: result.afterMs };
-    if (result.kind === "done") return {};
+  try {
+    for (const step of steps) {
+      ctx.log = log.child({ step: step.name });
+      const result = await step.run(ctx);
+      if (result.kind === "requeue") return { requeueAfterMs: result.afterMs };
+      if (result.kind === "done") return {};
+    }
+  } finally {
+    await ctx.redis.closeAll();
   }
   const soon = ctx.engineRequeueMs;
   return { requeueAfterMs: soon === undefined ? deps.resyncMs : Math.min(soon, deps.resyncMs) };

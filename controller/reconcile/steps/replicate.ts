@@ -3,7 +3,6 @@
  * promotion, demotion or standalone, as the intent says.
  */
 import type { V1Pod } from "@kubernetes/client-node";
-import { AdminPool } from "../../replication/context.ts";
 import type { ReplicationContext } from "../../replication/context.ts";
 import { reconcileReplication } from "../../replication/engine.ts";
 import type { ReconcileContext, Step, StepResult } from "../context.ts";
@@ -30,7 +29,7 @@ export function podEndpoints(cluster: string, pods: readonly V1Pod[]): PodEndpoi
   return endpoints.sort((a, b) => a.ordinal - b.ordinal);
 }
 
-export function replicationContext(ctx: ReconcileContext, pool: AdminPool): ReplicationContext {
+export function replicationContext(ctx: ReconcileContext): ReplicationContext {
   const intent = ctx.intent ?? { kind: "standalone" };
   return {
     cluster: ctx.name,
@@ -41,7 +40,7 @@ export function replicationContext(ctx: ReconcileContext, pool: AdminPool): Repl
     clusterPassword: ctx.clusterPassword,
     sourcePassword: ctx.sourcePassword,
     minSyncReplicas: ctx.cluster.spec.minSyncReplicas ?? 0,
-    redis: pool,
+    redis: ctx.redis,
     status: () => ctx.status(),
     commit: (tx) => ctx.commit(tx),
     event: (type, reason, message) => ctx.event(type, reason, message),
@@ -54,13 +53,8 @@ export function replicationContext(ctx: ReconcileContext, pool: AdminPool): Repl
 export const replicate: Step = {
   name: "replicate",
   async run(ctx: ReconcileContext): Promise<StepResult> {
-    const pool = new AdminPool(ctx.deps.redis);
-    try {
-      const result = await reconcileReplication(replicationContext(ctx, pool));
-      ctx.engineRequeueMs = result.requeueAfterMs;
-    } finally {
-      await pool.closeAll();
-    }
+    const result = await reconcileReplication(replicationContext(ctx));
+    ctx.engineRequeueMs = result.requeueAfterMs;
     return CONTINUE;
   },
 };

@@ -4,7 +4,6 @@
  * the per-pod metrics; and Events when the link changes state.
  */
 import type { V1Pod } from "@kubernetes/client-node";
-import { AdminPool } from "../../replication/context.ts";
 import { observeAndReport } from "../../replication/report.ts";
 import { setCondition } from "../../status/conditions.ts";
 import { compose } from "../../status/transaction.ts";
@@ -19,42 +18,37 @@ const isPodReady = (pod: V1Pod): boolean =>
 export const reportStatus: Step = {
   name: "report-status",
   async run(ctx: ReconcileContext): Promise<StepResult> {
-    const pool = new AdminPool(ctx.deps.redis);
     const generation = ctx.cluster.metadata?.generation;
     const before = ctx.status();
-    try {
-      const report = await observeAndReport(replicationContext(ctx, pool), generation);
-      const instances = ctx.cluster.spec.instances ?? 1;
-      const pods = ctx.pods.filter((p) => p.metadata?.deletionTimestamp === undefined);
-      const readyInstances = pods.filter(isPodReady).length;
-      const intent = ctx.intent;
-      const promoted = intent?.kind === "standalone" || ctx.status().promotion?.phase === "Completed";
-      const ready = readyCondition({
-        instances,
+    const report = await observeAndReport(replicationContext(ctx), generation);
+    const instances = ctx.cluster.spec.instances ?? 1;
+    const pods = ctx.pods.filter((p) => p.metadata?.deletionTimestamp === undefined);
+    const readyInstances = pods.filter(isPodReady).length;
+    const intent = ctx.intent;
+    const promoted = intent?.kind === "standalone" || ctx.status().promotion?.phase === "Completed";
+    const ready = readyCondition({
+      instances,
+      readyInstances,
+      primaryWritable: promoted ? report.leaderWritable : undefined,
+      blocker: ctx.clusterAuthMissing,
+    });
+    const now = ctx.deps.now();
+    await ctx.commit(
+      compose(report.transaction, (s) => ({
+        ...s,
+        instances: pods.length,
         readyInstances,
-        primaryWritable: promoted ? report.leaderWritable : undefined,
-        blocker: ctx.clusterAuthMissing,
-      });
-      const now = ctx.deps.now();
-      await ctx.commit(
-        compose(report.transaction, (s) => ({
-          ...s,
-          instances: pods.length,
-          readyInstances,
-          observedGeneration: generation,
-          conditions: setCondition(s.conditions, ready, generation, now),
-        })),
-      );
-      ctx.deps.metrics.setPodFigures(ctx.namespace, ctx.name, report.figures);
-      await linkEvents(
-        ctx,
-        before.replication?.linkStatus,
-        ctx.status().replication?.linkStatus,
-        report.conditions,
-      );
-    } finally {
-      await pool.closeAll();
-    }
+        observedGeneration: generation,
+        conditions: setCondition(s.conditions, ready, generation, now),
+      })),
+    );
+    ctx.deps.metrics.setPodFigures(ctx.namespace, ctx.name, report.figures);
+    await linkEvents(
+      ctx,
+      before.replication?.linkStatus,
+      ctx.status().replication?.linkStatus,
+      report.conditions,
+    );
     return CONTINUE;
   },
 };
