@@ -108,7 +108,7 @@ export class DrHarness {
       intent: decideIntent(this.spec, this.status),
       clusterPassword: CLUSTER_PASSWORD,
       sourcePassword: this.sourcePassword,
-      minSyncReplicas: 0,
+      minSyncReplicas: this.spec.minSyncReplicas ?? 0,
       redis: pool,
       status: () => this.status,
       commit:

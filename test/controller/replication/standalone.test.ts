@@ -11,7 +11,7 @@ describe("a standalone cluster (no replica mode)", () => {
   after(() => h.stop());
 
   it("makes the designated leader the primary and the others its replicas", async () => {
-    h.spec = { instances: 3, authSecret: { name: "dr-auth" } };
+    h.spec = { instances: 3, authSecret: { name: "dr-auth" }, minSyncReplicas: 1 };
     await h.reconcileUntil("formed", async () =>
       (await h.report()).figures.every((f) => f.pod === "dr-0" || f.linkUp === 1),
     );
@@ -32,5 +32,10 @@ describe("a standalone cluster (no replica mode)", () => {
     assert.equal(h.status.currentPrimary, "dr-0");
     assert.equal(h.status.designatedLeader, "dr-0");
     assert.equal(h.status.replication, undefined);
+    // minSyncReplicas is the primary's min-replicas-to-write; the replicas keep 0.
+    assert.deepEqual(await leader.client().config("GET", "min-replicas-to-write"), [
+      "min-replicas-to-write",
+      "1",
+    ]);
   });
 });
