@@ -174,6 +174,21 @@ describe("objects", () => {
     assert.equal(missing.code, 404);
   });
 
+  test("a finalizer keeps a deleted object until it is removed", async () => {
+    await core.createNamespacedConfigMap({
+      namespace: NS,
+      body: { metadata: { name: "final", finalizers: ["example.com/hold"] } },
+    });
+    await core.deleteNamespacedConfigMap({ name: "final", namespace: NS });
+    const held = await core.readNamespacedConfigMap({ name: "final", namespace: NS });
+    assert.ok(held.metadata?.deletionTimestamp instanceof Date);
+    await core.patchNamespacedConfigMap(
+      { name: "final", namespace: NS, body: { metadata: { finalizers: null } } },
+      merge,
+    );
+    assert.equal((await failure(core.readNamespacedConfigMap({ name: "final", namespace: NS }))).code, 404);
+  });
+
   test("deleting an owner garbage-collects its dependents", async () => {
     const owner = (await custom.createNamespacedCustomObject({
       ...RC,

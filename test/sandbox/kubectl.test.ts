@@ -159,6 +159,18 @@ describe("kubectl", () => {
     );
   });
 
+  test("apply refuses fields the CRD does not declare (kubectl asks for strict field validation)", async () => {
+    const run = await kubectl(
+      ["apply", "-f", "-"],
+      MANIFEST("x", 2).replace("  instances: 2\n", "  instances: 2\n  shards: 3\n"),
+    );
+    assert.equal(run.code, 1);
+    assert.match(
+      run.stderr,
+      /RedisCluster in version "v1" cannot be handled as a RedisCluster: strict decoding error: unknown field "spec\.shards"/,
+    );
+  });
+
   test("delete removes the objects", async () => {
     assert.equal(
       await ok(["delete", "-f", "-"], MANIFEST("x", 1)),

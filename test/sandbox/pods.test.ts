@@ -6,7 +6,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { AppsV1Api, CoreV1Api, type V1Pod } from "@kubernetes/client-node";
+import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type V1Pod } from "@kubernetes/client-node";
 import { Redis } from "ioredis";
 import { startSandbox, waitFor, type TestSandbox } from "../../hack/sandbox/testing.ts";
 
@@ -199,6 +199,71 @@ describe("a StatefulSet of Redis pods", () => {
     sb.resumePod("cache-1");
     assert.equal(await sb.waitForPodReady("cache-1"), ip);
     assert.equal(await redis(ip).ping(), "PONG");
+  });
+});
+
+describe("StatefulSet updates", () => {
+  test("a template change rolls the pods from the highest ordinal, keeping their data", async () => {
+    await redis(sb.podIP("cache-0") ?? "").set("rolled", "kept");
+    const before = await apps.readNamespacedStatefulSet({ name: "cache", namespace: NS });
+    await apps.patchNamespacedStatefulSet(
+      {
+        name: "cache",
+        namespace: NS,
+        body: { spec: { template: { metadata: { annotations: { "rolled-at": "now" } } } } },
+      },
+      setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch),
+    );
+    const rolled = await waitFor(
+      async () => {
+        const s = await apps.readNamespacedStatefulSet({ name: "cache", namespace: NS });
+        return s.status?.updatedReplicas === 3 &&
+          s.status.readyReplicas === 3 &&
+          s.status.observedGeneration === 2
+          ? s
+          : undefined;
+      },
+      { timeoutMs: 30_000, what: "the rolling update" },
+    );
+    assert.notEqual(rolled.status?.updateRevision, before.status?.updateRevision);
+    const pods = await core.listNamespacedPod({ namespace: NS, labelSelector: "app=cache" });
+    assert.deepEqual(
+      pods.items.map((p) => [
+        p.metadata?.name,
+        p.metadata?.annotations?.["rolled-at"],
+        p.metadata?.labels?.["controller-revision-hash"],
+      ]),
+      ["cache-0", "cache-1", "cache-2"].map((name) => [
+        name,
+        "now",
+        rolled.status?.updateRevision?.replace("cache-", ""),
+      ]),
+    );
+    assert.equal(await redis(await sb.waitForPodReady("cache-0")).get("rolled"), "kept");
+  });
+
+  test("scaling down removes the highest ordinal and keeps its PVC", async () => {
+    await apps.patchNamespacedStatefulSet(
+      { name: "cache", namespace: NS, body: { spec: { replicas: 2 } } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    await waitFor(
+      async () => {
+        const pods = await core.listNamespacedPod({ namespace: NS, labelSelector: "app=cache" });
+        return pods.items.map((p) => p.metadata?.name).join() === "cache-0,cache-1";
+      },
+      { what: "cache-2 to go" },
+    );
+    const pvcs = await core.listNamespacedPersistentVolumeClaim({ namespace: NS });
+    assert.deepEqual(
+      pvcs.items.map((p) => p.metadata?.name),
+      ["data-cache-0", "data-cache-1", "data-cache-2"],
+    );
+    await apps.patchNamespacedStatefulSet(
+      { name: "cache", namespace: NS, body: { spec: { replicas: 3 } } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    await sb.waitForPodReady("cache-2");
   });
 });
 
