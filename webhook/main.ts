@@ -2,10 +2,11 @@
  * The redis-dr admission webhook: `npm run webhook -- --cert-dir DIR [--port 9443] [--health-port 8081]`.
  * Kubernetes access from KUBECONFIG or the in-cluster service account.
  */
-import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
 import { USAGE, parseConfig, type WebhookConfig } from "./config.ts";
 import { createLogger } from "./logger.ts";
+import { loadKubeConfig } from "./kube/kube-config.ts";
 import { kubeSecretReader } from "./kube/secret-reader.ts";
 import { serve } from "./server/serve.ts";
 
@@ -18,8 +19,7 @@ try {
 }
 
 const logger = createLogger(config.logLevel);
-const kubeConfig = new KubeConfig();
-kubeConfig.loadFromDefault();
+const kubeConfig = loadKubeConfig();
 // Only the webhook's own metrics: prom-client's Node.js defaults include gauges named `*_total`, which
 // Prometheus tooling (promtool check metrics) rejects.
 const registry = new Registry();
@@ -52,7 +52,10 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     stopping = true;
     logger.info({ signal }, "stopping");
     webhook.stop().then(
-      () => process.exit(0),
+      () => {
+        kubeConfig.close();
+        process.exit(0);
+      },
       (err: unknown) => {
         logger.error({ err }, "error while stopping");
         process.exit(1);

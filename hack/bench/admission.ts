@@ -1,0 +1,328 @@
+/**
+ * Admission benchmark: the webhook's endpoints over TLS with keep-alive at concurrency 1, 16 and 64, next to
+ * the ceiling — a bare Node HTTPS server answering a fixed AdmissionReview — measured side by side in one run.
+ *
+ *   npm run bench:admission [-- --quick] [--duration SECONDS] [--reps N] [--json PATH]
+ *
+ * Scenarios (each server is its own process; autocannon drives them from this one):
+ *   ceiling           bare HTTPS server, parses the review and answers "allowed"
+ *   validate-update   a RedisCluster UPDATE that changes no Secret reference: schema + rules, no API call
+ *   mutate-create     a CREATE that needs defaults: the JSONPatch is computed and returned
+ *   validate-create   a CREATE naming two Secrets: two Secret `get`s against the sandbox API server
+ *
+ * Latency is recorded per response in microseconds (autocannon's own histogram has 1 ms resolution), and every
+ * figure is the median over the repetitions, scenarios interleaved so drift on this shared machine hits all.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { request } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import autocannon from "autocannon";
+import { build as buildHistogram } from "hdr-histogram-js";
+import { CoreV1Api } from "@kubernetes/client-node";
+import { createCa, freePort, issueServingCertificate, startSandbox, waitFor } from "../sandbox/testing.ts";
+import { machineDescription, median, printTable, round, writeJson } from "./lib/stats.ts";
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    duration: { type: "string" },
+    reps: { type: "string" },
+    json: { type: "string", default: "hack/bench/results/admission.json" },
+  },
+});
+const QUICK = values.quick ?? false;
+const DURATION_S = Number(values.duration ?? (QUICK ? 1 : 4));
+const REPS = Number(values.reps ?? (QUICK ? 1 : 3));
+const CONCURRENCY = [1, 16, 64] as const;
+const NAMESPACE = "bench";
+const REPO = new URL("../../", import.meta.url).pathname;
+
+interface Scenario {
+  readonly name: string;
+  readonly server: "ceiling" | "webhook";
+  readonly path: string;
+  readonly body: string;
+  /** What the response must say, checked once before measuring so errors are never benchmarked. */
+  readonly expect: (response: { allowed?: boolean; patch?: string }) => boolean;
+}
+
+const cluster = (spec: Record<string, unknown>) => ({
+  apiVersion: "redis.io/v1",
+  kind: "RedisCluster",
+  metadata: { name: "dr-redis", namespace: NAMESPACE, uid: "5a1b", generation: 1 },
+  spec,
+});
+const SPEC = {
+  instances: 3,
+  mode: "standalone",
+  storage: { size: "1Gi" },
+  authSecret: { name: "dr-redis-auth" },
+  replicaMode: {
+    enabled: true,
+    topology: "direct",
+    source: {
+      host: "prod-redis-leader.production.svc.cluster.local",
+      port: 6379,
+      clusterName: "prod",
+      authSecretName: "prod-auth",
+    },
+  },
+};
+
+function review(operation: "CREATE" | "UPDATE", object: unknown, oldObject?: unknown): string {
+  return JSON.stringify({
+    apiVersion: "admission.k8s.io/v1",
+    kind: "AdmissionReview",
+    request: {
+      uid: "0b4f8c5e-bench",
+      kind: { group: "redis.io", version: "v1", kind: "RedisCluster" },
+      resource: { group: "redis.io", version: "v1", resource: "redisclusters" },
+      requestKind: { group: "redis.io", version: "v1", kind: "RedisCluster" },
+      requestResource: { group: "redis.io", version: "v1", resource: "redisclusters" },
+      name: "dr-redis",
+      namespace: NAMESPACE,
+      operation,
+      userInfo: { username: "bench", groups: ["system:authenticated"] },
+      object,
+      oldObject: oldObject ?? null,
+      dryRun: false,
+      options: {
+        apiVersion: "meta.k8s.io/v1",
+        kind: operation === "CREATE" ? "CreateOptions" : "UpdateOptions",
+      },
+    },
+  });
+}
+
+const validateUpdate = review("UPDATE", cluster({ ...SPEC, instances: 5 }), cluster(SPEC));
+const SCENARIOS: readonly Scenario[] = [
+  { name: "ceiling", server: "ceiling", path: "/", body: validateUpdate, expect: (r) => r.allowed === true },
+  {
+    name: "validate-update",
+    server: "webhook",
+    path: "/validate-redis-io-v1-rediscluster",
+    body: validateUpdate,
+    expect: (r) => r.allowed === true,
+  },
+  {
+    name: "mutate-create",
+    server: "webhook",
+    path: "/mutate-redis-io-v1-rediscluster",
+    body: review(
+      "CREATE",
+      cluster({
+        instances: 3,
+        storage: { size: "1Gi" },
+        replicaMode: { enabled: true, source: { host: "prod" } },
+      }),
+    ),
+    expect: (r) => r.allowed === true && typeof r.patch === "string",
+  },
+  {
+    name: "validate-create",
+    server: "webhook",
+    path: "/validate-redis-io-v1-rediscluster",
+    body: review("CREATE", cluster(SPEC)),
+    expect: (r) => r.allowed === true,
+  },
+];
+
+function startProcess(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  return spawn(process.execPath, ["--import", "tsx", ...args], {
+    cwd: REPO,
+    env: { ...process.env, ...env },
+    stdio: "ignore",
+  });
+}
+
+function rssMiB(pid: number | undefined): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
+  return round(kib / 1024, 1);
+}
+
+/** One verified request (the CA checks the certificate), parsed. */
+function post(
+  port: number,
+  path: string,
+  body: string,
+  ca: string,
+): Promise<{ status: number; json: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port,
+        path,
+        method: "POST",
+        ca,
+        servername: "localhost",
+        headers: { "content-type": "application/json" },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString("utf8")) }),
+        );
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+interface Measurement {
+  readonly rps: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly p999: number;
+  readonly errors: number;
+}
+
+async function measure(port: number, scenario: Scenario, connections: number): Promise<Measurement> {
+  const latencyUs = buildHistogram({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
+  const instance = autocannon({
+    url: `https://127.0.0.1:${port}${scenario.path}`,
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: scenario.body,
+    connections,
+    pipelining: 1,
+    duration: DURATION_S,
+  });
+  instance.on("response", (_client: unknown, statusCode: number, _bytes: number, responseTimeMs: number) => {
+    if (statusCode === 200) latencyUs.recordValue(Math.max(1, Math.round(responseTimeMs * 1000)));
+  });
+  const result = await instance;
+  const ok = latencyUs.totalCount;
+  const figures = {
+    rps: ok / DURATION_S,
+    p50: latencyUs.getValueAtPercentile(50) / 1000,
+    p99: latencyUs.getValueAtPercentile(99) / 1000,
+    p999: latencyUs.getValueAtPercentile(99.9) / 1000,
+    errors: result.errors + result.non2xx + result.timeouts,
+  };
+  latencyUs.destroy();
+  return figures;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "redis-dr-bench-"));
+  const children: ChildProcess[] = [];
+  const sandbox = await startSandbox({ range: 50 });
+  try {
+    const ca = createCa(join(dir, "ca"));
+    const certDir = join(dir, "certs");
+    issueServingCertificate(ca, certDir, ["localhost"], ["127.0.0.1"]);
+
+    const core = sandbox.kubeConfig.makeApiClient(CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
+    for (const name of ["dr-redis-auth", "prod-auth"]) {
+      await core.createNamespacedSecret({
+        namespace: NAMESPACE,
+        body: { metadata: { name }, stringData: { password: "bench-password" } },
+      });
+    }
+
+    const [webhookPort, healthPort, ceilingPort] = [await freePort(), await freePort(), await freePort()];
+    const webhook = startProcess(
+      [
+        "webhook/main.ts",
+        "--cert-dir",
+        certDir,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(webhookPort),
+        "--health-port",
+        String(healthPort),
+      ],
+      { KUBECONFIG: sandbox.kubeconfigPath },
+    );
+    const ceiling = startProcess(
+      ["hack/bench/ceiling-server.ts", "--cert-dir", certDir, "--port", String(ceilingPort)],
+      {},
+    );
+    children.push(webhook, ceiling);
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${healthPort}/readyz`)).ok, {
+      what: "webhook ready",
+    });
+    await waitFor(() => post(ceilingPort, "/", validateUpdate, ca.certPem).then((r) => r.status === 200), {
+      what: "ceiling ready",
+    });
+
+    const portOf = (s: Scenario) => (s.server === "ceiling" ? ceilingPort : webhookPort);
+    const pidOf = (s: Scenario) => (s.server === "ceiling" ? ceiling.pid : webhook.pid);
+    for (const scenario of SCENARIOS) {
+      const { status, json } = await post(portOf(scenario), scenario.path, scenario.body, ca.certPem);
+      const response = (json as { response?: { allowed?: boolean; patch?: string } }).response ?? {};
+      if (status !== 200 || !scenario.expect(response)) {
+        throw new Error(
+          `${scenario.name}: unexpected answer ${status} ${JSON.stringify(json).slice(0, 300)}`,
+        );
+      }
+    }
+
+    const runs = new Map<string, Measurement[]>();
+    const rss = new Map<string, number>();
+    for (let rep = 0; rep < REPS; rep++) {
+      for (const connections of CONCURRENCY) {
+        // Rotate the order each repetition so no scenario always runs first (warm-up, drift).
+        const order = SCENARIOS.map((_, i) => SCENARIOS[(i + rep) % SCENARIOS.length] as Scenario);
+        for (const scenario of order) {
+          const m = await measure(portOf(scenario), scenario, connections);
+          const key = `${scenario.name}@${connections}`;
+          runs.set(key, [...(runs.get(key) ?? []), m]);
+          rss.set(scenario.server, Math.max(rss.get(scenario.server) ?? 0, rssMiB(pidOf(scenario))));
+        }
+      }
+    }
+
+    const rows = [];
+    for (const connections of CONCURRENCY) {
+      const ceilingRuns = runs.get(`ceiling@${connections}`) ?? [];
+      const ceilingRps = median(ceilingRuns.map((m) => m.rps));
+      const ceilingP50 = median(ceilingRuns.map((m) => m.p50));
+      for (const scenario of SCENARIOS) {
+        const ms = runs.get(`${scenario.name}@${connections}`) ?? [];
+        const rps = median(ms.map((m) => m.rps));
+        const p50 = median(ms.map((m) => m.p50));
+        rows.push({
+          scenario: scenario.name,
+          concurrency: connections,
+          "req/s": Math.round(rps),
+          "p50 ms": round(p50, 3),
+          "p99 ms": round(median(ms.map((m) => m.p99)), 3),
+          "p999 ms": round(median(ms.map((m) => m.p999)), 3),
+          "req/s vs ceiling": round(rps / ceilingRps, 3),
+          "p50 vs ceiling": round(p50 / ceilingP50, 2),
+          errors: ms.reduce((sum, m) => sum + m.errors, 0),
+        });
+      }
+    }
+    console.log(`\nAdmission over TLS with keep-alive, ${REPS} repetition(s) × ${DURATION_S}s, medians:`);
+    printTable(rows);
+    console.log(`RSS (max seen): webhook ${rss.get("webhook")} MiB, ceiling ${rss.get("ceiling")} MiB`);
+    writeJson(values.json ?? "hack/bench/results/admission.json", {
+      machine: await machineDescription(),
+      durationSeconds: DURATION_S,
+      repetitions: REPS,
+      rows,
+      rssMiB: Object.fromEntries(rss),
+    });
+  } finally {
+    for (const child of children) child.kill("SIGTERM");
+    await sandbox.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
