@@ -58,6 +58,8 @@ export interface SandboxOptions {
   webhook?: boolean;
   /** Start the controller (controller/main.ts) (default false). */
   controller?: boolean;
+  /** Extra arguments for the controller, e.g. ["--leader-elect"]. */
+  controllerArgs?: string[];
   /** Extra environment for the operator processes. */
   operatorEnv?: Record<string, string>;
   /** Port of the API server (default: a free port). */
@@ -103,6 +105,9 @@ export class Sandbox {
   readonly ca: CertificateAuthority;
   webhook: OperatorProcess | undefined;
   controller: OperatorProcess | undefined;
+  /** Where the controller started by startController serves its metrics (127.0.0.1). */
+  controllerMetricsPort: number | undefined;
+  readonly controllerReplicas: OperatorProcess[] = [];
   private webhookAddress: { host: string; port: number } | undefined;
   private readonly ownsDir: boolean;
   private readonly operatorHosts: string;
@@ -176,7 +181,7 @@ export class Sandbox {
       await this.startWebhook();
       await this.installWebhookConfigurations();
     }
-    if (this.options.controller) this.startController();
+    if (this.options.controller) await this.startController();
   }
 
   private writeKubeconfig(): void {
@@ -328,24 +333,45 @@ export class Sandbox {
     });
   }
 
-  /** Starts controller/main.ts (again, after stopController or a kill). */
-  startController(): OperatorProcess {
-    if (!existsSync(join(REPO_ROOT, "controller/main.ts")))
-      throw new Error("controller/main.ts does not exist yet");
-    mkdirSync(join(this.dir, "logs"), { recursive: true });
-    if (!this.controller) {
-      this.controller = new OperatorProcess({
-        name: "controller",
-        args: ["controller/main.ts", "--metrics-port", "0"],
-        cwd: REPO_ROOT,
-        env: this.operatorEnv(),
-        hostsFile: this.operatorHosts,
-        logFile: join(this.dir, "logs", "controller.log"),
-        logger: this.logger,
-      });
-    }
+  /**
+   * Starts controller/main.ts (again, after stopController or a kill), with `--metrics-port` on a free port
+   * (`controllerMetricsPort`) and `controllerArgs`. POD_NAME is `redis-dr-controller-0`.
+   */
+  async startController(): Promise<OperatorProcess> {
+    this.controller ??= await this.newController("redis-dr-controller-0", "controller.log");
     this.controller.start();
     return this.controller;
+  }
+
+  /** Starts one more controller process (leader election tests): its own POD_NAME, metrics port and log. */
+  async startControllerReplica(name: string): Promise<OperatorProcess> {
+    const replica = await this.newController(name, `${name}.log`);
+    this.controllerReplicas.push(replica);
+    replica.start();
+    return replica;
+  }
+
+  private async newController(podName: string, logName: string): Promise<OperatorProcess> {
+    if (!existsSync(join(REPO_ROOT, "controller/main.ts"))) {
+      throw new Error("controller/main.ts does not exist yet");
+    }
+    mkdirSync(join(this.dir, "logs"), { recursive: true });
+    const metricsPort = await freePort();
+    if (podName === "redis-dr-controller-0") this.controllerMetricsPort = metricsPort;
+    return new OperatorProcess({
+      name: podName,
+      args: [
+        "controller/main.ts",
+        "--metrics-port",
+        String(metricsPort),
+        ...(this.options.controllerArgs ?? []),
+      ],
+      cwd: REPO_ROOT,
+      env: { ...this.operatorEnv(), POD_NAME: podName },
+      hostsFile: this.operatorHosts,
+      logFile: join(this.dir, "logs", logName),
+      logger: this.logger,
+    });
   }
 
   async stopController(): Promise<void> {
@@ -381,6 +407,7 @@ export class Sandbox {
       }
     };
     await attempt(() => this.controller?.stop(2_000));
+    for (const replica of this.controllerReplicas) await attempt(() => replica.stop(2_000));
     await attempt(() => this.webhook?.stop(2_000));
     await attempt(() => this.statefulSets.stop());
     await attempt(() => this.kubelet.stop());

@@ -27,7 +27,9 @@
  *   exec(name, ns, argv)                     runs a command inside the pod (its mounts, env, DNS)
  *   resolve(dnsName, fromNamespace?)         what a cluster DNS name resolves to
  *   loadBalancerIP(service, ns?)             the LoadBalancer ingress IP of a Service
- *   startController() / stopController() / killController(signal = "SIGKILL")
+ *   startController() / stopController() / killController(signal = "SIGKILL")   (the controller process;
+ *                                            sandbox.controllerMetricsPort, sandbox.startControllerReplica(name)
+ *                                            for more replicas; options.controllerArgs e.g. ["--leader-elect"])
  *   breakWatches()                           cuts every open watch connection
  *   failNextWatches(count, code = 500)       the next watch requests fail with that HTTP code
  *   compact()                                forgets the watch history: resuming watches get 410 Gone
@@ -57,7 +59,7 @@ export interface TestSandbox {
   exec(name: string, namespace: string, argv: string[]): Promise<{ code: number | null; output: string }>;
   resolve(dnsName: string, fromNamespace?: string): string | undefined;
   loadBalancerIP(service: string, namespace?: string): string | undefined;
-  startController(): void;
+  startController(): Promise<void>;
   stopController(): Promise<void>;
   killController(signal?: NodeJS.Signals): void;
   breakWatches(): void;
@@ -129,7 +131,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<TestSa
     exec: (name, namespace, argv) => sandbox.kubelet.exec(namespace, name, argv),
     resolve: (dnsName, fromNamespace) => sandbox.resolve(dnsName, fromNamespace),
     loadBalancerIP: (service, namespace = "default") => sandbox.loadBalancerIP(service, namespace),
-    startController: () => void sandbox.startController(),
+    startController: async () => void (await sandbox.startController()),
     stopController: () => sandbox.stopController(),
     killController: (signal = "SIGKILL") => sandbox.controller?.signal(signal),
     breakWatches: () => sandbox.api.breakWatches(),

@@ -9,7 +9,7 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import YAML from "yaml";
-import type { ApiCore} from "./core.ts";
+import type { ApiCore } from "./core.ts";
 import { type DeleteOptions, type WriteContext } from "./core.ts";
 import { patchTypeOf } from "./patch.ts";
 import { apiVersionOf, storageKey, type ResourceType } from "./resources.ts";
@@ -197,7 +197,8 @@ export class ApiServer {
       dryRun: q.getAll("dryRun").includes("All"),
       warnings,
       ...(q.get("fieldManager") ? { fieldManager: q.get("fieldManager") ?? "" } : {}),
-      fieldValidation: (["Strict", "Warn", "Ignore"] as const).find((v) => v === q.get("fieldValidation")) ?? "Warn",
+      fieldValidation:
+        (["Strict", "Warn", "Ignore"] as const).find((v) => v === q.get("fieldValidation")) ?? "Warn",
     };
     const wantsTable = (req.headers.accept ?? "").includes("as=Table");
     if (type.namespaced && name !== undefined && namespace === undefined) {
