@@ -27,7 +27,10 @@ export async function handleReview(
   });
   const outcome = await decide(review, deps.admit, log);
   if (outcome.allowed) {
-    log.info(
+    // Routine admissions at debug (they are most requests, and logging is a tenth of the cost of one);
+    // anything a person may need to see — a warning, a denial — at info.
+    const level = outcome.warnings && outcome.warnings.length > 0 ? "info" : "debug";
+    log[level](
       { allowed: true, patchOperations: outcome.patch?.length ?? 0, warnings: outcome.warnings },
       "admitted",
     );

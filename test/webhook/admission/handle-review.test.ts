@@ -293,4 +293,23 @@ describe("handleReview: envelope", () => {
     assert.equal(decision?.namespace, "default");
     assert.equal(decision?.name, "redis-west");
   });
+
+  test("logs routine admissions at debug, and warnings and denials at info", async () => {
+    const logs = captureLogs();
+    const admit = validateCluster({ secrets: withPassword() });
+    await handleReview(review(fixture("create-redis-west")), { admit, logger: logs.logger });
+    await handleReview(review(fixture("update-promote-redis-west")), { admit, logger: logs.logger });
+    await handleReview(review(fixture("create-redis-west")), {
+      admit: validateCluster({ secrets: new FakeSecrets() }),
+      logger: logs.logger,
+    });
+    const levels = logs
+      .lines()
+      .map((line) => [line.msg, line.level, (line.warnings as unknown[] | undefined)?.length ?? 0]);
+    assert.deepEqual(levels, [
+      ["admitted", 20, 0],
+      ["admitted", 30, 1],
+      ["denied", 30, 0],
+    ]);
+  });
 });
