@@ -34,7 +34,7 @@ export function isRedisCluster(value: unknown): value is RedisCluster {
 const mergePatchOptions = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 export type SecretLookup =
-  | { readonly kind: "found"; readonly password: string }
+  | { readonly kind: "found"; readonly value: string }
   | { readonly kind: "missing"; readonly reason: string };
 
 export class ClusterApi {
@@ -126,12 +126,17 @@ export class ClusterApi {
   }
 
   /** The `password` key of a Secret; never logged by this class or its callers. */
-  async secretPassword(namespace: string, name: string): Promise<SecretLookup> {
+  secretPassword(namespace: string, name: string): Promise<SecretLookup> {
+    return this.secretValue(namespace, name, "password");
+  }
+
+  /** One key of a Secret, decoded. */
+  async secretValue(namespace: string, name: string, key: string): Promise<SecretLookup> {
     try {
       const secret = await this.core.readNamespacedSecret({ name, namespace });
-      const encoded = secret.data?.["password"];
-      if (encoded === undefined) return { kind: "missing", reason: `Secret ${name} has no key "password"` };
-      return { kind: "found", password: Buffer.from(encoded, "base64").toString("utf8") };
+      const encoded = secret.data?.[key];
+      if (encoded === undefined) return { kind: "missing", reason: `Secret ${name} has no key "${key}"` };
+      return { kind: "found", value: Buffer.from(encoded, "base64").toString("utf8") };
     } catch (error) {
       if (apiErrorCode(error) === 404) return { kind: "missing", reason: `Secret ${name} not found` };
       throw error;

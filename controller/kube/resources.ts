@@ -25,28 +25,49 @@ export const replicasServiceName = (cluster: string) => `${cluster}-replicas`;
  * writes and serves no SYNC until the controller gives it its role, so a pod restarted on an empty volume
  * can never be a primary the others copy. Persistence: AOF (every second) plus RDB snapshots on the PVC.
  */
-export const ENTRYPOINT_SCRIPT = [
-  "set -eu",
-  // Redis config strings are double-quoted: escape backslashes and double quotes of the password.
-  `pw=$(printf '%s' "\${REDIS_PASSWORD:-}" | sed 's/[\\\\"]/\\\\&/g')`,
-  'auth=""',
-  'if [ -n "$pw" ]; then auth="requirepass \\"$pw\\""; fi',
-  "exec redis-server - <<END_OF_CONFIG",
-  `port ${REDIS_PORT}`,
-  "protected-mode no",
-  "dir /data",
-  "appendonly yes",
-  "appendfsync everysec",
-  "save 3600 1 300 100 60 10000",
-  `replicaof ${HOLD_UPSTREAM.host} ${HOLD_UPSTREAM.port}`,
-  "replica-read-only yes",
-  "$auth",
-  "END_OF_CONFIG",
-  "",
-].join("\n");
+export const TLS_MOUNT = "/tls";
+
+/**
+ * With `tlsSecret`, Redis speaks only TLS on 6379, also when it replicates (from the source or the leader):
+ * the certificate and key are the Secret's tls.crt/tls.key, peers are verified against its ca.crt.
+ */
+const tlsConfig = [
+  "port 0",
+  `tls-port ${REDIS_PORT}`,
+  `tls-cert-file ${TLS_MOUNT}/tls.crt`,
+  `tls-key-file ${TLS_MOUNT}/tls.key`,
+  `tls-ca-cert-file ${TLS_MOUNT}/ca.crt`,
+  "tls-replication yes",
+  "tls-auth-clients no",
+];
+
+export function entrypointScript(tls: boolean): string {
+  return [
+    "set -eu",
+    // Redis config strings are double-quoted: escape backslashes and double quotes of the password.
+    `pw=$(printf '%s' "\${REDIS_PASSWORD:-}" | sed 's/[\\\\"]/\\\\&/g')`,
+    'auth=""',
+    'if [ -n "$pw" ]; then auth="requirepass \\"$pw\\""; fi',
+    "exec redis-server - <<END_OF_CONFIG",
+    ...(tls ? tlsConfig : [`port ${REDIS_PORT}`]),
+    "protected-mode no",
+    "dir /data",
+    "appendonly yes",
+    "appendfsync everysec",
+    "save 3600 1 300 100 60 10000",
+    `replicaof ${HOLD_UPSTREAM.host} ${HOLD_UPSTREAM.port}`,
+    "replica-read-only yes",
+    "$auth",
+    "END_OF_CONFIG",
+    "",
+  ].join("\n");
+}
 
 /** Readiness: Redis answers PING (a loading instance does not). REDISCLI_AUTH keeps the password out of argv. */
-const READINESS_SCRIPT = 'REDISCLI_AUTH="${REDIS_PASSWORD:-}" redis-cli -p 6379 ping | grep -q PONG';
+function readinessScript(tls: boolean): string {
+  const tlsFlags = tls ? ` --tls --cacert ${TLS_MOUNT}/ca.crt` : "";
+  return `REDISCLI_AUTH="\${REDIS_PASSWORD:-}" redis-cli${tlsFlags} -p ${REDIS_PORT} ping | grep -q PONG`;
+}
 
 export function ownerReference(cluster: RedisCluster): V1OwnerReference {
   return {
@@ -80,6 +101,11 @@ export function statefulSetFor(cluster: RedisCluster): V1StatefulSet {
   const spec = cluster.spec;
   const labels = clusterLabels(name);
   const storage = spec.storage;
+  const tls = spec.tlsSecret !== undefined;
+  const volumes = [
+    ...(storage === undefined ? [{ name: "data", emptyDir: {} }] : []),
+    ...(spec.tlsSecret === undefined ? [] : [{ name: "tls", secret: { secretName: spec.tlsSecret.name } }]),
+  ];
   const nodeSelector =
     spec.nodeSelector === undefined
       ? undefined
@@ -100,7 +126,7 @@ export function statefulSetFor(cluster: RedisCluster): V1StatefulSet {
           {
             name: "redis",
             image: spec.image !== undefined && spec.image !== "" ? spec.image : DEFAULT_IMAGE,
-            command: ["sh", "-c", ENTRYPOINT_SCRIPT],
+            command: ["sh", "-c", entrypointScript(tls)],
             ports: [{ name: "redis", containerPort: REDIS_PORT }],
             env:
               spec.authSecret === undefined
@@ -124,14 +150,17 @@ export function statefulSetFor(cluster: RedisCluster): V1StatefulSet {
                   },
                 }),
             readinessProbe: {
-              exec: { command: ["sh", "-c", READINESS_SCRIPT] },
+              exec: { command: ["sh", "-c", readinessScript(tls)] },
               periodSeconds: 5,
               failureThreshold: 3,
             },
-            volumeMounts: [{ name: "data", mountPath: "/data" }],
+            volumeMounts: [
+              { name: "data", mountPath: "/data" },
+              ...(tls ? [{ name: "tls", mountPath: TLS_MOUNT, readOnly: true }] : []),
+            ],
           },
         ],
-        ...(storage === undefined ? { volumes: [{ name: "data", emptyDir: {} }] } : {}),
+        ...(volumes.length === 0 ? {} : { volumes }),
       },
     },
     ...(storage === undefined

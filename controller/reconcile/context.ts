@@ -38,6 +38,8 @@ export class ReconcileContext {
   intent: ClusterIntent | undefined;
   clusterPassword: string | undefined;
   sourcePassword: string | undefined;
+  /** ca.crt of the tlsSecret, when the cluster speaks TLS. */
+  tlsCa: string | undefined;
   /** The source Secret is named but cannot be read: leave the pods' masterauth alone. */
   sourceAuthMissing = false;
   /** The cluster's own Secret is missing: nothing can be done with the pods. */

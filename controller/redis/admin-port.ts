@@ -10,6 +10,11 @@ export interface RedisEndpoint {
   readonly port: number;
   /** AUTH password; never logged, never put in an error message. */
   readonly password?: string | undefined;
+  /**
+   * Speak TLS, verifying the server's certificate chain against this CA (PEM). The host name is not checked:
+   * pods are reached at their IPs, which their certificates (issued for Service names) do not list.
+   */
+  readonly tls?: { readonly ca: string } | undefined;
 }
 
 /** One round trip's worth of what an instance says about itself. */

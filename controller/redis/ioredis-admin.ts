@@ -46,6 +46,9 @@ export class IoredisAdmin implements RedisAdmin {
       host: endpoint.host,
       port: endpoint.port,
       password: endpoint.password,
+      ...(endpoint.tls === undefined
+        ? {}
+        : { tls: { ca: [endpoint.tls.ca], checkServerIdentity: () => undefined } }),
       lazyConnect: true,
       connectTimeout: options.connectTimeoutMs ?? 2000,
       commandTimeout: options.commandTimeoutMs ?? 5000,

@@ -29,6 +29,8 @@ export interface ReplicationContext {
    */
   readonly sourceAuthUnavailable?: boolean;
   readonly minSyncReplicas: number;
+  /** With `tlsSecret`: the CA (PEM) the pods' and the source's certificates are verified against. */
+  readonly tlsCa?: string | undefined;
   readonly redis: AdminPool;
   /** The last status the engine knows about (refreshed after each commit). */
   status(): RedisClusterStatus;

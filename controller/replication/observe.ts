@@ -13,10 +13,13 @@ export interface SourceObservation {
   readonly failure?: { readonly kind: RedisFailureKind; readonly message: string };
 }
 
+const tlsOf = (ctx: ReplicationContext) => (ctx.tlsCa === undefined ? undefined : { ca: ctx.tlsCa });
+
 export const podEndpoint = (ctx: ReplicationContext, pod: PodEndpoint) => ({
   host: pod.host,
   port: pod.port,
   password: ctx.clusterPassword,
+  tls: tlsOf(ctx),
 });
 
 export async function observePod(ctx: ReplicationContext, pod: PodEndpoint): Promise<ObservedPod> {
@@ -37,7 +40,8 @@ export const observePods = (ctx: ReplicationContext): Promise<ObservedPod[]> =>
   Promise.all(ctx.pods.map((pod) => observePod(ctx, pod)));
 
 export async function observeSource(ctx: ReplicationContext, source: SourceRef): Promise<SourceObservation> {
-  const endpoint = { host: source.host, port: source.port, password: ctx.sourcePassword };
+  // tls-replication makes the pods speak TLS to the source too, verified against the same CA.
+  const endpoint = { host: source.host, port: source.port, password: ctx.sourcePassword, tls: tlsOf(ctx) };
   try {
     const replication = await ctx.redis.get(endpoint).replication();
     return { offset: replication.masterReplOffset };

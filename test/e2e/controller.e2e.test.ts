@@ -4,7 +4,7 @@
  * Loopback range 127.20.0.0/16 (the sandbox: pods 127.20.1.x; the source: 127.20.60.1).
  */
 import assert from "node:assert/strict";
-import { copyFileSync, readFileSync } from "node:fs";
+import { copyFileSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
@@ -14,6 +14,7 @@ import { startSandbox, waitFor, type TestSandbox } from "../../hack/sandbox/test
 import { RedisProcess } from "../controller/helpers/redis-process.ts";
 import { startWriteLoad } from "../controller/helpers/dr-harness.ts";
 import { TcpProxy } from "../controller/helpers/tcp-proxy.ts";
+import { createTestCertificates } from "../controller/helpers/tls.ts";
 
 const RANGE = 20;
 const SOURCE_PASSWORD = "e2e-source-pw-4711";
@@ -424,5 +425,58 @@ describe("the controller on the sandbox", () => {
     const log = readFileSync(join(sb.dir, "logs", "controller.log"), "utf8");
     for (const value of [SOURCE_PASSWORD, CLUSTER_PASSWORD, "not-the-source-password"])
       assert.equal(log.includes(value), false);
+  });
+
+  it("runs a TLS cluster (tlsSecret): the controller administers its pods over TLS", async () => {
+    const certificates = createTestCertificates();
+    try {
+      await core.createNamespacedSecret({
+        namespace: NS,
+        body: {
+          metadata: { name: "tls-certs", namespace: NS },
+          stringData: {
+            "tls.crt": readFileSync(certificates.certFile, "utf8"),
+            "tls.key": readFileSync(certificates.keyFile, "utf8"),
+            "ca.crt": certificates.ca,
+          },
+        },
+      });
+      await custom.createNamespacedCustomObject({
+        ...group,
+        body: {
+          apiVersion: "redis.io/v1",
+          kind: "RedisCluster",
+          metadata: { name: "secure", namespace: NS },
+          spec: { instances: 2, authSecret: { name: "dr-auth" }, tlsSecret: { name: "tls-certs" } },
+        },
+      });
+      const ready = await waitFor(
+        async () => {
+          const c = (await custom.getNamespacedCustomObject({ ...group, name: "secure" })) as RedisCluster;
+          return condition(c, "Ready")?.status === "True" && c.status?.currentPrimary === "secure-0"
+            ? c
+            : undefined;
+        },
+        { timeoutMs: 60_000, what: "TLS cluster ready" },
+      );
+      assert.equal(ready.status?.readyInstances, 2);
+      const client = new Redis({
+        host: sb.podIP("secure-0"),
+        port: 6379,
+        password: CLUSTER_PASSWORD,
+        tls: { ca: [certificates.ca], checkServerIdentity: () => undefined },
+        retryStrategy: () => null,
+      });
+      client.on("error", () => undefined);
+      try {
+        const info = await client.info("replication");
+        assert.equal(infoField(info, "role"), "master");
+        assert.equal(infoField(info, "connected_slaves"), "1");
+      } finally {
+        client.disconnect();
+      }
+    } finally {
+      rmSync(certificates.dir, { recursive: true, force: true });
+    }
   });
 });

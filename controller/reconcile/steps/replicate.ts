@@ -40,6 +40,7 @@ export function replicationContext(ctx: ReconcileContext): ReplicationContext {
     clusterPassword: ctx.clusterPassword,
     sourcePassword: ctx.sourcePassword,
     minSyncReplicas: ctx.cluster.spec.minSyncReplicas ?? 0,
+    tlsCa: ctx.tlsCa,
     redis: ctx.redis,
     status: () => ctx.status(),
     commit: (tx) => ctx.commit(tx),

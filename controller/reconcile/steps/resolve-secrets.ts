@@ -18,16 +18,24 @@ export const resolveSecrets: Step = {
     const problems: string[] = [];
     if (spec.authSecret !== undefined) {
       const own = await ctx.deps.api.secretPassword(ctx.namespace, spec.authSecret.name);
-      if (own.kind === "found") ctx.clusterPassword = own.password;
+      if (own.kind === "found") ctx.clusterPassword = own.value;
       else {
         ctx.clusterAuthMissing = own.reason;
         problems.push(`${own.reason} (spec.authSecret): the cluster's pods cannot start or be administered`);
       }
     }
+    if (spec.tlsSecret !== undefined) {
+      const ca = await ctx.deps.api.secretValue(ctx.namespace, spec.tlsSecret.name, "ca.crt");
+      if (ca.kind === "found") ctx.tlsCa = ca.value;
+      else {
+        ctx.clusterAuthMissing = ca.reason;
+        problems.push(`${ca.reason} (spec.tlsSecret): the cluster's pods cannot start or be administered`);
+      }
+    }
     const sourceSecret = spec.replicaMode?.source?.authSecretName;
     if (sourceSecret !== undefined && ctx.intent.kind !== "standalone") {
       const source = await ctx.deps.api.secretPassword(ctx.namespace, sourceSecret);
-      if (source.kind === "found") ctx.sourcePassword = source.password;
+      if (source.kind === "found") ctx.sourcePassword = source.value;
       else {
         ctx.sourceAuthMissing = true;
         problems.push(

@@ -18,6 +18,7 @@ import type { EngineResult } from "../../../controller/replication/engine.ts";
 import type { ClusterReport } from "../../../controller/replication/report.ts";
 import { observeAndReport } from "../../../controller/replication/report.ts";
 import { RedisProcess, stopAll } from "./redis-process.ts";
+import type { TestCertificates } from "./tls.ts";
 
 export const SOURCE_PASSWORD = "source-pw-7f3a";
 export const CLUSTER_PASSWORD = "cluster-pw-91bc";
@@ -42,19 +43,22 @@ export class DrHarness {
   sourcePassword: string | undefined = SOURCE_PASSWORD;
   /** Where the spec says the source is (a proxy in partition tests). */
   sourceAddress: { host: string; port: number };
+  readonly tls: TestCertificates | undefined;
 
   constructor(
     readonly prefix: string,
     instances = 3,
-    options: { podConfig?: readonly string[] } = {},
+    options: { podConfig?: readonly string[]; tls?: TestCertificates } = {},
   ) {
-    this.source = new RedisProcess({ host: `${prefix}.1`, password: SOURCE_PASSWORD });
+    this.tls = options.tls;
+    this.source = new RedisProcess({ host: `${prefix}.1`, password: SOURCE_PASSWORD, tls: options.tls });
     this.pods = Array.from(
       { length: instances },
       (_, i) =>
         new RedisProcess({
           host: `${prefix}.${10 + i}`,
           password: CLUSTER_PASSWORD,
+          tls: options.tls,
           config: [...POD_BOOT_CONFIG, `bind-source-addr ${prefix}.${10 + i}`, ...(options.podConfig ?? [])],
         }),
     );
@@ -109,6 +113,7 @@ export class DrHarness {
       clusterPassword: CLUSTER_PASSWORD,
       sourcePassword: this.sourcePassword,
       minSyncReplicas: this.spec.minSyncReplicas ?? 0,
+      tlsCa: this.tls?.ca,
       redis: pool,
       status: () => this.status,
       commit:

@@ -8,6 +8,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
+import type { TestCertificates } from "./tls.ts";
 
 export interface RedisProcessOptions {
   readonly host: string;
@@ -15,6 +16,8 @@ export interface RedisProcessOptions {
   readonly password?: string;
   /** Extra redis.conf lines. */
   readonly config?: readonly string[];
+  /** Speak only TLS (also when replicating), like the controller's pods with a tlsSecret. */
+  readonly tls?: TestCertificates;
 }
 
 export class RedisProcess {
@@ -25,25 +28,40 @@ export class RedisProcess {
   readonly port: number;
   readonly password: string | undefined;
   private readonly config: readonly string[];
+  readonly tls: TestCertificates | undefined;
 
   constructor(options: RedisProcessOptions) {
     this.host = options.host;
     this.port = options.port ?? 6379;
     this.password = options.password;
     this.config = options.config ?? [];
+    this.tls = options.tls;
     this.dir = mkdtempSync(join(tmpdir(), "redis-dr-test-"));
   }
 
-  get endpoint(): { host: string; port: number; password?: string } {
-    return this.password === undefined
-      ? { host: this.host, port: this.port }
-      : { host: this.host, port: this.port, password: this.password };
+  get endpoint(): { host: string; port: number; password?: string; tls?: { ca: string } } {
+    return {
+      host: this.host,
+      port: this.port,
+      ...(this.password === undefined ? {} : { password: this.password }),
+      ...(this.tls === undefined ? {} : { tls: { ca: this.tls.ca } }),
+    };
   }
 
   async start(): Promise<void> {
     const lines = [
       `bind ${this.host}`,
-      `port ${this.port}`,
+      ...(this.tls === undefined
+        ? [`port ${this.port}`]
+        : [
+            "port 0",
+            `tls-port ${this.port}`,
+            `tls-cert-file ${this.tls.certFile}`,
+            `tls-key-file ${this.tls.keyFile}`,
+            `tls-ca-cert-file ${this.tls.caFile}`,
+            "tls-replication yes",
+            "tls-auth-clients no",
+          ]),
       `dir ${this.dir}`,
       "daemonize no",
       "save ''",
@@ -78,6 +96,7 @@ export class RedisProcess {
       host: this.host,
       port: this.port,
       password: this.password,
+      ...(this.tls === undefined ? {} : { tls: { ca: [this.tls.ca], checkServerIdentity: () => undefined } }),
       lazyConnect: false,
       maxRetriesPerRequest: 1,
       retryStrategy: () => null,

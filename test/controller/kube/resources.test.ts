@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
-import { ENTRYPOINT_SCRIPT, servicesFor, statefulSetFor } from "../../../controller/kube/resources.ts";
+import { entrypointScript, servicesFor, statefulSetFor } from "../../../controller/kube/resources.ts";
 import { waitFor } from "../helpers/redis-process.ts";
 
 const cluster: RedisCluster = {
@@ -87,10 +87,9 @@ describe("the container entrypoint, run for real", () => {
   const password = `p"a\\ss $HOME 'w0rd`;
   const socket = join(dir, "redis.sock");
   // Same script, but on a unix socket in a temp dir instead of port 6379 and /data.
-  const script = ENTRYPOINT_SCRIPT.replace("port 6379", `port 0\nunixsocket ${socket}`).replace(
-    "dir /data",
-    `dir ${dir}`,
-  );
+  const script = entrypointScript(false)
+    .replace("port 6379", `port 0\nunixsocket ${socket}`)
+    .replace("dir /data", `dir ${dir}`);
   const child = spawn("sh", ["-c", script], {
     env: { ...process.env, REDIS_PASSWORD: password },
     stdio: "ignore",
