@@ -447,6 +447,16 @@ export class ApiCore {
       object.metadata.labels = { ...object.metadata.labels, "kubernetes.io/metadata.name": name };
       object.spec = { finalizers: ["kubernetes"] };
       if (!old) object.status = { phase: "Active" };
+    } else if (key === "apps/statefulsets" && isObject(object.spec)) {
+      // The defaults of the StatefulSet API (kubectl rollout status needs the update strategy).
+      const spec = object.spec;
+      spec.replicas ??= 1;
+      spec.podManagementPolicy ??= "OrderedReady";
+      spec.revisionHistoryLimit ??= 10;
+      spec.updateStrategy ??= { type: "RollingUpdate" };
+      const strategy = spec.updateStrategy as JsonObject;
+      if (strategy.type === "RollingUpdate") strategy.rollingUpdate ??= { partition: 0 };
+      spec.persistentVolumeClaimRetentionPolicy ??= { whenDeleted: "Retain", whenScaled: "Retain" };
     } else if (key === "/pods" && !old) {
       object.status = { phase: "Pending", qosClass: "BestEffort" };
     } else if (key === "/persistentvolumeclaims" && !old) {
@@ -571,6 +581,17 @@ export class ApiCore {
     ctx: WriteContext = {},
   ): Promise<KubeObject> {
     const old = this.get(type, namespace, name);
+    if (storageKey(type) === "/namespaces" && ["default", "kube-system", "kube-public"].includes(name)) {
+      throw ApiError.of(
+        403,
+        "Forbidden",
+        `namespaces "${name}" is forbidden: this namespace may not be deleted`,
+        {
+          name,
+          kind: "namespaces",
+        },
+      );
+    }
     const pre = options.preconditions ?? {};
     if (pre.uid && pre.uid !== old.metadata.uid) {
       throw conflict(

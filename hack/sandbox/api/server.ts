@@ -12,6 +12,7 @@ import YAML from "yaml";
 import type { ApiCore } from "./core.ts";
 import { type DeleteOptions, type WriteContext } from "./core.ts";
 import { patchTypeOf } from "./patch.ts";
+import { decodeProtobufObject } from "./protobuf.ts";
 import { apiVersionOf, storageKey, type ResourceType } from "./resources.ts";
 import { parseFieldSelector, parseLabelSelector } from "./selectors.ts";
 import type { Change } from "./store.ts";
@@ -504,7 +505,11 @@ export class ApiServer {
   }
 }
 
-function readText(req: IncomingMessage): Promise<string> {
+async function readText(req: IncomingMessage): Promise<string> {
+  return (await readBuffer(req)).toString("utf8");
+}
+
+function readBuffer(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -517,14 +522,15 @@ function readText(req: IncomingMessage): Promise<string> {
       }
       chunks.push(chunk);
     });
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("end", () => resolve(Buffer.concat(chunks)));
     req.on("error", reject);
   });
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
-  const text = await readText(req);
   const contentType = req.headers["content-type"] ?? "";
+  if (contentType.includes("protobuf")) return decodeProtobufObject(await readBuffer(req));
+  const text = await readText(req);
   try {
     if (contentType.includes("yaml")) return YAML.parse(text) as unknown;
     return JSON.parse(text) as unknown;

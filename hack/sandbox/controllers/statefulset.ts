@@ -201,15 +201,20 @@ export class StatefulSetController {
       );
     const ready = pods.filter(isRunningAndReady).length;
     const updated = pods.filter((p) => p.metadata.labels?.[REVISION_LABEL] === revision).length;
+    const updateRevision = `${sts.metadata.name ?? ""}-${revision}`;
+    const previous = (sts.status as { currentRevision?: string } | undefined)?.currentRevision;
+    // The current revision moves to the update revision once every pod runs it.
+    const replicas = (sts.spec as StatefulSetSpec | undefined)?.replicas ?? 1;
+    const currentRevision = updated >= replicas || !previous ? updateRevision : previous;
     const status = {
       observedGeneration: sts.metadata.generation ?? 1,
       replicas: pods.length,
       readyReplicas: ready,
       availableReplicas: ready,
-      currentReplicas: updated,
+      currentReplicas: currentRevision === updateRevision ? updated : pods.length - updated,
       updatedReplicas: updated,
-      currentRevision: `${sts.metadata.name ?? ""}-${revision}`,
-      updateRevision: `${sts.metadata.name ?? ""}-${revision}`,
+      currentRevision,
+      updateRevision,
       collisionCount: 0,
     };
     try {
