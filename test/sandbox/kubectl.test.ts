@@ -171,6 +171,22 @@ describe("kubectl", () => {
     );
   });
 
+  test("create namespace and create secret generic (kubectl's typed clients send protobuf)", async () => {
+    assert.equal(await ok(["create", "namespace", "team"]), "namespace/team created\n");
+    assert.equal(
+      await ok(["-n", "team", "create", "secret", "generic", "auth", "--from-literal=password=pw"]),
+      "secret/auth created\n",
+    );
+    assert.equal(
+      await ok(["-n", "team", "get", "secret", "auth", "-o", "jsonpath={.data.password}"]),
+      Buffer.from("pw").toString("base64"),
+    );
+    assert.equal(
+      await ok(["get", "namespace", "team", "-o", "jsonpath={.metadata.labels}"]),
+      '{"kubernetes.io/metadata.name":"team"}',
+    );
+  });
+
   test("delete removes the objects", async () => {
     assert.equal(
       await ok(["delete", "-f", "-"], MANIFEST("x", 1)),
