@@ -43,6 +43,7 @@ export class ApiServer {
   private server: https.Server | undefined;
   private readonly watches = new Set<ServerResponse>();
   private failingWatches: { remaining: number; code: number } = { remaining: 0, code: 500 };
+  private readonly requestListeners = new Set<(req: IncomingMessage) => void>();
 
   constructor(
     readonly core: ApiCore,
@@ -88,7 +89,14 @@ export class ApiServer {
     this.failingWatches = { remaining: count, code };
   }
 
+  /** Benchmark hook: `listener` sees every request as it arrives (counting API calls); returns unsubscribe. */
+  onRequest(listener: (req: IncomingMessage) => void): () => void {
+    this.requestListeners.add(listener);
+    return () => this.requestListeners.delete(listener);
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    for (const listener of this.requestListeners) listener(req);
     const url = new URL(req.url ?? "/", "http://sandbox");
     try {
       await this.route(req, res, url);

@@ -350,7 +350,14 @@ export class Kubelet {
         ? `${ip}\t${hostname}.${spec.subdomain}.${runtime.namespace}.svc.${CLUSTER_DOMAIN} ${hostname}`
         : `${ip}\t${hostname}`;
     this.network.registerHostsFile(uid, runtime.hostsFile, runtime.namespace, [self]);
-    void this.startPod(runtime);
+    this.startPodSafely(runtime);
+  }
+
+  private startPodSafely(runtime: PodRuntime): void {
+    this.startPod(runtime).catch((error: unknown) => {
+      this.logger.error({ err: error, pod: `${runtime.namespace}/${runtime.name}` }, "cannot start pod; retrying");
+      this.retry(runtime, 1_000);
+    });
   }
 
   private currentPod(runtime: PodRuntime): KubeObject | undefined {
@@ -362,7 +369,7 @@ export class Kubelet {
     if (runtime.retryTimer || this.stopped) return;
     runtime.retryTimer = setTimeout(() => {
       runtime.retryTimer = undefined;
-      void this.startPod(runtime);
+      this.startPodSafely(runtime);
     }, delayMs);
   }
 
