@@ -129,8 +129,14 @@ export function prepareRuntimeFiles(
     "valkey-sentinel": server("redis-sentinel"),
     "docker-entrypoint.sh": entrypoint,
   };
-  for (const [name, content] of Object.entries(files))
-    writeFileSync(join(bin, name), content, { mode: 0o755 });
+  for (const [name, content] of Object.entries(files)) {
+    const target = join(bin, name);
+    if (existsSync(target) && readFileSync(target, "utf8") === content) continue;
+    // Other sandboxes (parallel test files) may be running these scripts: replace, never rewrite in place.
+    const tmp = `${target}.${process.pid}.tmp`;
+    writeFileSync(tmp, content, { mode: 0o755 });
+    renameSync(tmp, target);
+  }
   for (const tool of ["redis-cli", "redis-check-aof", "redis-check-rdb", "redis-benchmark"]) {
     const link = join(bin, tool);
     if (!existsSync(link)) spawnSync("ln", ["-sf", `${redisBinDir}/${tool}`, link]);
