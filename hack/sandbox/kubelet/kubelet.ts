@@ -355,7 +355,10 @@ export class Kubelet {
 
   private startPodSafely(runtime: PodRuntime): void {
     this.startPod(runtime).catch((error: unknown) => {
-      this.logger.error({ err: error, pod: `${runtime.namespace}/${runtime.name}` }, "cannot start pod; retrying");
+      this.logger.error(
+        { err: error, pod: `${runtime.namespace}/${runtime.name}` },
+        "cannot start pod; retrying",
+      );
       this.retry(runtime, 1_000);
     });
   }
