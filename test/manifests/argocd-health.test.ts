@@ -310,5 +310,10 @@ describe("Argo CD health check for RedisCluster", () => {
     ]);
     assert.ok(list(redisDr, "spec", "syncPolicy", "syncOptions").includes("RespectIgnoreDifferences=true"));
     assert.equal(get(redisDr, "spec", "source", "path"), "manifests");
+    // The components it enables are kustomize Components under that path.
+    for (const component of list(redisDr, "spec", "source", "kustomize", "components")) {
+      const file = path.join(MANIFESTS, String(component), "kustomization.yaml");
+      assert.match(readFileSync(file, "utf8"), /^kind: Component$/m, String(component));
+    }
   });
 });
