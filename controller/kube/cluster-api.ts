@@ -34,8 +34,7 @@ export function isRedisCluster(value: unknown): value is RedisCluster {
 const mergePatchOptions = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 export type SecretLookup =
-  | { readonly kind: "found"; readonly value: string }
-  | { readonly kind: "missing"; readonly reason: string };
+  { readonly kind: "found"; readonly value: string } | { readonly kind: "missing"; readonly reason: string };
 
 export class ClusterApi {
   private readonly custom: CustomObjectsApi;

@@ -6,6 +6,7 @@ import type { IntOrString, V1OwnerReference, V1Service, V1StatefulSet } from "@k
 import { API_VERSION, KIND } from "../../schemas/rediscluster.ts";
 import type { RedisCluster } from "../../schemas/generated/rediscluster.ts";
 import { HOLD_UPSTREAM, REDIS_PORT } from "../reconcile/decisions/pods.ts";
+import { TLS_FILES, TLS_MOUNT } from "./tls-files.ts";
 
 export const DEFAULT_IMAGE = "redis:7.2";
 export const CLUSTER_LABEL = "redis.io/cluster";
@@ -25,7 +26,6 @@ export const replicasServiceName = (cluster: string) => `${cluster}-replicas`;
  * writes and serves no SYNC until the controller gives it its role, so a pod restarted on an empty volume
  * can never be a primary the others copy. Persistence: AOF (every second) plus RDB snapshots on the PVC.
  */
-export const TLS_MOUNT = "/tls";
 
 /**
  * With `tlsSecret`, Redis speaks only TLS on 6379, also when it replicates (from the source or the leader):
@@ -34,9 +34,9 @@ export const TLS_MOUNT = "/tls";
 const tlsConfig = [
   "port 0",
   `tls-port ${REDIS_PORT}`,
-  `tls-cert-file ${TLS_MOUNT}/tls.crt`,
-  `tls-key-file ${TLS_MOUNT}/tls.key`,
-  `tls-ca-cert-file ${TLS_MOUNT}/ca.crt`,
+  `tls-cert-file ${TLS_FILES.cert}`,
+  `tls-key-file ${TLS_FILES.key}`,
+  `tls-ca-cert-file ${TLS_FILES.ca}`,
   "tls-replication yes",
   "tls-auth-clients no",
 ];
@@ -65,7 +65,7 @@ export function entrypointScript(tls: boolean): string {
 
 /** Readiness: Redis answers PING (a loading instance does not). REDISCLI_AUTH keeps the password out of argv. */
 function readinessScript(tls: boolean): string {
-  const tlsFlags = tls ? ` --tls --cacert ${TLS_MOUNT}/ca.crt` : "";
+  const tlsFlags = tls ? ` --tls --cacert ${TLS_FILES.ca}` : "";
   return `REDISCLI_AUTH="\${REDIS_PASSWORD:-}" redis-cli${tlsFlags} -p ${REDIS_PORT} ping | grep -q PONG`;
 }
 

@@ -40,6 +40,7 @@ export class ReconcileContext {
   sourcePassword: string | undefined;
   /** ca.crt of the tlsSecret, when the cluster speaks TLS. */
   tlsCa: string | undefined;
+  tlsCertificateFingerprint: string | undefined;
   /** The source Secret is named but cannot be read: leave the pods' masterauth alone. */
   sourceAuthMissing = false;
   /** The cluster's own Secret is missing: nothing can be done with the pods. */

@@ -34,6 +34,8 @@ export interface RedisAdmin {
   replicaOfNoOne(): Promise<void>;
   configSet(parameter: string, value: string): Promise<void>;
   configGet(parameter: string): Promise<string | undefined>;
+  /** SHA-256 fingerprint of the certificate the instance presents (TLS connections only). */
+  serverCertificateFingerprint(): Promise<string | undefined>;
   /** WAIT numReplicas timeout: how many replicas acknowledged the writes so far. */
   wait(numReplicas: number, timeoutMs: number): Promise<number>;
   close(): Promise<void>;

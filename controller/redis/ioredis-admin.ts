@@ -3,6 +3,7 @@
  * offline queue: the reconciler wants a quick, honest failure it can report, not a command parked until the
  * pod comes back.
  */
+import { TLSSocket } from "node:tls";
 import { Redis } from "ioredis";
 import type {
   InstanceSnapshot,
@@ -112,6 +113,13 @@ export class IoredisAdmin implements RedisAdmin {
     const reply = await this.call(`CONFIG GET ${parameter}`, (c) => c.call("CONFIG", "GET", parameter));
     if (Array.isArray(reply) && typeof reply[1] === "string") return reply[1];
     return undefined;
+  }
+
+  async serverCertificateFingerprint(): Promise<string | undefined> {
+    await this.call("PING", (c) => c.ping());
+    const stream: unknown = this.client.stream;
+    if (!(stream instanceof TLSSocket)) return undefined;
+    return stream.getPeerCertificate().fingerprint256;
   }
 
   async wait(numReplicas: number, timeoutMs: number): Promise<number> {

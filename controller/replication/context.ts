@@ -31,6 +31,10 @@ export interface ReplicationContext {
   readonly minSyncReplicas: number;
   /** With `tlsSecret`: the CA (PEM) the pods' and the source's certificates are verified against. */
   readonly tlsCa?: string | undefined;
+  /** With `tlsSecret`: the SHA-256 fingerprint of its tls.crt, which every pod should be serving. */
+  readonly tlsCertificateFingerprint?: string | undefined;
+  /** Where the pods read their TLS files (the pod spec's mount unless a test says otherwise). */
+  readonly tlsFiles?: { readonly cert: string; readonly key: string; readonly ca: string };
   readonly redis: AdminPool;
   /** The last status the engine knows about (refreshed after each commit). */
   status(): RedisClusterStatus;

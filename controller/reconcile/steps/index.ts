@@ -2,8 +2,16 @@
 import type { Step } from "../context.ts";
 import { ensureWorkloads } from "./ensure-workloads.ts";
 import { labelPods } from "./label-pods.ts";
+import { reloadCertificatesStep } from "./reload-certificates.ts";
 import { replicate } from "./replicate.ts";
 import { reportStatus } from "./report-status.ts";
 import { resolveSecrets } from "./resolve-secrets.ts";
 
-export const STEPS: readonly Step[] = [resolveSecrets, ensureWorkloads, labelPods, replicate, reportStatus];
+export const STEPS: readonly Step[] = [
+  resolveSecrets,
+  ensureWorkloads,
+  labelPods,
+  reloadCertificatesStep,
+  replicate,
+  reportStatus,
+];

@@ -41,6 +41,7 @@ export function replicationContext(ctx: ReconcileContext): ReplicationContext {
     sourcePassword: ctx.sourcePassword,
     minSyncReplicas: ctx.cluster.spec.minSyncReplicas ?? 0,
     tlsCa: ctx.tlsCa,
+    tlsCertificateFingerprint: ctx.tlsCertificateFingerprint,
     redis: ctx.redis,
     status: () => ctx.status(),
     commit: (tx) => ctx.commit(tx),

@@ -3,12 +3,21 @@
  * start either); the source's Secret missing only stops the controller from touching the replication link
  * — a promotion during an outage must still work.
  */
+import { X509Certificate } from "node:crypto";
 import { setCondition, findCondition } from "../../status/conditions.ts";
 import type { ReconcileContext, Step, StepResult } from "../context.ts";
 import { CONTINUE, requeue } from "../context.ts";
 import { decideIntent } from "../decisions/intent.ts";
 
 const RETRY_MS = 10_000;
+
+function fingerprintOf(pem: string): string | undefined {
+  try {
+    return new X509Certificate(pem).fingerprint256;
+  } catch {
+    return undefined;
+  }
+}
 
 export const resolveSecrets: Step = {
   name: "resolve-secrets",
@@ -25,12 +34,16 @@ export const resolveSecrets: Step = {
       }
     }
     if (spec.tlsSecret !== undefined) {
-      const ca = await ctx.deps.api.secretValue(ctx.namespace, spec.tlsSecret.name, "ca.crt");
+      const [ca, cert] = await Promise.all([
+        ctx.deps.api.secretValue(ctx.namespace, spec.tlsSecret.name, "ca.crt"),
+        ctx.deps.api.secretValue(ctx.namespace, spec.tlsSecret.name, "tls.crt"),
+      ]);
       if (ca.kind === "found") ctx.tlsCa = ca.value;
       else {
         ctx.clusterAuthMissing = ca.reason;
         problems.push(`${ca.reason} (spec.tlsSecret): the cluster's pods cannot start or be administered`);
       }
+      if (cert.kind === "found") ctx.tlsCertificateFingerprint = fingerprintOf(cert.value);
     }
     const sourceSecret = spec.replicaMode?.source?.authSecretName;
     if (sourceSecret !== undefined && ctx.intent.kind !== "standalone") {

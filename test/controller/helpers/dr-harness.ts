@@ -114,6 +114,11 @@ export class DrHarness {
       sourcePassword: this.sourcePassword,
       minSyncReplicas: this.spec.minSyncReplicas ?? 0,
       tlsCa: this.tls?.ca,
+      tlsCertificateFingerprint: this.tls?.fingerprint(),
+      tlsFiles:
+        this.tls === undefined
+          ? undefined
+          : { cert: this.tls.certFile, key: this.tls.keyFile, ca: this.tls.caFile },
       redis: pool,
       status: () => this.status,
       commit:

@@ -2,6 +2,7 @@
  * A throw-away CA and one server certificate (openssl CLI), for TLS tests. Remove `dir` in an after hook.
  */
 import { execFileSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,11 +13,16 @@ export interface TestCertificates {
   readonly certFile: string;
   readonly keyFile: string;
   readonly ca: string;
+  /** Issues a new server certificate and key (same CA) in place, as a rotated Secret would be mounted. */
+  reissue(): void;
+  /** SHA-256 fingerprint of the current tls.crt, as Node prints it. */
+  fingerprint(): string;
 }
 
 export function createTestCertificates(): TestCertificates {
   const dir = mkdtempSync(join(tmpdir(), "redis-dr-tls-"));
   const run = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });
+  const days = ["-days", "1"];
   run(
     "req",
     "-x509",
@@ -27,35 +33,49 @@ export function createTestCertificates(): TestCertificates {
     "ca.key",
     "-out",
     "ca.crt",
-    "-days",
-    "1",
+    ...days,
     "-subj",
     "/CN=redis-dr test CA",
   );
-  run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "tls.key", "-out", "tls.csr", "-subj", "/CN=redis");
   writeFileSync(join(dir, "ext.cnf"), "subjectAltName=DNS:redis.example,IP:127.0.0.1\n");
-  run(
-    "x509",
-    "-req",
-    "-in",
-    "tls.csr",
-    "-CA",
-    "ca.crt",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "tls.crt",
-    "-days",
-    "1",
-    "-extfile",
-    "ext.cnf",
-  );
+  const issue = () => {
+    run(
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      "tls.key",
+      "-out",
+      "tls.csr",
+      "-subj",
+      "/CN=redis",
+    );
+    run(
+      "x509",
+      "-req",
+      "-in",
+      "tls.csr",
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      "tls.crt",
+      ...days,
+      "-extfile",
+      "ext.cnf",
+    );
+  };
+  issue();
   return {
     dir,
     caFile: join(dir, "ca.crt"),
     certFile: join(dir, "tls.crt"),
     keyFile: join(dir, "tls.key"),
     ca: readFileSync(join(dir, "ca.crt"), "utf8"),
+    reissue: issue,
+    fingerprint: () => new X509Certificate(readFileSync(join(dir, "tls.crt"))).fingerprint256,
   };
 }

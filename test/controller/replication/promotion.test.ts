@@ -162,6 +162,7 @@ function crashingAfterFirstChange(
         replication: () => admin.replication(),
         configGet: (p) => admin.configGet(p),
         wait: (n, t) => admin.wait(n, t),
+        serverCertificateFingerprint: () => admin.serverCertificateFingerprint(),
         close: () => admin.close(),
         replicaOf: after("REPLICAOF", (host: string, port: number) => admin.replicaOf(host, port)),
         replicaOfNoOne: after("REPLICAOF NO ONE", () => admin.replicaOfNoOne()),

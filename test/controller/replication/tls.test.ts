@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { DrHarness, infoField, keysOf } from "../helpers/dr-harness.ts";
+import { ioredisAdminFactory } from "../../../controller/redis/ioredis-admin.ts";
+import { reloadCertificates } from "../../../controller/replication/certificates.ts";
+import { AdminPool } from "../../../controller/replication/context.ts";
+import { CLUSTER_PASSWORD, DrHarness, infoField, keysOf } from "../helpers/dr-harness.ts";
 import { waitFor } from "../helpers/redis-process.ts";
 import { createTestCertificates } from "../helpers/tls.ts";
 
@@ -36,5 +39,37 @@ describe("a cluster with tlsSecret", () => {
     assert.equal(await infoField(leader, "replication", "connected_slaves"), "2");
     assert.equal(await infoField(leader, "stats", "sync_full"), "0");
     for (const pod of h.pods) assert.equal((await keysOf(pod)).size, 40);
+  });
+
+  it("makes every pod serve a rotated certificate, and does nothing once they do", async () => {
+    const before = certificates.fingerprint();
+    certificates.reissue();
+    const after = certificates.fingerprint();
+    assert.notEqual(after, before);
+    const served = async () => {
+      const pool = new AdminPool(ioredisAdminFactory());
+      try {
+        return await Promise.all(
+          h
+            .podEndpoints()
+            .map((p) =>
+              pool
+                .get({ ...p, password: CLUSTER_PASSWORD, tls: { ca: certificates.ca } })
+                .serverCertificateFingerprint(),
+            ),
+        );
+      } finally {
+        await pool.closeAll();
+      }
+    };
+    assert.deepEqual(await served(), [before, before, before]);
+    const pool = new AdminPool(ioredisAdminFactory());
+    try {
+      assert.deepEqual(await reloadCertificates(h.context(pool)), ["dr-0", "dr-1", "dr-2"]);
+      assert.deepEqual(await reloadCertificates(h.context(pool)), []);
+    } finally {
+      await pool.closeAll();
+    }
+    assert.deepEqual(await served(), [after, after, after]);
   });
 });
