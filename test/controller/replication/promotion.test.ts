@@ -273,3 +273,29 @@ describe("demotion of a promoted cluster", () => {
     await waitFor("the promoted writes are gone", async () => (await keysOf(h.pods[0]!)).size === 0);
   });
 });
+
+describe("a DR drill: promotion while the source is still up", () => {
+  const h = new DrHarness("127.22.6");
+  before(() => h.start());
+  after(() => h.stop());
+
+  it("detaches every pod from the source first, so the data-loss window is exactly zero", async () => {
+    h.spec = h.replicaSpec(false, "direct");
+    await h.reconcileUntil("linked", async () => (await h.report()).figures.every((f) => f.linkUp === 1));
+    const load = startWriteLoad(h.source, "drill");
+    await waitFor("writes replicated", async () => (await keysOf(h.pods[2]!)).size > 200);
+    await load.stop();
+    await h.reconcileUntil("caught up", async () => h.status.replication?.lagBytes === 0);
+    const before = await union(h);
+    const fullSyncsBefore = await fullSyncs(h);
+    h.spec = h.replicaSpec(true, "direct");
+    await h.reconcileUntil("promoted", () => h.status.promotion?.phase === "Completed");
+    await assertPromoted(h, before, fullSyncsBefore);
+    assert.equal(h.status.promotion?.lagAtPromotionBytes, 0);
+    assert.equal(
+      h.status.promotion?.promotedOffset,
+      Number(await infoField(h.source, "replication", "master_repl_offset")),
+    );
+    assert.equal(await infoField(h.source, "replication", "connected_slaves"), "0");
+  });
+});
