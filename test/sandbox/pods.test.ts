@@ -30,11 +30,11 @@ after(async () => {
   await sb?.stop();
 });
 
-function redis(host: string): Redis {
+function redis(host: string, password: string | undefined = PASSWORD): Redis {
   const client = new Redis({
     host,
     port: 6379,
-    password: PASSWORD,
+    ...(password ? { password } : {}),
     lazyConnect: true,
     maxRetriesPerRequest: 1,
     retryStrategy: () => null,
@@ -199,6 +199,66 @@ describe("a StatefulSet of Redis pods", () => {
     sb.resumePod("cache-1");
     assert.equal(await sb.waitForPodReady("cache-1"), ip);
     assert.equal(await redis(ip).ping(), "PONG");
+  });
+});
+
+describe("a pod's volumes, init containers and environment", () => {
+  test("Secret, ConfigMap (subPath) and emptyDir volumes, envFrom, and an init container that prepares files", async () => {
+    await core.createNamespacedSecret({
+      namespace: NS,
+      body: { metadata: { name: "tls" }, stringData: { "tls.crt": "CERT", "tls.key": "KEY" } },
+    });
+    await core.createNamespacedConfigMap({
+      namespace: NS,
+      body: { metadata: { name: "conf" }, data: { "redis.conf": "port 6379\n", MODE: "replica" } },
+    });
+    await core.createNamespacedPod({
+      namespace: NS,
+      body: {
+        metadata: { name: "volumes" },
+        spec: {
+          initContainers: [
+            {
+              name: "prepare",
+              image: "busybox",
+              command: ["sh", "-c", "echo prepared > /work/ready"],
+              volumeMounts: [{ name: "work", mountPath: "/work" }],
+            },
+          ],
+          containers: [
+            {
+              name: "redis",
+              image: "redis:7.2",
+              args: ["/usr/local/etc/redis/redis.conf"],
+              envFrom: [{ configMapRef: { name: "conf" }, prefix: "CFG_" }],
+              volumeMounts: [
+                { name: "tls", mountPath: "/tls", readOnly: true },
+                { name: "conf", mountPath: "/usr/local/etc/redis/redis.conf", subPath: "redis.conf" },
+                { name: "work", mountPath: "/work" },
+              ],
+            },
+          ],
+          volumes: [
+            { name: "tls", secret: { secretName: "tls" } },
+            { name: "conf", configMap: { name: "conf" } },
+            { name: "work", emptyDir: {} },
+          ],
+        },
+      },
+    });
+    const ip = await sb.waitForPodReady("volumes");
+    const { output } = await sb.exec("volumes", NS, [
+      "sh",
+      "-c",
+      'cat /tls/tls.crt; echo; cat /work/ready; echo "$CFG_MODE"; touch /tls/x 2>/dev/null || echo read-only',
+    ]);
+    assert.equal(output, "CERT\nprepared\nreplica\nread-only\n");
+    assert.equal(await redis(ip, undefined).ping(), "PONG");
+    const pod = await core.readNamespacedPod({ name: "volumes", namespace: NS });
+    assert.deepEqual(
+      pod.status?.initContainerStatuses?.map((c) => [c.name, c.state?.terminated?.exitCode]),
+      [["prepare", 0]],
+    );
   });
 });
 

@@ -473,17 +473,23 @@ export class Kubelet {
     );
     container.proc = proc;
     container.sentSignal = undefined;
-    container.state = { running: { startedAt } };
-    container.started = !spec.startupProbe;
+    container.state = { waiting: { reason: "ContainerCreating" } };
+    container.started = false;
     container.ready = false;
-    this.logger.debug(
-      { pod: `${runtime.namespace}/${runtime.name}`, container: spec.name, argv: argv[0] },
-      "container started",
-    );
-    if (!container.init) {
-      this.event(pod, "Normal", "Started", `Started container ${spec.name}`);
-      this.startProbes(runtime, container);
-    }
+    void proc.started.then((ok) => {
+      if (!ok || container.proc !== proc || runtime.terminating || this.stopped) return;
+      container.state = { running: { startedAt } };
+      container.started = !spec.startupProbe;
+      this.logger.debug(
+        { pod: `${runtime.namespace}/${runtime.name}`, container: spec.name },
+        "container started",
+      );
+      if (!container.init) {
+        this.event(pod, "Normal", "Started", `Started container ${spec.name}`);
+        this.startProbes(runtime, container);
+      }
+      this.writeStatus(runtime);
+    });
     void proc.exited.then(({ code, signal }) =>
       this.containerExited(runtime, container, proc, code, signal, startedAt),
     );

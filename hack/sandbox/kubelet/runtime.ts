@@ -15,6 +15,7 @@ import {
   openSync,
   readFileSync,
   renameSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from "node:fs";
@@ -53,6 +54,8 @@ export interface ContainerProcess {
   readonly child: ChildProcess;
   readonly pid: number;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves true once the container's mounts are done and its command is being executed. */
+  readonly started: Promise<boolean>;
 }
 
 const quote = (value: string): string => `'${value.replaceAll("'", `'"'"'`)}'`;
@@ -163,6 +166,8 @@ function launchScript(launch: ContainerLaunch, files: RuntimeFiles): string {
   lines.push(`mount --bind ${quote(launch.podTmpDir)} /tmp`);
   lines.push(`hostname ${quote(launch.hostname)}`);
   lines.push(`mkdir -p ${quote(launch.workingDir)}`, `cd ${quote(launch.workingDir)}`);
+  // The container counts as started once its filesystem is in place, like a runtime's StartContainer.
+  lines.push(`: > ${quote(join(launch.containerDir, "started"))}`);
   lines.push('exec "$@"', "");
   return lines.join("\n");
 }
@@ -171,6 +176,8 @@ export function startContainer(launch: ContainerLaunch, files: RuntimeFiles): Co
   mkdirSync(launch.containerDir, { recursive: true });
   if (launch.imageDataDir) mkdirSync(launch.imageDataDir, { recursive: true });
   const script = join(launch.containerDir, "launch.sh");
+  const marker = join(launch.containerDir, "started");
+  rmSync(marker, { force: true });
   writeFileSync(script, launchScript(launch, files), { mode: 0o755 });
   const log = openSync(launch.logFile, "a");
   const child = spawn(
@@ -200,11 +207,26 @@ export function startContainer(launch: ContainerLaunch, files: RuntimeFiles): Co
     },
   );
   closeSync(log);
+  let hasExited = false;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once("exit", (code, signal) => resolve({ code, signal }));
-    child.once("error", () => resolve({ code: 127, signal: null }));
+    child.once("exit", (code, signal) => {
+      hasExited = true;
+      resolve({ code, signal });
+    });
+    child.once("error", () => {
+      hasExited = true;
+      resolve({ code: 127, signal: null });
+    });
   });
-  return { child, pid: child.pid ?? -1, exited };
+  const started = new Promise<boolean>((resolve) => {
+    const poll = () => {
+      if (existsSync(marker)) resolve(true);
+      else if (hasExited) resolve(false);
+      else setTimeout(poll, 10);
+    };
+    poll();
+  });
+  return { child, pid: child.pid ?? -1, exited, started };
 }
 
 /**
