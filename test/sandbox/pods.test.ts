@@ -230,6 +230,7 @@ describe("a pod's volumes, init containers and environment", () => {
               name: "redis",
               image: "redis:7.2",
               args: ["/usr/local/etc/redis/redis.conf"],
+              readinessProbe: { tcpSocket: { port: 6379 }, periodSeconds: 1 },
               envFrom: [{ configMapRef: { name: "conf" }, prefix: "CFG_" }],
               volumeMounts: [
                 { name: "tls", mountPath: "/tls", readOnly: true },
