@@ -13,10 +13,12 @@ import type {
   KubernetesObject,
   ListPromise,
   ObjectCache,
+  V1ListMeta,
 } from "@kubernetes/client-node";
 import { AppsV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { GROUP, PLURAL, VERSION } from "../../schemas/rediscluster.ts";
+import { isRedisCluster } from "../kube/cluster-api.ts";
 import { CLUSTER_LABEL } from "../kube/resources.ts";
 
 export const keyOf = (namespace: string, name: string): string => `${namespace}/${name}`;
@@ -117,15 +119,20 @@ export function startInformers(
   const apps = kubeConfig.makeApiClient(AppsV1Api);
   const scope = namespace === undefined ? "" : `/namespaces/${namespace}`;
 
-  const listClusters: ListPromise<KubernetesObject> = async () =>
-    (namespace === undefined
-      ? await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })
-      : await custom.listNamespacedCustomObject({
-          group: GROUP,
-          version: VERSION,
-          namespace,
-          plural: PLURAL,
-        })) as never;
+  // The custom objects API answers untyped JSON: checked here, where it enters.
+  const listClusters: ListPromise<KubernetesObject> = async () => {
+    const list: unknown =
+      namespace === undefined
+        ? await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })
+        : await custom.listNamespacedCustomObject({
+            group: GROUP,
+            version: VERSION,
+            namespace,
+            plural: PLURAL,
+          });
+    const { items, metadata } = (list ?? {}) as { items?: unknown; metadata?: V1ListMeta };
+    return { metadata, items: Array.isArray(items) ? items.filter(isRedisCluster) : [] };
+  };
   const listPods: ListPromise<KubernetesObject> = async () =>
     namespace === undefined
       ? await core.listPodForAllNamespaces({ labelSelector: CLUSTER_LABEL })
