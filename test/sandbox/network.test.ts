@@ -7,6 +7,10 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { Redis } from "ioredis";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { OperatorProcess } from "../../hack/sandbox/operator.ts";
+import { REPO_ROOT } from "../../hack/sandbox/sandbox.ts";
 import { startSandbox, waitFor, type TestSandbox } from "../../hack/sandbox/testing.ts";
 
 /** 127.14.0.0/16 and 127.15.0.0/16: this file's two regions. */
@@ -120,6 +124,41 @@ describe("service DNS inside a region", () => {
     assert.match(
       (await replicationOf(sourceIp)).slave0 ?? "",
       new RegExp(`^ip=${followerIp.replaceAll(".", "\\.")},port=6379,`),
+    );
+  });
+});
+
+describe("service DNS for the operator's processes", () => {
+  test("a process the sandbox starts resolves Service names", async () => {
+    const log = join(east.dir, "logs", "lookup.log");
+    mkdirSync(join(east.dir, "logs"), { recursive: true });
+    const lookup = new OperatorProcess({
+      name: "lookup",
+      args: [
+        "test/sandbox/lookup-names.ts",
+        "primary.default.svc.cluster.local",
+        "primary.default.svc",
+        "source.nodes.default.svc.cluster.local",
+      ],
+      cwd: REPO_ROOT,
+      env: {},
+      hostsFile: join(east.dir, "operator-hosts"),
+      logFile: log,
+      logger: east.sandbox.logger,
+    });
+    lookup.start();
+    const output = await waitFor(
+      () => {
+        const text = existsSync(log) ? readFileSync(log, "utf8") : "";
+        return text.split("\n").length > 3 ? text : undefined;
+      },
+      { what: "the lookups" },
+    );
+    await lookup.stop();
+    const clusterIp = east.resolve("primary.default.svc.cluster.local") ?? "";
+    assert.equal(
+      output,
+      `primary.default.svc.cluster.local ${clusterIp}\nprimary.default.svc ${clusterIp}\nsource.nodes.default.svc.cluster.local ${east.podIP("source") ?? ""}\n`,
     );
   });
 });
