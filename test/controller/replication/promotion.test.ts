@@ -299,3 +299,26 @@ describe("a DR drill: promotion while the source is still up", () => {
     assert.equal(await infoField(h.source, "replication", "connected_slaves"), "0");
   });
 });
+
+describe("a single-instance DR cluster", () => {
+  const h = new DrHarness("127.22.7", 1);
+  before(() => h.start());
+  after(() => h.stop());
+
+  it("replicates and promotes its only pod", async () => {
+    h.spec = h.replicaSpec(false, "direct");
+    const writer = h.source.client();
+    for (let i = 0; i < 10; i++) await writer.set(`one-${i}`, "v");
+    writer.disconnect();
+    await h.reconcileUntil(
+      "caught up",
+      async () => h.status.replication?.lagBytes === 0 && (await keysOf(h.pods[0]!)).size === 10,
+    );
+    await h.source.kill(true);
+    h.spec = h.replicaSpec(true, "direct");
+    await h.reconcileUntil("promoted", () => h.status.promotion?.phase === "Completed");
+    assert.equal(await infoField(h.pods[0]!, "replication", "role"), "master");
+    assert.equal((await keysOf(h.pods[0]!)).size, 10);
+    assert.equal(h.condition("ReplicaMode")?.reason, "Promoted");
+  });
+});
