@@ -1,0 +1,357 @@
+/**
+ * Scale benchmark: one controller process with N RedisClusters (N = 10, 100, 1000): time to reconcile them
+ * all after a restart, steady-state CPU and RSS of the controller, and API requests per minute.
+ *
+ *   npm run bench:scale [-- --quick] [--window SECONDS] [--sizes 10,100,1000] [--json PATH]
+ *
+ * The clusters have no Redis pods: the sandbox's StatefulSet controller is stopped, so the controller creates
+ * each cluster's StatefulSet and Services but no pod ever appears (1000 real Redis pods with their readiness
+ * probes would not fit next to the other engineers' work on 2 cores). Each cluster is `instances: 1`,
+ * standalone, with an authSecret. A pod-less cluster is requeued every 2 s (the engine's retry while the
+ * leader pod is missing) rather than every 5 s (the resync of a healthy cluster), so these figures are an
+ * upper bound of the API traffic per cluster, and exclude Redis connections.
+ *
+ * N grows in place (10, then 90 more, then 900 more). For each N the controller is measured twice, as
+ * shipped (client-node 1.x: a new TLS connection per API call) and with KeepAliveKubeConfig's keep-alive
+ * agent injected by a preload (lib/keep-alive-preload.ts), the order alternating:
+ *   restart  stop the controller, clear status.observedGeneration of every cluster (in the API server's
+ *            store), start it, and time until every cluster has observedGeneration == generation again
+ *   steady   then, after a settling pause, a window of CPU seconds (/proc/<pid>/stat), RSS, API requests
+ *            and new TLS connections counted at the sandbox API server (ApiServer.onRequest)
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, mkdirSync, openSync } from "node:fs";
+import type { IncomingMessage } from "node:http";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { parseArgs } from "node:util";
+import { startSandbox, type TestSandbox } from "../sandbox/testing.ts";
+import { cpuSeconds, loadAverage1m, rssMiB } from "./lib/proc.ts";
+import { poll, sleep } from "./lib/redis.ts";
+import { machineDescription, printTable, round, writeJson } from "./lib/stats.ts";
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    window: { type: "string" },
+    sizes: { type: "string" },
+    json: { type: "string", default: "hack/bench/results/scale.json" },
+  },
+});
+const QUICK = values.quick ?? false;
+const SIZES = (values.sizes ?? (QUICK ? "10,100" : "10,100,1000")).split(",").map(Number);
+const WINDOW_S = Number(values.window ?? (QUICK ? 4 : 20));
+const SETTLE_MS = QUICK ? 1_000 : 5_000;
+const RANGE = 52;
+const NS = "scale";
+const REPO = new URL("../../", import.meta.url).pathname;
+
+type Variant = "per-call TLS" | "keep-alive";
+
+interface Measurement {
+  readonly clusters: number;
+  readonly variant: Variant;
+  readonly firstReconciledS: number;
+  readonly allReconciledS: number;
+  readonly cpuPercent: number;
+  readonly rssMiB: number;
+  readonly requestsPerMin: number;
+  readonly reconcilesPerMin: number;
+  readonly tlsConnectionsPerMin: number;
+  readonly requestsByKind: Record<string, number>;
+  readonly loadAverage: number;
+}
+
+/** Counts API requests as the sandbox API server receives them, by verb and resource. */
+class RequestCounter {
+  private counts = new Map<string, number>();
+  private sockets = new WeakSet<object>();
+  private connections = 0;
+
+  constructor(sb: TestSandbox) {
+    sb.sandbox.api.onRequest((req) => this.count(req));
+  }
+
+  private count(req: IncomingMessage): void {
+    if (!this.sockets.has(req.socket)) {
+      this.sockets.add(req.socket);
+      this.connections++;
+    }
+    const path = new URL(req.url ?? "/", "http://x").pathname;
+    const watch = /[?&]watch=(1|true)/.test(req.url ?? "");
+    // /api/v1/namespaces/NS/<resource>[/<name>[/<sub>]] or /apis/<g>/<v>/namespaces/NS/<resource>…
+    const parts = path.split("/").filter(Boolean);
+    const at = parts.indexOf("namespaces");
+    const rest = at >= 0 ? parts.slice(at + 2) : parts.slice(parts[0] === "api" ? 2 : 3);
+    const resource = rest[0] ?? "?";
+    const verb = watch
+      ? "WATCH"
+      : req.method === "GET" && rest.length === 1
+        ? "LIST"
+        : `${req.method ?? "?"}${rest[2] ? `/${rest[2]}` : ""}`;
+    const key = `${verb} ${resource}`;
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+  }
+
+  reset(): void {
+    this.counts = new Map();
+    this.connections = 0;
+  }
+
+  snapshot(): { byKind: Record<string, number>; total: number; connections: number } {
+    const byKind = Object.fromEntries([...this.counts].sort((a, b) => b[1] - a[1]));
+    const total = [...this.counts.values()].reduce((a, b) => a + b, 0);
+    return { byKind, total, connections: this.connections };
+  }
+}
+
+class ControllerProcess {
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly sb: TestSandbox,
+    private readonly logFile: string,
+  ) {}
+
+  get pid(): number {
+    const pid = this.child?.pid;
+    if (pid === undefined) throw new Error("the controller is not running");
+    return pid;
+  }
+
+  start(variant: Variant): void {
+    const preload = variant === "keep-alive" ? ["--import", "./hack/bench/lib/keep-alive-preload.ts"] : [];
+    const log = openSync(this.logFile, "a");
+    // setpriv execs node: the pid is the controller's own, and it dies with this process.
+    const child = spawn(
+      "setpriv",
+      [
+        "--pdeathsig",
+        "KILL",
+        "--",
+        process.execPath,
+        "--import",
+        "tsx",
+        ...preload,
+        "controller/main.ts",
+        "--namespace",
+        NS,
+        "--metrics-port",
+        "0",
+        "--metrics-host",
+        "127.0.0.1",
+      ],
+      {
+        cwd: REPO,
+        env: { ...process.env, KUBECONFIG: this.sb.kubeconfigPath, POD_NAMESPACE: NS, LOG_LEVEL: "warn" },
+        stdio: ["ignore", log, log],
+      },
+    );
+    closeSync(log);
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+class Bench {
+  private readonly requests: RequestCounter;
+  readonly controller: ControllerProcess;
+  private clusters = 0;
+
+  constructor(private readonly sb: TestSandbox) {
+    this.requests = new RequestCounter(sb);
+    mkdirSync(join(sb.dir, "logs"), { recursive: true });
+    this.controller = new ControllerProcess(sb, join(sb.dir, "logs", "bench-controller.log"));
+  }
+
+  private get core() {
+    return this.sb.sandbox.core;
+  }
+
+  private get clusterType() {
+    return this.core.type("redis.io", "v1", "redisclusters");
+  }
+
+  async setUp(): Promise<void> {
+    // No pods: StatefulSets stay at zero pods (see the header).
+    await this.sb.sandbox.statefulSets.stop();
+    await this.sb.sandbox.ensureNamespace(NS);
+    await this.core.create(this.core.type("", "v1", "secrets"), NS, {
+      metadata: { name: "auth", namespace: NS },
+      stringData: { password: "bench-scale-pw-5e21" },
+    });
+  }
+
+  /** Adds clusters up to `total`, in-process (setup, not measured). */
+  async growTo(total: number): Promise<void> {
+    for (; this.clusters < total; this.clusters++) {
+      await this.core.create(this.clusterType, NS, {
+        apiVersion: "redis.io/v1",
+        kind: "RedisCluster",
+        metadata: { name: `c${String(this.clusters).padStart(4, "0")}`, namespace: NS },
+        spec: { instances: 1, authSecret: { name: "auth" } },
+      });
+    }
+  }
+
+  private reconciled(): number {
+    return this.core
+      .list(this.clusterType, NS)
+      .items.filter(
+        (c) =>
+          (c.status as { observedGeneration?: number } | undefined)?.observedGeneration ===
+          c.metadata.generation,
+      ).length;
+  }
+
+  async waitAllReconciled(timeoutMs: number): Promise<void> {
+    await poll(`${this.clusters} clusters reconciled`, () => this.reconciled() === this.clusters, {
+      timeoutMs,
+      intervalMs: 100,
+    });
+  }
+
+  async measure(variant: Variant): Promise<Measurement> {
+    await this.controller.stop();
+    for (const cluster of this.core.list(this.clusterType, NS).items) {
+      await this.core.patch(
+        this.clusterType,
+        NS,
+        cluster.metadata.name ?? "",
+        "merge",
+        { status: { observedGeneration: null } },
+        {},
+        "status",
+      );
+    }
+    if (this.reconciled() !== 0) throw new Error("observedGeneration was not cleared");
+    const started = performance.now();
+    this.controller.start(variant);
+    const first = await poll("a first cluster reconciled", () => this.reconciled() > 0 && performance.now(), {
+      timeoutMs: 120_000,
+      intervalMs: 20,
+    });
+    await this.waitAllReconciled(600_000);
+    const all = performance.now();
+
+    await sleep(SETTLE_MS);
+    const pid = this.controller.pid;
+    const cpuBefore = cpuSeconds(pid);
+    this.requests.reset();
+    const windowStart = performance.now();
+    await sleep(WINDOW_S * 1000);
+    const seconds = (performance.now() - windowStart) / 1000;
+    const cpu = cpuSeconds(pid) - cpuBefore;
+    const { byKind, total, connections } = this.requests.snapshot();
+    const perMin = (count: number) => Math.round((count / seconds) * 60);
+    return {
+      clusters: this.clusters,
+      variant,
+      firstReconciledS: round((first - started) / 1000, 2),
+      allReconciledS: round((all - started) / 1000, 2),
+      cpuPercent: round((cpu / seconds) * 100, 1),
+      rssMiB: round(rssMiB(pid), 1),
+      requestsPerMin: perMin(total),
+      // Every reconcile starts with a GET of its RedisCluster.
+      reconcilesPerMin: perMin(byKind["GET redisclusters"] ?? 0),
+      tlsConnectionsPerMin: perMin(connections),
+      requestsByKind: Object.fromEntries(Object.entries(byKind).map(([k, v]) => [k, perMin(v)])),
+      loadAverage: loadAverage1m(),
+    };
+  }
+}
+
+const ratio = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined || b === 0 ? "" : `${round(a / b, 1)}x`;
+
+async function main(): Promise<void> {
+  const sb = await startSandbox({ range: RANGE });
+  const bench = new Bench(sb);
+  const results: Measurement[] = [];
+  const began = performance.now();
+  try {
+    await bench.setUp();
+    for (const [i, size] of SIZES.entries()) {
+      await bench.growTo(size);
+      // The new clusters get their StatefulSets and Services once, before anything is measured.
+      bench.controller.start("keep-alive");
+      await bench.waitAllReconciled(600_000);
+      const order: Variant[] = i % 2 === 0 ? ["per-call TLS", "keep-alive"] : ["keep-alive", "per-call TLS"];
+      for (const variant of order) {
+        const m = await bench.measure(variant);
+        results.push(m);
+        if (process.env["BENCH_VERBOSE"] !== undefined) console.log(JSON.stringify(m));
+      }
+      await bench.controller.stop();
+    }
+  } finally {
+    await bench.controller.stop();
+    await sb.stop();
+  }
+
+  const rows = results
+    .sort((a, b) => a.variant.localeCompare(b.variant) || a.clusters - b.clusters)
+    .map((m) => ({
+      variant: m.variant,
+      clusters: m.clusters,
+      "restart→all reconciled s": m.allReconciledS,
+      "restart→first s": m.firstReconciledS,
+      "CPU %": m.cpuPercent,
+      "RSS MiB": m.rssMiB,
+      "API req/min": m.requestsPerMin,
+      "reconciles/min": m.reconcilesPerMin,
+      "TLS conns/min": m.tlsConnectionsPerMin,
+    }));
+  console.log(
+    `\nController scale (pod-less clusters, see hack/bench/README.md), steady window ${WINDOW_S}s after ${
+      SETTLE_MS / 1000
+    }s settling:`,
+  );
+  printTable(rows);
+  const growth = [];
+  for (const variant of ["per-call TLS", "keep-alive"] as const) {
+    const bySize = new Map(results.filter((m) => m.variant === variant).map((m) => [m.clusters, m]));
+    for (const [from, to] of [
+      [10, 100],
+      [100, 1000],
+    ] as const) {
+      const a = bySize.get(from);
+      const b = bySize.get(to);
+      if (a === undefined || b === undefined) continue;
+      growth.push({
+        variant,
+        growth: `${to}/${from}`,
+        "reconcile-all time": ratio(b.allReconciledS, a.allReconciledS),
+        CPU: ratio(b.cpuPercent, a.cpuPercent),
+        RSS: ratio(b.rssMiB, a.rssMiB),
+        "API req/min": ratio(b.requestsPerMin, a.requestsPerMin),
+        "reconciles/min": ratio(b.reconcilesPerMin, a.reconcilesPerMin),
+      });
+    }
+  }
+  console.log("Growth with N (ratios):");
+  printTable(growth);
+  const calls = results.find((m) => m.variant === "per-call TLS" && m.clusters === Math.max(...SIZES));
+  if (calls !== undefined) console.log(`API calls/min by kind at N=${calls.clusters}:`, calls.requestsByKind);
+  console.log(`(${round((performance.now() - began) / 1000, 1)} s in all)`);
+  writeJson(values.json ?? "hack/bench/results/scale.json", {
+    machine: await machineDescription(),
+    windowSeconds: WINDOW_S,
+    settleSeconds: SETTLE_MS / 1000,
+    rows,
+    growth,
+    measurements: results,
+  });
+}
+
+await main();
