@@ -52,6 +52,11 @@ export class CountingProxy {
     upstream.pipe(client);
   }
 
+  /** The port it listens on (the one asked for, or the one the system chose for port 0). */
+  listeningPort(): number {
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
   /** Bytes so far per client address. */
   snapshot(): Map<string, LinkBytes> {
     return new Map([...this.counts].map(([address, c]) => [address, { ...c }]));
