@@ -36,6 +36,8 @@ export interface RedisAdmin {
   configGet(parameter: string): Promise<string | undefined>;
   /** SHA-256 fingerprint of the certificate the instance presents (TLS connections only). */
   serverCertificateFingerprint(): Promise<string | undefined>;
+  /** On a Sentinel: SENTINEL GET-MASTER-ADDR-BY-NAME; undefined when it does not know the name. */
+  sentinelMaster(name: string): Promise<{ host: string; port: number } | undefined>;
   /** WAIT numReplicas timeout: how many replicas acknowledged the writes so far. */
   wait(numReplicas: number, timeoutMs: number): Promise<number>;
   close(): Promise<void>;

@@ -122,6 +122,14 @@ export class IoredisAdmin implements RedisAdmin {
     return stream.getPeerCertificate().fingerprint256;
   }
 
+  async sentinelMaster(name: string): Promise<{ host: string; port: number } | undefined> {
+    const reply = await this.call("SENTINEL GET-MASTER-ADDR-BY-NAME", (c) =>
+      c.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", name),
+    );
+    if (!Array.isArray(reply) || typeof reply[0] !== "string") return undefined;
+    return { host: reply[0], port: Number(reply[1]) };
+  }
+
   async wait(numReplicas: number, timeoutMs: number): Promise<number> {
     const reply = await this.call("WAIT", (c) => c.call("WAIT", String(numReplicas), String(timeoutMs)));
     return Number(reply);

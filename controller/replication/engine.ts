@@ -7,6 +7,7 @@ import { runDemotion } from "./demotion.ts";
 import type { EngineResult } from "./promotion.ts";
 import { maintainPromoted, runPromotion } from "./promotion.ts";
 import { runReplicaMode } from "./replica-mode.ts";
+import { runSentinelMode } from "./sentinel.ts";
 
 export type { EngineResult } from "./promotion.ts";
 
@@ -37,5 +38,7 @@ export async function reconcileReplication(ctx: ReplicationContext): Promise<Eng
     }
     case "standalone":
       return maintainPromoted(ctx);
+    case "sentinel":
+      return runSentinelMode(ctx);
   }
 }

@@ -32,6 +32,8 @@ import { hold, makePrimary } from "./pod-actions.ts";
 export interface EngineResult {
   /** Come back after this long (a wait did not finish, or a pod could not be reached). */
   readonly requeueAfterMs?: number;
+  /** Sentinel mode: the pod that is the primary now. */
+  readonly primaryPod?: string;
 }
 
 const RETRY_MS = 2000;

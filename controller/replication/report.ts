@@ -25,12 +25,35 @@ export interface ClusterReport {
   readonly leaderWritable: boolean | undefined;
 }
 
+/**
+ * Empty while replicating: only a writable leader is a primary (a catch-up donor is not). In Sentinel mode,
+ * whichever pod Sentinel made the primary. Kept as it was when the pod that would tell cannot be asked.
+ */
+function currentPrimaryOf(
+  kind: string,
+  pods: readonly ObservedPod[],
+  leader: ObservedPod | undefined,
+  previous: string | undefined,
+): string | undefined {
+  if (kind === "sentinel") {
+    if (pods.every((p) => p.snapshot === undefined)) return previous;
+    const primaries = pods.filter((p) => isPrimary(p.snapshot));
+    primaries.sort(
+      (a, b) =>
+        (b.snapshot?.replication.connectedSlaves ?? 0) - (a.snapshot?.replication.connectedSlaves ?? 0),
+    );
+    return primaries[0]?.name;
+  }
+  if (leader?.snapshot === undefined) return previous;
+  return isPrimary(leader.snapshot) ? leader.name : undefined;
+}
+
 export async function observeAndReport(
   ctx: ReplicationContext,
   generation: number | undefined,
 ): Promise<ClusterReport> {
   const intent = ctx.intent;
-  const sourceRef = intent.kind === "standalone" ? undefined : intent.source;
+  const sourceRef = intent.kind === "standalone" || intent.kind === "sentinel" ? undefined : intent.source;
   const [pods, source] = await Promise.all([
     observePods(ctx),
     sourceRef === undefined || (intent.kind !== "replicate" && intent.kind !== "demote")
@@ -66,13 +89,7 @@ export async function observeAndReport(
       ...s,
       replication: report.replication,
       designatedLeader: designatedLeaderName(ctx.cluster),
-      // Empty while replicating: only a writable leader is a primary.
-      currentPrimary:
-        leader?.snapshot === undefined
-          ? s.currentPrimary
-          : isPrimary(leader.snapshot)
-            ? leader.name
-            : undefined,
+      currentPrimary: currentPrimaryOf(intent.kind, pods, leader, s.currentPrimary),
     };
     for (const condition of conditions) {
       next = { ...next, conditions: setCondition(next.conditions, condition, generation, now) };

@@ -40,6 +40,7 @@ export function replicaModeCondition(
         message: `Promotion requested (phase ${promotion?.phase ?? "Pending"}); the cluster was replicating from ${intent.source.clusterName} (${endpointText(intent.source)})`,
       };
     case "standalone":
+    case "sentinel":
       if (promotion?.phase === "Completed") {
         return {
           type,

@@ -29,7 +29,9 @@ export type ClusterIntent =
   /** A revert of a completed promotion without the right token: keep the promoted cluster as is. */
   | { readonly kind: "demotion-refused"; readonly source: SourceRef; readonly replicationId: string }
   /** No replica mode: the leader is the primary, the others replicate from it. */
-  | { readonly kind: "standalone" };
+  | { readonly kind: "standalone" }
+  /** No replica mode, `mode: sentinel`: Redis Sentinel elects the primary; the controller follows it. */
+  | { readonly kind: "sentinel" };
 
 export function sourceOf(spec: RedisClusterSpec): SourceRef | undefined {
   const source = spec.replicaMode?.source;
@@ -46,7 +48,9 @@ export function sourceOf(spec: RedisClusterSpec): SourceRef | undefined {
 export function decideIntent(spec: RedisClusterSpec, status: RedisClusterStatus | undefined): ClusterIntent {
   const replicaMode = spec.replicaMode;
   const source = sourceOf(spec);
-  if (replicaMode?.enabled !== true || source === undefined) return { kind: "standalone" };
+  if (replicaMode?.enabled !== true || source === undefined) {
+    return spec.mode === "sentinel" ? { kind: "sentinel" } : { kind: "standalone" };
+  }
   if (replicaMode.promote === true) return { kind: "promote", source };
   const topology = replicaMode.topology ?? "direct";
   const replicationId = status?.promotion?.replicationId;

@@ -30,7 +30,8 @@ export function replicationReport(input: {
     // a promoted cluster replicates from nobody.
     return { replication: input.promotionPhase === "Completed" ? undefined : previous, link: "Unknown" };
   }
-  if (intent.kind === "standalone") return { replication: undefined, link: "Unknown" };
+  if (intent.kind === "standalone" || intent.kind === "sentinel")
+    return { replication: undefined, link: "Unknown" };
   const link = linkStatusOf(leader?.snapshot);
   const since = linkDownSince(link, previous?.linkDownSince, leader?.snapshot, now);
   const leaderOffset = leader?.snapshot?.replication.masterReplOffset ?? previous?.leaderOffset;

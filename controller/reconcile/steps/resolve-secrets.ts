@@ -46,7 +46,7 @@ export const resolveSecrets: Step = {
       if (cert.kind === "found") ctx.tlsCertificateFingerprint = fingerprintOf(cert.value);
     }
     const sourceSecret = spec.replicaMode?.source?.authSecretName;
-    if (sourceSecret !== undefined && ctx.intent.kind !== "standalone") {
+    if (sourceSecret !== undefined && ctx.intent.kind !== "standalone" && ctx.intent.kind !== "sentinel") {
       const source = await ctx.deps.api.secretPassword(ctx.namespace, sourceSecret);
       if (source.kind === "found") ctx.sourcePassword = source.value;
       else {

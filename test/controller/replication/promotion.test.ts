@@ -163,6 +163,7 @@ function crashingAfterFirstChange(
         configGet: (p) => admin.configGet(p),
         wait: (n, t) => admin.wait(n, t),
         serverCertificateFingerprint: () => admin.serverCertificateFingerprint(),
+        sentinelMaster: (name) => admin.sentinelMaster(name),
         close: () => admin.close(),
         replicaOf: after("REPLICAOF", (host: string, port: number) => admin.replicaOf(host, port)),
         replicaOfNoOne: after("REPLICAOF NO ONE", () => admin.replicaOfNoOne()),

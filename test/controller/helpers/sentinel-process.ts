@@ -1,0 +1,81 @@
+/** A real redis-sentinel for tests, on a pod's address (port 26379, like the sidecar), with a temp dir. */
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { waitFor } from "./redis-process.ts";
+
+export class SentinelProcess {
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  private readonly dir = mkdtempSync(join(tmpdir(), "redis-dr-sentinel-"));
+
+  constructor(
+    readonly host: string,
+    private readonly monitor: { name: string; host: string; quorum: number; password?: string },
+  ) {}
+
+  async start(): Promise<void> {
+    const { name, host, quorum, password } = this.monitor;
+    const file = join(this.dir, "sentinel.conf");
+    writeFileSync(
+      file,
+      [
+        `bind ${this.host}`,
+        "port 26379",
+        `dir ${this.dir}`,
+        // Loopback connections leave from 127.0.0.1: announce the address the other Sentinels can reach.
+        `sentinel announce-ip ${this.host}`,
+        `sentinel monitor ${name} ${host} 6379 ${quorum}`,
+        `sentinel down-after-milliseconds ${name} 1000`,
+        `sentinel failover-timeout ${name} 3000`,
+        `sentinel parallel-syncs ${name} 1`,
+        ...(password === undefined ? [] : [`sentinel auth-pass ${name} ${password}`]),
+        "",
+      ].join("\n"),
+    );
+    const child = spawn("redis-sentinel", [file], { stdio: "ignore" });
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
+    await waitFor(`sentinel on ${this.host}`, async () => {
+      const client = new Redis({
+        host: this.host,
+        port: 26379,
+        lazyConnect: false,
+        retryStrategy: () => null,
+      });
+      client.on("error", () => undefined);
+      try {
+        return (await client.ping()) === "PONG";
+      } catch {
+        return false;
+      } finally {
+        client.disconnect();
+      }
+    });
+  }
+
+  /** How many replicas this Sentinel knows for the monitored primary (it learns them from INFO every 10 s). */
+  async knownReplicas(): Promise<number> {
+    const client = new Redis({ host: this.host, port: 26379, retryStrategy: () => null });
+    client.on("error", () => undefined);
+    try {
+      const fields = (await client.call("SENTINEL", "MASTER", this.monitor.name)) as string[];
+      const index = fields.indexOf("num-slaves");
+      return index === -1 ? 0 : Number(fields[index + 1]);
+    } finally {
+      client.disconnect();
+    }
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGKILL");
+      await this.exited;
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

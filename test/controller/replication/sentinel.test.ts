@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { CLUSTER_PASSWORD, DrHarness, infoField, keysOf } from "../helpers/dr-harness.ts";
+import { waitFor } from "../helpers/redis-process.ts";
+import { SentinelProcess } from "../helpers/sentinel-process.ts";
+
+// This file's loopback range: 127.23.6.0/24 (127.23.0.0/16 is shared with other files, by /24).
+
+describe("sentinel mode", () => {
+  const h = new DrHarness("127.23.6");
+  const sentinels = h.pods.map(
+    (pod) =>
+      new SentinelProcess(pod.host, {
+        name: "dr",
+        host: h.pods[0]!.host,
+        quorum: 2,
+        password: CLUSTER_PASSWORD,
+      }),
+  );
+  before(async () => {
+    await h.start();
+    await Promise.all(sentinels.map((s) => s.start()));
+  });
+  after(async () => {
+    await Promise.all(sentinels.map((s) => s.stop()));
+    await h.stop();
+  });
+
+  const primaryNow = async () => {
+    for (const [ordinal, pod] of h.pods.entries()) {
+      if ((await infoField(pod, "replication", "role").catch(() => undefined)) === "master") return ordinal;
+    }
+    return undefined;
+  };
+
+  it("bootstraps the designated leader as the primary", async () => {
+    h.spec = { instances: 3, mode: "sentinel", authSecret: { name: "dr-auth" } };
+    await h.reconcileUntil("formed", async () =>
+      (await h.report()).figures.every((f) => f.pod === "dr-0" || f.linkUp === 1),
+    );
+    assert.equal(await infoField(h.pods[0]!, "replication", "connected_slaves"), "2");
+    assert.equal(h.status.currentPrimary, "dr-0");
+    const writer = h.pods[0]!.client();
+    for (let i = 0; i < 30; i++) await writer.set(`s-${i}`, "v");
+    await writer.call("WAIT", "2", "2000");
+    writer.disconnect();
+  });
+
+  it("follows the primary Sentinel elects when the leader dies, and never takes it back", async () => {
+    // Sentinel learns the replicas from the primary's INFO, every 10 s.
+    await waitFor(
+      "Sentinels know both replicas",
+      async () => {
+        for (const sentinel of sentinels) if ((await sentinel.knownReplicas()) !== 2) return false;
+        return true;
+      },
+      30000,
+    );
+    await h.pods[0]!.kill(true);
+    const elected = await (async () => {
+      let found: number | undefined;
+      await waitFor("Sentinel failover", async () => ((found = await primaryNow()) ?? 0) > 0, 30000);
+      return found ?? -1;
+    })();
+    await h.reconcileUntil("following", () => h.status.currentPrimary === `dr-${elected}`);
+
+    // The old leader comes back parked, with its data; it joins the new primary as a replica.
+    await h.pods[0]!.start();
+    await h.reconcileUntil("old leader re-attached", async () => {
+      return (
+        (await infoField(h.pods[0]!, "replication", "master_host")) === h.pods[elected]!.host &&
+        (await infoField(h.pods[0]!, "replication", "master_link_status")) === "up"
+      );
+    });
+    assert.equal(await infoField(h.pods[elected]!, "replication", "role"), "master");
+    assert.equal(h.status.currentPrimary, `dr-${elected}`);
+    for (const pod of h.pods) assert.equal((await keysOf(pod)).size, 30);
+  });
+});
