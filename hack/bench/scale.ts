@@ -54,6 +54,8 @@ interface Measurement {
   readonly firstReconciledS: number;
   readonly allReconciledS: number;
   readonly cpuPercent: number;
+  /** This process: the sandbox API server (in-process) answering the controller, plus the bench itself. */
+  readonly apiServerCpuPercent: number;
   readonly rssMiB: number;
   readonly requestsPerMin: number;
   readonly reconcilesPerMin: number;
@@ -247,11 +249,13 @@ class Bench {
     await sleep(SETTLE_MS);
     const pid = this.controller.pid;
     const cpuBefore = cpuSeconds(pid);
+    const apiCpuBefore = process.cpuUsage();
     this.requests.reset();
     const windowStart = performance.now();
     await sleep(WINDOW_S * 1000);
     const seconds = (performance.now() - windowStart) / 1000;
     const cpu = cpuSeconds(pid) - cpuBefore;
+    const apiCpu = process.cpuUsage(apiCpuBefore);
     const { byKind, total, connections } = this.requests.snapshot();
     const perMin = (count: number) => Math.round((count / seconds) * 60);
     return {
@@ -260,6 +264,7 @@ class Bench {
       firstReconciledS: round((first - started) / 1000, 2),
       allReconciledS: round((all - started) / 1000, 2),
       cpuPercent: round((cpu / seconds) * 100, 1),
+      apiServerCpuPercent: round(((apiCpu.user + apiCpu.system) / 1e6 / seconds) * 100, 1),
       rssMiB: round(rssMiB(pid), 1),
       requestsPerMin: perMin(total),
       // Every reconcile starts with a GET of its RedisCluster.
@@ -307,6 +312,7 @@ async function main(): Promise<void> {
       "restart→all reconciled s": m.allReconciledS,
       "restart→first s": m.firstReconciledS,
       "CPU %": m.cpuPercent,
+      "API server CPU %": m.apiServerCpuPercent,
       "RSS MiB": m.rssMiB,
       "API req/min": m.requestsPerMin,
       "reconciles/min": m.reconcilesPerMin,
