@@ -132,6 +132,7 @@ export class Sandbox {
       key: readFileSync(join(apiCertDir, "tls.key"), "utf8"),
       logger: this.logger.child({ component: "apiserver" }),
       podLogFile: (namespace, name, container) => this.kubelet.logFile(namespace, name, container),
+      podExec: (namespace, name, container, argv) => this.kubelet.spawnExec(namespace, name, argv, container),
     });
     this.network = new ServiceNetwork(this.core, this.range, this.logger.child({ component: "network" }));
     this.statefulSets = new StatefulSetController(

@@ -5,7 +5,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { startSandbox, type TestSandbox } from "../../hack/sandbox/testing.ts";
+import { startSandbox, waitFor, type TestSandbox } from "../../hack/sandbox/testing.ts";
 
 /** 127.12.0.0/16: this file's sandbox. */
 const RANGE = 12;
@@ -185,6 +185,21 @@ describe("kubectl", () => {
       await ok(["get", "namespace", "team", "-o", "jsonpath={.metadata.labels}"]),
       '{"kubernetes.io/metadata.name":"team"}',
     );
+  });
+
+  test("exec runs a command in a pod (WebSocket protocol), with stdin and the exit code; logs shows its output", async () => {
+    await ok(["run", "cache", "--image=redis:7.2", "--restart=Never"]);
+    await ok(["wait", "--for=condition=Ready", "pod/cache", "--timeout=30s"]);
+    const run = await kubectl(["exec", "cache", "--", "sh", "-c", "hostname; echo oops >&2; exit 3"]);
+    assert.deepEqual(
+      [run.code, run.stdout, run.stderr],
+      [3, "cache\n", "oops\ncommand terminated with exit code 3\n"],
+    );
+    await waitFor(async () => /Ready to accept connections/.test(await ok(["logs", "cache", "--tail=1"])), {
+      what: "redis-server to listen",
+    });
+    const piped = await ok(["exec", "-i", "cache", "--", "redis-cli"], "PING\nSET k v\nGET k\n");
+    assert.equal(piped, "PONG\nOK\nv\n");
   });
 
   test("delete removes the objects", async () => {

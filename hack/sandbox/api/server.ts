@@ -11,6 +11,8 @@ import type { Logger } from "pino";
 import YAML from "yaml";
 import type { ApiCore } from "./core.ts";
 import { type DeleteOptions, type WriteContext } from "./core.ts";
+import type { Duplex } from "node:stream";
+import { handleExecUpgrade, type ExecSpawner } from "./exec.ts";
 import { patchTypeOf } from "./patch.ts";
 import { decodeProtobufObject } from "./protobuf.ts";
 import { apiVersionOf, storageKey, type ResourceType } from "./resources.ts";
@@ -35,6 +37,8 @@ export interface ApiServerOptions {
   cert: string;
   key: string;
   logger: Logger;
+  /** Starts a command in a pod's container (for `kubectl exec`), from the kubelet. */
+  podExec?: ExecSpawner;
   /** The log file of a pod's container (for `kubectl logs`), from the kubelet. */
   podLogFile?: (namespace: string, name: string, container: string | undefined) => string | undefined;
 }
@@ -57,6 +61,10 @@ export class ApiServer {
       (req, res) => void this.handle(req, res),
     );
     server.keepAliveTimeout = 5_000;
+    server.on("upgrade", (req: IncomingMessage, socket: Duplex) => {
+      const exec = this.options.podExec;
+      if (!exec || !handleExecUpgrade(req, socket, exec)) socket.end("HTTP/1.1 404 Not Found\r\n\r\n");
+    });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);

@@ -6,6 +6,7 @@
  * containers restart with backoff per restartPolicy; a deleted pod gets SIGTERM, then SIGKILL after its
  * grace period, and only then disappears from the API.
  */
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
 import http from "node:http";
@@ -20,6 +21,7 @@ import { CLUSTER_DOMAIN, type ServiceNetwork } from "../network/services.ts";
 import { effectiveArgv, imageKind, imageWorkingDir, type ImageKind } from "./image.ts";
 import {
   execInContainer,
+  spawnInContainer,
   signalContainer,
   startContainer,
   containerInitPid,
@@ -234,6 +236,14 @@ export class Kubelet {
   }
 
   /** Runs a command inside a pod's container, like `kubectl exec`. */
+  /** Starts a command in a pod's container with piped stdio, or undefined when it is not running. */
+  spawnExec(namespace: string, name: string, argv: string[], container?: string): ChildProcess | undefined {
+    const pod = this.runtimeOf(namespace, name);
+    const target = container ? pod?.containers.get(container) : [...(pod?.containers.values() ?? [])][0];
+    if (!pod || !target?.proc || !("running" in target.state)) return undefined;
+    return spawnInContainer(target.proc, argv, target.env, this.options.files, this.workingDir(target));
+  }
+
   async exec(
     namespace: string,
     name: string,

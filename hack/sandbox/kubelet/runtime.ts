@@ -255,6 +255,38 @@ export function containerInitPid(proc: ContainerProcess): number | undefined {
   }
 }
 
+/** Starts a command inside the container's namespaces with piped stdio (`kubectl exec`). */
+export function spawnInContainer(
+  proc: ContainerProcess,
+  argv: string[],
+  env: Record<string, string>,
+  files: RuntimeFiles,
+  workingDir = "/",
+): ChildProcess | undefined {
+  const target = containerInitPid(proc);
+  if (target === undefined) return undefined;
+  return spawn(
+    "setpriv",
+    [
+      "--pdeathsig",
+      "KILL",
+      "--",
+      "nsenter",
+      "-t",
+      String(target),
+      "-m",
+      "-u",
+      `--wd=${workingDir}`,
+      "--",
+      ...argv,
+    ],
+    {
+      env: { ...env, LD_PRELOAD: files.podnetLibrary },
+      stdio: ["pipe", "pipe", "pipe"],
+    },
+  );
+}
+
 /** Runs a command inside the container's namespaces (exec probes, `exec`), with its environment. */
 export function execInContainer(
   proc: ContainerProcess,
