@@ -82,7 +82,10 @@ function cleanup(): Promise<void> {
 }
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
+  // `on`, not `once`: Ctrl-C reaches the demo twice (from the terminal and relayed by npm/tsx), and a second,
+  // unhandled SIGINT would end the process before the cleanup finished.
+  process.on(signal, () => {
+    if (cleaning !== undefined) return;
     say.fail(`${signal}: stopping every process the demo started`);
     void cleanup().finally(() => process.exit(130));
   });
@@ -157,7 +160,7 @@ async function main(): Promise<void> {
   say.observe(
     `redis-east is Ready; redis-east-external has LoadBalancer IP ${eastLb}, reached from us-west-2 as ${WAN_TO_EAST.host} across the WAN`,
   );
-  startSampling(sb, east, west, toEast);
+  startSampling(east, west, toEast);
 
   // ------------------------------------------------------------------ 3
   say.step(
@@ -685,7 +688,7 @@ function serviceAddress(sb: TestSandbox, service: string, namespace: string): st
 }
 
 /** Samples the DR picture every 200 ms for the timeline: lag against the source's own offset, link, roles. */
-function startSampling(sb: TestSandbox, east: RegionView, west: RegionView, toEast: RegionLink): void {
+function startSampling(east: RegionView, west: RegionView, toEast: RegionLink): void {
   sampling = true;
   const started = Date.now() - say.elapsedMs();
   sampler = (async () => {
@@ -728,7 +731,6 @@ function startSampling(sb: TestSandbox, east: RegionView, west: RegionView, toEa
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
   })();
-  void sb;
 }
 
 function summary(): void {
