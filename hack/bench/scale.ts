@@ -40,8 +40,8 @@ const { values } = parseArgs({
 });
 const QUICK = values.quick ?? false;
 const SIZES = (values.sizes ?? (QUICK ? "10,100" : "10,100,1000")).split(",").map(Number);
-const WINDOW_S = Number(values.window ?? (QUICK ? 4 : 20));
-const SETTLE_MS = QUICK ? 1_000 : 5_000;
+const WINDOW_S = Number(values.window ?? (QUICK ? 3 : 20));
+const SETTLE_MS = QUICK ? 500 : 5_000;
 const RANGE = 52;
 const NS = "scale";
 const REPO = new URL("../../", import.meta.url).pathname;
