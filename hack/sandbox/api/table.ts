@@ -128,6 +128,20 @@ function builtinColumns(type: ResourceType): Column[] {
         ),
         AGE,
       ];
+    case "/endpoints":
+      return [
+        NAME,
+        column("Endpoints", "string", (o) => {
+          const subsets = Array.isArray(o.subsets) ? (o.subsets as JsonObject[]) : [];
+          const pairs = subsets.flatMap((subset) => {
+            const addresses = (subset.addresses ?? []) as JsonObject[];
+            const ports = (subset.ports ?? []) as JsonObject[];
+            return addresses.flatMap((a) => ports.map((p) => `${String(a.ip)}:${String(p.port)}`));
+          });
+          return pairs.length > 0 ? pairs.join(",") : "<none>";
+        }),
+        AGE,
+      ];
     case "/persistentvolumeclaims":
       return [NAME, column("Status", "string", (o) => get(o, ".status.phase")), AGE];
     case "/namespaces":

@@ -62,7 +62,12 @@ export class ServiceNetwork {
     this.lbIps = new IpPool(range, 250, 253);
     core.addHooks("", "services", {
       prepareCreate: (service) => this.allocate(service),
-      afterDelete: (service) => this.release(service),
+      afterDelete: (service) => {
+        this.release(service);
+        // The endpoints controller removes a deleted Service's Endpoints.
+        const endpoints = core.type("", "v1", "endpoints");
+        core.forceDelete(endpoints, service.metadata.namespace, service.metadata.name ?? "");
+      },
     });
   }
 
@@ -188,6 +193,66 @@ export class ServiceNetwork {
         );
     }
     for (const file of this.hostsFiles.values()) this.writeHostsFile(file);
+    await this.syncEndpoints(services);
+  }
+
+  /** The endpoints controller: one Endpoints object per Service with a selector, ready and not-ready pods. */
+  private async syncEndpoints(services: KubeObject[]): Promise<void> {
+    const type = this.core.type("", "v1", "endpoints");
+    for (const service of services) {
+      const spec = (service.spec ?? {}) as JsonObject;
+      const selector = spec.selector;
+      if (!isObject(selector) || Object.keys(selector).length === 0) continue;
+      const namespace = service.metadata.namespace ?? "";
+      const name = service.metadata.name ?? "";
+      const matches = mapSelector(selector as Record<string, string>);
+      const address = (pod: KubeObject) => ({
+        ip: (pod.status as JsonObject).podIP,
+        ...(typeof (pod.spec as JsonObject | undefined)?.hostname === "string"
+          ? { hostname: (pod.spec as JsonObject).hostname }
+          : {}),
+        nodeName: (pod.spec as JsonObject | undefined)?.nodeName,
+        targetRef: { kind: "Pod", namespace, name: pod.metadata.name, uid: pod.metadata.uid },
+      });
+      const pods = this.core.store
+        .list("/pods", namespace)
+        .filter(
+          (p) =>
+            matches(p.metadata.labels ?? {}) &&
+            !p.metadata.deletionTimestamp &&
+            typeof (p.status as JsonObject | undefined)?.podIP === "string",
+        );
+      const ready = pods.filter(isPodReady).map(address);
+      const notReady = pods.filter((p) => !isPodReady(p)).map(address);
+      const ports = ((spec.ports ?? []) as ServicePort[]).map((p) => ({
+        ...(p.name ? { name: p.name } : {}),
+        port: typeof p.targetPort === "number" ? p.targetPort : p.port,
+        protocol: p.protocol ?? "TCP",
+      }));
+      const subsets =
+        ready.length + notReady.length === 0
+          ? []
+          : [
+              {
+                ...(ready.length ? { addresses: ready } : {}),
+                ...(notReady.length ? { notReadyAddresses: notReady } : {}),
+                ports,
+              },
+            ];
+      const existing = this.core.tryGet(type, namespace, name);
+      try {
+        if (!existing) {
+          await this.core.create(type, namespace, {
+            metadata: { name, labels: service.metadata.labels ?? {} },
+            subsets,
+          });
+        } else if (JSON.stringify(existing.subsets ?? []) !== JSON.stringify(subsets)) {
+          await this.core.update(type, namespace, name, { ...existing, subsets });
+        }
+      } catch (error) {
+        if (!(error instanceof ApiError && [404, 409].includes(error.code))) throw error;
+      }
+    }
   }
 
   private async openListener(
