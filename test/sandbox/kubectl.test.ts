@@ -126,6 +126,22 @@ describe("kubectl", () => {
     );
   });
 
+  test("get -w prints a row per change with the printer columns", async () => {
+    const watcher = spawn("kubectl", ["get", "rc", "-w"], {
+      env: { ...process.env, KUBECONFIG: sb.kubeconfigPath },
+    });
+    let seen = "";
+    watcher.stdout.on("data", (c: Buffer) => (seen += c.toString()));
+    try {
+      await waitFor(() => seen.includes("east"), { what: "the first row" });
+      await ok(["patch", "rc", "east", "--type=merge", "-p", '{"spec":{"instances":4}}']);
+      await waitFor(() => /^east\s+4\s+standalone\s/m.test(seen), { what: "the watched change" });
+    } finally {
+      watcher.kill();
+    }
+    assert.match(seen.split("\n")[0] ?? "", /^NAME\s+INSTANCES\s+READY PODS\s+MODE/);
+  });
+
   test("describe shows the object and its Events", async () => {
     const uid = await ok(["get", "rc", "east", "-o", "jsonpath={.metadata.uid}"]);
     await ok(

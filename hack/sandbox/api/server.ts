@@ -355,11 +355,12 @@ export class ApiServer {
       (!type.namespaced || !namespace || o.metadata.namespace === namespace) &&
       labels(o.metadata.labels ?? {}) &&
       fields(o);
-    const withType = (o: KubeObject): KubeObject => ({
-      ...o,
-      apiVersion: apiVersionOf(type),
-      kind: type.kind,
-    });
+    // kubectl get -w asks for Tables: each event then carries a one-row Table.
+    const wantsTable = (req.headers.accept ?? "").includes("as=Table");
+    const withType = (o: KubeObject): unknown =>
+      wantsTable
+        ? toTable(type, [o], o.metadata.resourceVersion ?? "", q.get("includeObject"))
+        : { ...o, apiVersion: apiVersionOf(type), kind: type.kind };
 
     res.writeHead(200, {
       "content-type": "application/json",
