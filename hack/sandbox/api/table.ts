@@ -5,17 +5,23 @@
 import type { PrinterColumn, ResourceType } from "./resources.ts";
 import { isObject, type JsonObject, type KubeObject } from "./types.ts";
 
-/** 45s, 5m, 3h, 2d — the API server's HumanDuration for ages. */
+/** The API server's HumanDuration (k8s.io/apimachinery duration.HumanDuration), used for ages. */
 export function humanDuration(seconds: number): string {
   const s = Math.max(0, Math.floor(seconds));
   if (s < 120) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 10) return s % 60 === 0 ? `${m}m` : `${m}m${s % 60}s`;
-  if (m < 180) return `${m}m`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h`;
-  const d = Math.floor(h / 24);
-  return `${d}d`;
+  const minutes = Math.floor(s / 60);
+  const withRest = (big: number, unit: string, rest: number, restUnit: string) =>
+    rest === 0 ? `${big}${unit}` : `${big}${unit}${rest}${restUnit}`;
+  if (minutes < 10) return withRest(minutes, "m", s % 60, "s");
+  if (minutes < 180) return `${minutes}m`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 8) return withRest(hours, "h", minutes % 60, "m");
+  if (hours < 48) return `${hours}h`;
+  if (hours < 24 * 8) return withRest(Math.floor(hours / 24), "d", hours % 24, "h");
+  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24)}d`;
+  const days = Math.floor(hours / 24);
+  if (hours < 24 * 365 * 8) return withRest(Math.floor(days / 365), "y", days % 365, "d");
+  return `${Math.floor(days / 365)}y`;
 }
 
 const age = (timestamp: unknown): string =>
