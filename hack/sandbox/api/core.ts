@@ -399,12 +399,6 @@ export class ApiCore {
     this.prepareBuiltin(type, next, old, ctx);
 
     const admitted = await this.admit(type, "UPDATE", next, old, ctx, subresource);
-    if (type.tracksGeneration) {
-      const strip = type.statusSubresource ? WITHOUT_STATUS : WITHOUT_METADATA;
-      if (!isDeepStrictEqual(strip(admitted), strip(old)))
-        admitted.metadata.generation = (old.metadata.generation ?? 0) + 1;
-    }
-    this.validate(type, admitted, old);
     if (isDeepStrictEqual(admitted, old)) return old; // a no-op write changes nothing, not even the resourceVersion
     if (ctx.dryRun) return admitted;
 
@@ -561,6 +555,13 @@ export class ApiCore {
       collect(mutated.warnings);
       let result = mutated.object ?? object;
       if (type.crdName && type.schema) result = normalizeCustomResource(type.schema, result) as KubeObject;
+      if (old && type.tracksGeneration) {
+        // Like PrepareForUpdate: the new generation is visible to validation and validating webhooks.
+        const strip = type.statusSubresource ? WITHOUT_STATUS : WITHOUT_METADATA;
+        result.metadata.generation = isDeepStrictEqual(strip(result), strip(old))
+          ? old.metadata.generation
+          : (old.metadata.generation ?? 0) + 1;
+      }
       this.validate(type, result, old);
       collect(await this.admission.validate({ ...attrs, object: result }));
       return result;
