@@ -393,6 +393,14 @@ export class Sandbox {
     return service ? lbIngressIp(service) : undefined;
   }
 
+  /**
+   * Makes `name` resolve to `ip` in every pod and operator process of this sandbox — an external DNS name,
+   * e.g. another region's LoadBalancer address under the name a RedisCluster's `source.host` uses.
+   */
+  addHost(name: string, ip: string): void {
+    this.network.addStaticEntry(name, ip);
+  }
+
   /** Resolves a cluster DNS name the way pods do (ClusterIP, or a pod IP for headless names). */
   resolve(name: string, fromNamespace?: string): string | undefined {
     return this.network.resolve(name, fromNamespace);

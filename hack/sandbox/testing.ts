@@ -26,6 +26,8 @@
  *   pausePod(name, ns?) / resumePod(...)     SIGSTOP / SIGCONT (a hung Redis: no answers, no crash)
  *   exec(name, ns, argv)                     runs a command inside the pod (its mounts, env, DNS)
  *   resolve(dnsName, fromNamespace?)         what a cluster DNS name resolves to
+ *   addHost(name, ip)                        an external DNS name for pods and operator processes (e.g.
+ *                                            another region's LoadBalancer IP as `redis-east.example.com`)
  *   loadBalancerIP(service, ns?)             the LoadBalancer ingress IP of a Service
  *   startController() / stopController() / killController(signal = "SIGKILL")   (the controller process;
  *                                            sandbox.controllerMetricsPort, sandbox.startControllerReplica(name)
@@ -58,6 +60,7 @@ export interface TestSandbox {
   resumePod(name: string, namespace?: string): void;
   exec(name: string, namespace: string, argv: string[]): Promise<{ code: number | null; output: string }>;
   resolve(dnsName: string, fromNamespace?: string): string | undefined;
+  addHost(name: string, ip: string): void;
   loadBalancerIP(service: string, namespace?: string): string | undefined;
   startController(): Promise<void>;
   stopController(): Promise<void>;
@@ -130,6 +133,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<TestSa
     resumePod: (name, namespace = "default") => sandbox.kubelet.signalPod(namespace, name, "SIGCONT"),
     exec: (name, namespace, argv) => sandbox.kubelet.exec(namespace, name, argv),
     resolve: (dnsName, fromNamespace) => sandbox.resolve(dnsName, fromNamespace),
+    addHost: (name, ip) => sandbox.addHost(name, ip),
     loadBalancerIP: (service, namespace = "default") => sandbox.loadBalancerIP(service, namespace),
     startController: async () => void (await sandbox.startController()),
     stopController: () => sandbox.stopController(),

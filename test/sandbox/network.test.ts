@@ -181,7 +181,23 @@ describe("LoadBalancer across regions", () => {
     await westCore.createNamespacedPod({ namespace: NS, body: redisPod("dr-replica", { app: "dr" }) });
     const replicaIp = await west.waitForPodReady("dr-replica");
     assert.match(replicaIp, /^127\.15\./);
-    const replicaof = await west.exec("dr-replica", NS, ["redis-cli", "REPLICAOF", lbIp, "6379"]);
+    // The source as DR setups name it: a DNS name for the other region's load balancer.
+    west.addHost("redis-east.example.com", lbIp);
+    await waitFor(
+      async () =>
+        (await west.exec("dr-replica", NS, ["getent", "hosts", "redis-east.example.com"])).output.startsWith(
+          lbIp,
+        ),
+      {
+        what: "the external name in the pod's hosts file",
+      },
+    );
+    const replicaof = await west.exec("dr-replica", NS, [
+      "redis-cli",
+      "REPLICAOF",
+      "redis-east.example.com",
+      "6379",
+    ]);
     assert.equal(replicaof.output, "OK\n");
     await waitFor(async () => (await replicationOf(replicaIp)).master_link_status === "up", {
       what: "the cross-region link",
