@@ -67,7 +67,7 @@ before(async () => {
   await everyPodHolds(region.view(NS), pods, CLUSTER_PASSWORD, replicated);
 });
 after(async () => {
-  await region?.sb.stop();
+  await region?.stop();
   await source.stop();
 });
 
@@ -147,19 +147,30 @@ describe("faults on the Kubernetes side", () => {
 
   it("two clients replace the cluster from the same resourceVersion: one wins, the other gets 409 Conflict, status follows the winner", async () => {
     const view = region.view(NS);
-    const current = JSON.parse(
-      (await region.kubectl.ok(["get", "rediscluster", "dr", "-o", "json"])).stdout,
-    ) as RedisCluster;
-    const withReplicaMode = (change: Record<string, unknown>) =>
-      JSON.stringify({
-        ...current,
-        status: undefined,
-        spec: { ...current.spec, replicaMode: { ...current.spec.replicaMode, ...change } },
-      });
-    const [promoting, cascading] = await Promise.all([
-      region.kubectl.run(["replace", "-f", "-"], withReplicaMode({ promote: true })),
-      region.kubectl.run(["replace", "-f", "-"], withReplicaMode({ topology: "cascade" })),
-    ]);
+    // The controller's status writes also move the resourceVersion: when one lands between the read and the
+    // two replaces, both are (rightly) refused, and the two clients read and race again.
+    const race = async () => {
+      const current = JSON.parse(
+        (await region.kubectl.ok(["get", "rediscluster", "dr", "-o", "json"])).stdout,
+      ) as RedisCluster;
+      const withReplicaMode = (change: Record<string, unknown>) =>
+        JSON.stringify({
+          ...current,
+          status: undefined,
+          spec: { ...current.spec, replicaMode: { ...current.spec.replicaMode, ...change } },
+        });
+      return Promise.all([
+        region.kubectl.run(["replace", "-f", "-"], withReplicaMode({ promote: true })),
+        region.kubectl.run(["replace", "-f", "-"], withReplicaMode({ topology: "cascade" })),
+      ]);
+    };
+    const [promoting, cascading] = await waitFor(
+      async () => {
+        const runs = await race();
+        return runs.some((r) => r.code === 0) ? runs : undefined;
+      },
+      { what: "a race in which one replace is accepted", timeoutMs: 30_000 },
+    );
     const outcomes = [promoting, cascading].map((r) => r.code === 0);
     assert.deepEqual(
       outcomes.filter(Boolean).length,
@@ -279,15 +290,29 @@ describe("faults on the Kubernetes side", () => {
       await region.sb.sandbox.startWebhook();
       await region.sb.sandbox.installWebhookConfigurations();
     }
-    await region.kubectl.refused(naiveRevert);
-    await region.kubectl.ok([
-      "patch",
-      "rediscluster",
-      "dr",
-      "--type=merge",
-      "-p",
-      JSON.stringify({ spec: { replicaMode: { promote: false, demotionToken: token } } }),
-    ]);
+    const demote = JSON.stringify({ spec: { replicaMode: { promote: false, demotionToken: token } } });
+    // The webhook reports ready a moment before its admission port listens (see the report): wait until a
+    // server-side dry run of the demotion is admitted.
+    await waitFor(
+      async () =>
+        (
+          await region.kubectl.run([
+            "patch",
+            "rediscluster",
+            "dr",
+            "--type=merge",
+            "--dry-run=server",
+            "-p",
+            demote,
+          ])
+        ).code === 0,
+      { what: "the webhook admitting requests again" },
+    );
+    assert.ok(
+      (await region.kubectl.refused(naiveRevert)).includes(`-p '${demote}'`),
+      "the webhook's command",
+    );
+    await region.kubectl.ok(["patch", "rediscluster", "dr", "--type=merge", "-p", demote]);
     await untilCluster(
       view,
       "dr",

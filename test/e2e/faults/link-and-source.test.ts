@@ -53,7 +53,7 @@ before(async () => {
   await everyPodHolds(region.view(NS), pods, CLUSTER_PASSWORD, replicated);
 });
 after(async () => {
-  await region?.sb.stop();
+  await region?.stop();
   await wan.stop();
   await source.stop();
 });

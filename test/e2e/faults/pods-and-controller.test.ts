@@ -44,7 +44,7 @@ before(async () => {
   await region.kubectl.applyPasswordSecret(NS, "dr-auth", CLUSTER_PASSWORD);
 });
 after(async () => {
-  await region?.sb.stop();
+  await region?.stop();
   await wan.stop();
   await source.stop();
 });

@@ -32,7 +32,7 @@ let written: string[] = [];
 before(async () => {
   region = await startRegion(31);
 });
-after(() => region?.sb.stop());
+after(() => region?.stop());
 
 describe("the reference's basic example", () => {
   it("prod-redis ➜ dr-redis: replicates every key, with separate auth Secrets (prod-redis standalone: sentinel mode is not implemented yet)", async () => {

@@ -39,7 +39,7 @@ before(async () => {
 });
 after(async () => {
   if (eastPaused) for (const pod of eastPods) region.sb.resumePod(pod, NS);
-  await region?.sb.stop();
+  await region?.stop();
 });
 
 const lbIp = async (service: string): Promise<string> => {

@@ -57,7 +57,7 @@ before(async () => {
   await everyPodHolds(region.view(NS), pods, CLUSTER_PASSWORD, written);
 });
 after(async () => {
-  await region?.sb.stop();
+  await region?.stop();
   await wan.stop();
   await source.stop();
 });

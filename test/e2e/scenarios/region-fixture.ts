@@ -2,6 +2,8 @@
  * What the scenario and fault tests share: a sandbox "region" with the webhook and the controller, real
  * kubectl, the drill helpers of hack/demo/lib, and small builders for the reference's objects.
  */
+import { cpSync, existsSync } from "node:fs";
+import { join } from "node:path";
 import { startSandbox, waitFor, type TestSandbox } from "../../../hack/sandbox/testing.ts";
 import { Kubectl } from "../../../hack/demo/lib/kubectl.ts";
 import { RegionView, condition, parseInfo, redisClient } from "../../../hack/demo/lib/observe.ts";
@@ -13,6 +15,8 @@ export interface Region {
   readonly sb: TestSandbox;
   readonly kubectl: Kubectl;
   view(namespace?: string): RegionView;
+  /** Stops the sandbox; with E2E_LOG_DIR set, keeps the operator's logs there first (for failed CI runs). */
+  stop(): Promise<void>;
 }
 
 /** A sandbox with the webhook and the controller (resync every 2 s, so status follows quickly). */
@@ -27,6 +31,13 @@ export async function startRegion(range: number, options: { webhook?: boolean } 
     sb,
     kubectl: new Kubectl(sb.kubeconfigPath),
     view: (namespace = "default") => new RegionView(sb, namespace),
+    async stop() {
+      const keep = process.env["E2E_LOG_DIR"];
+      if (keep !== undefined && existsSync(join(sb.dir, "logs"))) {
+        cpSync(join(sb.dir, "logs"), join(keep, `range-${range}-${Date.now()}`), { recursive: true });
+      }
+      await sb.stop();
+    },
   };
 }
 

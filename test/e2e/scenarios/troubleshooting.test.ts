@@ -57,7 +57,7 @@ before(async () => {
 });
 after(async () => {
   if (leaderPaused) region.sb.resumePod("redis-west-0", NS);
-  await region?.sb.stop();
+  await region?.stop();
   await wan.stop();
   await source.stop();
 });
