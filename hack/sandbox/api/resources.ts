@@ -123,6 +123,13 @@ export const BUILTIN_TYPES: readonly ResourceType[] = [
     statusSubresource: true,
     tracksGeneration: true,
   }),
+  builtin("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", true, { shortNames: ["netpol"] }),
+  builtin("batch", "v1", "jobs", "Job", true, { statusSubresource: true, tracksGeneration: true }),
+  builtin("batch", "v1", "cronjobs", "CronJob", true, {
+    shortNames: ["cj"],
+    statusSubresource: true,
+    tracksGeneration: true,
+  }),
   builtin("rbac.authorization.k8s.io", "v1", "roles", "Role", true),
   builtin("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true),
   builtin("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false),

@@ -158,6 +158,16 @@ export class ApiServer {
       });
     if (path === "/apis") return this.send(res, 200, this.groupList());
     if (path === "/openapi/v3") return this.send(res, 200, this.openApiRoot());
+    if (path === "/openapi/v2") {
+      // An empty OpenAPI v2 document (an empty protobuf message): kubectl's client-side validation then
+      // knows no schema and leaves unknown kinds to the "no matches for kind" error, as on a real cluster.
+      res.writeHead(200, {
+        "content-type": "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+        "content-length": 0,
+      });
+      res.end();
+      return;
+    }
     if (path.startsWith("/openapi/v3/"))
       return this.send(res, 200, this.openApiGroupVersion(path.slice("/openapi/v3/".length)));
     const segments = path
@@ -439,7 +449,10 @@ export class ApiServer {
     const group = prefix === "api" ? "" : (rest[0] ?? "");
     const version = prefix === "api" ? (rest[0] ?? "") : (rest[1] ?? "");
     const paths: JsonObject = {};
-    for (const t of this.core.registry.all().filter((t) => t.group === group && t.version === version)) {
+    const types = this.core.registry.all().filter((t) => t.group === group && t.version === version);
+    if (types.length === 0)
+      throw ApiError.of(404, "NotFound", "the server could not find the requested resource", {});
+    for (const t of types) {
       const base = group === "" ? `/api/${version}` : `/apis/${group}/${version}`;
       const path = t.namespaced
         ? `${base}/namespaces/{namespace}/${t.resource}/{name}`
