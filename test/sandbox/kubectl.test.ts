@@ -218,6 +218,15 @@ describe("kubectl", () => {
     assert.equal(piped, "PONG\nOK\nv\n");
   });
 
+  test("apply of a kind nobody serves fails as on a cluster without its CRD", async () => {
+    const run = await kubectl(
+      ["apply", "-f", "-"],
+      "apiVersion: cert-manager.io/v1\nkind: Issuer\nmetadata:\n  name: ca\nspec: {}\n",
+    );
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /no matches for kind "Issuer" in version "cert-manager\.io\/v1"/);
+  });
+
   test("delete removes the objects", async () => {
     assert.equal(
       await ok(["delete", "-f", "-"], MANIFEST("x", 1)),
