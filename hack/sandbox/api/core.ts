@@ -64,6 +64,8 @@ export interface TypeHooks {
   prepareCreate?: (object: KubeObject) => void;
   /** Whether a delete should only mark the object (deletionTimestamp) for a controller to finish. */
   gracefulDelete?: (object: KubeObject, options: DeleteOptions) => boolean;
+  /** Called when a create fails or is a dry run: undo what prepareCreate allocated. */
+  abortCreate?: (object: KubeObject) => void;
   /** Called once an object is gone from storage. */
   afterDelete?: (object: KubeObject) => void;
 }
@@ -269,12 +271,20 @@ export class ApiCore {
     this.prepareBuiltin(type, object, undefined, ctx);
     this.hooksOf(type).prepareCreate?.(object);
 
-    const result = await this.admit(type, "CREATE", object, undefined, ctx);
-    this.validate(type, result, undefined);
-    if (this.store.get(storageKey(type), meta.namespace, meta.name)) {
-      throw alreadyExists(type.resource, type.group, meta.name);
+    let result: KubeObject;
+    try {
+      result = await this.admit(type, "CREATE", object, undefined, ctx);
+      if (this.store.get(storageKey(type), meta.namespace, meta.name)) {
+        throw alreadyExists(type.resource, type.group, meta.name);
+      }
+    } catch (error) {
+      this.hooksOf(type).abortCreate?.(object);
+      throw error;
     }
-    if (ctx.dryRun) return result;
+    if (ctx.dryRun) {
+      this.hooksOf(type).abortCreate?.(object);
+      return result;
+    }
     const stored = this.withTypeMeta(type, this.store.put(storageKey(type), result));
     this.afterWrite(type, stored);
     return stored;

@@ -62,6 +62,7 @@ export class ServiceNetwork {
     this.lbIps = new IpPool(range, 250, 253);
     core.addHooks("", "services", {
       prepareCreate: (service) => this.allocate(service),
+      abortCreate: (service) => this.release(service),
       afterDelete: (service) => {
         this.release(service);
         // The endpoints controller removes a deleted Service's Endpoints.
