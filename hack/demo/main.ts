@@ -116,6 +116,18 @@ async function main(): Promise<void> {
   });
   const sb = sandbox;
   const kubectl = new Kubectl(sb.kubeconfigPath);
+  // The webhook says ready a moment before its admission port listens: wait until it admits a dry run.
+  const probe = {
+    apiVersion: "redis.io/v1",
+    kind: "RedisCluster",
+    metadata: { name: "probe", namespace: "default" },
+    spec: { instances: 1 },
+  };
+  await until(
+    "the webhook admitting requests",
+    async () =>
+      (await kubectl.run(["apply", "--dry-run=server", "-f", "-"], JSON.stringify(probe))).code === 0,
+  );
   const east = new RegionView(sb, EAST);
   const west = new RegionView(sb, WEST);
   say.observe(`API server ${sb.apiUrl}; kubeconfig ${sb.kubeconfigPath}`);

@@ -27,9 +27,26 @@ export async function startRegion(range: number, options: { webhook?: boolean } 
     controller: true,
     operatorEnv: { RESYNC_SECONDS: "2" },
   });
+  const kubectl = new Kubectl(sb.kubeconfigPath);
+  if (options.webhook ?? true) {
+    // The webhook reports ready a moment before its admission port listens (see the report of issue 8):
+    // wait until a server-side dry run of a RedisCluster is admitted.
+    const probe = redisClusterManifest("admission-probe", "default", { instances: 1 });
+    await waitFor(
+      async () =>
+        (await kubectl.run(["apply", "--dry-run=server", "-f", "-"], JSON.stringify(probe))).code === 0,
+      {
+        what: "the webhook admitting requests",
+        timeoutMs: 30_000,
+      },
+    ).catch(async (error: unknown) => {
+      await sb.stop();
+      throw error;
+    });
+  }
   return {
     sb,
-    kubectl: new Kubectl(sb.kubeconfigPath),
+    kubectl,
     view: (namespace = "default") => new RegionView(sb, namespace),
     async stop() {
       const keep = process.env["E2E_LOG_DIR"];
