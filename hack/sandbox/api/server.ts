@@ -13,7 +13,7 @@ import type { ApiCore } from "./core.ts";
 import { type DeleteOptions, type WriteContext } from "./core.ts";
 import type { Duplex } from "node:stream";
 import { handleExecUpgrade, type ExecSpawner } from "./exec.ts";
-import { patchTypeOf } from "./patch.ts";
+import { applyJsonPatch, mergePatch, patchTypeOf } from "./patch.ts";
 import { decodeProtobufObject } from "./protobuf.ts";
 import { apiVersionOf, storageKey, type ResourceType } from "./resources.ts";
 import { parseFieldSelector, parseLabelSelector } from "./selectors.ts";
@@ -253,6 +253,7 @@ export class ApiServer {
           });
         }
         const object = this.core.get(type, namespace, name);
+        if (subresource === "scale" && hasScale(type)) return this.send(res, 200, toScale(object));
         if (subresource === "log" && type.resource === "pods" && type.group === "") {
           return this.sendLog(res, namespace ?? "", name, q);
         }
@@ -273,6 +274,20 @@ export class ApiServer {
       }
       case "PUT": {
         if (name === undefined) throw this.core.unsupported(type, "update");
+        if (subresource === "scale" && hasScale(type)) {
+          const scale = await readJson(req);
+          const replicas = isObject(scale) && isObject(scale.spec) ? scale.spec.replicas : undefined;
+          const rv = isObject(scale) && isObject(scale.metadata) ? scale.metadata.resourceVersion : undefined;
+          const scaled = await this.core.patch(
+            type,
+            namespace,
+            name,
+            "merge",
+            { metadata: rv ? { resourceVersion: rv } : {}, spec: { replicas } },
+            ctx,
+          );
+          return this.send(res, 200, toScale(scaled), warnings);
+        }
         const updated = await this.core.update(type, namespace, name, await readJson(req), ctx, subresource);
         return this.send(res, 200, updated, warnings);
       }
@@ -281,6 +296,14 @@ export class ApiServer {
         const patchType = patchTypeOf(req.headers["content-type"]);
         const body =
           patchType === "apply" ? (YAML.parse(await readText(req)) as unknown) : await readJson(req);
+        if (subresource === "scale" && hasScale(type)) {
+          // The patch applies to the Scale; its spec.replicas goes to the object.
+          const current = toScale(this.core.get(type, namespace, name));
+          const next = patchType === "json" ? applyJsonPatch(current, body) : mergePatch(current, body);
+          const replicas = isObject(next) && isObject(next.spec) ? next.spec.replicas : undefined;
+          const scaled = await this.core.patch(type, namespace, name, "merge", { spec: { replicas } }, ctx);
+          return this.send(res, 200, toScale(scaled), warnings);
+        }
         const patched = await this.core.patch(type, namespace, name, patchType, body, ctx, subresource);
         return this.send(res, 200, patched, warnings);
       }
@@ -524,7 +547,16 @@ export class ApiServer {
         kind: t.kind,
         verbs: ["get", "patch", "update"],
       };
-      return t.statusSubresource ? [main, status] : [main];
+      const scale = {
+        name: `${t.resource}/scale`,
+        singularName: "",
+        namespaced: t.namespaced,
+        group: "autoscaling",
+        version: "v1",
+        kind: "Scale",
+        verbs: ["get", "patch", "update"],
+      };
+      return [main, ...(t.statusSubresource ? [status] : []), ...(hasScale(t) ? [scale] : [])];
     });
     return {
       kind: "APIResourceList",
@@ -533,6 +565,35 @@ export class ApiServer {
       resources,
     };
   }
+}
+
+/** StatefulSets and Deployments have the scale subresource (autoscaling/v1 Scale). */
+const hasScale = (type: ResourceType): boolean =>
+  type.group === "apps" && (type.resource === "statefulsets" || type.resource === "deployments");
+
+function toScale(object: KubeObject): JsonObject {
+  const spec = (object.spec ?? {}) as JsonObject;
+  const status = (object.status ?? {}) as JsonObject;
+  const selector =
+    isObject(spec.selector) && isObject(spec.selector.matchLabels) ? spec.selector.matchLabels : {};
+  return {
+    kind: "Scale",
+    apiVersion: "autoscaling/v1",
+    metadata: {
+      name: object.metadata.name,
+      namespace: object.metadata.namespace,
+      uid: object.metadata.uid,
+      resourceVersion: object.metadata.resourceVersion,
+      creationTimestamp: object.metadata.creationTimestamp,
+    },
+    spec: { replicas: spec.replicas ?? 1 },
+    status: {
+      replicas: status.replicas ?? 0,
+      selector: Object.entries(selector)
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(","),
+    },
+  };
 }
 
 async function readText(req: IncomingMessage): Promise<string> {
