@@ -2,7 +2,8 @@
  * Scale benchmark: one controller process with N RedisClusters (N = 10, 100, 1000): time to reconcile them
  * all after a restart, steady-state CPU and RSS of the controller, and API requests per minute.
  *
- *   npm run bench:scale [-- --quick] [--window SECONDS] [--sizes 10,100,1000] [--json PATH]
+ *   npm run bench:scale [-- --quick] [--window SECONDS] [--sizes 10,100,1000] [--pod-sizes 10,100]
+ *                       [--json PATH]
  *
  * The clusters have no Redis pods: the sandbox's StatefulSet controller is stopped, so the controller creates
  * each cluster's StatefulSet and Services but no pod ever appears (1000 real Redis pods with their readiness
@@ -10,6 +11,11 @@
  * standalone, with an authSecret. A pod-less cluster is requeued every 2 s (the engine's retry while the
  * leader pod is missing) rather than every 5 s (the resync of a healthy cluster), so these figures are an
  * upper bound of the API traffic per cluster, and exclude Redis connections.
+ *
+ * A second series (not in --quick) runs N = 10 clusters that each have their one real Redis pod (a sandbox
+ * with its StatefulSet controller, probes at their own 5 s period): the steady state of healthy clusters,
+ * requeued every 5 s, with the Redis admin connections included. (100 such pods took the in-process kubelet
+ * over 5 minutes to bring up on this shared machine, so larger N are pod-less only.)
  *
  * N grows in place (10, then 90 more, then 900 more). For each N the controller is measured twice, as
  * shipped (client-node 1.x: a new TLS connection per API call) and with KeepAliveKubeConfig's keep-alive
@@ -35,20 +41,25 @@ const { values } = parseArgs({
     quick: { type: "boolean", default: false },
     window: { type: "string" },
     sizes: { type: "string" },
+    "pod-sizes": { type: "string" },
     json: { type: "string", default: "hack/bench/results/scale.json" },
   },
 });
 const QUICK = values.quick ?? false;
 const SIZES = (values.sizes ?? (QUICK ? "10,100" : "10,100,1000")).split(",").map(Number);
+/** Sizes measured again with a real Redis pod per cluster (none in --quick). */
+const POD_SIZES = (values["pod-sizes"] ?? (QUICK ? "" : "10")).split(",").filter(Boolean).map(Number);
 const WINDOW_S = Number(values.window ?? (QUICK ? 3 : 20));
 const SETTLE_MS = QUICK ? 500 : 5_000;
 const RANGE = 52;
+const PODS_RANGE = 55;
 const NS = "scale";
 const REPO = new URL("../../", import.meta.url).pathname;
 
 type Variant = "per-call TLS" | "keep-alive";
 
 interface Measurement {
+  readonly pods: boolean;
   readonly clusters: number;
   readonly variant: Variant;
   readonly firstReconciledS: number;
@@ -170,7 +181,11 @@ class Bench {
   readonly controller: ControllerProcess;
   private clusters = 0;
 
-  constructor(private readonly sb: TestSandbox) {
+  /** `pods`: every cluster runs its one Redis pod; otherwise the StatefulSets never get pods. */
+  constructor(
+    private readonly sb: TestSandbox,
+    readonly pods: boolean,
+  ) {
     this.requests = new RequestCounter(sb);
     mkdirSync(join(sb.dir, "logs"), { recursive: true });
     this.controller = new ControllerProcess(sb, join(sb.dir, "logs", "bench-controller.log"));
@@ -186,7 +201,7 @@ class Bench {
 
   async setUp(): Promise<void> {
     // No pods: StatefulSets stay at zero pods (see the header).
-    await this.sb.sandbox.statefulSets.stop();
+    if (!this.pods) await this.sb.sandbox.statefulSets.stop();
     await this.sb.sandbox.ensureNamespace(NS);
     await this.core.create(this.core.type("", "v1", "secrets"), NS, {
       metadata: { name: "auth", namespace: NS },
@@ -220,6 +235,19 @@ class Bench {
     await poll(`${this.clusters} clusters reconciled`, () => this.reconciled() === this.clusters, {
       timeoutMs,
       intervalMs: 100,
+    });
+  }
+
+  /** With pods: until every cluster's pod is a writable primary (the steady state of a healthy cluster). */
+  async waitAllPrimaries(timeoutMs: number): Promise<void> {
+    if (!this.pods) return;
+    const primaries = () =>
+      this.core
+        .list(this.clusterType, NS)
+        .items.filter((c) => (c.status as { currentPrimary?: string } | undefined)?.currentPrimary).length;
+    await poll(`${this.clusters} primaries`, () => primaries() === this.clusters, {
+      timeoutMs,
+      intervalMs: 250,
     });
   }
 
@@ -259,6 +287,7 @@ class Bench {
     const { byKind, total, connections } = this.requests.snapshot();
     const perMin = (count: number) => Math.round((count / seconds) * 60);
     return {
+      pods: this.pods,
       clusters: this.clusters,
       variant,
       firstReconciledS: round((first - started) / 1000, 2),
@@ -279,18 +308,19 @@ class Bench {
 const ratio = (a: number | undefined, b: number | undefined) =>
   a === undefined || b === undefined || b === 0 ? "" : `${round(a / b, 1)}x`;
 
-async function main(): Promise<void> {
-  const sb = await startSandbox({ range: RANGE });
-  const bench = new Bench(sb);
-  const results: Measurement[] = [];
-  const began = performance.now();
+/** One series: N grows in place through `sizes`, both variants measured at each N. */
+async function series(pods: boolean, sizes: readonly number[], results: Measurement[]): Promise<void> {
+  // With pods, probes run at the template's own 5 s period (the sandbox caps periods at 1 s by default).
+  const sb = await startSandbox(pods ? { range: PODS_RANGE, probePeriodCapSeconds: 5 } : { range: RANGE });
+  const bench = new Bench(sb, pods);
   try {
     await bench.setUp();
-    for (const [i, size] of SIZES.entries()) {
+    for (const [i, size] of sizes.entries()) {
       await bench.growTo(size);
-      // The new clusters get their StatefulSets and Services once, before anything is measured.
+      // The new clusters get their StatefulSets and Services (and pods their roles) before anything is measured.
       bench.controller.start("keep-alive");
       await bench.waitAllReconciled(600_000);
+      await bench.waitAllPrimaries(600_000);
       const order: Variant[] = i % 2 === 0 ? ["per-call TLS", "keep-alive"] : ["keep-alive", "per-call TLS"];
       for (const variant of order) {
         const m = await bench.measure(variant);
@@ -303,10 +333,21 @@ async function main(): Promise<void> {
     await bench.controller.stop();
     await sb.stop();
   }
+}
+
+async function main(): Promise<void> {
+  const results: Measurement[] = [];
+  const began = performance.now();
+  await series(false, SIZES, results);
+  if (POD_SIZES.length > 0) await series(true, POD_SIZES, results);
 
   const rows = results
-    .sort((a, b) => a.variant.localeCompare(b.variant) || a.clusters - b.clusters)
+    .sort(
+      (a, b) =>
+        Number(a.pods) - Number(b.pods) || a.variant.localeCompare(b.variant) || a.clusters - b.clusters,
+    )
     .map((m) => ({
+      pods: m.pods ? "1 each" : "none",
       variant: m.variant,
       clusters: m.clusters,
       "restart→all reconciled s": m.allReconciledS,
@@ -319,14 +360,18 @@ async function main(): Promise<void> {
       "TLS conns/min": m.tlsConnectionsPerMin,
     }));
   console.log(
-    `\nController scale (pod-less clusters, see hack/bench/README.md), steady window ${WINDOW_S}s after ${
+    `\nController scale (see hack/bench/README.md for the clusters), steady window ${WINDOW_S}s after ${
       SETTLE_MS / 1000
     }s settling:`,
   );
   printTable(rows);
   const growth = [];
-  for (const variant of ["per-call TLS", "keep-alive"] as const) {
-    const bySize = new Map(results.filter((m) => m.variant === variant).map((m) => [m.clusters, m]));
+  for (const [pods, variant] of [false, true].flatMap((p) =>
+    (["per-call TLS", "keep-alive"] as const).map((v) => [p, v] as const),
+  )) {
+    const bySize = new Map(
+      results.filter((m) => m.variant === variant && m.pods === pods).map((m) => [m.clusters, m]),
+    );
     for (const [from, to] of [
       [10, 100],
       [100, 1000],
@@ -335,6 +380,7 @@ async function main(): Promise<void> {
       const b = bySize.get(to);
       if (a === undefined || b === undefined) continue;
       growth.push({
+        pods: pods ? "1 each" : "none",
         variant,
         growth: `${to}/${from}`,
         "reconcile-all time": ratio(b.allReconciledS, a.allReconciledS),
@@ -347,12 +393,15 @@ async function main(): Promise<void> {
   }
   console.log("Growth with N (ratios):");
   printTable(growth);
-  const calls = results.find((m) => m.variant === "per-call TLS" && m.clusters === Math.max(...SIZES));
+  const calls = results.find(
+    (m) => !m.pods && m.variant === "per-call TLS" && m.clusters === Math.max(...SIZES),
+  );
   if (calls !== undefined) console.log(`API calls/min by kind at N=${calls.clusters}:`, calls.requestsByKind);
   console.log(`(${round((performance.now() - began) / 1000, 1)} s in all)`);
   writeJson(values.json ?? "hack/bench/results/scale.json", {
     machine: await machineDescription(),
     windowSeconds: WINDOW_S,
+    podSizes: POD_SIZES,
     settleSeconds: SETTLE_MS / 1000,
     rows,
     growth,
