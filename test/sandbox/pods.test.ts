@@ -303,11 +303,12 @@ describe("StatefulSet updates", () => {
     assert.equal(await redis(await sb.waitForPodReady("cache-0")).get("rolled"), "kept");
   });
 
-  test("scaling down removes the highest ordinal and keeps its PVC", async () => {
-    await apps.patchNamespacedStatefulSet(
+  test("scaling down (through the scale subresource) removes the highest ordinal and keeps its PVC", async () => {
+    const scale = await apps.patchNamespacedStatefulSetScale(
       { name: "cache", namespace: NS, body: { spec: { replicas: 2 } } },
       setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
     );
+    assert.deepEqual([scale.kind, scale.spec?.replicas, scale.status?.selector], ["Scale", 2, "app=cache"]);
     await waitFor(
       async () => {
         const pods = await core.listNamespacedPod({ namespace: NS, labelSelector: "app=cache" });
