@@ -26,7 +26,7 @@
  *            and new TLS connections counted at the sandbox API server (ApiServer.onRequest)
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, statSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -73,6 +73,8 @@ interface Measurement {
   readonly tlsConnectionsPerMin: number;
   readonly requestsByKind: Record<string, number>;
   readonly loadAverage: number;
+  readonly failedReconciles: number;
+  readonly failedOnConnectionReset: number;
 }
 
 /** Counts API requests as the sandbox API server receives them, by verb and resource. */
@@ -124,7 +126,7 @@ class ControllerProcess {
 
   constructor(
     private readonly sb: TestSandbox,
-    private readonly logFile: string,
+    readonly logFile: string,
   ) {}
 
   get pid(): number {
@@ -253,6 +255,7 @@ class Bench {
 
   async measure(variant: Variant): Promise<Measurement> {
     await this.controller.stop();
+    const logStart = statSync(this.controller.logFile).size;
     for (const cluster of this.core.list(this.clusterType, NS).items) {
       await this.core.patch(
         this.clusterType,
@@ -285,6 +288,11 @@ class Bench {
     const cpu = cpuSeconds(pid) - cpuBefore;
     const apiCpu = process.cpuUsage(apiCpuBefore);
     const { byKind, total, connections } = this.requests.snapshot();
+    // Failed reconciles (retried by the work queue) from the start of this controller to the window's end.
+    const log = readFileSync(this.controller.logFile, "utf8").slice(logStart);
+    const failedLines = log.split("\n").filter((line) => line.includes('"msg":"reconcile failed"'));
+    const failed = failedLines.length;
+    const resets = failedLines.filter((line) => line.includes("ECONNRESET")).length;
     const perMin = (count: number) => Math.round((count / seconds) * 60);
     return {
       pods: this.pods,
@@ -301,6 +309,8 @@ class Bench {
       tlsConnectionsPerMin: perMin(connections),
       requestsByKind: Object.fromEntries(Object.entries(byKind).map(([k, v]) => [k, perMin(v)])),
       loadAverage: loadAverage1m(),
+      failedReconciles: failed,
+      failedOnConnectionReset: resets,
     };
   }
 }
@@ -358,6 +368,7 @@ async function main(): Promise<void> {
       "API req/min": m.requestsPerMin,
       "reconciles/min": m.reconcilesPerMin,
       "TLS conns/min": m.tlsConnectionsPerMin,
+      "failed reconciles": `${m.failedReconciles} (${m.failedOnConnectionReset} ECONNRESET)`,
     }));
   console.log(
     `\nController scale (see hack/bench/README.md for the clusters), steady window ${WINDOW_S}s after ${
