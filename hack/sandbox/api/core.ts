@@ -75,14 +75,14 @@ export const ADMIN_USER: UserInfo = {
   groups: ["system:masters", "system:authenticated"],
 };
 
-const WITHOUT_STATUS = (object: KubeObject): JsonObject => {
+const withoutStatus = (object: KubeObject): JsonObject => {
   const rest: JsonObject = { ...object };
   delete rest.metadata;
   delete rest.status;
   return rest;
 };
 
-const WITHOUT_METADATA = (object: KubeObject): JsonObject => {
+const withoutMetadata = (object: KubeObject): JsonObject => {
   const rest: JsonObject = { ...object };
   delete rest.metadata;
   return rest;
@@ -567,7 +567,7 @@ export class ApiCore {
       if (type.crdName && type.schema) result = normalizeCustomResource(type.schema, result) as KubeObject;
       if (old && type.tracksGeneration) {
         // Like PrepareForUpdate: the new generation is visible to validation and validating webhooks.
-        const strip = type.statusSubresource ? WITHOUT_STATUS : WITHOUT_METADATA;
+        const strip = type.statusSubresource ? withoutStatus : withoutMetadata;
         result.metadata.generation = isDeepStrictEqual(strip(result), strip(old))
           ? old.metadata.generation
           : (old.metadata.generation ?? 0) + 1;

@@ -38,7 +38,7 @@ export interface VolumeSource {
 export class MissingObjectError extends Error {}
 
 export type ObjectLookup = (
-  kind: "configmaps" | "secrets",
+  kind: "configmaps" | "secrets" | "persistentvolumeclaims",
   namespace: string,
   name: string,
 ) => KubeObject | undefined;
@@ -142,11 +142,7 @@ export function materializeVolumes(
       }
       writeFiles(dir, files, volume.projected.defaultMode ?? 0o644);
     } else if (volume.persistentVolumeClaim) {
-      const claim = lookup(
-        "persistentvolumeclaims" as "secrets",
-        namespace,
-        volume.persistentVolumeClaim.claimName,
-      );
+      const claim = lookup("persistentvolumeclaims", namespace, volume.persistentVolumeClaim.claimName);
       if (!claim)
         throw new MissingObjectError(
           `persistentvolumeclaim "${volume.persistentVolumeClaim.claimName}" not found`,
