@@ -3,10 +3,9 @@
  * object changes), emptyDir lives with the pod, a PersistentVolumeClaim is a directory that outlives pods and
  * goes with the claim. The container process sees them at their mountPaths through bind mounts.
  */
-import { chmodSync, mkdirSync, readFileSync, writeFileSync, existsSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import type { KubeObject, JsonObject } from "../api/types.ts";
-import { isObject } from "../api/types.ts";
+import { isObject, type JsonObject, type KubeObject } from "../api/types.ts";
 
 export interface VolumeSource {
   name: string;
@@ -162,8 +161,3 @@ export function materializeVolumes(
   }
   return out;
 }
-
-export const pvcDirectory = (pvcRoot: string, namespace: string, claimName: string): string =>
-  join(pvcRoot, namespace, claimName);
-
-export const exists = existsSync;
