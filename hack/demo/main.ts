@@ -12,7 +12,9 @@
  * process it started — also on Ctrl-C.
  */
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startSandbox, waitFor, type TestSandbox } from "../sandbox/testing.ts";
 import { Kubectl } from "./lib/kubectl.ts";
@@ -778,6 +780,14 @@ function writeTimeline(): void {
   say.raw(`  ${"timeline".padEnd(46)}${options.timeline}`);
 }
 
+/** On failure the operator's logs outlive the sandbox, for whoever reads the failure. */
+function keepLogs(): void {
+  if (sandbox === undefined || !existsSync(join(sandbox.dir, "logs"))) return;
+  const kept = mkdtempSync(join(tmpdir(), "redis-dr-demo-logs-"));
+  cpSync(join(sandbox.dir, "logs"), kept, { recursive: true });
+  say.note(`the webhook's and the controller's logs are kept in ${kept}`);
+}
+
 let exitCode = 0;
 try {
   await main();
@@ -787,7 +797,7 @@ try {
 } catch (error) {
   exitCode = 1;
   say.fail(error instanceof Error ? error.message : String(error));
-  if (sandbox !== undefined) say.note(`controller log: ${sandbox.dir}/logs/controller.log (removed on exit)`);
+  keepLogs();
   writeTimeline();
 } finally {
   await cleanup();
