@@ -202,6 +202,17 @@ describe("LoadBalancer across regions", () => {
     await waitFor(async () => (await replicationOf(replicaIp)).master_link_status === "up", {
       what: "the cross-region link",
     });
+    // An ExternalName Service for the same source resolves to the same address.
+    await westCore.createNamespacedService({
+      namespace: NS,
+      body: {
+        metadata: { name: "east-source" },
+        spec: { type: "ExternalName", externalName: "redis-east.example.com" },
+      },
+    });
+    await waitFor(() => west.resolve("east-source.default.svc.cluster.local") === lbIp, {
+      what: "the ExternalName",
+    });
     assert.equal(await redis(replicaIp).get("written"), "on the source");
   });
 });

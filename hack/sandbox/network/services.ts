@@ -9,7 +9,7 @@
  *    subdomain get `<pod>.<svc>.<ns>.svc.cluster.local`.
  * Hosts files are rewritten in place (same inode), because pods see them through a bind mount.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, writeSync } from "node:fs";
 import net from "node:net";
 import type { Logger } from "pino";
 import type { ApiCore } from "../api/core.ts";
@@ -118,7 +118,10 @@ export class ServiceNetwork {
       }
     }
     spec.ports = ports;
-    if (spec.clusterIP === "None") {
+    if (spec.type === "ExternalName") {
+      delete spec.clusterIP;
+      delete spec.clusterIPs;
+    } else if (spec.clusterIP === "None") {
       spec.clusterIPs = ["None"];
     } else {
       const requested =
@@ -360,6 +363,7 @@ export class ServiceNetwork {
     const entries: [string, string[]][] = [];
     for (const [name, ip] of this.staticEntries) entries.push([ip, [name]]);
     const services = this.core.store.list("/services");
+    const externalNames: [string, string[]][] = [];
     for (const service of services) {
       const ns = service.metadata.namespace ?? "";
       const svc = service.metadata.name ?? "";
@@ -372,9 +376,16 @@ export class ServiceNetwork {
         entries.push([spec.clusterIP, names]);
       }
       if (spec.type === "ExternalName" && typeof spec.externalName === "string") {
-        // ExternalName is a CNAME in real DNS; hosts files cannot alias, so it is left out.
-        continue;
+        externalNames.push([spec.externalName, names]);
       }
+    }
+    // ExternalName is a CNAME in real DNS; a hosts file cannot alias, so the target is resolved here
+    // (an IP address, an addHost name, or another Service's name).
+    for (const [target, names] of externalNames) {
+      const ip = /^\d+\.\d+\.\d+\.\d+$/.test(target)
+        ? target
+        : entries.find(([, n]) => n.includes(target))?.[0];
+      if (ip) entries.push([ip, names]);
     }
     for (const pod of this.core.store.list("/pods")) {
       const spec = (pod.spec ?? {}) as JsonObject;
@@ -408,8 +419,22 @@ export class ServiceNetwork {
     } catch {
       // not written yet
     }
-    // Written in place (same inode): the file is bind-mounted over /etc/hosts in running pods.
-    if (current !== lines) writeFileSync(file.path, lines, { flag: "w" });
+    if (current.replace(/\n#[ ]*\n$/, "\n") === lines) return;
+    // Rewritten in place (same inode: the file is bind-mounted over /etc/hosts in running pods) with one
+    // write at offset 0 and never truncated — padded with a comment instead — so a pod that reads it at that
+    // moment sees the old or the new entries, never an empty or half-written file.
+    let content = Buffer.from(lines);
+    const previousLength = Buffer.byteLength(current);
+    if (content.length < previousLength) {
+      const padding = Math.max(previousLength - content.length - 2, 0);
+      content = Buffer.from(`${lines}#${" ".repeat(padding)}\n`);
+    }
+    const fd = openSync(file.path, existsSync(file.path) ? "r+" : "w");
+    try {
+      writeSync(fd, content, 0, content.length, 0);
+    } finally {
+      closeSync(fd);
+    }
   }
 }
 
