@@ -81,12 +81,12 @@ export async function freePort(host = "127.0.0.1"): Promise<number> {
   });
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+/** The last `lines` lines of a log file (for error messages). */
+function tail(path: string, lines: number): string {
+  try {
+    return readFileSync(path, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
   }
 }
 
@@ -304,18 +304,21 @@ export class Sandbox {
       logger: this.logger,
     });
     this.webhook.start();
-    await waitFor(
-      "the webhook's /readyz",
-      async () => {
-        if (!this.webhook?.running)
-          throw new Error(`the webhook exited; see ${join(this.dir, "logs", "webhook.log")}`);
-        const response = await fetch(`http://127.0.0.1:${healthPort}/readyz`);
-        return response.status === 200;
-      },
-      30_000,
-    ).catch((error: unknown) => {
-      throw new Error(`${(error as Error).message}; see ${join(this.dir, "logs", "webhook.log")}`);
-    });
+    const webhook = this.webhook;
+    const log = join(this.dir, "logs", "webhook.log");
+    const failure = (why: string) => new Error(`${why}; its log (${log}) ends with:\n${tail(log, 20)}`);
+    // Generous: a cold `node --import tsx` start on a busy machine takes many seconds.
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      if (!webhook.running) throw failure("the webhook exited before it was ready");
+      const ready = await fetch(`http://127.0.0.1:${healthPort}/readyz`).then(
+        (response) => response.status === 200,
+        () => false,
+      );
+      if (ready) break;
+      if (Date.now() > deadline) throw failure("timed out waiting for the webhook's /readyz");
+      await new Promise((r) => setTimeout(r, 100));
+    }
     return this.webhook;
   }
 
