@@ -16,22 +16,31 @@
  *                         sandbox CA as caBundle) / controller/main.ts as child processes.
  *   operatorEnv           extra environment for those processes. logger: a pino logger (default silent).
  *   crdFiles              CRDs to install (default manifests/crd/*.yaml). probePeriodCapSeconds (default 1).
+ *   name                  the region's name (node name, kubeconfig context).
+ *
+ * Also exported: waitFor(check, { timeoutMs, what }), freePort(), createCa(dir), issueServingCertificate(ca,
+ * dir, dnsNames, ips) (tls.crt/tls.key/ca.crt like cert-manager), and sandbox.ca (the sandbox CA, which signs
+ * the API server's certificate: use sandbox.ca.certPem to call the API server over raw HTTPS).
  *
  * The returned TestSandbox:
  *   kubeconfigPath, kubeConfig (a client-node KubeConfig), apiUrl, range, dir, sandbox (the Sandbox itself)
  *   podIP(name, ns = "default")              status.podIP, or undefined
  *   waitForPodReady(name, ns?, timeoutMs?)   resolves with the podIP once the pod is Ready
- *   killPod(name, ns?, signal = "SIGKILL")   signals the pod's container processes (a crash: the kubelet
- *                                            restarts the container, restartCount goes up)
+ *   killPod(name, ns?, signal = "SIGKILL")   signals the pod's first container's PID 1 (a crash: the kubelet
+ *                                            restarts the container, restartCount goes up, exit code 137)
  *   pausePod(name, ns?) / resumePod(...)     SIGSTOP / SIGCONT (a hung Redis: no answers, no crash)
  *   exec(name, ns, argv)                     runs a command inside the pod (its mounts, env, DNS)
  *   resolve(dnsName, fromNamespace?)         what a cluster DNS name resolves to
  *   addHost(name, ip)                        an external DNS name for pods and operator processes (e.g.
  *                                            another region's LoadBalancer IP as `redis-east.example.com`)
  *   loadBalancerIP(service, ns?)             the LoadBalancer ingress IP of a Service
- *   startController() / stopController() / killController(signal = "SIGKILL")   (the controller process;
- *                                            sandbox.controllerMetricsPort, sandbox.startControllerReplica(name)
- *                                            for more replicas; options.controllerArgs e.g. ["--leader-elect"])
+ *   startController() / stopController() / killController(signal = "SIGKILL")   the controller process
+ *                                            (start again after stop/kill; metrics on sandbox.controllerMetricsPort;
+ *                                            sandbox.startControllerReplica(name) for more replicas;
+ *                                            options.controllerArgs e.g. ["--leader-elect"])
+ *   sandbox.startWebhook() / sandbox.installWebhookConfigurations() / sandbox.webhook (an OperatorProcess:
+ *                                            stop(), start(), signal()) — to start the webhook after changing env
+ *   sandbox.routeService(ns, name, {host, port})   sends webhook calls for that Service to a test server
  *   breakWatches()                           cuts every open watch connection
  *   failNextWatches(count, code = 500)       the next watch requests fail with that HTTP code
  *   compact()                                forgets the watch history: resuming watches get 410 Gone
