@@ -47,7 +47,8 @@ export function entrypointScript(tls: boolean): string {
     // Redis config strings are double-quoted: escape backslashes and double quotes of the password.
     `pw=$(printf '%s' "\${REDIS_PASSWORD:-}" | sed 's/[\\\\"]/\\\\&/g')`,
     'auth=""',
-    'if [ -n "$pw" ]; then auth="requirepass \\"$pw\\""; fi',
+    // masterauth too: a pod Sentinel (or anyone) re-points at another pod of the cluster can authenticate.
+    'if [ -n "$pw" ]; then auth="requirepass \\"$pw\\"\nmasterauth \\"$pw\\""; fi',
     "exec redis-server - <<END_OF_CONFIG",
     ...(tls ? tlsConfig : [`port ${REDIS_PORT}`]),
     "protected-mode no",
@@ -67,6 +68,46 @@ export function entrypointScript(tls: boolean): string {
 function readinessScript(tls: boolean): string {
   const tlsFlags = tls ? ` --tls --cacert ${TLS_FILES.ca}` : "";
   return `REDISCLI_AUTH="\${REDIS_PASSWORD:-}" redis-cli${tlsFlags} -p ${REDIS_PORT} ping | grep -q PONG`;
+}
+
+export const SENTINEL_PORT = 26379;
+
+/**
+ * The Sentinel sidecar of `mode: sentinel`. It monitors the designated leader by its stable DNS name (the
+ * headless Service's pod record) and keeps its own state in an emptyDir (Sentinel rewrites its config file),
+ * so a restarted sidecar remembers the current primary. The password ends up in that file (auth-pass), in
+ * the pod's own emptyDir, never in argv.
+ */
+export function sentinelScript(cluster: string, namespace: string, instances: number, tls: boolean): string {
+  const quorum = Math.floor(instances / 2) + 1;
+  const leaderDns = `${cluster}-0.${headlessServiceName(cluster)}.${namespace}.svc`;
+  return [
+    "set -eu",
+    `pw=$(printf '%s' "\${REDIS_PASSWORD:-}" | sed 's/[\\\\"]/\\\\&/g')`,
+    "conf=/sentinel/sentinel.conf",
+    'if [ ! -s "$conf" ]; then',
+    '  cat > "$conf" <<END_OF_CONFIG',
+    `port ${SENTINEL_PORT}`,
+    "dir /sentinel",
+    "sentinel resolve-hostnames yes",
+    ...(tls
+      ? [
+          `tls-cert-file ${TLS_FILES.cert}`,
+          `tls-key-file ${TLS_FILES.key}`,
+          `tls-ca-cert-file ${TLS_FILES.ca}`,
+          "tls-replication yes",
+        ]
+      : []),
+    `sentinel monitor ${cluster} ${leaderDns} ${REDIS_PORT} ${quorum}`,
+    `sentinel down-after-milliseconds ${cluster} 5000`,
+    `sentinel failover-timeout ${cluster} 30000`,
+    `sentinel parallel-syncs ${cluster} 1`,
+    "END_OF_CONFIG",
+    `  if [ -n "$pw" ]; then printf 'sentinel auth-pass ${cluster} "%s"\\n' "$pw" >> "$conf"; fi`,
+    "fi",
+    'exec redis-sentinel "$conf"',
+    "",
+  ].join("\n");
 }
 
 export function ownerReference(cluster: RedisCluster): V1OwnerReference {
@@ -102,8 +143,35 @@ export function statefulSetFor(cluster: RedisCluster): V1StatefulSet {
   const labels = clusterLabels(name);
   const storage = spec.storage;
   const tls = spec.tlsSecret !== undefined;
+  const sentinel = spec.mode === "sentinel";
+  const image = spec.image !== undefined && spec.image !== "" ? spec.image : DEFAULT_IMAGE;
+  const passwordEnv =
+    spec.authSecret === undefined
+      ? []
+      : [
+          {
+            name: "REDIS_PASSWORD",
+            valueFrom: { secretKeyRef: { name: spec.authSecret.name, key: "password" } },
+          },
+        ];
+  const sentinelContainer = {
+    name: "sentinel",
+    image,
+    command: [
+      "sh",
+      "-c",
+      sentinelScript(name, cluster.metadata?.namespace ?? "default", spec.instances ?? 1, tls),
+    ],
+    ports: [{ name: "sentinel", containerPort: SENTINEL_PORT }],
+    env: passwordEnv,
+    volumeMounts: [
+      { name: "sentinel", mountPath: "/sentinel" },
+      ...(tls ? [{ name: "tls", mountPath: TLS_MOUNT, readOnly: true }] : []),
+    ],
+  };
   const volumes = [
     ...(storage === undefined ? [{ name: "data", emptyDir: {} }] : []),
+    ...(sentinel ? [{ name: "sentinel", emptyDir: {} }] : []),
     ...(spec.tlsSecret === undefined ? [] : [{ name: "tls", secret: { secretName: spec.tlsSecret.name } }]),
   ];
   const nodeSelector =
@@ -159,6 +227,7 @@ export function statefulSetFor(cluster: RedisCluster): V1StatefulSet {
               ...(tls ? [{ name: "tls", mountPath: TLS_MOUNT, readOnly: true }] : []),
             ],
           },
+          ...(sentinel ? [sentinelContainer] : []),
         ],
         ...(volumes.length === 0 ? {} : { volumes }),
       },

@@ -46,6 +46,8 @@ export class ReconcileContext {
   /** The cluster's own Secret is missing: nothing can be done with the pods. */
   clusterAuthMissing: string | undefined;
   pods: V1Pod[] = [];
+  /** Sentinel mode: the pod the replication step found to be the primary. */
+  primaryPod: string | undefined;
   /** The replication engine asked to come back sooner than the resync period. */
   engineRequeueMs: number | undefined;
   /** Redis connections shared by the steps of this reconcile; the reconciler closes them at its end. */

@@ -52,7 +52,8 @@ export class IoredisAdmin implements RedisAdmin {
         : { tls: { ca: [endpoint.tls.ca], checkServerIdentity: () => undefined } }),
       lazyConnect: true,
       connectTimeout: options.connectTimeoutMs ?? 2000,
-      commandTimeout: options.commandTimeoutMs ?? 5000,
+      // Every admin command is quick; a hung instance must not hold a reconcile for long.
+      commandTimeout: options.commandTimeoutMs ?? 2000,
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
       // The ready check waits out LOADING; the controller would rather see LOADING and come back later.

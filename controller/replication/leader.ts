@@ -109,22 +109,32 @@ export async function ensureLeaderPrimary(
   pods: readonly ObservedPod[],
 ): Promise<LeaderState> {
   const { leader, others } = splitPods(pods);
-  if (leader?.snapshot === undefined) return "unreachable";
-  if (isPrimary(leader.snapshot)) {
-    await makePrimary(ctx, leader, ctx.minSyncReplicas);
+  if (leader === undefined) return "unreachable";
+  return ensurePrimary(ctx, leader, others);
+}
+
+/** ensureLeaderPrimary for any pod (Sentinel mode restores the primary Sentinel names, whatever its ordinal). */
+export async function ensurePrimary(
+  ctx: ReplicationContext,
+  target: ObservedPod,
+  others: readonly ObservedPod[],
+): Promise<LeaderState> {
+  if (target.snapshot === undefined) return "unreachable";
+  if (isPrimary(target.snapshot)) {
+    await makePrimary(ctx, target, ctx.minSyncReplicas);
     return "primary";
   }
-  const decision = decideCatchUp(leader.snapshot, others);
+  const decision = decideCatchUp(target.snapshot, others);
   if (decision.kind === "catch-up") {
     await ctx.event(
       "Warning",
       "LeaderCatchingUp",
-      `${leader.name} is not a primary and ${decision.donor.name} holds data it lacks ` +
+      `${target.name} is not a primary and ${decision.donor.name} holds data it lacks ` +
         `(${decision.partial ? `${decision.bytesAhead} bytes ahead` : "the leader is empty"}); copying from ${decision.donor.name} first`,
     );
-    await catchUpLeader(ctx, leader, others, decision.donor, decision.partial);
+    await catchUpLeader(ctx, target, others, decision.donor, decision.partial);
     return "catching-up";
   }
-  await makePrimary(ctx, leader, ctx.minSyncReplicas);
+  await makePrimary(ctx, target, ctx.minSyncReplicas);
   return "primary";
 }

@@ -50,6 +50,15 @@ export async function makePrimary(
   }
 }
 
+/** The pod authenticates to its primary with this password (set only when it differs). */
+export async function ensureMasterauth(
+  ctx: ReplicationContext,
+  pod: ObservedPod,
+  masterauth: string | undefined,
+): Promise<void> {
+  await ensureConfig(ctx.redis.get(podEndpoint(ctx, pod)), "masterauth", masterauth ?? "");
+}
+
 /** CONFIG SET only when the value differs: every action must be a no-op when repeated. */
 async function ensureConfig(admin: RedisAdmin, parameter: string, value: string): Promise<void> {
   if ((await admin.configGet(parameter)) !== value) await admin.configSet(parameter, value);

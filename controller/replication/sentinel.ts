@@ -1,17 +1,17 @@
 /**
  * Sentinel mode: Redis Sentinel (a sidecar in every pod) elects the primary and reconfigures the replicas on
  * failover; the controller follows it — it does not re-point pods Sentinel manages. It only
- *   - bootstraps: while no pod is a primary (a new cluster, or every pod restarted and parked), it makes the
- *     designated leader the primary, with the same catch-up guard as standalone mode;
+ *   - restores a primary while no pod is one: the pod Sentinel names (it restarted and came back parked), or
+ *     the designated leader for a new cluster — with the same catch-up guard as standalone mode;
  *   - un-parks restarted pods: a parked pod follows the current primary (Sentinel would also fix it, later).
  * Which pod is the primary comes from the Sentinels when they answer, else from the pods themselves.
  */
 import type { ObservedPod } from "../reconcile/decisions/pods.ts";
 import { isHeld, isPrimary } from "../reconcile/decisions/pods.ts";
 import type { ReplicationContext } from "./context.ts";
-import { ensureLeaderPrimary, splitPods, upstreamOf } from "./leader.ts";
+import { ensurePrimary, splitPods, upstreamOf } from "./leader.ts";
 import { observePods } from "./observe.ts";
-import { attach } from "./pod-actions.ts";
+import { attach, ensureMasterauth } from "./pod-actions.ts";
 import type { EngineResult } from "./promotion.ts";
 
 export const SENTINEL_PORT = 26379;
@@ -22,18 +22,26 @@ async function sentinelsPrimary(
   ctx: ReplicationContext,
   pods: readonly ObservedPod[],
 ): Promise<ObservedPod | undefined> {
-  for (const pod of pods) {
-    const endpoint = { host: pod.host, port: SENTINEL_PORT };
-    try {
-      const address = await ctx.redis.get(endpoint).sentinelMaster(ctx.cluster);
-      if (address === undefined) continue;
-      const named = pods.find((p) => p.host === address.host || address.host.startsWith(`${p.name}.`));
-      if (named !== undefined) return named;
-    } catch {
-      await ctx.redis.forget(endpoint);
-    }
+  // Asked in parallel: a hung pod's Sentinel must not delay the others' answer.
+  const answers = await Promise.all(
+    pods.map(async (pod) => {
+      const endpoint = { host: pod.host, port: SENTINEL_PORT };
+      try {
+        return await ctx.redis.get(endpoint).sentinelMaster(ctx.cluster);
+      } catch {
+        await ctx.redis.forget(endpoint);
+        return undefined;
+      }
+    }),
+  );
+  // The answer most Sentinels give (they agree once a failover is over).
+  const votes = new Map<string, number>();
+  for (const address of answers) {
+    if (address !== undefined) votes.set(address.host, (votes.get(address.host) ?? 0) + 1);
   }
-  return undefined;
+  const [host] = [...votes.entries()].sort((a, b) => b[1] - a[1])[0] ?? [];
+  if (host === undefined) return undefined;
+  return pods.find((p) => p.host === host || host.startsWith(`${p.name}.`));
 }
 
 /** The primary Sentinel mode settles on: the Sentinels' choice if that pod really is a primary, else the only primary. */
@@ -49,21 +57,30 @@ export function choosePrimary(
 
 export async function runSentinelMode(ctx: ReplicationContext): Promise<EngineResult> {
   const pods = await observePods(ctx);
-  let primary = choosePrimary(pods, await sentinelsPrimary(ctx, pods));
+  const named = await sentinelsPrimary(ctx, pods);
+  let primary = choosePrimary(pods, named);
   if (primary === "ambiguous") {
     // Several primaries and no Sentinel verdict (a failover in progress): Sentinel decides, not us.
     return { requeueAfterMs: RETRY_MS };
   }
   if (primary === "none") {
-    const state = await ensureLeaderPrimary(ctx, pods);
-    const { leader } = splitPods(pods);
-    if (state !== "primary" || leader === undefined) return { requeueAfterMs: RETRY_MS };
-    primary = leader;
+    // Nobody is a primary: the one Sentinel still names came back parked after a restart (Sentinel expects it
+    // back as the primary), or the cluster is new (the designated leader). Restored with the catch-up guard.
+    const target = named ?? splitPods(pods).leader;
+    if (target === undefined) return { requeueAfterMs: RETRY_MS };
+    const state = await ensurePrimary(
+      ctx,
+      target,
+      pods.filter((p) => p !== target),
+    );
+    if (state !== "primary") return { requeueAfterMs: RETRY_MS };
+    primary = target;
   }
   for (const pod of pods) {
-    if (pod !== primary && pod.snapshot !== undefined && isHeld(pod.snapshot)) {
-      await attach(ctx, pod, upstreamOf(primary), ctx.clusterPassword);
-    }
+    if (pod === primary || pod.snapshot === undefined) continue;
+    if (isHeld(pod.snapshot)) await attach(ctx, pod, upstreamOf(primary), ctx.clusterPassword);
+    // Sentinel re-points replicas but never sets masterauth: a pod that was a primary may lack it.
+    else await ensureMasterauth(ctx, pod, ctx.clusterPassword);
   }
   return { primaryPod: primary.name };
 }

@@ -46,6 +46,12 @@ before(async () => {
 after(async () => {
   const keep = process.env["KEEP_CONTROLLER_LOG"];
   if (keep !== undefined && sb !== undefined) copyFileSync(join(sb.dir, "logs", "controller.log"), keep);
+  // A test that failed half-way may have left a pod paused.
+  try {
+    sb?.resumePod("sentry-0", NS);
+  } catch {
+    // no such pod
+  }
   await sb?.stop();
   await wan.stop();
   await source.stop();
@@ -71,6 +77,7 @@ function podClient(name: string): Redis {
     password: CLUSTER_PASSWORD,
     retryStrategy: () => null,
     maxRetriesPerRequest: 1,
+    commandTimeout: 3000,
   });
   client.on("error", () => undefined);
   return client;
@@ -478,5 +485,70 @@ describe("the controller on the sandbox", () => {
     } finally {
       rmSync(certificates.dir, { recursive: true, force: true });
     }
+  });
+
+  it("runs a Sentinel-mode cluster and follows the primary Sentinel elects (labels, currentPrimary)", async () => {
+    await custom.createNamespacedCustomObject({
+      ...group,
+      body: {
+        apiVersion: "redis.io/v1",
+        kind: "RedisCluster",
+        metadata: { name: "sentry", namespace: NS },
+        spec: { instances: 3, mode: "sentinel", authSecret: { name: "dr-auth" } },
+      },
+    });
+    const sentry = async () =>
+      (await custom.getNamespacedCustomObject({ ...group, name: "sentry" })) as RedisCluster;
+    const primaryLabelled = async () =>
+      (
+        await core.listNamespacedPod({
+          namespace: NS,
+          labelSelector: "redis.io/cluster=sentry,redis.io/role=primary",
+        })
+      ).items.map((p) => p.metadata?.name);
+    await waitFor(async () => (await sentry()).status?.currentPrimary === "sentry-0", {
+      timeoutMs: 60_000,
+      what: "bootstrap",
+    });
+    await waitFor(async () => (await primaryLabelled()).join() === "sentry-0", { what: "leader labelled" });
+    // Sentinel learns the replicas from the primary's INFO every 10 s; only then can it fail over.
+    await waitFor(
+      async () => {
+        const sentinel = new Redis({ host: sb.podIP("sentry-1"), port: 26379, retryStrategy: () => null });
+        sentinel.on("error", () => undefined);
+        try {
+          const fields = (await sentinel.call("SENTINEL", "MASTER", "sentry")) as string[];
+          return (
+            fields[fields.indexOf("num-slaves") + 1] === "2" &&
+            fields[fields.indexOf("num-other-sentinels") + 1] === "2"
+          );
+        } finally {
+          sentinel.disconnect();
+        }
+      },
+      { timeoutMs: 60_000, what: "Sentinels ready" },
+    );
+    // A hung primary (no answers) for longer than down-after-milliseconds: Sentinel fails over.
+    sb.pausePod("sentry-0", NS);
+    const failedOver = await waitFor(
+      async () => {
+        const primary = (await sentry()).status?.currentPrimary;
+        return primary !== undefined && primary !== "sentry-0" ? primary : undefined;
+      },
+      { timeoutMs: 60_000, what: "Sentinel failover followed" },
+    );
+    await waitFor(async () => (await primaryLabelled()).join() === failedOver, {
+      what: "new primary labelled",
+    });
+    // Back from the hang: Sentinel makes the stale primary a replica of the new one.
+    sb.resumePod("sentry-0", NS);
+    await waitFor(
+      async () => {
+        const info = await onPod("sentry-0", (c) => c.info("replication"));
+        return infoField(info, "role") === "slave" && infoField(info, "master_link_status") === "up";
+      },
+      { timeoutMs: 60_000, what: "old leader back as a replica" },
+    );
+    assert.equal((await sentry()).status?.currentPrimary, failedOver);
   });
 });

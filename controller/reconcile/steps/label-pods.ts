@@ -1,23 +1,45 @@
 /**
- * Lists the cluster's pods and gives each its `redis.io/role` label: `primary` for the designated leader
- * (ordinal 0, even while it replicates from the source), `replica` for the others. The `<name>-leader`
- * Service selects on it.
+ * Lists the cluster's pods (list-pods, early) and gives each its `redis.io/role` label (label-pods, after the
+ * replication step): `primary` for the designated leader (ordinal 0, even while it replicates from the
+ * source), `replica` for the others — in Sentinel mode, `primary` for whichever pod Sentinel made the primary.
+ * The `<name>-leader` Service selects on it.
  */
 import { CLUSTER_LABEL, ROLE_LABEL } from "../../kube/resources.ts";
 import type { ReconcileContext, Step, StepResult } from "../context.ts";
 import { CONTINUE } from "../context.ts";
+import type { RoleLabel } from "../decisions/pods.ts";
 import { ordinalOf, roleLabelFor } from "../decisions/pods.ts";
+
+export const listPods: Step = {
+  name: "list-pods",
+  async run(ctx: ReconcileContext): Promise<StepResult> {
+    ctx.pods = await ctx.deps.api.listPods(ctx.namespace, `${CLUSTER_LABEL}=${ctx.name}`);
+    return CONTINUE;
+  },
+};
+
+/** The role label a pod should carry; undefined when it cannot be said yet (Sentinel mode, primary unknown). */
+export function desiredRole(
+  sentinel: boolean,
+  ordinal: number,
+  pod: string,
+  primaryPod: string | undefined,
+): RoleLabel | undefined {
+  if (!sentinel) return roleLabelFor(ordinal);
+  if (primaryPod === undefined) return undefined;
+  return pod === primaryPod ? "primary" : "replica";
+}
 
 export const labelPods: Step = {
   name: "label-pods",
   async run(ctx: ReconcileContext): Promise<StepResult> {
-    ctx.pods = await ctx.deps.api.listPods(ctx.namespace, `${CLUSTER_LABEL}=${ctx.name}`);
+    const sentinel = ctx.intent?.kind === "sentinel";
     for (const pod of ctx.pods) {
       const name = pod.metadata?.name ?? "";
       const ordinal = ordinalOf(ctx.name, name);
       if (ordinal === undefined || pod.metadata?.deletionTimestamp !== undefined) continue;
-      const role = roleLabelFor(ordinal);
-      if (pod.metadata?.labels?.[ROLE_LABEL] !== role) {
+      const role = desiredRole(sentinel, ordinal, name, ctx.primaryPod);
+      if (role !== undefined && pod.metadata?.labels?.[ROLE_LABEL] !== role) {
         await ctx.deps.api.patchPodLabels(ctx.namespace, name, { [ROLE_LABEL]: role });
         ctx.log.info({ pod: name, role }, "pod labelled");
       }

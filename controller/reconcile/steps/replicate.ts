@@ -57,6 +57,7 @@ export const replicate: Step = {
   async run(ctx: ReconcileContext): Promise<StepResult> {
     const result = await reconcileReplication(replicationContext(ctx));
     ctx.engineRequeueMs = result.requeueAfterMs;
+    ctx.primaryPod = result.primaryPod;
     return CONTINUE;
   },
 };

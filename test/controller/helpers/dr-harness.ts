@@ -30,7 +30,12 @@ export interface RecordedEvent {
 }
 
 /** The boot configuration of a pod, as the controller's StatefulSet renders it (persistence, parked). */
-export const POD_BOOT_CONFIG = ["appendonly yes", "appendfsync always", "replicaof 127.0.0.1 1"];
+export const POD_BOOT_CONFIG = [
+  "appendonly yes",
+  "appendfsync always",
+  "replicaof 127.0.0.1 1",
+  `masterauth ${CLUSTER_PASSWORD}`,
+];
 
 export class DrHarness {
   readonly source: RedisProcess;

@@ -112,6 +112,8 @@ describe("the container entrypoint, run for real", () => {
     assert.match(info, /role:slave/);
     assert.match(info, /master_host:127\.0\.0\.1\r\nmaster_port:1\r\n/);
     assert.deepEqual(await client.config("GET", "appendonly"), ["appendonly", "yes"]);
+    // masterauth too, so a pod re-pointed at another pod of the cluster (e.g. by Sentinel) authenticates.
+    assert.deepEqual(await client.config("GET", "masterauth"), ["masterauth", password]);
     const anonymous = spawnSync("redis-cli", ["-s", socket, "GET", "x"], { encoding: "utf8" });
     assert.equal(anonymous.stdout.trim(), "NOAUTH Authentication required.");
     // The shell exec'd redis-server: its pid is the child's, and its command line has no password.
