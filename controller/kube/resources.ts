@@ -143,7 +143,8 @@ export function statefulSetFor(cluster: RedisCluster): V1StatefulSet {
   const labels = clusterLabels(name);
   const storage = spec.storage;
   const tls = spec.tlsSecret !== undefined;
-  const sentinel = spec.mode === "sentinel";
+  // No Sentinel while replicating from a source: it would fail over a cluster whose roles the controller drives.
+  const sentinel = spec.mode === "sentinel" && spec.replicaMode?.enabled !== true;
   const image = spec.image !== undefined && spec.image !== "" ? spec.image : DEFAULT_IMAGE;
   const passwordEnv =
     spec.authSecret === undefined

@@ -69,6 +69,23 @@ describe("the StatefulSet of a RedisCluster", () => {
   });
 });
 
+describe("the Sentinel sidecar", () => {
+  it("runs beside Redis in mode: sentinel, and never while replicating from a source", () => {
+    const names = (spec: RedisCluster["spec"]) =>
+      statefulSetFor({ ...cluster, spec }).spec?.template.spec?.containers.map((c) => c.name);
+    assert.deepEqual(names({ ...cluster.spec, mode: "sentinel" }), ["redis", "sentinel"]);
+    assert.deepEqual(names({ ...cluster.spec, mode: "standalone" }), ["redis"]);
+    assert.deepEqual(
+      names({
+        ...cluster.spec,
+        mode: "sentinel",
+        replicaMode: { enabled: true, source: { host: "10.0.0.1" } },
+      }),
+      ["redis"],
+    );
+  });
+});
+
 describe("the Services of a RedisCluster", () => {
   it("are a headless service, a leader service selecting role=primary and a replicas service", () => {
     assert.deepEqual(
