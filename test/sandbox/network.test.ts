@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type V1Pod } from "@kubernetes/client-node";
 import { Redis } from "ioredis";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -160,6 +160,29 @@ describe("service DNS for the operator's processes", () => {
       output,
       `primary.default.svc.cluster.local ${clusterIp}\nprimary.default.svc ${clusterIp}\nsource.nodes.default.svc.cluster.local ${east.podIP("source") ?? ""}\n`,
     );
+  });
+});
+
+describe("Service type changes", () => {
+  test("a Service patched to LoadBalancer gets an address, and gives it back when patched back", async () => {
+    const core = east.kubeConfig.makeApiClient(CoreV1Api);
+    const created = await core.createNamespacedService({
+      namespace: NS,
+      body: { metadata: { name: "flip" }, spec: { selector: { app: "none" }, ports: [{ port: 7000 }] } },
+    });
+    const strategic = setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch);
+    const lb = await core.patchNamespacedService(
+      { name: "flip", namespace: NS, body: { spec: { type: "LoadBalancer" } } },
+      strategic,
+    );
+    assert.equal(lb.spec?.clusterIP, created.spec?.clusterIP);
+    assert.match(lb.status?.loadBalancer?.ingress?.[0]?.ip ?? "", /^127\.14\.250\.\d+$/);
+    const back = await core.patchNamespacedService(
+      { name: "flip", namespace: NS, body: { spec: { type: "ClusterIP" } } },
+      strategic,
+    );
+    assert.equal(back.status?.loadBalancer?.ingress, undefined);
+    await core.deleteNamespacedService({ name: "flip", namespace: NS });
   });
 });
 

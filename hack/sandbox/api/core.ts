@@ -62,6 +62,8 @@ export interface ListOptions {
 export interface TypeHooks {
   /** Called on create (after defaulting, before admission), may fill server-assigned fields. */
   prepareCreate?: (object: KubeObject) => void;
+  /** Called on updates through the main endpoint (before admission), may keep or fill server-assigned fields. */
+  prepareUpdate?: (object: KubeObject, old: KubeObject) => void;
   /** Whether a delete should only mark the object (deletionTimestamp) for a controller to finish. */
   gracefulDelete?: (object: KubeObject, options: DeleteOptions) => boolean;
   /** Called when a create fails or is a dry run: undo what prepareCreate allocated. */
@@ -407,6 +409,7 @@ export class ApiCore {
     delete meta.managedFields;
     meta.resourceVersion = old.metadata.resourceVersion;
     this.prepareBuiltin(type, next, old, ctx);
+    if (subresource === "") this.hooksOf(type).prepareUpdate?.(next, old);
 
     const admitted = await this.admit(type, "UPDATE", next, old, ctx, subresource);
     if (isDeepStrictEqual(admitted, old)) return old; // a no-op write changes nothing, not even the resourceVersion

@@ -63,6 +63,7 @@ export class ServiceNetwork {
     core.addHooks("", "services", {
       prepareCreate: (service) => this.allocate(service),
       abortCreate: (service) => this.release(service),
+      prepareUpdate: (service, old) => this.reallocate(service, old),
       afterDelete: (service) => {
         this.release(service);
         // The endpoints controller removes a deleted Service's Endpoints.
@@ -140,6 +141,24 @@ export class ServiceNetwork {
     if (spec.type === "LoadBalancer") {
       service.status = { loadBalancer: { ingress: [{ ip: this.lbIps.allocate(), ipMode: "VIP" }] } };
     } else {
+      service.status = { loadBalancer: {} };
+    }
+    service.spec = spec;
+  }
+
+  /** Keeps the ClusterIP, and gives or takes the LoadBalancer address when `spec.type` changes. */
+  private reallocate(service: KubeObject, old: KubeObject): void {
+    const spec = (service.spec ?? {}) as JsonObject;
+    const oldSpec = (old.spec ?? {}) as JsonObject;
+    if (spec.clusterIP === undefined && oldSpec.clusterIP !== undefined && spec.type !== "ExternalName") {
+      spec.clusterIP = oldSpec.clusterIP;
+      spec.clusterIPs = oldSpec.clusterIPs;
+    }
+    const ingress = lbIngressIp(old);
+    if (spec.type === "LoadBalancer" && !ingress) {
+      service.status = { loadBalancer: { ingress: [{ ip: this.lbIps.allocate(), ipMode: "VIP" }] } };
+    } else if (spec.type !== "LoadBalancer" && ingress) {
+      this.lbIps.release(ingress);
       service.status = { loadBalancer: {} };
     }
     service.spec = spec;
