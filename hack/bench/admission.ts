@@ -189,19 +189,25 @@ async function measure(port: number, scenario: Scenario, connections: number): P
     highestTrackableValue: 60_000_000,
     numberOfSignificantValueDigits: 3,
   });
-  const instance = autocannon({
-    url: `https://127.0.0.1:${port}${scenario.path}`,
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: scenario.body,
-    connections,
-    pipelining: 1,
-    duration: DURATION_S,
+  let instance: autocannon.Instance | undefined;
+  const done = new Promise<autocannon.Result>((resolve, reject) => {
+    instance = autocannon(
+      {
+        url: `https://127.0.0.1:${port}${scenario.path}`,
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: scenario.body,
+        connections,
+        pipelining: 1,
+        duration: DURATION_S,
+      },
+      (error, result) => (error ? reject(error) : resolve(result)),
+    );
   });
-  instance.on("response", (_client: unknown, statusCode: number, _bytes: number, responseTimeMs: number) => {
+  instance?.on("response", (_client, statusCode, _bytes, responseTimeMs) => {
     if (statusCode === 200) latencyUs.recordValue(Math.max(1, Math.round(responseTimeMs * 1000)));
   });
-  const result = await instance;
+  const result = await done;
   const ok = latencyUs.totalCount;
   const figures = {
     rps: ok / DURATION_S,
