@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", ".sandbox/**", "dist/**", "schemas/generated/**"] },
+  { ignores: ["node_modules/**", ".sandbox/**", ".scratch/**", "dist/**", "schemas/generated/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
