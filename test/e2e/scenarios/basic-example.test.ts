@@ -1,13 +1,12 @@
 /**
  * The reference's basic example on the sandbox, applied with kubectl from manifests/examples/basic/:
  * prod-redis (region A) ➜ dr-redis (region B) in namespace production, each with its own auth Secret.
- * Sentinel mode (prod-redis's `mode: sentinel`) is not implemented by the controller yet (issue 6): prod-redis
- * runs in standalone mode here. Loopback range 127.31.0.0/16.
+ * prod-redis runs in sentinel mode, as the reference's manifest says. Loopback range 127.31.0.0/16.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { condition } from "../../../hack/demo/lib/observe.ts";
-import { asStandalone, exampleManifest, withSpec } from "../../../hack/demo/lib/regions.ts";
+import { exampleManifest, withSpec } from "../../../hack/demo/lib/regions.ts";
 import {
   everyPodHolds,
   fullSyncsServed,
@@ -17,6 +16,7 @@ import {
   replicating,
   startRegion,
   untilCluster,
+  waitFor,
   writeKeys,
   type Region,
 } from "./region-fixture.ts";
@@ -35,12 +35,12 @@ before(async () => {
 after(() => region?.stop());
 
 describe("the reference's basic example", () => {
-  it("prod-redis ➜ dr-redis: replicates every key, with separate auth Secrets (prod-redis standalone: sentinel mode is not implemented yet)", async () => {
+  it("prod-redis ➜ dr-redis: replicates every key, with separate auth Secrets (prod-redis in sentinel mode)", async () => {
     const { kubectl } = region;
     await kubectl.applyNamespace(NS);
     await kubectl.applyPasswordSecret(NS, "prod-redis-auth", PROD_PASSWORD);
     await kubectl.applyPasswordSecret(NS, "dr-redis-auth", DR_PASSWORD);
-    await kubectl.apply([asStandalone(exampleManifest("basic/prod-redis.yaml"))]);
+    await kubectl.apply([exampleManifest("basic/prod-redis.yaml")]);
     const view = region.view(NS);
     await untilCluster(
       view,
@@ -50,7 +50,14 @@ describe("the reference's basic example", () => {
     );
     const prodLeader = region.sb.resolve(`${SOURCE_HOST}`);
     assert.ok(prodLeader !== undefined, "prod-redis-leader resolves");
-    written = await writeKeys(prodLeader, 6379, PROD_PASSWORD, "basic", 1000);
+    // minSyncReplicas: 1 — the primary takes writes once a replica is attached (NOREPLICAS before).
+    written = await waitFor(
+      async () => {
+        const keys = await writeKeys(prodLeader, 6379, PROD_PASSWORD, "basic", 1000);
+        return keys.length === 1000 ? keys : undefined;
+      },
+      { what: "prod-redis accepting writes", timeoutMs: 30_000, intervalMs: 250 },
+    );
     assert.equal(written.length, 1000);
 
     await kubectl.apply([exampleManifest("basic/dr-redis.yaml")]);

@@ -3,13 +3,12 @@
  * (us-east-1, 5 instances) exposed by a LoadBalancer, redis-west (us-west-2, 5 instances, the same password)
  * replicating from that address; verify replication, fail over to DR while us-east-1 is down (its pods hung),
  * and recover the primary region as a replica of redis-west.
- * Sentinel mode (redis-east's `mode: sentinel`) is not implemented by the controller yet (issue 6): redis-east
- * runs in standalone mode here. Loopback range 127.32.0.0/16.
+ * redis-east runs in sentinel mode, as the reference's manifest says. Loopback range 127.32.0.0/16.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { condition } from "../../../hack/demo/lib/observe.ts";
-import { asStandalone, exampleManifest, withSource } from "../../../hack/demo/lib/regions.ts";
+import { exampleManifest, withSource } from "../../../hack/demo/lib/regions.ts";
 import {
   everyPodHolds,
   fullSyncsServed,
@@ -50,11 +49,11 @@ const lbIp = async (service: string): Promise<string> => {
 };
 
 describe("the reference's cross-region example (5 + 5 instances, the same password)", () => {
-  it("redis-west replicates every key from redis-east through redis-east-external's LoadBalancer IP (redis-east standalone: sentinel mode is not implemented yet)", async () => {
+  it("redis-west replicates every key from redis-east through redis-east-external's LoadBalancer IP (redis-east in sentinel mode)", async () => {
     const { kubectl } = region;
     await kubectl.applyPasswordSecret(NS, "redis-password", PASSWORD);
     await kubectl.apply([
-      asStandalone(exampleManifest("cross-region/redis-east.yaml")),
+      exampleManifest("cross-region/redis-east.yaml"),
       exampleManifest("cross-region/redis-east-external.yaml"),
     ]);
     const view = region.view(NS);
@@ -66,7 +65,14 @@ describe("the reference's cross-region example (5 + 5 instances, the same passwo
       90_000,
     );
     eastLb = await lbIp("redis-east-external");
-    written = await writeKeys(eastLb, 6379, PASSWORD, "east", 2000);
+    // minSyncReplicas: 1 — the primary takes writes once a replica is attached (NOREPLICAS before).
+    written = await waitFor(
+      async () => {
+        const keys = await writeKeys(eastLb, 6379, PASSWORD, "east", 2000);
+        return keys.length === 2000 ? keys : undefined;
+      },
+      { what: "redis-east accepting writes", timeoutMs: 30_000, intervalMs: 250 },
+    );
     assert.equal(written.length, 2000);
     await kubectl.apply([withSource(exampleManifest("cross-region/redis-west.yaml"), eastLb, 6379)]);
     const west = await untilCluster(view, "redis-west", "redis-west replicating", replicating, 90_000);
@@ -138,11 +144,7 @@ describe("the reference's cross-region example (5 + 5 instances, the same passwo
     eastPaused = false;
     await region.kubectl.apply([exampleManifest("cross-region/redis-west-external.yaml")]);
     const westLb = await lbIp("redis-west-external");
-    const recover = withSource(
-      asStandalone(exampleManifest("cross-region/redis-east-failback.yaml")),
-      westLb,
-      6379,
-    );
+    const recover = withSource(exampleManifest("cross-region/redis-east-failback.yaml"), westLb, 6379);
     const run = await region.kubectl.apply([recover]);
     assert.match(
       run.stderr,
