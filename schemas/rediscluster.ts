@@ -329,6 +329,15 @@ const status: SchemaNode = {
       type: "string",
       description: "The pod that becomes primary on promotion (ordinal 0).",
     },
+    syncReplicas: {
+      type: "integer",
+      format: "int32",
+      minimum: 0,
+      description:
+        "Replicas of the current primary that count for spec.minSyncReplicas right now: connected, online " +
+        "and acknowledged within min-replicas-max-lag (10 s). While it is below spec.minSyncReplicas the " +
+        "primary refuses writes (NOREPLICAS). Absent while no pod is a primary or the primary cannot be asked.",
+    },
     replication: {
       type: "object",
       description: "The cross-region replication link, as seen from the designated leader and the source.",

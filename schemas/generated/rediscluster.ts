@@ -177,6 +177,10 @@ export interface RedisClusterStatus {
    * The pod that becomes primary on promotion (ordinal 0).
    */
   designatedLeader?: string;
+  /**
+   * Replicas of the current primary that count for spec.minSyncReplicas right now: connected, online and acknowledged within min-replicas-max-lag (10 s). While it is below spec.minSyncReplicas the primary refuses writes (NOREPLICAS). Absent while no pod is a primary or the primary cannot be asked.
+   */
+  syncReplicas?: number;
   replication?: ReplicationStatus;
   promotion?: PromotionStatus;
   lastDemotion?: DemotionStatus;
