@@ -48,6 +48,20 @@ function currentPrimaryOf(
   return isPrimary(leader.snapshot) ? leader.name : undefined;
 }
 
+/** The replica-max-lag Redis applies to min-replicas-to-write (its default; the pods keep it). */
+export const MIN_REPLICAS_MAX_LAG_SECONDS = 10;
+
+/**
+ * Replicas of the primary that count for min-replicas-to-write: online and acknowledged within the max lag
+ * (Redis' own rule). Undefined when no pod is the primary or it could not be asked.
+ */
+export function syncReplicasOf(primary: ObservedPod | undefined): number | undefined {
+  const replication = primary?.snapshot?.replication;
+  if (replication === undefined || !isPrimary(primary?.snapshot)) return undefined;
+  return replication.replicas.filter((r) => r.state === "online" && r.lag <= MIN_REPLICAS_MAX_LAG_SECONDS)
+    .length;
+}
+
 export async function observeAndReport(
   ctx: ReplicationContext,
   generation: number | undefined,
@@ -85,11 +99,13 @@ export async function observeAndReport(
     }),
   ];
   const transaction: StatusTransaction = (s) => {
+    const currentPrimary = currentPrimaryOf(intent.kind, pods, leader, s.currentPrimary);
     let next: RedisClusterStatus = {
       ...s,
       replication: report.replication,
       designatedLeader: designatedLeaderName(ctx.cluster),
-      currentPrimary: currentPrimaryOf(intent.kind, pods, leader, s.currentPrimary),
+      currentPrimary,
+      syncReplicas: syncReplicasOf(pods.find((p) => p.name === currentPrimary)),
     };
     for (const condition of conditions) {
       next = { ...next, conditions: setCondition(next.conditions, condition, generation, now) };

@@ -11,7 +11,7 @@ import { isHeld, isPrimary } from "../reconcile/decisions/pods.ts";
 import type { ReplicationContext } from "./context.ts";
 import { ensurePrimary, splitPods, upstreamOf } from "./leader.ts";
 import { observePods } from "./observe.ts";
-import { attach, ensureMasterauth } from "./pod-actions.ts";
+import { attach, ensureMasterauth, makePrimary } from "./pod-actions.ts";
 import type { EngineResult } from "./promotion.ts";
 
 export const SENTINEL_PORT = 26379;
@@ -76,6 +76,16 @@ export async function runSentinelMode(ctx: ReplicationContext): Promise<EngineRe
     if (state !== "primary") return { requeueAfterMs: RETRY_MS };
     primary = target;
   }
+  const previous = ctx.status().currentPrimary;
+  if (previous !== undefined && previous !== primary.name && pods.some((p) => p.name === previous)) {
+    await ctx.event(
+      "Normal",
+      "SentinelFailover",
+      `Sentinel made ${primary.name} the primary (it was ${previous}); the leader Service and currentPrimary follow it`,
+    );
+  }
+  // min-replicas-to-write on whichever pod is the primary now (a pod Sentinel promoted has the replica's 0).
+  await makePrimary(ctx, primary, ctx.minSyncReplicas);
   for (const pod of pods) {
     if (pod === primary || pod.snapshot === undefined) continue;
     if (isHeld(pod.snapshot)) await attach(ctx, pod, upstreamOf(primary), ctx.clusterPassword);

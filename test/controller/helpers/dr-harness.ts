@@ -53,10 +53,19 @@ export class DrHarness {
   constructor(
     readonly prefix: string,
     instances = 3,
-    options: { podConfig?: readonly string[]; tls?: TestCertificates } = {},
+    options: {
+      podConfig?: readonly string[];
+      tls?: TestCertificates;
+      /** The source's own certificates (another CA than the pods'), when not `tls`. */
+      sourceTls?: TestCertificates;
+    } = {},
   ) {
     this.tls = options.tls;
-    this.source = new RedisProcess({ host: `${prefix}.1`, password: SOURCE_PASSWORD, tls: options.tls });
+    this.source = new RedisProcess({
+      host: `${prefix}.1`,
+      password: SOURCE_PASSWORD,
+      tls: options.sourceTls ?? options.tls,
+    });
     this.pods = Array.from(
       { length: instances },
       (_, i) =>
