@@ -139,14 +139,17 @@ export async function redisCliInfo(
   namespace: string,
   section: string,
 ): Promise<Record<string, string>> {
-  const run = await sb.exec(pod, namespace, [
+  const run = await new Kubectl(sb.kubeconfigPath).ok([
+    "-n",
+    namespace,
+    "exec",
+    pod,
+    "--",
     "sh",
     "-c",
     `REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli INFO ${section}`,
   ]);
-  if (run.code !== 0)
-    throw new Error(`redis-cli in ${namespace}/${pod} exited with ${run.code}: ${run.output}`);
-  return parseInfo(run.output);
+  return parseInfo(run.stdout);
 }
 
 /** Every pod of the cluster holds every key of `expected` (polled: replicas may still be applying). */
