@@ -48,7 +48,8 @@ export interface RedisAdminFactory {
 }
 
 /** Why a Redis call failed, in terms a status message can use. */
-export type RedisFailureKind = "unreachable" | "auth" | "loading" | "command";
+/** `tls`: the TLS handshake failed (a certificate not signed by the CA we trust, expired, …). */
+export type RedisFailureKind = "unreachable" | "auth" | "loading" | "tls" | "command";
 
 /**
  * A failed Redis call. Its message names the command (never its arguments: `CONFIG SET masterauth <secret>`

@@ -64,6 +64,11 @@ function describeSourceFailure(error: RedisAdminError, source: SourceRef): strin
       );
     case "unreachable":
       return `${where} is unreachable: ${error.message}`;
+    case "tls":
+      return (
+        `TLS with ${where} failed: ${error.message}. Its certificate must be valid and signed by a CA in ` +
+        "ca.crt of spec.tlsSecret"
+      );
     default:
       return `${where} answered with an error: ${error.message}`;
   }
