@@ -23,14 +23,6 @@ export function exampleManifest(relativePath: string): ManifestObject {
   return YAML.parse(text) as ManifestObject;
 }
 
-/**
- * Sentinel mode (`mode: sentinel`, the reference's primary clusters) is not implemented by the controller
- * yet: the primary side runs in standalone mode, where the controller makes ordinal 0 the primary.
- */
-export function asStandalone(object: ManifestObject): ManifestObject {
-  return { ...object, spec: { ...object.spec, mode: "standalone" } };
-}
-
 export function withSpec(object: ManifestObject, spec: Record<string, unknown>): ManifestObject {
   return { ...object, spec: { ...object.spec, ...spec } };
 }
