@@ -1,8 +1,9 @@
 -- Argo CD health check for redis.io/RedisCluster (Lua 5.1, as Argo CD runs it).
 --   Progressing: no status yet, the controller has not acted on the latest spec (observedGeneration), a
 --                promotion is running, or Ready is not settled yet.
---   Degraded:    a promotion failed, Ready is False for a reason that is not progress, or the replication link
---                of a replicating cluster is down (ReplicationHealthy False/LinkDown) or cannot be checked.
+--   Degraded:    a promotion failed, Ready is False for a reason that is not progress, the replication link
+--                of a replicating cluster is down (ReplicationHealthy False/LinkDown) or cannot be checked, or a
+--                referenced Secret is missing (SecretsAvailable False).
 --   Healthy:     Ready is True and, while replicating, the link is up. A promoted cluster (ReplicaMode
 --                False/Promoted) is healthy: it is the primary now.
 local hs = {}
@@ -98,6 +99,13 @@ if ready.status == "True" then
       hs.status = "Degraded"
     end
     hs.message = messageOf(replication, "Replication is not healthy (" .. tostring(replication.reason) .. ")")
+    return hs
+  end
+  -- A referenced Secret that went missing leaves the cluster running but unable to change (or to re-attach).
+  local secrets = findCondition(status.conditions, "SecretsAvailable")
+  if secrets ~= nil and secrets.status == "False" then
+    hs.status = "Degraded"
+    hs.message = messageOf(secrets, "A referenced Secret is missing")
     return hs
   end
   hs.status = "Healthy"

@@ -147,6 +147,19 @@ const cases: readonly { name: string; object: unknown; expected: Health }[] = [
     expected: { status: "Progressing", message: "The leader is running a full synchronisation" },
   },
   {
+    name: "a cluster whose referenced Secret went missing is degraded, even with every pod ready",
+    object: cluster({
+      observedGeneration: 2,
+      conditions: [
+        ready,
+        replicating,
+        linkUp,
+        condition("SecretsAvailable", "False", "SecretMissing", 'Secret "dr-redis-auth" not found'),
+      ],
+    }),
+    expected: { status: "Degraded", message: 'Secret "dr-redis-auth" not found' },
+  },
+  {
     name: "Ready False because a change is blocked (e.g. a refused demotion) is degraded",
     object: cluster({
       observedGeneration: 2,
