@@ -76,9 +76,17 @@ export const SENTINEL_PORT = 26379;
  * The Sentinel sidecar of `mode: sentinel`. It monitors the designated leader by its stable DNS name (the
  * headless Service's pod record) and keeps its own state in an emptyDir (Sentinel rewrites its config file),
  * so a restarted sidecar remembers the current primary. The password ends up in that file (auth-pass), in
- * the pod's own emptyDir, never in argv.
+ * the pod's own emptyDir, never in argv. In a replica-mode (DR) cluster the Sentinel starts monitoring
+ * nothing (`monitorAtBoot` false): the controller hands the cluster over once it is promoted
+ * (replication/sentinel.ts), so Sentinel never promotes a pod inside a replica cluster.
  */
-export function sentinelScript(cluster: string, namespace: string, instances: number, tls: boolean): string {
+export function sentinelScript(
+  cluster: string,
+  namespace: string,
+  instances: number,
+  tls: boolean,
+  monitorAtBoot = true,
+): string {
   const quorum = Math.floor(instances / 2) + 1;
   const leaderDns = `${cluster}-0.${headlessServiceName(cluster)}.${namespace}.svc`;
   return [
@@ -98,12 +106,18 @@ export function sentinelScript(cluster: string, namespace: string, instances: nu
           "tls-replication yes",
         ]
       : []),
-    `sentinel monitor ${cluster} ${leaderDns} ${REDIS_PORT} ${quorum}`,
-    `sentinel down-after-milliseconds ${cluster} 5000`,
-    `sentinel failover-timeout ${cluster} 30000`,
-    `sentinel parallel-syncs ${cluster} 1`,
+    ...(monitorAtBoot
+      ? [
+          `sentinel monitor ${cluster} ${leaderDns} ${REDIS_PORT} ${quorum}`,
+          `sentinel down-after-milliseconds ${cluster} 5000`,
+          `sentinel failover-timeout ${cluster} 30000`,
+          `sentinel parallel-syncs ${cluster} 1`,
+        ]
+      : []),
     "END_OF_CONFIG",
-    `  if [ -n "$pw" ]; then printf 'sentinel auth-pass ${cluster} "%s"\\n' "$pw" >> "$conf"; fi`,
+    ...(monitorAtBoot
+      ? [`  if [ -n "$pw" ]; then printf 'sentinel auth-pass ${cluster} "%s"\\n' "$pw" >> "$conf"; fi`]
+      : []),
     "fi",
     'exec redis-sentinel "$conf"',
     "",
@@ -143,8 +157,10 @@ export function statefulSetFor(cluster: RedisCluster): V1StatefulSet {
   const labels = clusterLabels(name);
   const storage = spec.storage;
   const tls = spec.tlsSecret !== undefined;
-  // No Sentinel while replicating from a source: it would fail over a cluster whose roles the controller drives.
-  const sentinel = spec.mode === "sentinel" && spec.replicaMode?.enabled !== true;
+  // In a replica-mode cluster the Sentinel sidecar monitors nothing until the controller hands it the promoted
+  // cluster: it must not fail over a cluster whose roles the controller drives.
+  const sentinel = spec.mode === "sentinel";
+  const replicaMode = spec.replicaMode?.enabled === true;
   const image = spec.image !== undefined && spec.image !== "" ? spec.image : DEFAULT_IMAGE;
   const passwordEnv =
     spec.authSecret === undefined
@@ -161,7 +177,7 @@ export function statefulSetFor(cluster: RedisCluster): V1StatefulSet {
     command: [
       "sh",
       "-c",
-      sentinelScript(name, cluster.metadata?.namespace ?? "default", spec.instances ?? 1, tls),
+      sentinelScript(name, cluster.metadata?.namespace ?? "default", spec.instances ?? 1, tls, !replicaMode),
     ],
     ports: [{ name: "sentinel", containerPort: SENTINEL_PORT }],
     env: passwordEnv,

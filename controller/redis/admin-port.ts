@@ -38,6 +38,18 @@ export interface RedisAdmin {
   serverCertificateFingerprint(): Promise<string | undefined>;
   /** On a Sentinel: SENTINEL GET-MASTER-ADDR-BY-NAME; undefined when it does not know the name. */
   sentinelMaster(name: string): Promise<{ host: string; port: number } | undefined>;
+  /**
+   * On a Sentinel: SENTINEL MONITOR name host port quorum, then SENTINEL SET name for each setting (e.g.
+   * auth-pass: sent over the connection, never logged, never in an error message).
+   */
+  sentinelMonitor(
+    name: string,
+    primary: { host: string; port: number },
+    quorum: number,
+    settings: Readonly<Record<string, string>>,
+  ): Promise<void>;
+  /** On a Sentinel: SENTINEL REMOVE name (nothing when it does not monitor that name). */
+  sentinelRemove(name: string): Promise<void>;
   /** WAIT numReplicas timeout: how many replicas acknowledged the writes so far. */
   wait(numReplicas: number, timeoutMs: number): Promise<number>;
   close(): Promise<void>;

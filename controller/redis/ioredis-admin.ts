@@ -134,6 +134,29 @@ export class IoredisAdmin implements RedisAdmin {
     return { host: reply[0], port: Number(reply[1]) };
   }
 
+  async sentinelMonitor(
+    name: string,
+    primary: { host: string; port: number },
+    quorum: number,
+    settings: Readonly<Record<string, string>>,
+  ): Promise<void> {
+    await this.call("SENTINEL MONITOR", (c) =>
+      c.call("SENTINEL", "MONITOR", name, primary.host, String(primary.port), String(quorum)),
+    );
+    for (const [option, value] of Object.entries(settings)) {
+      await this.call("SENTINEL SET", (c) => c.call("SENTINEL", "SET", name, option, value));
+    }
+  }
+
+  async sentinelRemove(name: string): Promise<void> {
+    try {
+      await this.call("SENTINEL REMOVE", (c) => c.call("SENTINEL", "REMOVE", name));
+    } catch (error) {
+      if (error instanceof RedisAdminError && /No such master/i.test(error.message)) return;
+      throw error;
+    }
+  }
+
   async wait(numReplicas: number, timeoutMs: number): Promise<number> {
     const reply = await this.call("WAIT", (c) => c.call("WAIT", String(numReplicas), String(timeoutMs)));
     return Number(reply);

@@ -29,6 +29,8 @@ export interface ReplicationContext {
    */
   readonly sourceAuthUnavailable?: boolean;
   readonly minSyncReplicas: number;
+  /** `mode: sentinel`: Sentinel sidecars run in the pods (they fail over only when `sentinelManaged`). */
+  readonly sentinelMode: boolean;
   /** With `tlsSecret`: the CA (PEM) the pods' and the source's certificates are verified against. */
   readonly tlsCa?: string | undefined;
   /** With `tlsSecret`: the SHA-256 fingerprint of its tls.crt, which every pod should be serving. */

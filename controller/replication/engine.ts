@@ -7,12 +7,20 @@ import { runDemotion } from "./demotion.ts";
 import type { EngineResult } from "./promotion.ts";
 import { maintainPromoted, runPromotion } from "./promotion.ts";
 import { runReplicaMode } from "./replica-mode.ts";
-import { runSentinelMode } from "./sentinel.ts";
+import { handOverToSentinels, releaseSentinels, runSentinelMode } from "./sentinel.ts";
+import { sentinelManaged } from "../reconcile/decisions/intent.ts";
 
 export type { EngineResult } from "./promotion.ts";
 
 export async function reconcileReplication(ctx: ReplicationContext): Promise<EngineResult> {
   const intent = ctx.intent;
+  if (ctx.sentinelMode && intent.kind !== "sentinel") {
+    if (intent.kind === "promote" && sentinelManaged(intent, true, ctx.status().promotion?.phase)) {
+      return promotedUnderSentinel(ctx);
+    }
+    // Replicating, promoting or demoting: the controller drives the roles, Sentinel must not.
+    if (!sentinelManaged(intent, true, ctx.status().promotion?.phase)) await releaseSentinels(ctx);
+  }
   if ((intent.kind === "replicate" || intent.kind === "demote") && ctx.sourceAuthUnavailable === true) {
     return { requeueAfterMs: 10_000 };
   }
@@ -32,13 +40,20 @@ export async function reconcileReplication(ctx: ReplicationContext): Promise<Eng
         await ctx.commit((s) => ({ ...s, promotion: { ...s.promotion, message } }));
         await ctx.event("Warning", "DemotionRefused", message);
       }
-      return ctx.status().promotion?.phase === "Completed"
-        ? maintainPromoted(ctx)
-        : runPromotion(ctx, intent.source);
+      if (ctx.status().promotion?.phase !== "Completed") return runPromotion(ctx, intent.source);
+      return ctx.sentinelMode ? promotedUnderSentinel(ctx) : maintainPromoted(ctx);
     }
     case "standalone":
       return maintainPromoted(ctx);
     case "sentinel":
       return runSentinelMode(ctx);
   }
+}
+
+/** A promoted `mode: sentinel` cluster: Sentinel fails it over; the controller follows and keeps them monitoring. */
+async function promotedUnderSentinel(ctx: ReplicationContext): Promise<EngineResult> {
+  const result = await runSentinelMode(ctx);
+  const primary = ctx.pods.find((p) => p.name === result.primaryPod);
+  if (primary !== undefined) await handOverToSentinels(ctx, primary);
+  return result;
 }

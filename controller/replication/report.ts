@@ -9,6 +9,7 @@ import type { ObservedPod } from "../reconcile/decisions/pods.ts";
 import { LEADER_ORDINAL, designatedLeaderName, isPrimary } from "../reconcile/decisions/pods.ts";
 import type { PodReplicationFigures } from "../reconcile/decisions/replication-status.ts";
 import { podReplicationFigures, replicationReport } from "../reconcile/decisions/replication-status.ts";
+import { sentinelManaged } from "../reconcile/decisions/intent.ts";
 import { setCondition } from "../status/conditions.ts";
 import type { StatusTransaction } from "../status/transaction.ts";
 import type { ReplicationContext } from "./context.ts";
@@ -30,12 +31,12 @@ export interface ClusterReport {
  * whichever pod Sentinel made the primary. Kept as it was when the pod that would tell cannot be asked.
  */
 function currentPrimaryOf(
-  kind: string,
+  sentinel: boolean,
   pods: readonly ObservedPod[],
   leader: ObservedPod | undefined,
   previous: string | undefined,
 ): string | undefined {
-  if (kind === "sentinel") {
+  if (sentinel) {
     if (pods.every((p) => p.snapshot === undefined)) return previous;
     const primaries = pods.filter((p) => isPrimary(p.snapshot));
     primaries.sort(
@@ -99,7 +100,8 @@ export async function observeAndReport(
     }),
   ];
   const transaction: StatusTransaction = (s) => {
-    const currentPrimary = currentPrimaryOf(intent.kind, pods, leader, s.currentPrimary);
+    const sentinel = sentinelManaged(intent, ctx.sentinelMode, s.promotion?.phase);
+    const currentPrimary = currentPrimaryOf(sentinel, pods, leader, s.currentPrimary);
     let next: RedisClusterStatus = {
       ...s,
       replication: report.replication,

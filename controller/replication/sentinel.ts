@@ -17,6 +17,77 @@ import type { EngineResult } from "./promotion.ts";
 export const SENTINEL_PORT = 26379;
 const RETRY_MS = 2000;
 
+/** How the Sentinels judge and fail over (the sidecar's boot config says the same). */
+export const SENTINEL_TIMING = {
+  "down-after-milliseconds": "5000",
+  "failover-timeout": "30000",
+  "parallel-syncs": "1",
+} as const;
+
+export const sentinelQuorum = (instances: number): number => Math.floor(instances / 2) + 1;
+
+const sentinelEndpoint = (pod: { host: string }) => ({ host: pod.host, port: SENTINEL_PORT });
+
+/**
+ * A promoted `mode: sentinel` DR cluster hands its failover to Sentinel: every Sentinel that does not yet
+ * monitor the cluster is told to monitor `primary` (with the cluster's password). Returns how many did.
+ */
+export async function handOverToSentinels(
+  ctx: ReplicationContext,
+  primary: { readonly name: string; readonly host: string; readonly port: number },
+): Promise<number> {
+  const settings: Record<string, string> = { ...SENTINEL_TIMING };
+  if (ctx.clusterPassword !== undefined) settings["auth-pass"] = ctx.clusterPassword;
+  const told = await Promise.all(
+    ctx.pods.map(async (pod) => {
+      const admin = ctx.redis.get(sentinelEndpoint(pod));
+      try {
+        if ((await admin.sentinelMaster(ctx.cluster)) !== undefined) return false;
+        await admin.sentinelMonitor(
+          ctx.cluster,
+          { host: primary.host, port: primary.port },
+          sentinelQuorum(ctx.instances),
+          settings,
+        );
+        return true;
+      } catch (error) {
+        ctx.log.warn({ pod: pod.name, err: error }, "could not hand the cluster over to the pod's Sentinel");
+        await ctx.redis.forget(sentinelEndpoint(pod));
+        return false;
+      }
+    }),
+  );
+  const count = told.filter(Boolean).length;
+  if (count > 0) {
+    await ctx.event(
+      "Normal",
+      "SentinelMonitoring",
+      `${count} Sentinel(s) now monitor ${primary.name}: Sentinel runs the failover of the promoted cluster`,
+    );
+  }
+  return count;
+}
+
+/**
+ * While a `mode: sentinel` cluster replicates from its source (or is promoted or demoted), its Sentinels
+ * must not monitor it: a failover would make a pod a primary inside a replica cluster.
+ */
+export async function releaseSentinels(ctx: ReplicationContext): Promise<void> {
+  await Promise.all(
+    ctx.pods.map(async (pod) => {
+      const admin = ctx.redis.get(sentinelEndpoint(pod));
+      try {
+        if ((await admin.sentinelMaster(ctx.cluster)) === undefined) return;
+        await admin.sentinelRemove(ctx.cluster);
+        ctx.log.info({ pod: pod.name }, "the pod's Sentinel no longer monitors the cluster");
+      } catch {
+        // A Sentinel not running yet monitors nothing; asked again on the next reconcile.
+        await ctx.redis.forget(sentinelEndpoint(pod));
+      }
+    }),
+  );
+}
+
 /** The pod the Sentinels name as the primary (by IP, or by the pod's DNS name they were configured with). */
 async function sentinelsPrimary(
   ctx: ReplicationContext,

@@ -59,4 +59,19 @@ export function decideIntent(spec: RedisClusterSpec, status: RedisClusterStatus 
   return { kind: "demotion-refused", source, replicationId };
 }
 
+/**
+ * Sentinel runs the cluster's failover: a `mode: sentinel` cluster without replica mode, or a promoted one
+ * (replica mode with promote, promotion Completed). Never while the cluster replicates from its source, is
+ * being promoted or demoted: then the controller drives every pod's role.
+ */
+export function sentinelManaged(
+  intent: ClusterIntent,
+  sentinelMode: boolean,
+  promotionPhase: string | undefined,
+): boolean {
+  if (intent.kind === "sentinel") return true;
+  if (!sentinelMode) return false;
+  return (intent.kind === "promote" || intent.kind === "demotion-refused") && promotionPhase === "Completed";
+}
+
 export const endpointText = (source: SourceRef): string => `${source.host}:${source.port}`;

@@ -8,6 +8,7 @@ import { CLUSTER_LABEL, ROLE_LABEL } from "../../kube/resources.ts";
 import type { ReconcileContext, Step, StepResult } from "../context.ts";
 import { CONTINUE } from "../context.ts";
 import type { RoleLabel } from "../decisions/pods.ts";
+import { sentinelManaged } from "../decisions/intent.ts";
 import { ordinalOf, roleLabelFor } from "../decisions/pods.ts";
 
 export const listPods: Step = {
@@ -33,7 +34,9 @@ export function desiredRole(
 export const labelPods: Step = {
   name: "label-pods",
   async run(ctx: ReconcileContext): Promise<StepResult> {
-    const sentinel = ctx.intent?.kind === "sentinel";
+    const sentinel =
+      ctx.intent !== undefined &&
+      sentinelManaged(ctx.intent, ctx.cluster.spec.mode === "sentinel", ctx.status().promotion?.phase);
     for (const pod of ctx.pods) {
       const name = pod.metadata?.name ?? "";
       const ordinal = ordinalOf(ctx.name, name);

@@ -40,6 +40,7 @@ export function replicationContext(ctx: ReconcileContext): ReplicationContext {
     clusterPassword: ctx.clusterPassword,
     sourcePassword: ctx.sourcePassword,
     minSyncReplicas: ctx.cluster.spec.minSyncReplicas ?? 0,
+    sentinelMode: ctx.cluster.spec.mode === "sentinel",
     tlsCa: ctx.tlsCa,
     tlsCertificateFingerprint: ctx.tlsCertificateFingerprint,
     redis: ctx.redis,

@@ -127,6 +127,7 @@ export class DrHarness {
       clusterPassword: CLUSTER_PASSWORD,
       sourcePassword: this.sourcePassword,
       minSyncReplicas: this.spec.minSyncReplicas ?? 0,
+      sentinelMode: this.spec.mode === "sentinel",
       tlsCa: this.tls?.ca,
       tlsCertificateFingerprint: this.tls?.fingerprint(),
       tlsFiles:

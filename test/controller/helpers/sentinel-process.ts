@@ -14,11 +14,25 @@ export class SentinelProcess {
 
   constructor(
     readonly host: string,
-    private readonly monitor: { name: string; host: string; quorum: number; password?: string },
+    private readonly monitor: {
+      name: string;
+      host: string;
+      quorum: number;
+      password?: string;
+      /** false: the Sentinel starts monitoring nothing (the controller hands the cluster over later). */
+      atBoot?: boolean;
+    },
   ) {}
 
   async start(): Promise<void> {
-    const { name, host, quorum, password } = this.monitor;
+    const { name, host, quorum, password, atBoot = true } = this.monitor;
+    const monitorLines = [
+      `sentinel monitor ${name} ${host} 6379 ${quorum}`,
+      `sentinel down-after-milliseconds ${name} 1000`,
+      `sentinel failover-timeout ${name} 3000`,
+      `sentinel parallel-syncs ${name} 1`,
+      ...(password === undefined ? [] : [`sentinel auth-pass ${name} ${password}`]),
+    ];
     const file = join(this.dir, "sentinel.conf");
     writeFileSync(
       file,
@@ -28,11 +42,7 @@ export class SentinelProcess {
         `dir ${this.dir}`,
         // Loopback connections leave from 127.0.0.1: announce the address the other Sentinels can reach.
         `sentinel announce-ip ${this.host}`,
-        `sentinel monitor ${name} ${host} 6379 ${quorum}`,
-        `sentinel down-after-milliseconds ${name} 1000`,
-        `sentinel failover-timeout ${name} 3000`,
-        `sentinel parallel-syncs ${name} 1`,
-        ...(password === undefined ? [] : [`sentinel auth-pass ${name} ${password}`]),
+        ...(atBoot ? monitorLines : []),
         "",
       ].join("\n"),
     );
@@ -65,6 +75,18 @@ export class SentinelProcess {
       const fields = (await client.call("SENTINEL", "MASTER", this.monitor.name)) as string[];
       const index = fields.indexOf("num-slaves");
       return index === -1 ? 0 : Number(fields[index + 1]);
+    } finally {
+      client.disconnect();
+    }
+  }
+
+  /** The names this Sentinel monitors (SENTINEL MASTERS). */
+  async monitored(): Promise<string[]> {
+    const client = new Redis({ host: this.host, port: 26379, retryStrategy: () => null });
+    client.on("error", () => undefined);
+    try {
+      const masters = (await client.call("SENTINEL", "MASTERS")) as string[][];
+      return masters.map((fields) => fields[fields.indexOf("name") + 1] ?? "");
     } finally {
       client.disconnect();
     }

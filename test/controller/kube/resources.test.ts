@@ -70,7 +70,7 @@ describe("the StatefulSet of a RedisCluster", () => {
 });
 
 describe("the Sentinel sidecar", () => {
-  it("runs beside Redis in mode: sentinel, and never while replicating from a source", () => {
+  it("runs beside Redis in mode: sentinel; in a replica-mode cluster it starts monitoring nothing", () => {
     const names = (spec: RedisCluster["spec"]) =>
       statefulSetFor({ ...cluster, spec }).spec?.template.spec?.containers.map((c) => c.name);
     assert.deepEqual(names({ ...cluster.spec, mode: "sentinel" }), ["redis", "sentinel"]);
@@ -81,8 +81,20 @@ describe("the Sentinel sidecar", () => {
         mode: "sentinel",
         replicaMode: { enabled: true, source: { host: "10.0.0.1" } },
       }),
-      ["redis"],
+      ["redis", "sentinel"],
     );
+    const script = (spec: RedisCluster["spec"]) =>
+      statefulSetFor({ ...cluster, spec })
+        .spec?.template.spec?.containers.find((c) => c.name === "sentinel")
+        ?.command?.join(" ") ?? "";
+    assert.match(script({ ...cluster.spec, mode: "sentinel" }), /sentinel monitor dr-redis /);
+    const dr = script({
+      ...cluster.spec,
+      mode: "sentinel",
+      replicaMode: { enabled: true, source: { host: "10.0.0.1" } },
+    });
+    assert.match(dr, /exec redis-sentinel/);
+    assert.doesNotMatch(dr, /sentinel monitor|auth-pass/);
   });
 });
 

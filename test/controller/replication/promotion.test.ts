@@ -164,6 +164,9 @@ function crashingAfterFirstChange(
         wait: (n, t) => admin.wait(n, t),
         serverCertificateFingerprint: () => admin.serverCertificateFingerprint(),
         sentinelMaster: (name) => admin.sentinelMaster(name),
+        sentinelMonitor: (name, primary, quorum, settings) =>
+          admin.sentinelMonitor(name, primary, quorum, settings),
+        sentinelRemove: (name) => admin.sentinelRemove(name),
         close: () => admin.close(),
         replicaOf: after("REPLICAOF", (host: string, port: number) => admin.replicaOf(host, port)),
         replicaOfNoOne: after("REPLICAOF NO ONE", () => admin.replicaOfNoOne()),

@@ -1,0 +1,94 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { CLUSTER_PASSWORD, DrHarness, infoField, keysOf } from "../helpers/dr-harness.ts";
+import { waitFor } from "../helpers/redis-process.ts";
+import { SentinelProcess } from "../helpers/sentinel-process.ts";
+
+// This file's loopback range: 127.24.4.0/24.
+
+describe("a DR cluster in sentinel mode", () => {
+  const h = new DrHarness("127.24.4");
+  // Sentinel 0 starts monitoring the designated leader (a leftover config); the others monitor nothing.
+  const sentinels = h.pods.map(
+    (pod, i) =>
+      new SentinelProcess(pod.host, {
+        name: "dr",
+        host: h.pods[0]!.host,
+        quorum: 2,
+        password: CLUSTER_PASSWORD,
+        atBoot: i === 0,
+      }),
+  );
+  before(async () => {
+    await h.start();
+    await Promise.all(sentinels.map((s) => s.start()));
+  });
+  after(async () => {
+    await Promise.all(sentinels.map((s) => s.stop()));
+    await h.stop();
+  });
+
+  const primaryNow = async () => {
+    for (const [ordinal, pod] of h.pods.entries()) {
+      if ((await infoField(pod, "replication", "role").catch(() => undefined)) === "master") return ordinal;
+    }
+    return undefined;
+  };
+
+  it("stays a replica of its source: no Sentinel monitors it while it replicates", async () => {
+    h.spec = { ...h.replicaSpec(false), mode: "sentinel" };
+    const writer = h.source.client();
+    for (let i = 0; i < 25; i++) await writer.set(`k-${i}`, "v");
+    writer.disconnect();
+    await h.reconcileUntil("linked", async () => (await h.report()).figures.every((f) => f.linkUp === 1));
+    for (const sentinel of sentinels) assert.deepEqual(await sentinel.monitored(), []);
+    assert.equal(await primaryNow(), undefined);
+    assert.equal(h.status.currentPrimary, undefined);
+  });
+
+  it("after promotion hands failover to Sentinel, which fails over when the primary dies; the controller follows", async () => {
+    await h.source.kill(true);
+    h.spec = { ...h.replicaSpec(true), mode: "sentinel", minSyncReplicas: 1 };
+    await h.reconcileUntil("promoted", () => h.status.promotion?.phase === "Completed");
+    await h.reconcile();
+    for (const sentinel of sentinels) assert.deepEqual(await sentinel.monitored(), ["dr"]);
+    assert.deepEqual(
+      h.events.filter((e) => e.reason === "SentinelMonitoring").map((e) => e.message),
+      ["3 Sentinel(s) now monitor dr-0: Sentinel runs the failover of the promoted cluster"],
+    );
+    assert.equal(h.status.currentPrimary, "dr-0");
+    const writer = h.pods[0]!.client();
+    await writer.set("after-promotion", "v");
+    await writer.call("WAIT", "2", "2000");
+    writer.disconnect();
+    await waitFor(
+      "Sentinels know both replicas",
+      async () => {
+        for (const sentinel of sentinels) if ((await sentinel.knownReplicas()) !== 2) return false;
+        return true;
+      },
+      30000,
+    );
+
+    await h.pods[0]!.kill(true);
+    let elected = -1;
+    await waitFor("Sentinel failover", async () => (elected = (await primaryNow()) ?? -1) > 0, 40000);
+    await h.reconcileUntil("following", () => h.status.currentPrimary === `dr-${elected}`);
+    assert.deepEqual(
+      h.events.filter((e) => e.reason === "SentinelFailover").map((e) => e.message),
+      [
+        `Sentinel made dr-${elected} the primary (it was dr-0); the leader Service and currentPrimary follow it`,
+      ],
+    );
+    // The primary Sentinel elected enforces minSyncReplicas too, and has its one remaining replica.
+    const primary = h.pods[elected]!.client();
+    try {
+      assert.deepEqual(await primary.config("GET", "min-replicas-to-write"), ["min-replicas-to-write", "1"]);
+      await h.reconcileUntil("one good replica", () => h.status.syncReplicas === 1);
+      assert.equal(await primary.set("after-failover", "v"), "OK");
+    } finally {
+      primary.disconnect();
+    }
+    assert.equal((await keysOf(h.pods[elected]!)).size, 27);
+  });
+});
