@@ -2,7 +2,7 @@
  * Scale benchmark: one controller process with N RedisClusters (N = 10, 100, 1000): time to reconcile them
  * all after a restart, steady-state CPU and RSS of the controller, and API requests per minute.
  *
- *   npm run bench:scale [-- --quick] [--window SECONDS] [--sizes 10,100,1000] [--pod-sizes 10,100]
+ *   npm run bench:scale [-- --quick] [--window SECONDS] [--sizes 10,100,1000] [--pod-sizes 10]
  *                       [--json PATH]
  *
  * The clusters have no Redis pods: the sandbox's StatefulSet controller is stopped, so the controller creates
