@@ -21,6 +21,22 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * A pooled keep-alive connection can be closed by the API server just as it is reused; the GET never reached
+ * the server, so it is retried once on a fresh connection.
+ */
+const isStaleConnection = (error: unknown): boolean =>
+  typeof error === "object" && error !== null && (error as { code?: unknown }).code === "ECONNRESET";
+
+async function getSecret(api: CoreV1Api, namespace: string, name: string): Promise<V1Secret> {
+  try {
+    return await api.readNamespacedSecret({ name, namespace });
+  } catch (error) {
+    if (!isStaleConnection(error)) throw error;
+    return api.readNamespacedSecret({ name, namespace });
+  }
+}
+
 export function kubeSecretReader(
   api: CoreV1Api,
   logger: Logger,
@@ -30,7 +46,7 @@ export function kubeSecretReader(
     async secretKeys(namespace, name) {
       let secret: V1Secret;
       try {
-        secret = await withTimeout(api.readNamespacedSecret({ name, namespace }), timeoutMs);
+        secret = await withTimeout(getSecret(api, namespace, name), timeoutMs);
       } catch (error) {
         if (error instanceof ApiException && error.code === 404) return undefined;
         // The cause goes to the log (an ApiException's body is a Status, never the Secret); the user gets

@@ -56,3 +56,36 @@ test("an API server that is not there fails the lookup as unreachable", async ()
       error instanceof SecretReadError && error.message === "the Kubernetes API could not be reached",
   );
 });
+
+test("a connection reset by the API server is retried once, and the lookup succeeds", async () => {
+  let connections = 0;
+  const flaky = createServer((socket) => {
+    connections += 1;
+    if (connections === 1) {
+      // What a pooled connection closed by the server's idle timeout looks like to the client.
+      socket.once("data", () => socket.resetAndDestroy());
+      return;
+    }
+    socket.once("data", () => {
+      const body = JSON.stringify({
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "redis-password" },
+        data: { password: "cw==" },
+      });
+      socket.end(
+        `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
+    });
+  });
+  await new Promise<void>((resolve) => flaky.listen(0, "127.0.0.1", resolve));
+  try {
+    const { port } = flaky.address() as AddressInfo;
+    const reader = kubeSecretReader(api(`http://127.0.0.1:${port}`), captureLogs().logger);
+    const keys = await reader.secretKeys("default", "redis-password");
+    assert.deepEqual([...(keys ?? [])], ["password"]);
+    assert.equal(connections, 2);
+  } finally {
+    await new Promise((resolve) => flaky.close(resolve));
+  }
+});
