@@ -148,6 +148,17 @@ export class IoredisAdmin implements RedisAdmin {
     }
   }
 
+  async sentinelFailover(name: string): Promise<boolean> {
+    try {
+      await this.call("SENTINEL FAILOVER", (c) => c.call("SENTINEL", "FAILOVER", name));
+      return true;
+    } catch (error) {
+      if (error instanceof RedisAdminError && /INPROG/.test(error.message)) return true;
+      if (error instanceof RedisAdminError && error.kind === "command") return false;
+      throw error;
+    }
+  }
+
   async sentinelRemove(name: string): Promise<void> {
     try {
       await this.call("SENTINEL REMOVE", (c) => c.call("SENTINEL", "REMOVE", name));

@@ -39,6 +39,8 @@ function currentPrimaryOf(
   if (sentinel) {
     if (pods.every((p) => p.snapshot === undefined)) return previous;
     const primaries = pods.filter((p) => isPrimary(p.snapshot));
+    // No primary during a failover: the one being failed over stays named until Sentinel elects another.
+    if (primaries.length === 0) return previous;
     primaries.sort(
       (a, b) =>
         (b.snapshot?.replication.connectedSlaves ?? 0) - (a.snapshot?.replication.connectedSlaves ?? 0),

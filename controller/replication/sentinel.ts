@@ -115,6 +115,22 @@ async function sentinelsPrimary(
   return pods.find((p) => p.host === host || host.startsWith(`${p.name}.`));
 }
 
+/** SENTINEL FAILOVER on the first Sentinel that accepts it. */
+async function askSentinelsToFailOver(
+  ctx: ReplicationContext,
+  pods: readonly ObservedPod[],
+): Promise<boolean> {
+  for (const pod of pods) {
+    const endpoint = { host: pod.host, port: SENTINEL_PORT };
+    try {
+      if (await ctx.redis.get(endpoint).sentinelFailover(ctx.cluster)) return true;
+    } catch {
+      await ctx.redis.forget(endpoint);
+    }
+  }
+  return false;
+}
+
 /** The primary Sentinel mode settles on: the Sentinels' choice if that pod really is a primary, else the only primary. */
 export function choosePrimary(
   pods: readonly ObservedPod[],
@@ -135,8 +151,24 @@ export async function runSentinelMode(ctx: ReplicationContext): Promise<EngineRe
     return { requeueAfterMs: RETRY_MS };
   }
   if (primary === "none") {
-    // Nobody is a primary: the one Sentinel still names came back parked after a restart (Sentinel expects it
-    // back as the primary), or the cluster is new (the designated leader). Restored with the catch-up guard.
+    // The primary Sentinel names came back parked after its process died, and replicas are there to take
+    // over: the failover is Sentinel's (it picks the replica with the most data); asked for at once, since
+    // Sentinel itself would only notice the lost role after tens of seconds.
+    if (
+      named !== undefined &&
+      pods.some((p) => p !== named && p.snapshot !== undefined && !isHeld(p.snapshot))
+    ) {
+      if (await askSentinelsToFailOver(ctx, pods)) {
+        await ctx.event(
+          "Normal",
+          "SentinelFailoverRequested",
+          `${named.name} restarted and lost its role as the primary: Sentinel was asked to fail over`,
+        );
+        return { requeueAfterMs: 1000 };
+      }
+    }
+    // Otherwise nobody can take over (a new cluster, or no replica left): the one Sentinel names, else the
+    // designated leader, is restored as the primary with the catch-up guard.
     const target = named ?? splitPods(pods).leader;
     if (target === undefined) return { requeueAfterMs: RETRY_MS };
     const state = await ensurePrimary(

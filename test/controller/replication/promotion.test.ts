@@ -167,6 +167,7 @@ function crashingAfterFirstChange(
         sentinelMonitor: (name, primary, quorum, settings) =>
           admin.sentinelMonitor(name, primary, quorum, settings),
         sentinelRemove: (name) => admin.sentinelRemove(name),
+        sentinelFailover: (name) => admin.sentinelFailover(name),
         close: () => admin.close(),
         replicaOf: after("REPLICAOF", (host: string, port: number) => admin.replicaOf(host, port)),
         replicaOfNoOne: after("REPLICAOF NO ONE", () => admin.replicaOfNoOne()),

@@ -91,4 +91,45 @@ describe("a DR cluster in sentinel mode", () => {
     }
     assert.equal((await keysOf(h.pods[elected]!)).size, 27);
   });
+
+  it("asks Sentinel to fail over when the primary's process dies and comes straight back parked", async () => {
+    // The old leader returns (parked) and is attached to the primary Sentinel elected.
+    await h.pods[0]!.start();
+    const primaryBefore = Number(h.status.currentPrimary?.slice("dr-".length));
+    await h.reconcileUntil("old leader re-attached", async () => {
+      return (await infoField(h.pods[0]!, "replication", "master_link_status")) === "up";
+    });
+    await waitFor(
+      "Sentinels know both replicas again",
+      async () => {
+        for (const sentinel of sentinels) if ((await sentinel.knownReplicas()) !== 2) return false;
+        return true;
+      },
+      30000,
+    );
+    // A crash and an immediate restart (a kubelet restarts the container at once): the pod is back parked.
+    await h.pods[primaryBefore]!.kill(true);
+    await h.pods[primaryBefore]!.start();
+    await h.reconcileUntil("a Sentinel failover requested", () =>
+      h.events.some((e) => e.reason === "SentinelFailoverRequested"),
+    );
+    let elected = -1;
+    await waitFor(
+      "Sentinel failover",
+      async () => (elected = (await primaryNow()) ?? -1) >= 0 && elected !== primaryBefore,
+      30000,
+    );
+    await h.reconcileUntil("following, the restarted pod a replica", async () => {
+      return (
+        h.status.currentPrimary === `dr-${elected}` &&
+        (await infoField(h.pods[primaryBefore]!, "replication", "master_link_status")) === "up"
+      );
+    });
+    assert.equal(await infoField(h.pods[primaryBefore]!, "replication", "role"), "slave");
+    assert.deepEqual(
+      h.events.filter((e) => e.reason === "SentinelFailover").map((e) => e.message)[1],
+      `Sentinel made dr-${elected} the primary (it was dr-${primaryBefore}); the leader Service and currentPrimary follow it`,
+    );
+    for (const pod of h.pods) assert.equal((await keysOf(pod)).size, 27);
+  });
 });
