@@ -371,6 +371,13 @@ const status: SchemaNode = {
             "reports no lag while it is cut off, so its own figure is never used alone).",
         ),
         lastSyncTime: timestamp("When the leader last completed a full synchronisation."),
+        sourceReplicationId: {
+          type: "string",
+          description:
+            "The replication ID of the source's primary as the leader last saw it with its link up. It " +
+            "changes when the source's primary changes (e.g. a Sentinel failover behind the source's leader " +
+            "Service) and the leader resynchronised from the new one (Event SourceResynchronised).",
+        },
       },
     },
     promotion: {

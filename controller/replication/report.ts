@@ -65,6 +65,16 @@ export function syncReplicasOf(primary: ObservedPod | undefined): number | undef
     .length;
 }
 
+/** The leader's master_replid while its link to the source is up (a replica adopts its primary's ID). */
+function sourceReplicationIdOf(
+  leader: ObservedPod | undefined,
+  previous: string | undefined,
+): string | undefined {
+  const replication = leader?.snapshot?.replication;
+  if (replication?.role !== "slave" || replication.master?.linkStatus !== "up") return previous;
+  return replication.masterReplid;
+}
+
 export async function observeAndReport(
   ctx: ReplicationContext,
   generation: number | undefined,
@@ -106,7 +116,13 @@ export async function observeAndReport(
     const currentPrimary = currentPrimaryOf(sentinel, pods, leader, s.currentPrimary);
     let next: RedisClusterStatus = {
       ...s,
-      replication: report.replication,
+      replication:
+        report.replication === undefined
+          ? undefined
+          : {
+              ...report.replication,
+              sourceReplicationId: sourceReplicationIdOf(leader, s.replication?.sourceReplicationId),
+            },
       designatedLeader: designatedLeaderName(ctx.cluster),
       currentPrimary,
       syncReplicas: syncReplicasOf(pods.find((p) => p.name === currentPrimary)),

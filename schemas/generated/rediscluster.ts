@@ -254,6 +254,10 @@ export interface ReplicationStatus {
    * When the leader last completed a full synchronisation.
    */
   lastSyncTime?: string;
+  /**
+   * The replication ID of the source's primary as the leader last saw it with its link up. It changes when the source's primary changes (e.g. a Sentinel failover behind the source's leader Service) and the leader resynchronised from the new one (Event SourceResynchronised).
+   */
+  sourceReplicationId?: string;
 }
 /**
  * The current promotion, from request to completion. Absent when the cluster was never promoted.

@@ -43,6 +43,17 @@ export const reportStatus: Step = {
       })),
     );
     ctx.deps.metrics.setPodFigures(ctx.namespace, ctx.name, report.figures);
+    const sourceIdBefore = before.replication?.sourceReplicationId;
+    const sourceIdNow = ctx.status().replication?.sourceReplicationId;
+    if (sourceIdBefore !== undefined && sourceIdNow !== undefined && sourceIdBefore !== sourceIdNow) {
+      const from = ctx.status().replication?.replicatingFrom ?? "the source";
+      await ctx.event(
+        "Normal",
+        "SourceResynchronised",
+        `${ctx.name}-0 resynchronised from ${from}: the source's primary changed (replication ID ` +
+          `${sourceIdBefore} → ${sourceIdNow}), e.g. a failover behind its leader Service`,
+      );
+    }
     await linkEvents(
       ctx,
       before.replication?.linkStatus,
