@@ -296,6 +296,10 @@ export class Sandbox {
         String(port),
         "--health-port",
         String(healthPort),
+        // On 127.0.0.1, not 0.0.0.0: a port freePort() found free can meanwhile be the ephemeral port of a
+        // connection on another loopback address (pods, Services), and a 0.0.0.0 bind then fails.
+        "--host",
+        "127.0.0.1",
       ],
       cwd: REPO_ROOT,
       env: this.operatorEnv(),
@@ -368,6 +372,9 @@ export class Sandbox {
         "controller/main.ts",
         "--metrics-port",
         String(metricsPort),
+        // See startWebhook: 127.0.0.1 avoids colliding with ephemeral ports on the other loopback addresses.
+        "--metrics-host",
+        "127.0.0.1",
         ...(this.options.controllerArgs ?? []),
       ],
       cwd: REPO_ROOT,
