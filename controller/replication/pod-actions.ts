@@ -10,14 +10,18 @@ import { podEndpoint } from "./observe.ts";
 /**
  * Makes the pod replicate from `upstream`, authenticating with `masterauth` (set before REPLICAOF, which
  * starts the handshake at once). Returns true when it had to re-point the pod.
+ * `promotable` false (replica mode) sets replica-priority 0: the source's Sentinels see the pods following it
+ * as replicas of their primary and must never elect one of them (a pod of another cluster).
  */
 export async function attach(
   ctx: ReplicationContext,
   pod: ObservedPod,
   upstream: Upstream,
   masterauth: string | undefined,
+  promotable = true,
 ): Promise<boolean> {
   const admin = ctx.redis.get(podEndpoint(ctx, pod));
+  await ensureConfig(admin, "replica-priority", promotable ? "100" : "0");
   // Compared in memory and never logged; set only when it differs (e.g. the source Secret rotated).
   await ensureConfig(admin, "masterauth", masterauth ?? "");
   if (followsUpstream(pod.snapshot, upstream)) return false;
