@@ -3,7 +3,10 @@
  * Per-pod replication series use the reference's names: redis_replication_lag_bytes, redis_master_link_up.
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { PromotionStatus } from "../../schemas/generated/rediscluster.ts";
 import type { PodReplicationFigures } from "../reconcile/decisions/replication-status.ts";
+
+type PromotionPhase = NonNullable<PromotionStatus["phase"]>;
 
 export class ControllerMetrics {
   readonly registry = new Registry();
@@ -42,7 +45,28 @@ export class ControllerMetrics {
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
+  private readonly promotionPhase = new Gauge({
+    name: "redis_promotion_phase",
+    help: "1 for the phase the cluster's promotion is in (status.promotion.phase); no series when there is no promotion.",
+    labelNames: ["namespace", "cluster", "phase"],
+    registers: [this.registry],
+  });
   private readonly podsByCluster = new Map<string, Set<string>>();
+  private readonly phaseByCluster = new Map<string, PromotionPhase>();
+
+  /** One series at 1 for the current phase; the previous phase's series goes, so alerts see transitions. */
+  setPromotionPhase(namespace: string, cluster: string, phase: PromotionPhase | undefined): void {
+    const key = `${namespace}/${cluster}`;
+    const previous = this.phaseByCluster.get(key);
+    if (previous !== undefined && previous !== phase)
+      this.promotionPhase.remove({ namespace, cluster, phase: previous });
+    if (phase === undefined) {
+      this.phaseByCluster.delete(key);
+      return;
+    }
+    this.promotionPhase.set({ namespace, cluster, phase }, 1);
+    this.phaseByCluster.set(key, phase);
+  }
 
   /** Replaces the cluster's per-pod series with these figures (pods that went away lose theirs). */
   setPodFigures(namespace: string, cluster: string, figures: readonly PodReplicationFigures[]): void {
@@ -73,6 +97,7 @@ export class ControllerMetrics {
     const key = `${namespace}/${cluster}`;
     for (const pod of this.podsByCluster.get(key) ?? []) this.forgetPod(namespace, cluster, pod);
     this.podsByCluster.delete(key);
+    this.setPromotionPhase(namespace, cluster, undefined);
   }
 
   private forgetPod(namespace: string, cluster: string, pod: string): void {

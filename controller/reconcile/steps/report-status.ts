@@ -43,6 +43,7 @@ export const reportStatus: Step = {
       })),
     );
     ctx.deps.metrics.setPodFigures(ctx.namespace, ctx.name, report.figures);
+    ctx.deps.metrics.setPromotionPhase(ctx.namespace, ctx.name, ctx.status().promotion?.phase);
     const sourceIdBefore = before.replication?.sourceReplicationId;
     const sourceIdNow = ctx.status().replication?.sourceReplicationId;
     if (sourceIdBefore !== undefined && sourceIdNow !== undefined && sourceIdBefore !== sourceIdNow) {

@@ -25,6 +25,27 @@ describe("ControllerMetrics", () => {
     assert.deepEqual(await series(metrics), []);
   });
 
+  it("exports the current promotion phase only, and no series once the promotion is gone", async () => {
+    const metrics = new ControllerMetrics();
+    const phases = async () =>
+      (await series(metrics)).filter((line) => line.startsWith("redis_promotion_phase"));
+    assert.deepEqual(await phases(), []);
+    metrics.setPromotionPhase("us-west", "redis-west", "CatchingUp");
+    metrics.setPromotionPhase("us-west", "redis-west", "Promoting");
+    assert.deepEqual(await phases(), [
+      'redis_promotion_phase{namespace="us-west",cluster="redis-west",phase="Promoting"} 1',
+    ]);
+    metrics.setPromotionPhase("us-west", "redis-west", "Completed");
+    assert.deepEqual(await phases(), [
+      'redis_promotion_phase{namespace="us-west",cluster="redis-west",phase="Completed"} 1',
+    ]);
+    metrics.setPromotionPhase("us-west", "redis-west", undefined);
+    assert.deepEqual(await phases(), []);
+    metrics.setPromotionPhase("us-west", "redis-west", "Failed");
+    metrics.forgetCluster("us-west", "redis-west");
+    assert.deepEqual(await phases(), []);
+  });
+
   it("forgets a deleted cluster's series", async () => {
     const metrics = new ControllerMetrics();
     metrics.setPodFigures("prod", "dr", [{ pod: "dr-1", linkUp: 1, linkDownSeconds: 0, lagBytes: 0 }]);
