@@ -1,17 +1,18 @@
 /**
  * redis-dr controller entry point:
  *   npm run controller -- [--namespace NS] [--metrics-port 8080] [--leader-elect]
- * Kubernetes access from KUBECONFIG or the in-cluster service account (KubeConfig.loadFromDefault).
+ * Kubernetes access from KUBECONFIG or the in-cluster service account, through the keep-alive KubeConfig the
+ * webhook uses too (client-node alone opens a new TLS connection per API call).
  * Serves /metrics and /healthz on the metrics port.
  */
 import http from "node:http";
-import { KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { parseConfig } from "./config.ts";
 import { Controller } from "./controller.ts";
 import { ControllerMetrics } from "./metrics/metrics.ts";
 import { ioredisAdminFactory } from "./redis/ioredis-admin.ts";
 import { LeaderElector } from "./watch/leader-election.ts";
+import { loadKubeConfig } from "../webhook/kube/kube-config.ts";
 
 async function main(): Promise<void> {
   const config = parseConfig(process.argv.slice(2), process.env);
@@ -24,8 +25,7 @@ async function main(): Promise<void> {
       censor: "[redacted]",
     },
   });
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromDefault();
+  const kubeConfig = loadKubeConfig();
   const metrics = new ControllerMetrics();
   let healthy = true;
 
@@ -82,6 +82,7 @@ async function main(): Promise<void> {
       .stop()
       .catch((error: unknown) => log.error({ err: error }, "stopping the controller failed"));
     server.close();
+    kubeConfig.close();
     log.info("controller stopped");
     process.exit(code);
   };
