@@ -165,10 +165,17 @@ describe("the reference's troubleshooting symptoms", () => {
         }),
       ),
     ]);
-    const rejected = await untilCluster(view, "redis-typo", "the password rejected", (c) =>
-      (condition(c, "ReplicationHealthy")?.message ?? "").includes("rejected the password"),
+    // While the new pod starts, the condition says LeaderUnreachable (with the source's answer appended); then
+    // the leader's link is known to be down.
+    const rejected = await untilCluster(
+      view,
+      "redis-typo",
+      "the link down with the password rejected",
+      (c) =>
+        condition(c, "ReplicationHealthy")?.reason === "LinkDown" &&
+        (condition(c, "ReplicationHealthy")?.message ?? "").includes("rejected the password"),
     );
-    assert.equal(condition(rejected, "ReplicationHealthy")?.reason, "LinkDown");
+    assert.equal(condition(rejected, "ReplicationHealthy")?.status, "False");
     assert.match(
       condition(rejected, "ReplicationHealthy")?.message ?? "",
       /source redis-east \(127\.34\.240\.1:6379\) rejected the password from Secret redis-east-auth-typo: check that it matches the source's password$/,
