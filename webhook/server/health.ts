@@ -6,8 +6,8 @@ import express from "express";
 import type { Registry } from "prom-client";
 
 export interface HealthDeps {
-  /** True once a serving certificate is loaded. */
-  readonly certificateLoaded: () => boolean;
+  /** True once a serving certificate is loaded and the HTTPS admission port listens. */
+  readonly admissionReady: () => boolean;
   readonly registry: Registry;
 }
 
@@ -15,8 +15,14 @@ export function createHealthApp(deps: HealthDeps): express.Express {
   const app = express();
   app.disable("x-powered-by");
   const probe = (_req: express.Request, res: express.Response) => {
-    if (deps.certificateLoaded()) res.type("text/plain").send("ok");
-    else res.status(503).type("text/plain").send("no serving certificate loaded yet");
+    if (deps.admissionReady()) res.type("text/plain").send("ok");
+    else
+      res
+        .status(503)
+        .type("text/plain")
+        .send(
+          "not serving admission requests yet (no certificate loaded, or the HTTPS port is not listening)",
+        );
   };
   app.get("/healthz", probe);
   app.get("/readyz", probe);

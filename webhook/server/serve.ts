@@ -80,9 +80,11 @@ export async function serve(options: ServeOptions): Promise<RunningWebhook> {
     logger,
     metrics,
   });
+  let admissionListening = false;
   const healthServer = createHttpServer(
     createHealthApp({
-      certificateLoaded: () => certificates.keyPair !== undefined,
+      // Ready means admission requests can be answered: a certificate is loaded and the HTTPS port listens.
+      admissionReady: () => admissionListening && certificates.keyPair !== undefined,
       registry: options.registry,
     }),
   );
@@ -109,6 +111,7 @@ export async function serve(options: ServeOptions): Promise<RunningWebhook> {
     certificates.onChange((next) => server.setSecureContext(secureContextOptions(next)));
     server.on("tlsClientError", (err) => logger.debug({ err }, "TLS handshake failed"));
     const port = await listen(server, options.port, options.host);
+    admissionListening = true;
     logger.info({ port, host: options.host }, "admission server listening (HTTPS)");
     return port;
   });

@@ -119,7 +119,10 @@ describe("serving over real TLS", () => {
     for (const path of ["/healthz", "/readyz"]) {
       const res = await fetch(`${health}${path}`);
       assert.equal(res.status, 503, path);
-      assert.equal(await res.text(), "no serving certificate loaded yet");
+      assert.equal(
+        await res.text(),
+        "not serving admission requests yet (no certificate loaded, or the HTTPS port is not listening)",
+      );
     }
 
     const first = await ca.issue("redis-dr-webhook first");
