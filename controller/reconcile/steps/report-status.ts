@@ -48,12 +48,28 @@ export const reportStatus: Step = {
     const sourceIdNow = ctx.status().replication?.sourceReplicationId;
     if (sourceIdBefore !== undefined && sourceIdNow !== undefined && sourceIdBefore !== sourceIdNow) {
       const from = ctx.status().replication?.replicatingFrom ?? "the source";
-      await ctx.event(
-        "Normal",
-        "SourceResynchronised",
-        `${ctx.name}-0 resynchronised from ${from}: the source's primary changed (replication ID ` +
-          `${sourceIdBefore} → ${sourceIdNow}), e.g. a failover behind its leader Service`,
-      );
+      const offsetBefore = before.replication?.sourceOffset;
+      const offsetNow = ctx.status().replication?.sourceOffset;
+      // A failover keeps the offsets growing (PSYNC2); an offset that went backwards is a new history: the
+      // source restarted without its replication state or was replaced, and Redis replicas copy it in full
+      // by themselves — possibly an empty dataset. Said loudly, since data may be gone on both sides.
+      if (offsetBefore !== undefined && offsetNow !== undefined && offsetNow < offsetBefore) {
+        await ctx.event(
+          "Warning",
+          "SourceHistoryReset",
+          `${from} restarted its replication history (its offset went from ${offsetBefore} to ${offsetNow}, ` +
+            `replication ID ${sourceIdBefore} → ${sourceIdNow}): it was restarted without its data or replaced. ` +
+            `${ctx.name}'s pods re-synchronised from it in full and now hold only what it holds; if it came back ` +
+            "empty, so are they — check the source before relying on this cluster",
+        );
+      } else {
+        await ctx.event(
+          "Normal",
+          "SourceResynchronised",
+          `${ctx.name}-0 resynchronised from ${from}: the source's primary changed (replication ID ` +
+            `${sourceIdBefore} → ${sourceIdNow}), e.g. a failover behind its leader Service`,
+        );
+      }
     }
     await linkEvents(
       ctx,
