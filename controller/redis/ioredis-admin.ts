@@ -21,14 +21,15 @@ export interface IoredisAdminOptions {
   readonly commandTimeoutMs?: number;
 }
 
-function classify(message: string): RedisFailureKind {
+/** What kind of failure an ioredis error message describes (exported for its table test). */
+export function classify(message: string): RedisFailureKind {
   if (/WRONGPASS|NOAUTH|invalid password|AUTH.*without any password/i.test(message)) return "auth";
   if (/^LOADING/.test(message)) return "loading";
   if (/certificate|self[- ]signed|CERT_|unable to verify|SSL routines|wrong version number/i.test(message)) {
     return "tls";
   }
   if (
-    /ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|ECONNRESET|timed out|Connection is closed|connect/i.test(
+    /ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ECONNRESET|EPIPE|timed out|Connection is closed|connect/i.test(
       message,
     )
   ) {
