@@ -3,7 +3,7 @@
  * promotion patch is accepted, with and without a write load on the source, on the sandbox with the real
  * webhook and controller.
  *
- *   npm run bench:promotion [-- --quick] [--runs N] [--variants shipped,keep-alive] [--json PATH]
+ *   npm run bench:promotion [-- --quick] [--runs N] [--json PATH]
  *
  * Each run creates a fresh 3-instance DR cluster (`direct` topology) replicating from an external source
  * redis-server holding 1000 keys, waits until every pod is linked and has the keys, optionally starts a write
@@ -17,10 +17,7 @@
  * then checks that no pod served a full resync (sum of `sync_full` deltas over the pods) and that every key
  * any pod held before the patch is on every pod afterwards. The cluster is deleted after each run.
  *
- * Two controller variants, each in its own sandbox (ranges 51 and 54), sharing the source: `shipped` (the
- * controller as it is: client-node 1.x opens a TLS connection per API call) and `keep-alive` (the same code
- * with lib/keep-alive-preload.ts, i.e. webhook/kube/kube-config.ts's keep-alive agent); --quick runs only
- * `shipped`. Runs cycle through variant × load so drift on this shared machine hits every condition alike.
+ * One sandbox (range 51). Runs alternate with and without load so drift on this shared machine hits both alike.
  */
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
@@ -36,22 +33,14 @@ const { values } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     runs: { type: "string" },
-    variants: { type: "string" },
     json: { type: "string", default: "hack/bench/results/promotion.json" },
   },
 });
 const QUICK = values.quick ?? false;
 /** Runs per condition (with load, without load). */
 const RUNS = Number(values.runs ?? (QUICK ? 2 : 20));
-/**
- * `shipped`: the controller as it is; `keep-alive`: the same with lib/keep-alive-preload.ts, which gives
- * client-node one keep-alive agent (webhook/kube/kube-config.ts) instead of a TLS handshake per API call.
- */
-const VARIANTS = (values.variants ?? (QUICK ? "shipped" : "shipped,keep-alive")).split(",") as Variant[];
-type Variant = "shipped" | "keep-alive";
-const PRELOAD = new URL("./lib/keep-alive-preload.ts", import.meta.url).pathname;
-/** One sandbox per variant: 127.51/16, 127.54/16. */
-const RANGES: Record<Variant, number> = { shipped: 51, "keep-alive": 54 };
+/** The sandbox's loopback range: 127.51/16. */
+const RANGE = 51;
 const NS = "bench";
 const INSTANCES = 3;
 const SEED_KEYS = 1000;
@@ -62,7 +51,6 @@ const merge = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 interface RunResult {
   readonly run: number;
-  readonly variant: Variant;
   readonly load: boolean;
   readonly writableMs: number;
   readonly attachedMs: number;
@@ -80,7 +68,6 @@ class Bench {
   private readonly core: CoreV1Api;
 
   constructor(
-    readonly variant: Variant,
     readonly sb: TestSandbox,
     private readonly source: RedisServer,
   ) {
@@ -276,7 +263,6 @@ class Bench {
         Number(infoField(await leader.info("stats"), "sync_partial_ok")) - leaderPartialBefore;
       return {
         run,
-        variant: this.variant,
         load,
         writableMs: tWritable - accepted,
         attachedMs: tAttached - accepted,
@@ -295,18 +281,13 @@ class Bench {
   }
 }
 
-function summarize(
-  results: readonly RunResult[],
-  variant: Variant,
-  load: boolean,
-): Record<string, string | number> {
-  const runs = results.filter((r) => r.load === load && r.variant === variant);
+function summarize(results: readonly RunResult[], load: boolean): Record<string, string | number> {
+  const runs = results.filter((r) => r.load === load);
   const figure = (pick: (r: RunResult) => number) => {
     const ms = runs.map(pick);
     return `${Math.round(median(ms))} / ${Math.round(percentile(ms, 99))}`;
   };
   return {
-    controller: variant,
     "write load": load ? "2000 SET/s" : "none",
     runs: runs.length,
     "(a) writable p50/p99 ms": figure((r) => r.writableMs),
@@ -319,34 +300,21 @@ function summarize(
 }
 
 async function main(): Promise<void> {
-  const source = await startRedisServer(`127.${RANGES.shipped}.60.1`, 6379, SOURCE_PASSWORD);
-  const benches: Bench[] = [];
+  const source = await startRedisServer(`127.${RANGE}.60.1`, 6379, SOURCE_PASSWORD);
+  let sb: TestSandbox | undefined;
   const started = performance.now();
   try {
-    for (const variant of VARIANTS) {
-      const sb = await startSandbox({
-        range: RANGES[variant],
-        webhook: true,
-        controller: true,
-        ...(variant === "keep-alive"
-          ? { operatorEnv: { NODE_OPTIONS: `--import tsx --import ${PRELOAD}` } }
-          : {}),
-      });
-      benches.push(new Bench(variant, sb, source));
-    }
-    for (const bench of benches) await bench.setUp();
+    sb = await startSandbox({ range: RANGE, webhook: true, controller: true });
+    const bench = new Bench(sb, source);
+    await bench.setUp();
     const results: RunResult[] = [];
-    // Conditions interleaved (variant × load), so drift on this shared machine hits all alike.
-    const conditions = benches.flatMap((bench) => [false, true].map((load) => ({ bench, load })));
-    for (let run = 0; run < conditions.length * RUNS; run++) {
-      const { bench, load } = conditions[run % conditions.length] as (typeof conditions)[number];
-      const result = await bench.run(run, load);
+    // With and without load alternating, so drift on this shared machine hits both alike.
+    for (let run = 0; run < 2 * RUNS; run++) {
+      const result = await bench.run(run, run % 2 === 1);
       results.push(result);
       if (process.env["BENCH_VERBOSE"] !== undefined) console.log(JSON.stringify(result));
     }
-    const rows = benches.flatMap((bench) =>
-      [false, true].map((load) => summarize(results, bench.variant, load)),
-    );
+    const rows = [false, true].map((load) => summarize(results, load));
     console.log(
       `\nPromotion of a 3-instance DR cluster (direct), time from the accepted patch, ${RUNS} run(s) each:`,
     );
@@ -364,7 +332,7 @@ async function main(): Promise<void> {
       })),
     });
   } finally {
-    for (const bench of benches) await bench.sb.stop();
+    await sb?.stop();
     await source.stop();
   }
 }

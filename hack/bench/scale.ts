@@ -17,9 +17,7 @@
  * requeued every 5 s, with the Redis admin connections included. (100 such pods took the in-process kubelet
  * over 5 minutes to bring up on this shared machine, so larger N are pod-less only.)
  *
- * N grows in place (10, then 90 more, then 900 more). For each N the controller is measured twice, as
- * shipped (client-node 1.x: a new TLS connection per API call) and with KeepAliveKubeConfig's keep-alive
- * agent injected by a preload (lib/keep-alive-preload.ts), the order alternating:
+ * N grows in place (10, then 90 more, then 900 more). For each N:
  *   restart  stop the controller, clear status.observedGeneration of every cluster (in the API server's
  *            store), start it, and time until every cluster has observedGeneration == generation again
  *   steady   then, after a settling pause, a window of CPU seconds (/proc/<pid>/stat), RSS, API requests
@@ -56,12 +54,9 @@ const PODS_RANGE = 55;
 const NS = "scale";
 const REPO = new URL("../../", import.meta.url).pathname;
 
-type Variant = "per-call TLS" | "keep-alive";
-
 interface Measurement {
   readonly pods: boolean;
   readonly clusters: number;
-  readonly variant: Variant;
   readonly firstReconciledS: number;
   readonly allReconciledS: number;
   readonly cpuPercent: number;
@@ -135,8 +130,7 @@ class ControllerProcess {
     return pid;
   }
 
-  start(variant: Variant): void {
-    const preload = variant === "keep-alive" ? ["--import", "./hack/bench/lib/keep-alive-preload.ts"] : [];
+  start(): void {
     const log = openSync(this.logFile, "a");
     // setpriv execs node: the pid is the controller's own, and it dies with this process.
     const child = spawn(
@@ -148,7 +142,6 @@ class ControllerProcess {
         process.execPath,
         "--import",
         "tsx",
-        ...preload,
         "controller/main.ts",
         "--namespace",
         NS,
@@ -253,7 +246,7 @@ class Bench {
     });
   }
 
-  async measure(variant: Variant): Promise<Measurement> {
+  async measure(): Promise<Measurement> {
     await this.controller.stop();
     const logStart = statSync(this.controller.logFile).size;
     for (const cluster of this.core.list(this.clusterType, NS).items) {
@@ -269,7 +262,7 @@ class Bench {
     }
     if (this.reconciled() !== 0) throw new Error("observedGeneration was not cleared");
     const started = performance.now();
-    this.controller.start(variant);
+    this.controller.start();
     const first = await poll("a first cluster reconciled", () => this.reconciled() > 0 && performance.now(), {
       timeoutMs: 120_000,
       intervalMs: 20,
@@ -297,7 +290,6 @@ class Bench {
     return {
       pods: this.pods,
       clusters: this.clusters,
-      variant,
       firstReconciledS: round((first - started) / 1000, 2),
       allReconciledS: round((all - started) / 1000, 2),
       cpuPercent: round((cpu / seconds) * 100, 1),
@@ -318,25 +310,22 @@ class Bench {
 const ratio = (a: number | undefined, b: number | undefined) =>
   a === undefined || b === undefined || b === 0 ? "" : `${round(a / b, 1)}x`;
 
-/** One series: N grows in place through `sizes`, both variants measured at each N. */
+/** One series: N grows in place through `sizes`, measured at each N. */
 async function series(pods: boolean, sizes: readonly number[], results: Measurement[]): Promise<void> {
   // With pods, probes run at the template's own 5 s period (the sandbox caps periods at 1 s by default).
   const sb = await startSandbox(pods ? { range: PODS_RANGE, probePeriodCapSeconds: 5 } : { range: RANGE });
   const bench = new Bench(sb, pods);
   try {
     await bench.setUp();
-    for (const [i, size] of sizes.entries()) {
+    for (const size of sizes) {
       await bench.growTo(size);
       // The new clusters get their StatefulSets and Services (and pods their roles) before anything is measured.
-      bench.controller.start("keep-alive");
+      bench.controller.start();
       await bench.waitAllReconciled(600_000);
       await bench.waitAllPrimaries(600_000);
-      const order: Variant[] = i % 2 === 0 ? ["per-call TLS", "keep-alive"] : ["keep-alive", "per-call TLS"];
-      for (const variant of order) {
-        const m = await bench.measure(variant);
-        results.push(m);
-        if (process.env["BENCH_VERBOSE"] !== undefined) console.log(JSON.stringify(m));
-      }
+      const m = await bench.measure();
+      results.push(m);
+      if (process.env["BENCH_VERBOSE"] !== undefined) console.log(JSON.stringify(m));
       await bench.controller.stop();
     }
   } finally {
@@ -352,13 +341,9 @@ async function main(): Promise<void> {
   if (POD_SIZES.length > 0) await series(true, POD_SIZES, results);
 
   const rows = results
-    .sort(
-      (a, b) =>
-        Number(a.pods) - Number(b.pods) || a.variant.localeCompare(b.variant) || a.clusters - b.clusters,
-    )
+    .sort((a, b) => Number(a.pods) - Number(b.pods) || a.clusters - b.clusters)
     .map((m) => ({
       pods: m.pods ? "1 each" : "none",
-      variant: m.variant,
       clusters: m.clusters,
       "restart→all reconciled s": m.allReconciledS,
       "restart→first s": m.firstReconciledS,
@@ -378,12 +363,8 @@ async function main(): Promise<void> {
   );
   printTable(rows);
   const growth = [];
-  for (const [pods, variant] of [false, true].flatMap((p) =>
-    (["per-call TLS", "keep-alive"] as const).map((v) => [p, v] as const),
-  )) {
-    const bySize = new Map(
-      results.filter((m) => m.variant === variant && m.pods === pods).map((m) => [m.clusters, m]),
-    );
+  for (const pods of [false, true]) {
+    const bySize = new Map(results.filter((m) => m.pods === pods).map((m) => [m.clusters, m]));
     for (const [from, to] of [
       [10, 100],
       [100, 1000],
@@ -393,7 +374,6 @@ async function main(): Promise<void> {
       if (a === undefined || b === undefined) continue;
       growth.push({
         pods: pods ? "1 each" : "none",
-        variant,
         growth: `${to}/${from}`,
         "first→all time": ratio(b.allReconciledS - b.firstReconciledS, a.allReconciledS - a.firstReconciledS),
         CPU: ratio(b.cpuPercent, a.cpuPercent),
@@ -405,9 +385,7 @@ async function main(): Promise<void> {
   }
   console.log("Growth with N (ratios):");
   printTable(growth);
-  const calls = results.find(
-    (m) => !m.pods && m.variant === "per-call TLS" && m.clusters === Math.max(...SIZES),
-  );
+  const calls = results.find((m) => !m.pods && m.clusters === Math.max(...SIZES));
   if (calls !== undefined) console.log(`API calls/min by kind at N=${calls.clusters}:`, calls.requestsByKind);
   console.log(`(${round((performance.now() - began) / 1000, 1)} s in all)`);
   writeJson(values.json ?? "hack/bench/results/scale.json", {
