@@ -32,6 +32,7 @@ import {
 } from "./lib/observe.ts";
 import { exampleManifest, inNamespace, withSource, withSpec } from "./lib/regions.ts";
 import { renderTimelineSvg, type LinkState, type Role, type TimelineSample } from "./lib/timeline.ts";
+import type { RedisCluster } from "../../schemas/generated/rediscluster.ts";
 
 const RANGE = 30;
 const EAST = "us-east";
@@ -324,33 +325,16 @@ async function main(): Promise<void> {
     "The reference's drill: kubectl patch … promote: true. Measured: request to the first accepted write on redis-west-leader.",
   );
   const westPods = podNames("redis-west");
-  const fullBefore = await fullSyncs(west, westPods);
-  const promote = [
-    "-n",
-    WEST,
-    "patch",
-    "rediscluster",
-    "redis-west",
-    "--type=merge",
-    "-p",
-    '{"spec":{"replicaMode":{"promote":true}}}',
-  ];
-  const promotedIn = await promoteAndMeasure(sb, kubectl, west, "redis-west", promote);
-  figures.promotionToWritableMs.push({ what: "drill", ms: promotedIn });
-  const promoted = await until("promotion Completed", async () => {
-    const c = await west.cluster("redis-west");
-    return c.status?.promotion?.phase === "Completed" && condition(c, "ReplicaMode")?.reason === "Promoted"
-      ? c
-      : undefined;
-  });
-  await replicasAttached(west, "redis-west-0", INSTANCES - 1);
-  const resyncs = (await fullSyncs(west, westPods)) - fullBefore;
-  figures.fullResyncsDuringPromotion += resyncs;
+  const promote = promotePatch(WEST, "redis-west");
+  const {
+    ms: promotedIn,
+    cluster: promoted,
+    resyncs,
+  } = await promoteMeasured("drill", west, "redis-west", promote);
   say.observe(
     `redis-west-leader accepted a write ${promotedIn} ms after the patch; ReplicaMode False/Promoted: "${condition(promoted, "ReplicaMode")?.message}"`,
   );
   say.observe(`full resyncs during the promotion (INFO stats sync_full on redis-west-0..2): ${resyncs}`);
-  expect(resyncs === 0, `${resyncs} full resyncs during the promotion`);
   await checkKeys(west, westPods, acknowledgedOnEast, "after the drill's promotion");
 
   // ------------------------------------------------------------------ 8
@@ -472,17 +456,12 @@ async function main(): Promise<void> {
     "Failover: promote redis-west during the outage",
     "A human decision: the operator never promotes by itself.",
   );
-  const fullBeforeFailover = await fullSyncs(west, westPods);
-  const failoverIn = await promoteAndMeasure(sb, kubectl, west, "redis-west", promote);
-  figures.promotionToWritableMs.push({ what: "failover", ms: failoverIn });
-  await until(
-    "promotion Completed",
-    async () => (await west.cluster("redis-west")).status?.promotion?.phase === "Completed",
+  const { ms: failoverIn, resyncs: failoverResyncs } = await promoteMeasured(
+    "failover",
+    west,
+    "redis-west",
+    promote,
   );
-  await replicasAttached(west, "redis-west-0", INSTANCES - 1);
-  const failoverResyncs = (await fullSyncs(west, westPods)) - fullBeforeFailover;
-  figures.fullResyncsDuringPromotion += failoverResyncs;
-  expect(failoverResyncs === 0, `${failoverResyncs} full resyncs during the failover`);
   await checkKeys(west, westPods, replicatedBeforeOutage, "after the failover");
   const westWrites = Array.from({ length: 500 }, (_, i) => `after-failover:${i}`);
   await withClient(westLeader, async (c) => {
@@ -547,27 +526,12 @@ async function main(): Promise<void> {
     "Planned: no writes in flight, redis-east in sync; then us-west-2 becomes the DR region again.",
   );
   const eastPods = podNames("redis-east");
-  const fullBeforeFailback = await fullSyncs(east, eastPods);
-  const promoteEast = [
-    "-n",
-    EAST,
-    "patch",
-    "rediscluster",
+  const { ms: failbackIn } = await promoteMeasured(
+    "failback",
+    east,
     "redis-east",
-    "--type=merge",
-    "-p",
-    '{"spec":{"replicaMode":{"promote":true}}}',
-  ];
-  const failbackIn = await promoteAndMeasure(sb, kubectl, east, "redis-east", promoteEast);
-  figures.promotionToWritableMs.push({ what: "failback", ms: failbackIn });
-  await until(
-    "redis-east promotion Completed",
-    async () => (await east.cluster("redis-east")).status?.promotion?.phase === "Completed",
+    promotePatch(EAST, "redis-east"),
   );
-  await replicasAttached(east, "redis-east-0", INSTANCES - 1);
-  const failbackResyncs = (await fullSyncs(east, eastPods)) - fullBeforeFailback;
-  figures.fullResyncsDuringPromotion += failbackResyncs;
-  expect(failbackResyncs === 0, `${failbackResyncs} full resyncs during the failback`);
   const westToken = (await west.cluster("redis-west")).status?.promotion?.replicationId ?? "";
   const demoteWest = [
     "-n",
@@ -653,17 +617,39 @@ async function main(): Promise<void> {
     say.observe(`all ${expected.length} keys present on ${pods.join(", ")} ${when}`);
   }
 
-  async function promoteAndMeasure(
-    s: TestSandbox,
-    k: Kubectl,
+  /**
+   * Sends the promotion patch and measures it: time until `<name>-leader` accepts a write, then waits for
+   * the promotion to complete (ReplicaMode False/Promoted) and every replica to follow the leader, and
+   * checks that no pod served a full resync meanwhile. Records the figures of the summary.
+   */
+  async function promoteMeasured(
+    what: string,
     region: RegionView,
     name: string,
     args: string[],
-  ): Promise<number> {
-    const leader = serviceAddress(s, `${name}-leader`, region.namespace);
+  ): Promise<{ ms: number; cluster: RedisCluster; resyncs: number }> {
+    const pods = podNames(name);
+    const fullBefore = await fullSyncs(region, pods);
+    const ms = await promoteAndMeasure(region, name, args);
+    figures.promotionToWritableMs.push({ what, ms });
+    const cluster = await until(`${name} promotion Completed`, async () => {
+      const c = await region.cluster(name);
+      return c.status?.promotion?.phase === "Completed" && condition(c, "ReplicaMode")?.reason === "Promoted"
+        ? c
+        : undefined;
+    });
+    await replicasAttached(region, `${name}-0`, INSTANCES - 1);
+    const resyncs = (await fullSyncs(region, pods)) - fullBefore;
+    figures.fullResyncsDuringPromotion += resyncs;
+    expect(resyncs === 0, `${resyncs} full resyncs during the ${what}`);
+    return { ms, cluster, resyncs };
+  }
+
+  async function promoteAndMeasure(region: RegionView, name: string, args: string[]): Promise<number> {
+    const leader = serviceAddress(sb, `${name}-leader`, region.namespace);
     say.command(args);
     const started = Date.now();
-    const run = await k.ok(args);
+    const run = await kubectl.ok(args);
     say.output(run.stderr + run.stdout);
     await until(
       `${name}-leader accepting writes`,
@@ -690,6 +676,20 @@ async function main(): Promise<void> {
       return true;
     });
   }
+}
+
+/** The reference's promotion: `kubectl -n NS patch rediscluster NAME --type=merge -p '{…"promote":true…}'`. */
+function promotePatch(namespace: string, name: string): string[] {
+  return [
+    "-n",
+    namespace,
+    "patch",
+    "rediscluster",
+    name,
+    "--type=merge",
+    "-p",
+    '{"spec":{"replicaMode":{"promote":true}}}',
+  ];
 }
 
 /** Full resyncs served so far by the cluster's pods (INFO stats sync_full, summed). */
