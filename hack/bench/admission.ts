@@ -24,6 +24,7 @@ import { build as buildHistogram } from "hdr-histogram-js";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { createCa, freePort, issueServingCertificate, startSandbox, waitFor } from "../sandbox/testing.ts";
 import { machineDescription, median, printTable, round, writeJson } from "./lib/stats.ts";
+import { createNamespaceWithPasswords } from "./lib/kube.ts";
 
 const { values } = parseArgs({
   options: {
@@ -230,13 +231,10 @@ async function main(): Promise<void> {
     issueServingCertificate(ca, certDir, ["localhost"], ["127.0.0.1"]);
 
     const core = sandbox.kubeConfig.makeApiClient(CoreV1Api);
-    await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
-    for (const name of ["dr-redis-auth", "prod-auth"]) {
-      await core.createNamespacedSecret({
-        namespace: NAMESPACE,
-        body: { metadata: { name }, stringData: { password: "bench-password" } },
-      });
-    }
+    await createNamespaceWithPasswords(core, NAMESPACE, {
+      "dr-redis-auth": "bench-password",
+      "prod-auth": "bench-password",
+    });
 
     const [webhookPort, healthPort, ceilingPort] = [await freePort(), await freePort(), await freePort()];
     const webhook = startProcess(

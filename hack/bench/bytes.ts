@@ -25,6 +25,7 @@ import { bytesBetween, CountingProxy, type LinkBytes } from "./lib/counting-prox
 import { infoField, poll, redisClient, sleep, startRedisServer } from "./lib/redis.ts";
 import type { RedisServer } from "./lib/redis.ts";
 import { machineDescription, median, printTable, round, writeJson } from "./lib/stats.ts";
+import { createNamespaceWithPasswords } from "./lib/kube.ts";
 
 const { values } = parseArgs({
   options: {
@@ -78,16 +79,10 @@ class Bench {
   }
 
   async setUp(): Promise<void> {
-    await this.core.createNamespace({ body: { metadata: { name: NS } } });
-    for (const [name, password] of [
-      ["dr-auth", CLUSTER_PASSWORD],
-      ["prod-auth", SOURCE_PASSWORD],
-    ] as const) {
-      await this.core.createNamespacedSecret({
-        namespace: NS,
-        body: { metadata: { name }, stringData: { password } },
-      });
-    }
+    await createNamespaceWithPasswords(this.core, NS, {
+      "dr-auth": CLUSTER_PASSWORD,
+      "prod-auth": SOURCE_PASSWORD,
+    });
   }
 
   private async seedSource(): Promise<void> {

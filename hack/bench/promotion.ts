@@ -28,6 +28,7 @@ import { startSandbox, type TestSandbox } from "../sandbox/testing.ts";
 import { machineDescription, median, percentile, printTable, round, writeJson } from "./lib/stats.ts";
 import { infoField, poll, redisClient, startRedisServer, startWriteLoad } from "./lib/redis.ts";
 import type { RedisServer } from "./lib/redis.ts";
+import { createNamespaceWithPasswords } from "./lib/kube.ts";
 
 const { values } = parseArgs({
   options: {
@@ -76,16 +77,10 @@ class Bench {
   }
 
   async setUp(): Promise<void> {
-    await this.core.createNamespace({ body: { metadata: { name: NS } } });
-    for (const [name, password] of [
-      ["dr-auth", CLUSTER_PASSWORD],
-      ["prod-auth", SOURCE_PASSWORD],
-    ] as const) {
-      await this.core.createNamespacedSecret({
-        namespace: NS,
-        body: { metadata: { name }, stringData: { password } },
-      });
-    }
+    await createNamespaceWithPasswords(this.core, NS, {
+      "dr-auth": CLUSTER_PASSWORD,
+      "prod-auth": SOURCE_PASSWORD,
+    });
   }
 
   /** The stored RedisCluster, read in-process: polling it costs the API server nothing. */
