@@ -90,11 +90,7 @@ async function createRedisStatefulSet(name: string): Promise<void> {
                 ports: [{ name: "redis", containerPort: 6379 }],
                 readinessProbe: {
                   exec: {
-                    command: [
-                      "sh",
-                      "-c",
-                      'redis-cli -a "$REDIS_PASSWORD" --no-auth-warning ping | grep -q PONG',
-                    ],
+                    command: ["sh", "-c", 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli ping | grep -q PONG'],
                   },
                   periodSeconds: 1,
                 },
