@@ -48,8 +48,8 @@ export interface RedisAdmin {
     quorum: number,
     settings: Readonly<Record<string, string>>,
   ): Promise<void>;
-  /** On a Sentinel: SENTINEL FAILOVER name (true when started or already in progress). */
-  sentinelFailover(name: string): Promise<boolean>;
+  /** On a Sentinel: SENTINEL FAILOVER name; `false` when this Sentinel cannot start one. */
+  sentinelFailover(name: string): Promise<"started" | "in-progress" | false>;
   /** On a Sentinel: SENTINEL REMOVE name (nothing when it does not monitor that name). */
   sentinelRemove(name: string): Promise<void>;
   /** WAIT numReplicas timeout: how many replicas acknowledged the writes so far. */

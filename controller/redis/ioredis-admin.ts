@@ -149,12 +149,12 @@ export class IoredisAdmin implements RedisAdmin {
     }
   }
 
-  async sentinelFailover(name: string): Promise<boolean> {
+  async sentinelFailover(name: string): Promise<"started" | "in-progress" | false> {
     try {
       await this.call("SENTINEL FAILOVER", (c) => c.call("SENTINEL", "FAILOVER", name));
-      return true;
+      return "started";
     } catch (error) {
-      if (error instanceof RedisAdminError && /INPROG/.test(error.message)) return true;
+      if (error instanceof RedisAdminError && /INPROG/.test(error.message)) return "in-progress";
       if (error instanceof RedisAdminError && error.kind === "command") return false;
       throw error;
     }

@@ -8,20 +8,33 @@ import type { ReplicationContext } from "./context.ts";
 import { podEndpoint } from "./observe.ts";
 
 /**
+ * The address a pod of a replica cluster announces to its upstream (`replica-announce-ip`). The source lists
+ * its replicas in INFO replication, and its Sentinels monitor — and may re-point or promote — every replica
+ * listed there, at the address listed. Seen from the source, a DR pod's connection comes from wherever the
+ * cross-region path put it (a NAT address, a proxy, a gateway that may lead back to the source itself), so
+ * the pods announce a name under `.invalid` (RFC 6761: it never resolves): the source's INFO says which DR
+ * pod each replica is, and its Sentinels can never reach, reconfigure or elect one.
+ */
+export const foreignReplicaName = (pod: { name: string }): string => `${pod.name}.dr-replica.invalid`;
+
+/**
  * Makes the pod replicate from `upstream`, authenticating with `masterauth` (set before REPLICAOF, which
  * starts the handshake at once). Returns true when it had to re-point the pod.
- * `promotable` false (replica mode) sets replica-priority 0: the source's Sentinels see the pods following it
- * as replicas of their primary and must never elect one of them (a pod of another cluster).
+ * `ofSource` (a pod following another cluster) sets replica-priority 0 and announces foreignReplicaName: the
+ * source's Sentinels must never elect or re-point a pod of another cluster. Pods following a pod of their own
+ * cluster announce their address, for their own cluster's Sentinels.
  */
 export async function attach(
   ctx: ReplicationContext,
   pod: ObservedPod,
   upstream: Upstream,
   masterauth: string | undefined,
-  promotable = true,
+  ofSource = false,
 ): Promise<boolean> {
   const admin = ctx.redis.get(podEndpoint(ctx, pod));
-  await ensureConfig(admin, "replica-priority", promotable ? "100" : "0");
+  await ensureConfig(admin, "replica-priority", ofSource ? "0" : "100");
+  // Announced at the next handshake: set before REPLICAOF below starts one.
+  await ensureConfig(admin, "replica-announce-ip", ofSource ? foreignReplicaName(pod) : "");
   // Compared in memory and never logged; set only when it differs (e.g. the source Secret rotated).
   await ensureConfig(admin, "masterauth", masterauth ?? "");
   if (followsUpstream(pod.snapshot, upstream)) return false;
@@ -48,6 +61,8 @@ export async function makePrimary(
   const admin = ctx.redis.get(podEndpoint(ctx, pod));
   // Set first, so the instance never accepts a write it should not.
   await ensureConfig(admin, "min-replicas-to-write", String(minReplicasToWrite));
+  // A former replica-mode pod: should Sentinel later make it a replica, it must announce its own address.
+  await ensureConfig(admin, "replica-announce-ip", "");
   if (pod.snapshot?.replication.role !== "master") {
     await admin.replicaOfNoOne();
     ctx.log.info({ pod: pod.name }, "pod made a primary");

@@ -44,7 +44,7 @@ export async function runReplicaMode(
   let repointed = 0;
   for (const { pod, upstream, masterauth } of plan) {
     if (pod.snapshot === undefined) continue;
-    if (await attach(ctx, pod, upstream, masterauth, false)) repointed++;
+    if (await attach(ctx, pod, upstream, masterauth, upstream === sourceUpstream)) repointed++;
   }
   if (repointed > 0) {
     await ctx.event(

@@ -115,20 +115,35 @@ async function sentinelsPrimary(
   return pods.find((p) => p.host === host || host.startsWith(`${p.name}.`));
 }
 
-/** SENTINEL FAILOVER on the first Sentinel that accepts it. */
+/** SENTINEL FAILOVER on the first Sentinel that accepts it (or is already failing over). */
 async function askSentinelsToFailOver(
   ctx: ReplicationContext,
   pods: readonly ObservedPod[],
-): Promise<boolean> {
+): Promise<"started" | "in-progress" | false> {
   for (const pod of pods) {
     const endpoint = { host: pod.host, port: SENTINEL_PORT };
     try {
-      if (await ctx.redis.get(endpoint).sentinelFailover(ctx.cluster)) return true;
+      const answer = await ctx.redis.get(endpoint).sentinelFailover(ctx.cluster);
+      if (answer !== false) return answer;
     } catch {
       await ctx.redis.forget(endpoint);
     }
   }
   return false;
+}
+
+/**
+ * The pod to ask Sentinel to fail over from: the one the Sentinels name, when it restarted (it is back parked,
+ * see HOLD_UPSTREAM) and some other pod can take over. A named pod that is unreachable, slow, or a replica
+ * of something else did not restart: the first is Sentinel's to judge, the last is restored in place.
+ */
+export function restartedPrimary(
+  pods: readonly ObservedPod[],
+  named: ObservedPod | undefined,
+): ObservedPod | undefined {
+  if (named === undefined || !isHeld(named.snapshot)) return undefined;
+  const successor = pods.some((p) => p !== named && p.snapshot !== undefined && !isHeld(p.snapshot));
+  return successor ? named : undefined;
 }
 
 /** The primary Sentinel mode settles on: the Sentinels' choice if that pod really is a primary, else the only primary. */
@@ -154,23 +169,35 @@ export async function runSentinelMode(ctx: ReplicationContext): Promise<EngineRe
     // The primary Sentinel names came back parked after its process died, and replicas are there to take
     // over: the failover is Sentinel's (it picks the replica with the most data); asked for at once, since
     // Sentinel itself would only notice the lost role after tens of seconds.
-    if (
-      named !== undefined &&
-      pods.some((p) => p !== named && p.snapshot !== undefined && !isHeld(p.snapshot))
-    ) {
-      if (await askSentinelsToFailOver(ctx, pods)) {
+    const restarted = restartedPrimary(pods, named);
+    if (restarted !== undefined) {
+      const answer = await askSentinelsToFailOver(ctx, pods);
+      // Said once: while Sentinel is at it, the next passes only wait for its new primary.
+      if (answer === "started") {
         await ctx.event(
           "Normal",
           "SentinelFailoverRequested",
-          `${named.name} restarted and lost its role as the primary: Sentinel was asked to fail over`,
+          `${restarted.name} restarted and lost its role as the primary: Sentinel was asked to fail over`,
         );
-        return { requeueAfterMs: 1000 };
       }
+      if (answer !== false) return { requeueAfterMs: 1000 };
     }
     // Otherwise nobody can take over (a new cluster, or no replica left): the one Sentinel names, else the
     // designated leader, is restored as the primary with the catch-up guard.
     const target = named ?? splitPods(pods).leader;
     if (target === undefined) return { requeueAfterMs: RETRY_MS };
+    const master = target.snapshot?.replication.master;
+    const catchingUp = pods.some((p) => p !== target && p.host === master?.host && p.port === master.port);
+    if (named !== undefined && master !== undefined && !isHeld(target.snapshot) && !catchingUp) {
+      // Not a restart (that parks the pod): something else re-pointed the primary, e.g. a Sentinel that took
+      // an address leading back to it for one of its replicas. Restored, and said.
+      await ctx.event(
+        "Warning",
+        "PrimaryRepointed",
+        `${target.name}, the primary the Sentinels name, was found replicating from ${master.host}:${master.port} ` +
+          "without having restarted; no other pod is a primary, so it is made the primary again",
+      );
+    }
     const state = await ensurePrimary(
       ctx,
       target,

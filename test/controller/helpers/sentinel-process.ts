@@ -80,6 +80,19 @@ export class SentinelProcess {
     }
   }
 
+  /** The primary's address as this Sentinel names it (SENTINEL GET-MASTER-ADDR-BY-NAME). */
+  async primaryHost(): Promise<string | undefined> {
+    const client = new Redis({ host: this.host, port: 26379, retryStrategy: () => null });
+    client.on("error", () => undefined);
+    try {
+      const address = (await client.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", this.monitor.name)) as
+        string[] | null;
+      return address?.[0];
+    } finally {
+      client.disconnect();
+    }
+  }
+
   /** The names this Sentinel monitors (SENTINEL MASTERS). */
   async monitored(): Promise<string[]> {
     const client = new Redis({ host: this.host, port: 26379, retryStrategy: () => null });

@@ -68,6 +68,17 @@ async function assertPromoted(
     assert.equal(await infoField(pod, "replication", "master_host"), leader.host);
     assert.equal(await infoField(pod, "replication", "master_link_status"), "up");
   }
+  // The replicas are announced by their own address again (not as a source's foreign replica): the
+  // cluster's own Sentinels, if any, can reach every one.
+  const reader = leader.client();
+  const listed = await reader.info("replication").finally(() => reader.disconnect());
+  assert.deepEqual(
+    [...listed.matchAll(/^slave\d+:ip=([^,]+),port=(\d+)/gm)].map((m) => m[1]).sort(),
+    h.pods
+      .slice(1)
+      .map((p) => p.host)
+      .sort(),
+  );
 }
 
 for (const [topology, net] of [

@@ -122,6 +122,15 @@ describe("a DR cluster in sentinel mode", () => {
       },
       30000,
     );
+    // Sentinel names the new primary once its failover is over (the replicas reconfigured).
+    await waitFor(
+      "every Sentinel names the current primary",
+      async () =>
+        (await Promise.all(sentinels.map((s) => s.primaryHost()))).every(
+          (address) => address === h.pods[primaryBefore]!.host,
+        ),
+      60000,
+    );
     // A crash and an immediate restart (a kubelet restarts the container at once): the pod is back parked.
     await h.pods[primaryBefore]!.kill(true);
     await h.pods[primaryBefore]!.start();

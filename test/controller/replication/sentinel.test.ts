@@ -76,4 +76,31 @@ describe("sentinel mode", () => {
     assert.equal(h.status.currentPrimary, `dr-${elected}`);
     for (const pod of h.pods) assert.equal((await keysOf(pod)).size, 30);
   });
+
+  it("restores a primary re-pointed without a restart (at itself, through a hairpin), without asking for a failover", async () => {
+    const ordinal = Number(h.status.currentPrimary?.slice("dr-".length));
+    const target = h.pods[ordinal]!;
+    // Sentinel names the new primary once its failover is over (the replicas reconfigured).
+    await waitFor(
+      "every Sentinel names the current primary",
+      async () => (await Promise.all(sentinels.map((s) => s.primaryHost()))).every((a) => a === target.host),
+      60000,
+    );
+    const eventsBefore = h.events.length;
+    // What a Sentinel does to a "replica" whose address leads back to the primary: REPLICAOF the primary.
+    const client = target.client();
+    await client.call("REPLICAOF", target.host, String(target.port));
+    client.disconnect();
+    await h.reconcileUntil("primary restored", async () => (await primaryNow()) === ordinal);
+    const events = h.events.slice(eventsBefore);
+    assert.deepEqual(
+      events.map((e) => `${e.type} ${e.reason}: ${e.message}`),
+      [
+        `Warning PrimaryRepointed: dr-${ordinal}, the primary the Sentinels name, was found replicating from ` +
+          `${target.host}:${target.port} without having restarted; no other pod is a primary, so it is made the primary again`,
+      ],
+    );
+    assert.equal(h.status.currentPrimary, `dr-${ordinal}`);
+    for (const pod of h.pods) assert.equal((await keysOf(pod)).size, 30);
+  });
 });

@@ -148,6 +148,22 @@ describe("Sentinel mode with a DR cluster following the primary cluster's leader
     }).catch((error: unknown) => {
       throw new Error(`${String(error)}: ${lastSentinelProblem}`);
     });
+    // East lists west's pods under names that never resolve: east's Sentinels know no address for any of
+    // them, so they can never re-point one (e.g. undo west's promotion) or elect one as east's primary.
+    const eastInfo = await onPod("east-0", (c) => c.info("replication"));
+    for (const pod of ["west-0", "west-1", "west-2"]) {
+      assert.match(eastInfo, new RegExp(`^slave\\d+:ip=${pod}\\.dr-replica\\.invalid,port=6379,`, "m"));
+    }
+    const westIPs = new Set(["west-0", "west-1", "west-2"].map((pod) => sb.podIP(pod)));
+    for (const pod of ["east-0", "east-1", "east-2"]) {
+      const replicas = (await onPod(pod, (c) => c.call("SENTINEL", "REPLICAS", "east"), 26379)) as string[][];
+      const addresses = replicas.map((fields) => fields[fields.indexOf("ip") + 1] ?? "");
+      assert.deepEqual(
+        addresses.filter((ip) => westIPs.has(ip)),
+        [],
+        `${pod}'s Sentinel: ${addresses.join()}`,
+      );
+    }
 
     sb.killPod("east-0", NS);
     const elected = await waitFor(
