@@ -73,31 +73,25 @@ function readinessScript(tls: boolean): string {
 export const SENTINEL_PORT = 26379;
 
 /**
- * The Sentinel sidecar of `mode: sentinel`. It monitors the designated leader by its stable DNS name (the
- * headless Service's pod record) and keeps its own state in an emptyDir (Sentinel rewrites its config file),
- * so a restarted sidecar remembers the current primary. The password ends up in that file (auth-pass), in
- * the pod's own emptyDir, never in argv. In a replica-mode (DR) cluster the Sentinel starts monitoring
- * nothing (`monitorAtBoot` false): the controller hands the cluster over once it is promoted
- * (replication/sentinel.ts), so Sentinel never promotes a pod inside a replica cluster.
+ * The Sentinel sidecar of `mode: sentinel`. It starts monitoring nothing: the controller tells it which pod
+ * to monitor (replication/sentinel.ts, handOverToSentinels) once the cluster has a primary of its own — at
+ * once for a primary cluster, only after promotion for a replica-mode (DR) cluster, so Sentinel never
+ * promotes a pod inside a replica cluster. The pod template is therefore the same in every phase: switching
+ * replica mode on or promoting never rolls the pods. Sentinel keeps its state in an emptyDir (it rewrites its
+ * config file), so a restarted sidecar remembers the current primary; the password reaches that file through
+ * SENTINEL SET auth-pass, never argv.
  */
-export function sentinelScript(
-  cluster: string,
-  namespace: string,
-  instances: number,
-  tls: boolean,
-  monitorAtBoot = true,
-): string {
-  const quorum = Math.floor(instances / 2) + 1;
-  const leaderDns = `${cluster}-0.${headlessServiceName(cluster)}.${namespace}.svc`;
+export function sentinelScript(tls: boolean): string {
   return [
     "set -eu",
-    `pw=$(printf '%s' "\${REDIS_PASSWORD:-}" | sed 's/[\\\\"]/\\\\&/g')`,
     "conf=/sentinel/sentinel.conf",
     'if [ ! -s "$conf" ]; then',
     '  cat > "$conf" <<END_OF_CONFIG',
     `port ${SENTINEL_PORT}`,
     "dir /sentinel",
-    "sentinel resolve-hostnames yes",
+    // The controller names pods by IP; a DR pod of another cluster announces a name that never resolves
+    // (replication/pod-actions.ts): with hostnames unresolved, Sentinel does not even list it.
+    "sentinel resolve-hostnames no",
     ...(tls
       ? [
           `tls-cert-file ${TLS_FILES.cert}`,
@@ -106,18 +100,7 @@ export function sentinelScript(
           "tls-replication yes",
         ]
       : []),
-    ...(monitorAtBoot
-      ? [
-          `sentinel monitor ${cluster} ${leaderDns} ${REDIS_PORT} ${quorum}`,
-          `sentinel down-after-milliseconds ${cluster} 5000`,
-          `sentinel failover-timeout ${cluster} 30000`,
-          `sentinel parallel-syncs ${cluster} 1`,
-        ]
-      : []),
     "END_OF_CONFIG",
-    ...(monitorAtBoot
-      ? [`  if [ -n "$pw" ]; then printf 'sentinel auth-pass ${cluster} "%s"\\n' "$pw" >> "$conf"; fi`]
-      : []),
     "fi",
     'exec redis-sentinel "$conf"',
     "",
@@ -157,30 +140,14 @@ export function statefulSetFor(cluster: RedisCluster): V1StatefulSet {
   const labels = clusterLabels(name);
   const storage = spec.storage;
   const tls = spec.tlsSecret !== undefined;
-  // In a replica-mode cluster the Sentinel sidecar monitors nothing until the controller hands it the promoted
-  // cluster: it must not fail over a cluster whose roles the controller drives.
+  // The Sentinel sidecar monitors nothing until the controller hands it the cluster (see sentinelScript).
   const sentinel = spec.mode === "sentinel";
-  const replicaMode = spec.replicaMode?.enabled === true;
   const image = spec.image !== undefined && spec.image !== "" ? spec.image : DEFAULT_IMAGE;
-  const passwordEnv =
-    spec.authSecret === undefined
-      ? []
-      : [
-          {
-            name: "REDIS_PASSWORD",
-            valueFrom: { secretKeyRef: { name: spec.authSecret.name, key: "password" } },
-          },
-        ];
   const sentinelContainer = {
     name: "sentinel",
     image,
-    command: [
-      "sh",
-      "-c",
-      sentinelScript(name, cluster.metadata?.namespace ?? "default", spec.instances ?? 1, tls, !replicaMode),
-    ],
+    command: ["sh", "-c", sentinelScript(tls)],
     ports: [{ name: "sentinel", containerPort: SENTINEL_PORT }],
-    env: passwordEnv,
     volumeMounts: [
       { name: "sentinel", mountPath: "/sentinel" },
       ...(tls ? [{ name: "tls", mountPath: TLS_MOUNT, readOnly: true }] : []),

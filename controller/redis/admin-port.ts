@@ -11,10 +11,11 @@ export interface RedisEndpoint {
   /** AUTH password; never logged, never put in an error message. */
   readonly password?: string | undefined;
   /**
-   * Speak TLS, verifying the server's certificate chain against this CA (PEM). The host name is not checked:
-   * pods are reached at their IPs, which their certificates (issued for Service names) do not list.
+   * Speak TLS, verifying the server's certificate chain against this CA (PEM). With `verifyHost`, the
+   * certificate must also name `host` (a DNS or IP subjectAltName), as for a source. Without it (the pods,
+   * reached at their IPs, which certificates issued for Service names do not list) the name is not checked.
    */
-  readonly tls?: { readonly ca: string } | undefined;
+  readonly tls?: { readonly ca: string; readonly verifyHost?: boolean } | undefined;
 }
 
 /** One round trip's worth of what an instance says about itself. */
@@ -63,7 +64,8 @@ export interface RedisAdminFactory {
 
 /** Why a Redis call failed, in terms a status message can use. */
 /** `tls`: the TLS handshake failed (a certificate not signed by the CA we trust, expired, …). */
-export type RedisFailureKind = "unreachable" | "auth" | "loading" | "tls" | "command";
+/** `tls-identity`: the certificate is valid but does not name the host that was dialled. */
+export type RedisFailureKind = "unreachable" | "auth" | "loading" | "tls" | "tls-identity" | "command";
 
 /**
  * A failed Redis call. Its message names the command (never its arguments: `CONFIG SET masterauth <secret>`

@@ -3,7 +3,8 @@
  * offline queue: the reconciler wants a quick, honest failure it can report, not a command parked until the
  * pod comes back.
  */
-import { TLSSocket } from "node:tls";
+import { isIP } from "node:net";
+import { TLSSocket, type ConnectionOptions } from "node:tls";
 import { Redis } from "ioredis";
 import type {
   InstanceSnapshot,
@@ -25,6 +26,8 @@ export interface IoredisAdminOptions {
 export function classify(message: string): RedisFailureKind {
   if (/WRONGPASS|NOAUTH|invalid password|AUTH.*without any password/i.test(message)) return "auth";
   if (/^LOADING/.test(message)) return "loading";
+  if (/does not match certificate's altnames|ERR_TLS_CERT_ALTNAME_INVALID/.test(message))
+    return "tls-identity";
   if (/certificate|self[- ]signed|CERT_|unable to verify|SSL routines|wrong version number/i.test(message)) {
     return "tls";
   }
@@ -36,6 +39,12 @@ export function classify(message: string): RedisFailureKind {
     return "unreachable";
   }
   return "command";
+}
+
+/** Node's own host-name check (RFC 6125, DNS and IP subjectAltNames) when asked for; SNI only for DNS names. */
+function tlsOptions(host: string, tls: NonNullable<RedisEndpoint["tls"]>): ConnectionOptions {
+  if (tls.verifyHost !== true) return { ca: [tls.ca], checkServerIdentity: () => undefined };
+  return { ca: [tls.ca], ...(isIP(host) === 0 ? { servername: host } : {}) };
 }
 
 export class IoredisAdmin implements RedisAdmin {
@@ -51,9 +60,7 @@ export class IoredisAdmin implements RedisAdmin {
       host: endpoint.host,
       port: endpoint.port,
       password: endpoint.password,
-      ...(endpoint.tls === undefined
-        ? {}
-        : { tls: { ca: [endpoint.tls.ca], checkServerIdentity: () => undefined } }),
+      ...(endpoint.tls === undefined ? {} : { tls: tlsOptions(endpoint.host, endpoint.tls) }),
       lazyConnect: true,
       connectTimeout: options.connectTimeoutMs ?? 2000,
       // Every admin command is quick; a hung instance must not hold a reconcile for long.

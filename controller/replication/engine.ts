@@ -16,7 +16,7 @@ export async function reconcileReplication(ctx: ReplicationContext): Promise<Eng
   const intent = ctx.intent;
   if (ctx.sentinelMode && intent.kind !== "sentinel") {
     if (intent.kind === "promote" && sentinelManaged(intent, true, ctx.status().promotion?.phase)) {
-      return promotedUnderSentinel(ctx);
+      return underSentinel(ctx);
     }
     // Replicating, promoting or demoting: the controller drives the roles, Sentinel must not.
     if (!sentinelManaged(intent, true, ctx.status().promotion?.phase)) await releaseSentinels(ctx);
@@ -41,17 +41,20 @@ export async function reconcileReplication(ctx: ReplicationContext): Promise<Eng
         await ctx.event("Warning", "DemotionRefused", message);
       }
       if (ctx.status().promotion?.phase !== "Completed") return runPromotion(ctx, intent.source);
-      return ctx.sentinelMode ? promotedUnderSentinel(ctx) : maintainPromoted(ctx);
+      return ctx.sentinelMode ? underSentinel(ctx) : maintainPromoted(ctx);
     }
     case "standalone":
       return maintainPromoted(ctx);
     case "sentinel":
-      return runSentinelMode(ctx);
+      return underSentinel(ctx);
   }
 }
 
-/** A promoted `mode: sentinel` cluster: Sentinel fails it over; the controller follows and keeps them monitoring. */
-async function promotedUnderSentinel(ctx: ReplicationContext): Promise<EngineResult> {
+/**
+ * A `mode: sentinel` cluster with a primary of its own (a primary cluster, or a promoted DR cluster): Sentinel
+ * fails it over; the controller follows, and hands the cluster to any Sentinel that does not monitor it yet.
+ */
+async function underSentinel(ctx: ReplicationContext): Promise<EngineResult> {
   const result = await runSentinelMode(ctx);
   const primary = ctx.pods.find((p) => p.name === result.primaryPod);
   if (primary !== undefined) await handOverToSentinels(ctx, primary);

@@ -40,8 +40,14 @@ export const observePods = (ctx: ReplicationContext): Promise<ObservedPod[]> =>
   Promise.all(ctx.pods.map((pod) => observePod(ctx, pod)));
 
 export async function observeSource(ctx: ReplicationContext, source: SourceRef): Promise<SourceObservation> {
-  // tls-replication makes the pods speak TLS to the source too, verified against the same CA.
-  const endpoint = { host: source.host, port: source.port, password: ctx.sourcePassword, tls: tlsOf(ctx) };
+  // tls-replication makes the pods speak TLS to the source too, verified against the same CA. Redis checks
+  // only the chain on that link; the controller checks that the certificate names the source's host.
+  const endpoint = {
+    host: source.host,
+    port: source.port,
+    password: ctx.sourcePassword,
+    tls: ctx.tlsCa === undefined ? undefined : { ca: ctx.tlsCa, verifyHost: true },
+  };
   try {
     const replication = await ctx.redis.get(endpoint).replication();
     return { offset: replication.masterReplOffset };
@@ -64,6 +70,12 @@ function describeSourceFailure(error: RedisAdminError, source: SourceRef): strin
       );
     case "unreachable":
       return `${where} is unreachable: ${error.message}`;
+    case "tls-identity":
+      return (
+        `the TLS certificate of ${where} does not name ${source.host} (${error.message}): the pods are held ` +
+        `off it. Issue the source's certificate with ${source.host} among its subjectAltNames, or set ` +
+        "spec.replicaMode.source.host to a name it lists"
+      );
     case "tls":
       return (
         `TLS with ${where} failed: ${error.message}. Its certificate must be valid and signed by a CA in ` +

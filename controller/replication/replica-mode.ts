@@ -5,10 +5,11 @@
  */
 import type { Topology, SourceRef } from "../reconcile/decisions/intent.ts";
 import type { ObservedPod, Upstream } from "../reconcile/decisions/pods.ts";
+import { isHeld } from "../reconcile/decisions/pods.ts";
 import type { ReplicationContext } from "./context.ts";
 import { splitPods, upstreamOf } from "./leader.ts";
-import { observePods } from "./observe.ts";
-import { attach } from "./pod-actions.ts";
+import { observePods, observeSource } from "./observe.ts";
+import { attach, hold } from "./pod-actions.ts";
 import type { EngineResult } from "./promotion.ts";
 
 const RETRY_MS = 2000;
@@ -39,6 +40,27 @@ export async function runReplicaMode(
         plan.push({ pod, upstream: upstreamOf(leader), masterauth: ctx.clusterPassword });
     } else {
       plan.push({ pod, upstream: sourceUpstream, masterauth: ctx.sourcePassword });
+    }
+  }
+  if (ctx.tlsCa !== undefined) {
+    // Redis verifies only the source's certificate chain; whether it names the source's host is checked
+    // here, and a source whose certificate names another host is never followed.
+    const { failure } = await observeSource(ctx, source);
+    if (failure?.kind === "tls-identity") {
+      let held = 0;
+      for (const { pod, upstream } of plan) {
+        if (upstream !== sourceUpstream || pod.snapshot === undefined || isHeld(pod.snapshot)) continue;
+        await hold(ctx, pod);
+        held++;
+      }
+      // Said when it starts (the status then carries the same message) and whenever a pod had to be held.
+      const reported = ctx
+        .status()
+        .conditions?.some((c) => c.type === "ReplicationHealthy" && c.message.includes(failure.message));
+      if (held > 0 || reported !== true) {
+        await ctx.event("Warning", "SourceCertificateMismatch", failure.message);
+      }
+      return { requeueAfterMs: RETRY_MS };
     }
   }
   let repointed = 0;

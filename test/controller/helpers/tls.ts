@@ -1,5 +1,7 @@
 /**
  * A throw-away CA and one server certificate (openssl CLI), for TLS tests. Remove `dir` in an after hook.
+ * The certificate names redis.example and 127.0.0.1, plus `altNames` (e.g. `IP:127.24.2.1` for a source the
+ * controller must find named in it).
  */
 import { execFileSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
@@ -13,13 +15,16 @@ export interface TestCertificates {
   readonly certFile: string;
   readonly keyFile: string;
   readonly ca: string;
-  /** Issues a new server certificate and key (same CA) in place, as a rotated Secret would be mounted. */
-  reissue(): void;
+  /**
+   * Issues a new server certificate and key (same CA) in place, as a rotated Secret would be mounted; with
+   * `altNames`, for those names (besides redis.example and 127.0.0.1) instead of the first ones.
+   */
+  reissue(altNames?: readonly string[]): void;
   /** SHA-256 fingerprint of the current tls.crt, as Node prints it. */
   fingerprint(): string;
 }
 
-export function createTestCertificates(): TestCertificates {
+export function createTestCertificates(altNames: readonly string[] = []): TestCertificates {
   const dir = mkdtempSync(join(tmpdir(), "redis-dr-tls-"));
   const run = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });
   const days = ["-days", "1"];
@@ -37,8 +42,14 @@ export function createTestCertificates(): TestCertificates {
     "-subj",
     "/CN=redis-dr test CA",
   );
-  writeFileSync(join(dir, "ext.cnf"), "subjectAltName=DNS:redis.example,IP:127.0.0.1\n");
-  const issue = () => {
+  const names = (extra: readonly string[]) =>
+    writeFileSync(
+      join(dir, "ext.cnf"),
+      `subjectAltName=${["DNS:redis.example", "IP:127.0.0.1", ...extra].join(",")}\n`,
+    );
+  names(altNames);
+  const issue = (extra?: readonly string[]) => {
+    if (extra !== undefined) names(extra);
     run(
       "req",
       "-newkey",

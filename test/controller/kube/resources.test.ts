@@ -83,18 +83,32 @@ describe("the Sentinel sidecar", () => {
       }),
       ["redis", "sentinel"],
     );
-    const script = (spec: RedisCluster["spec"]) =>
-      statefulSetFor({ ...cluster, spec })
-        .spec?.template.spec?.containers.find((c) => c.name === "sentinel")
-        ?.command?.join(" ") ?? "";
-    assert.match(script({ ...cluster.spec, mode: "sentinel" }), /sentinel monitor dr-redis /);
-    const dr = script({
+    const sentinelOf = (spec: RedisCluster["spec"]) =>
+      statefulSetFor({ ...cluster, spec }).spec?.template.spec?.containers.find((c) => c.name === "sentinel");
+    // The same template whether the cluster replicates or not: switching replica mode or promoting never
+    // rolls the pods. The Sentinel monitors nothing until the controller hands it the cluster, and never
+    // sees the password in its environment.
+    const primaryCluster = sentinelOf({ ...cluster.spec, mode: "sentinel" });
+    const drCluster = sentinelOf({
       ...cluster.spec,
       mode: "sentinel",
-      replicaMode: { enabled: true, source: { host: "10.0.0.1" } },
+      replicaMode: { enabled: true, source: { host: "10.0.0.1" }, promote: true },
     });
-    assert.match(dr, /exec redis-sentinel/);
-    assert.doesNotMatch(dr, /sentinel monitor|auth-pass/);
+    assert.deepEqual(drCluster, primaryCluster);
+    const templateOf = (spec: RedisCluster["spec"]) => statefulSetFor({ ...cluster, spec }).spec?.template;
+    assert.deepEqual(
+      templateOf({
+        ...cluster.spec,
+        mode: "sentinel",
+        replicaMode: { enabled: true, source: { host: "10.0.0.1" } },
+      }),
+      templateOf({ ...cluster.spec, mode: "sentinel" }),
+    );
+    const script = primaryCluster?.command?.join(" ") ?? "";
+    assert.match(script, /exec redis-sentinel/);
+    assert.match(script, /sentinel resolve-hostnames no/);
+    assert.doesNotMatch(script, /sentinel monitor|auth-pass/);
+    assert.equal(primaryCluster?.env, undefined);
   });
 });
 

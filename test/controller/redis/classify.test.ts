@@ -12,6 +12,14 @@ const cases: [string, ReturnType<typeof classify>][] = [
   ["NOAUTH Authentication required.", "auth"],
   ["LOADING Redis is loading the dataset in memory", "loading"],
   ["unable to verify the first certificate", "tls"],
+  [
+    "Hostname/IP does not match certificate's altnames: IP: 10.0.0.1 is not in the cert's list: ",
+    "tls-identity",
+  ],
+  [
+    "Hostname/IP does not match certificate's altnames: Host: a.example. is not in the cert's altnames: DNS:b",
+    "tls-identity",
+  ],
   ["ERR unknown command 'FOO'", "command"],
 ];
 

@@ -11,7 +11,7 @@ import { createTestCertificates } from "../helpers/tls.ts";
 // This file's loopback range: 127.24.2.0/24 and 127.24.3.0/24.
 
 describe("a DR cluster replicating from a TLS source", () => {
-  const certificates = createTestCertificates();
+  const certificates = createTestCertificates(["IP:127.24.2.1"]);
   const h = new DrHarness("127.24.2", 2, { tls: certificates });
   before(() => h.start());
   after(async () => {
@@ -53,7 +53,7 @@ describe("a DR cluster replicating from a TLS source", () => {
 
 describe("a DR cluster whose tlsSecret trusts another CA than the source's", () => {
   const ours = createTestCertificates();
-  const theirs = createTestCertificates();
+  const theirs = createTestCertificates(["IP:127.24.3.1"]);
   const h = new DrHarness("127.24.3", 1, { tls: ours, sourceTls: theirs });
   before(() => h.start());
   after(async () => {
@@ -76,5 +76,50 @@ describe("a DR cluster whose tlsSecret trusts another CA than the source's", () 
       "spec.tlsSecret";
     assert.match(healthy?.message ?? "", /^The leader's link to the source is down for \d+s: /);
     assert.ok(healthy?.message?.endsWith(why), healthy?.message);
+  });
+});
+
+describe("a DR cluster whose source's certificate, from the trusted CA, stops naming the source's host", () => {
+  const certificates = createTestCertificates(["IP:127.23.7.1"]);
+  const h = new DrHarness("127.23.7", 2, { tls: certificates });
+  before(() => h.start());
+  after(async () => {
+    await h.stop();
+    rmSync(certificates.dir, { recursive: true, force: true });
+  });
+
+  it("holds the pods off it (Redis alone would accept the chain), keeps their data, and says why", async () => {
+    h.spec = { ...h.replicaSpec(false), tlsSecret: { name: "dr-tls" } };
+    const writer = h.source.client();
+    for (let i = 0; i < 10; i++) await writer.set(`k-${i}`, "v");
+    await h.reconcileUntil("linked", async () => (await h.report()).figures.every((f) => f.linkUp === 1));
+    await waitFor("every key on every pod", async () => {
+      for (const pod of h.pods) if ((await keysOf(pod)).size !== 10) return false;
+      return true;
+    });
+
+    // The source now serves a certificate from the same CA issued for other names only.
+    certificates.reissue([]);
+    await writer.config("SET", "tls-cert-file", certificates.certFile);
+    await writer.config("SET", "tls-key-file", certificates.keyFile);
+    writer.disconnect();
+    await h.reconcileUntil("reported", () => h.condition("ReplicationHealthy")?.status === "False");
+    await h.reconcile();
+    const why =
+      "the TLS certificate of source prod-east (127.23.7.1:6379) does not name 127.23.7.1 (INFO replication on " +
+      "127.23.7.1:6379: Hostname/IP does not match certificate's altnames: IP: 127.23.7.1 is not in the cert's " +
+      "list: 127.0.0.1): the pods are held off it. Issue the source's certificate with 127.23.7.1 among its " +
+      "subjectAltNames, or set spec.replicaMode.source.host to a name it lists";
+    for (const pod of h.pods) {
+      assert.equal(await infoField(pod, "replication", "master_host"), "127.0.0.1"); // parked
+      assert.equal((await keysOf(pod)).size, 10);
+    }
+    const healthy = h.condition("ReplicationHealthy");
+    assert.equal(healthy?.reason, "LinkDown");
+    assert.ok(healthy?.message?.endsWith(why), healthy?.message);
+    assert.deepEqual(
+      h.events.filter((e) => e.reason === "SourceCertificateMismatch").map((e) => `${e.type}: ${e.message}`),
+      [`Warning: ${why}`],
+    );
   });
 });

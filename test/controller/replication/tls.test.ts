@@ -11,7 +11,7 @@ import { createTestCertificates } from "../helpers/tls.ts";
 // This file's loopback range: 127.23.5.0/24 (127.23.0.0/16 is shared with other files, by /24).
 
 describe("a cluster with tlsSecret", () => {
-  const certificates = createTestCertificates();
+  const certificates = createTestCertificates(["IP:127.23.5.1"]);
   const h = new DrHarness("127.23.5", 3, { tls: certificates });
   before(() => h.start());
   after(async () => {

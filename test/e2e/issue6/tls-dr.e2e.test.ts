@@ -21,7 +21,7 @@ const PASSWORD = "issue6-dr-pw-2290";
 const NS = "default";
 const group = { group: "redis.io", version: "v1", namespace: NS, plural: "redisclusters" };
 
-const ours = createTestCertificates();
+const ours = createTestCertificates(["IP:127.25.60.1"]);
 const foreign = createTestCertificates();
 const source = new RedisProcess({ host: "127.25.60.1", password: SOURCE_PASSWORD, tls: ours });
 let sb: TestSandbox;
