@@ -87,7 +87,8 @@ export function sentinelScript(tls: boolean): string {
     "conf=/sentinel/sentinel.conf",
     'if [ ! -s "$conf" ]; then',
     '  cat > "$conf" <<END_OF_CONFIG',
-    `port ${SENTINEL_PORT}`,
+    // With TLS, Sentinel speaks only TLS: to the pods, to the other Sentinels and to the controller.
+    ...(tls ? ["port 0", `tls-port ${SENTINEL_PORT}`, "tls-auth-clients no"] : [`port ${SENTINEL_PORT}`]),
     "dir /sentinel",
     // The controller names pods by IP; a DR pod of another cluster announces a name that never resolves
     // (replication/pod-actions.ts): with hostnames unresolved, Sentinel does not even list it.

@@ -52,11 +52,16 @@ export async function reconcileReplication(ctx: ReplicationContext): Promise<Eng
 
 /**
  * A `mode: sentinel` cluster with a primary of its own (a primary cluster, or a promoted DR cluster): Sentinel
- * fails it over; the controller follows, and hands the cluster to any Sentinel that does not monitor it yet.
+ * fails it over; the controller follows, and hands the cluster to any Sentinel that does not monitor it yet —
+ * once the replicas hold the primary's data: Sentinel elects any replica it knows, even one still waiting for
+ * its first copy (repl-diskless-sync-delay), and the pods that follow would then copy an empty dataset.
+ * Until then the controller alone keeps the primary (restored in place, with the catch-up guard).
  */
 async function underSentinel(ctx: ReplicationContext): Promise<EngineResult> {
   const result = await runSentinelMode(ctx);
   const primary = ctx.pods.find((p) => p.name === result.primaryPod);
-  if (primary !== undefined) await handOverToSentinels(ctx, primary);
+  if (primary === undefined) return result;
+  if (result.replicasInSync !== true) return { ...result, requeueAfterMs: result.requeueAfterMs ?? 1000 };
+  await handOverToSentinels(ctx, primary);
   return result;
 }

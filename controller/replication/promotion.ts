@@ -34,6 +34,11 @@ export interface EngineResult {
   readonly requeueAfterMs?: number;
   /** Sentinel mode: the pod that is the primary now. */
   readonly primaryPod?: string;
+  /**
+   * Sentinel mode: every other pod that answered is linked to the primary, none still waiting for or copying
+   * its first dataset — a replica Sentinel could elect without losing what the primary holds.
+   */
+  readonly replicasInSync?: boolean;
 }
 
 const RETRY_MS = 2000;

@@ -7,7 +7,7 @@
  * Which pod is the primary comes from the Sentinels when they answer, else from the pods themselves.
  */
 import type { ObservedPod } from "../reconcile/decisions/pods.ts";
-import { isHeld, isPrimary } from "../reconcile/decisions/pods.ts";
+import { isAttachedTo, isHeld, isPrimary } from "../reconcile/decisions/pods.ts";
 import type { ReplicationContext } from "./context.ts";
 import { ensurePrimary, splitPods, upstreamOf } from "./leader.ts";
 import { observePods } from "./observe.ts";
@@ -26,7 +26,12 @@ export const SENTINEL_TIMING = {
 
 export const sentinelQuorum = (instances: number): number => Math.floor(instances / 2) + 1;
 
-const sentinelEndpoint = (pod: { host: string }) => ({ host: pod.host, port: SENTINEL_PORT });
+/** A pod's Sentinel; over TLS with `tlsSecret`, like the pod itself (its name unchecked, as for pods). */
+const sentinelEndpoint = (ctx: ReplicationContext, pod: { host: string }) => ({
+  host: pod.host,
+  port: SENTINEL_PORT,
+  tls: ctx.tlsCa === undefined ? undefined : { ca: ctx.tlsCa },
+});
 
 /**
  * A promoted `mode: sentinel` DR cluster hands its failover to Sentinel: every Sentinel that does not yet
@@ -40,7 +45,7 @@ export async function handOverToSentinels(
   if (ctx.clusterPassword !== undefined) settings["auth-pass"] = ctx.clusterPassword;
   const told = await Promise.all(
     ctx.pods.map(async (pod) => {
-      const admin = ctx.redis.get(sentinelEndpoint(pod));
+      const admin = ctx.redis.get(sentinelEndpoint(ctx, pod));
       try {
         if ((await admin.sentinelMaster(ctx.cluster)) !== undefined) return false;
         await admin.sentinelMonitor(
@@ -52,7 +57,7 @@ export async function handOverToSentinels(
         return true;
       } catch (error) {
         ctx.log.warn({ pod: pod.name, err: error }, "could not hand the cluster over to the pod's Sentinel");
-        await ctx.redis.forget(sentinelEndpoint(pod));
+        await ctx.redis.forget(sentinelEndpoint(ctx, pod));
         return false;
       }
     }),
@@ -75,14 +80,14 @@ export async function handOverToSentinels(
 export async function releaseSentinels(ctx: ReplicationContext): Promise<void> {
   await Promise.all(
     ctx.pods.map(async (pod) => {
-      const admin = ctx.redis.get(sentinelEndpoint(pod));
+      const admin = ctx.redis.get(sentinelEndpoint(ctx, pod));
       try {
         if ((await admin.sentinelMaster(ctx.cluster)) === undefined) return;
         await admin.sentinelRemove(ctx.cluster);
         ctx.log.info({ pod: pod.name }, "the pod's Sentinel no longer monitors the cluster");
       } catch {
         // A Sentinel not running yet monitors nothing; asked again on the next reconcile.
-        await ctx.redis.forget(sentinelEndpoint(pod));
+        await ctx.redis.forget(sentinelEndpoint(ctx, pod));
       }
     }),
   );
@@ -96,7 +101,7 @@ async function sentinelsPrimary(
   // Asked in parallel: a hung pod's Sentinel must not delay the others' answer.
   const answers = await Promise.all(
     pods.map(async (pod) => {
-      const endpoint = { host: pod.host, port: SENTINEL_PORT };
+      const endpoint = sentinelEndpoint(ctx, pod);
       try {
         return await ctx.redis.get(endpoint).sentinelMaster(ctx.cluster);
       } catch {
@@ -121,7 +126,7 @@ async function askSentinelsToFailOver(
   pods: readonly ObservedPod[],
 ): Promise<"started" | "in-progress" | false> {
   for (const pod of pods) {
-    const endpoint = { host: pod.host, port: SENTINEL_PORT };
+    const endpoint = sentinelEndpoint(ctx, pod);
     try {
       const answer = await ctx.redis.get(endpoint).sentinelFailover(ctx.cluster);
       if (answer !== false) return answer;
@@ -216,11 +221,14 @@ export async function runSentinelMode(ctx: ReplicationContext): Promise<EngineRe
   }
   // min-replicas-to-write on whichever pod is the primary now (a pod Sentinel promoted has the replica's 0).
   await makePrimary(ctx, primary, ctx.minSyncReplicas);
+  const upstream = upstreamOf(primary);
+  let replicasInSync = true;
   for (const pod of pods) {
     if (pod === primary || pod.snapshot === undefined) continue;
-    if (isHeld(pod.snapshot)) await attach(ctx, pod, upstreamOf(primary), ctx.clusterPassword);
+    if (!isAttachedTo(pod.snapshot, upstream)) replicasInSync = false;
+    if (isHeld(pod.snapshot)) await attach(ctx, pod, upstream, ctx.clusterPassword);
     // Sentinel re-points replicas but never sets masterauth: a pod that was a primary may lack it.
     else await ensureMasterauth(ctx, pod, ctx.clusterPassword);
   }
-  return { primaryPod: primary.name };
+  return { primaryPod: primary.name, replicasInSync };
 }

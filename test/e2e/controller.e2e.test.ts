@@ -441,11 +441,7 @@ describe("the controller on the sandbox", () => {
         namespace: NS,
         body: {
           metadata: { name: "tls-certs", namespace: NS },
-          stringData: {
-            "tls.crt": readFileSync(certificates.certFile, "utf8"),
-            "tls.key": readFileSync(certificates.keyFile, "utf8"),
-            "ca.crt": certificates.ca,
-          },
+          stringData: certificates.secretData(),
         },
       });
       await custom.createNamespacedCustomObject({

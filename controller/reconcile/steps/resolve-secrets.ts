@@ -7,6 +7,7 @@ import { X509Certificate } from "node:crypto";
 import { setCondition, findCondition } from "../../status/conditions.ts";
 import type { ReconcileContext, Step, StepResult } from "../context.ts";
 import { CONTINUE, requeue } from "../context.ts";
+import { readyCondition } from "../decisions/conditions.ts";
 import { decideIntent } from "../decisions/intent.ts";
 
 const RETRY_MS = 10_000;
@@ -73,10 +74,20 @@ export const resolveSecrets: Step = {
     const previous = findCondition(ctx.status().conditions, "SecretsAvailable");
     if (previous?.status !== condition.status || previous.message !== condition.message) {
       const now = ctx.deps.now();
-      await ctx.commit((s) => ({
-        ...s,
-        conditions: setCondition(s.conditions, condition, ctx.cluster.metadata?.generation, now),
-      }));
+      const generation = ctx.cluster.metadata?.generation;
+      // Without its own Secret the reconcile stops here, before report-status: Ready says so now.
+      const blocker = ctx.clusterAuthMissing;
+      const ready =
+        blocker === undefined
+          ? undefined
+          : readyCondition({ instances: 0, readyInstances: 0, primaryWritable: undefined, blocker });
+      await ctx.commit((s) => {
+        const conditions = setCondition(s.conditions, condition, generation, now);
+        return {
+          ...s,
+          conditions: ready === undefined ? conditions : setCondition(conditions, ready, generation, now),
+        };
+      });
       if (condition.status === "False") await ctx.event("Warning", "SecretMissing", condition.message);
       else if (previous !== undefined) await ctx.event("Normal", "SecretsAvailable", condition.message);
     }

@@ -93,6 +93,17 @@ export class SentinelProcess {
     }
   }
 
+  /** SENTINEL SET on the monitored name (e.g. a long down-after-milliseconds: only a request fails over). */
+  async set(option: string, value: string): Promise<void> {
+    const client = new Redis({ host: this.host, port: 26379, retryStrategy: () => null });
+    client.on("error", () => undefined);
+    try {
+      await client.call("SENTINEL", "SET", this.monitor.name, option, value);
+    } finally {
+      client.disconnect();
+    }
+  }
+
   /** The names this Sentinel monitors (SENTINEL MASTERS). */
   async monitored(): Promise<string[]> {
     const client = new Redis({ host: this.host, port: 26379, retryStrategy: () => null });

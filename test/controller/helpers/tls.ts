@@ -22,6 +22,8 @@ export interface TestCertificates {
   reissue(altNames?: readonly string[]): void;
   /** SHA-256 fingerprint of the current tls.crt, as Node prints it. */
   fingerprint(): string;
+  /** The `stringData` of a `tlsSecret` (tls.crt, tls.key, ca.crt) holding the current certificate. */
+  secretData(): Record<"tls.crt" | "tls.key" | "ca.crt", string>;
 }
 
 export function createTestCertificates(altNames: readonly string[] = []): TestCertificates {
@@ -88,5 +90,10 @@ export function createTestCertificates(altNames: readonly string[] = []): TestCe
     ca: readFileSync(join(dir, "ca.crt"), "utf8"),
     reissue: issue,
     fingerprint: () => new X509Certificate(readFileSync(join(dir, "tls.crt"))).fingerprint256,
+    secretData: () => ({
+      "tls.crt": readFileSync(join(dir, "tls.crt"), "utf8"),
+      "tls.key": readFileSync(join(dir, "tls.key"), "utf8"),
+      "ca.crt": readFileSync(join(dir, "ca.crt"), "utf8"),
+    }),
   };
 }

@@ -131,6 +131,9 @@ describe("a DR cluster in sentinel mode", () => {
         ),
       60000,
     );
+    // Sentinel would notice the lost role itself after down-after-milliseconds (+ 2 s); made long, so that
+    // only the controller's request can start this failover.
+    await Promise.all(sentinels.map((s) => s.set("down-after-milliseconds", "60000")));
     // A crash and an immediate restart (a kubelet restarts the container at once): the pod is back parked.
     await h.pods[primaryBefore]!.kill(true);
     await h.pods[primaryBefore]!.start();

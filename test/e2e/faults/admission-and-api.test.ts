@@ -123,6 +123,15 @@ describe("faults on the Kubernetes side", () => {
         missing.message,
         "Secret dr-auth not found (spec.authSecret): the cluster's pods cannot start or be administered",
       );
+      const ready = condition(await view.cluster("dr"), "Ready");
+      assert.deepEqual(
+        [ready?.status, ready?.reason, ready?.message],
+        [
+          "False",
+          "Blocked",
+          `Secret dr-auth not found (spec.authSecret): the cluster's pods cannot start or be administered`,
+        ],
+      );
       await waitFor(
         async () =>
           (await view.events("dr")).some(

@@ -5,7 +5,7 @@
  * Loopback range 127.25.0.0/16 (sandbox range 25; the source: 127.25.60.1).
  */
 import assert from "node:assert/strict";
-import { readFileSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { Redis } from "ioredis";
@@ -52,11 +52,7 @@ after(async () => {
 
 const tlsSecret = (name: string, certificates: TestCertificates) => ({
   metadata: { name, namespace: NS },
-  stringData: {
-    "tls.crt": readFileSync(certificates.certFile, "utf8"),
-    "tls.key": readFileSync(certificates.keyFile, "utf8"),
-    "ca.crt": certificates.ca,
-  },
+  stringData: certificates.secretData(),
 });
 
 const drSpec = (tlsSecretName: string): RedisClusterSpec => ({
