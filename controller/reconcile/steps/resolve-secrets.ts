@@ -30,8 +30,8 @@ export const resolveSecrets: Step = {
       const own = await ctx.deps.api.secretPassword(ctx.namespace, spec.authSecret.name);
       if (own.kind === "found") ctx.clusterPassword = own.value;
       else {
-        ctx.clusterAuthMissing = own.reason;
-        problems.push(`${own.reason} (spec.authSecret): the cluster's pods cannot start or be administered`);
+        ctx.clusterAuthMissing = `${own.reason} (spec.authSecret): the cluster's pods cannot start or be administered`;
+        problems.push(ctx.clusterAuthMissing);
       }
     }
     if (spec.tlsSecret !== undefined) {
@@ -41,8 +41,8 @@ export const resolveSecrets: Step = {
       ]);
       if (ca.kind === "found") ctx.tlsCa = ca.value;
       else {
-        ctx.clusterAuthMissing = ca.reason;
-        problems.push(`${ca.reason} (spec.tlsSecret): the cluster's pods cannot start or be administered`);
+        ctx.clusterAuthMissing = `${ca.reason} (spec.tlsSecret): the cluster's pods cannot start or be administered`;
+        problems.push(ctx.clusterAuthMissing);
       }
       if (cert.kind === "found") ctx.tlsCertificateFingerprint = fingerprintOf(cert.value);
     }
