@@ -61,7 +61,7 @@ async function underSentinel(ctx: ReplicationContext): Promise<EngineResult> {
   const result = await runSentinelMode(ctx);
   const primary = ctx.pods.find((p) => p.name === result.primaryPod);
   if (primary === undefined) return result;
-  if (result.replicasInSync !== true) return { ...result, requeueAfterMs: result.requeueAfterMs ?? 1000 };
+  if (result.replicasInSync !== true) return { ...result, requeueAfterMs: result.requeueAfterMs ?? 2000 };
   await handOverToSentinels(ctx, primary);
   return result;
 }

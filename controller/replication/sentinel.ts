@@ -34,8 +34,9 @@ const sentinelEndpoint = (ctx: ReplicationContext, pod: { host: string }) => ({
 });
 
 /**
- * A promoted `mode: sentinel` DR cluster hands its failover to Sentinel: every Sentinel that does not yet
- * monitor the cluster is told to monitor `primary` (with the cluster's password). Returns how many did.
+ * A `mode: sentinel` cluster with a primary of its own (a primary cluster, or a DR cluster once promoted)
+ * hands its failover to Sentinel: every Sentinel that does not yet monitor the cluster is told to monitor
+ * `primary` (with the cluster's password). Returns how many did.
  */
 export async function handOverToSentinels(
   ctx: ReplicationContext,
