@@ -178,6 +178,7 @@ export async function runSentinelMode(ctx: ReplicationContext): Promise<EngineRe
     const restarted = restartedPrimary(pods, named);
     if (restarted !== undefined) {
       const answer = await askSentinelsToFailOver(ctx, pods);
+      ctx.log.info({ pod: restarted.name, answer }, "Sentinel asked to fail over from a restarted primary");
       // Said once: while Sentinel is at it, the next passes only wait for its new primary.
       if (answer === "started") {
         await ctx.event(

@@ -93,6 +93,22 @@ export class SentinelProcess {
     }
   }
 
+  /**
+   * Whether this Sentinel is still in a failover: it names the promoted replica as soon as it promoted it,
+   * but runs the failover until every replica is reconfigured, and meanwhile answers SENTINEL FAILOVER
+   * with -INPROG.
+   */
+  async failingOver(): Promise<boolean> {
+    const client = new Redis({ host: this.host, port: 26379, retryStrategy: () => null });
+    client.on("error", () => undefined);
+    try {
+      const fields = (await client.call("SENTINEL", "MASTER", this.monitor.name)) as string[];
+      return (fields[fields.indexOf("flags") + 1] ?? "").includes("failover_in_progress");
+    } finally {
+      client.disconnect();
+    }
+  }
+
   /** SENTINEL SET on the monitored name (e.g. a long down-after-milliseconds: only a request fails over). */
   async set(option: string, value: string): Promise<void> {
     const client = new Redis({ host: this.host, port: 26379, retryStrategy: () => null });

@@ -122,13 +122,17 @@ describe("a DR cluster in sentinel mode", () => {
       },
       30000,
     );
-    // Sentinel names the new primary once its failover is over (the replicas reconfigured).
+    // Every Sentinel names the current primary and none is still in the last failover (which lasts until
+    // every replica is reconfigured; meanwhile a new one is refused with -INPROG).
     await waitFor(
-      "every Sentinel names the current primary",
-      async () =>
-        (await Promise.all(sentinels.map((s) => s.primaryHost()))).every(
-          (address) => address === h.pods[primaryBefore]!.host,
-        ),
+      "every Sentinel names the current primary, its failover over",
+      async () => {
+        for (const sentinel of sentinels) {
+          if ((await sentinel.primaryHost()) !== h.pods[primaryBefore]!.host) return false;
+          if (await sentinel.failingOver()) return false;
+        }
+        return true;
+      },
       60000,
     );
     // Sentinel would notice the lost role itself after down-after-milliseconds (+ 2 s); made long, so that

@@ -80,10 +80,15 @@ describe("sentinel mode", () => {
   it("restores a primary re-pointed without a restart (at itself, through a hairpin), without asking for a failover", async () => {
     const ordinal = Number(h.status.currentPrimary?.slice("dr-".length));
     const target = h.pods[ordinal]!;
-    // Sentinel names the new primary once its failover is over (the replicas reconfigured).
+    // Every Sentinel names the current primary and none is still in the last failover.
     await waitFor(
-      "every Sentinel names the current primary",
-      async () => (await Promise.all(sentinels.map((s) => s.primaryHost()))).every((a) => a === target.host),
+      "every Sentinel names the current primary, its failover over",
+      async () => {
+        for (const sentinel of sentinels) {
+          if ((await sentinel.primaryHost()) !== target.host || (await sentinel.failingOver())) return false;
+        }
+        return true;
+      },
       60000,
     );
     const eventsBefore = h.events.length;
