@@ -67,30 +67,33 @@ export class SentinelProcess {
     });
   }
 
-  /** How many replicas this Sentinel knows for the monitored primary (it learns them from INFO every 10 s). */
-  async knownReplicas(): Promise<number> {
+  /** One SENTINEL subcommand on a short-lived connection. */
+  private async sentinel(...args: string[]): Promise<unknown> {
     const client = new Redis({ host: this.host, port: 26379, retryStrategy: () => null });
     client.on("error", () => undefined);
     try {
-      const fields = (await client.call("SENTINEL", "MASTER", this.monitor.name)) as string[];
-      const index = fields.indexOf("num-slaves");
-      return index === -1 ? 0 : Number(fields[index + 1]);
+      return await client.call("SENTINEL", ...args);
     } finally {
       client.disconnect();
     }
   }
 
+  /** A field of SENTINEL MASTER for the monitored name. */
+  private async masterField(name: string): Promise<string | undefined> {
+    const fields = (await this.sentinel("MASTER", this.monitor.name)) as string[];
+    const index = fields.indexOf(name);
+    return index === -1 ? undefined : fields[index + 1];
+  }
+
+  /** How many replicas this Sentinel knows for the monitored primary (it learns them from INFO every 10 s). */
+  async knownReplicas(): Promise<number> {
+    return Number((await this.masterField("num-slaves")) ?? 0);
+  }
+
   /** The primary's address as this Sentinel names it (SENTINEL GET-MASTER-ADDR-BY-NAME). */
   async primaryHost(): Promise<string | undefined> {
-    const client = new Redis({ host: this.host, port: 26379, retryStrategy: () => null });
-    client.on("error", () => undefined);
-    try {
-      const address = (await client.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", this.monitor.name)) as
-        string[] | null;
-      return address?.[0];
-    } finally {
-      client.disconnect();
-    }
+    const address = (await this.sentinel("GET-MASTER-ADDR-BY-NAME", this.monitor.name)) as string[] | null;
+    return address?.[0];
   }
 
   /**
@@ -99,37 +102,18 @@ export class SentinelProcess {
    * with -INPROG.
    */
   async failingOver(): Promise<boolean> {
-    const client = new Redis({ host: this.host, port: 26379, retryStrategy: () => null });
-    client.on("error", () => undefined);
-    try {
-      const fields = (await client.call("SENTINEL", "MASTER", this.monitor.name)) as string[];
-      return (fields[fields.indexOf("flags") + 1] ?? "").includes("failover_in_progress");
-    } finally {
-      client.disconnect();
-    }
+    return ((await this.masterField("flags")) ?? "").includes("failover_in_progress");
   }
 
   /** SENTINEL SET on the monitored name (e.g. a long down-after-milliseconds: only a request fails over). */
   async set(option: string, value: string): Promise<void> {
-    const client = new Redis({ host: this.host, port: 26379, retryStrategy: () => null });
-    client.on("error", () => undefined);
-    try {
-      await client.call("SENTINEL", "SET", this.monitor.name, option, value);
-    } finally {
-      client.disconnect();
-    }
+    await this.sentinel("SET", this.monitor.name, option, value);
   }
 
   /** The names this Sentinel monitors (SENTINEL MASTERS). */
   async monitored(): Promise<string[]> {
-    const client = new Redis({ host: this.host, port: 26379, retryStrategy: () => null });
-    client.on("error", () => undefined);
-    try {
-      const masters = (await client.call("SENTINEL", "MASTERS")) as string[][];
-      return masters.map((fields) => fields[fields.indexOf("name") + 1] ?? "");
-    } finally {
-      client.disconnect();
-    }
+    const masters = (await this.sentinel("MASTERS")) as string[][];
+    return masters.map((fields) => fields[fields.indexOf("name") + 1] ?? "");
   }
 
   async stop(): Promise<void> {
