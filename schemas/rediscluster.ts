@@ -257,7 +257,8 @@ const spec: SchemaNode = {
     },
     authSecret: secretReference("The password this cluster's own Redis requires.", "the key `password`"),
     tlsSecret: secretReference(
-      "TLS for clients and for replication (including from the source).",
+      "TLS for clients and for replication, including from the source: its certificate must be signed by a CA in " +
+        "ca.crt and name replicaMode.source.host (DNS or IP subjectAltName).",
       "the keys `tls.crt`, `tls.key` and `ca.crt`",
     ),
     nodeSelector: {

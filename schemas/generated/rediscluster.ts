@@ -75,7 +75,7 @@ export interface SecretReference {
   name: string;
 }
 /**
- * TLS for clients and for replication (including from the source). The Secret must exist in the RedisCluster's namespace and hold the keys `tls.crt`, `tls.key` and `ca.crt`.
+ * TLS for clients and for replication, including from the source: its certificate must be signed by a CA in ca.crt and name replicaMode.source.host (DNS or IP subjectAltName). The Secret must exist in the RedisCluster's namespace and hold the keys `tls.crt`, `tls.key` and `ca.crt`.
  */
 export interface TlsSecretReference {
   /**
