@@ -61,9 +61,9 @@ export async function makePrimary(
   const admin = ctx.redis.get(podEndpoint(ctx, pod));
   // Set first, so the instance never accepts a write it should not.
   await ensureConfig(admin, "min-replicas-to-write", String(minReplicasToWrite));
-  // A former replica-mode pod: should Sentinel later make it a replica, it must announce its own address.
-  await ensureConfig(admin, "replica-announce-ip", "");
   if (pod.snapshot?.replication.role !== "master") {
+    // A former replica-mode pod: should Sentinel later make it a replica, it must announce its own address.
+    await ensureConfig(admin, "replica-announce-ip", "");
     await admin.replicaOfNoOne();
     ctx.log.info({ pod: pod.name }, "pod made a primary");
   }

@@ -71,7 +71,10 @@ async function assertPromoted(
   // The replicas are announced by their own address again (not as a source's foreign replica): the
   // cluster's own Sentinels, if any, can reach every one.
   const reader = leader.client();
-  const listed = await reader.info("replication").finally(() => reader.disconnect());
+  const listed = await reader.info("replication");
+  // The leader too: should Sentinel ever make it a replica, its own cluster must be able to reach it.
+  assert.deepEqual(await reader.config("GET", "replica-announce-ip"), ["replica-announce-ip", ""]);
+  reader.disconnect();
   assert.deepEqual(
     [...listed.matchAll(/^slave\d+:ip=([^,]+),port=(\d+)/gm)].map((m) => m[1]).sort(),
     h.pods

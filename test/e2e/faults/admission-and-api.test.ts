@@ -11,6 +11,7 @@ import { condition } from "../../../hack/demo/lib/observe.ts";
 import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
 import { RedisProcess } from "../../controller/helpers/redis-process.ts";
 import {
+  applyReplicating,
   everyPodHolds,
   fullSyncsServed,
   podNames,
@@ -56,15 +57,13 @@ before(async () => {
   await region.kubectl.applyPasswordSecret(NS, "east-auth", SOURCE_PASSWORD);
   await region.kubectl.applyPasswordSecret(NS, "dr-auth", CLUSTER_PASSWORD);
   replicated = await writeKeys(source.host, 6379, SOURCE_PASSWORD, "seed", 1000);
-  await region.kubectl.apply([
-    redisClusterManifest(
-      "dr",
-      NS,
-      replicaSpec(3, "dr-auth", { host: source.host, clusterName: "east", authSecretName: "east-auth" }),
-    ),
-  ]);
-  await untilCluster(region.view(NS), "dr", "replicating", replicating);
-  await everyPodHolds(region.view(NS), pods, CLUSTER_PASSWORD, replicated);
+  await applyReplicating(
+    region,
+    NS,
+    "dr",
+    replicaSpec(3, "dr-auth", { host: source.host, clusterName: "east", authSecretName: "east-auth" }),
+    { pods, password: CLUSTER_PASSWORD, keys: replicated },
+  );
 });
 after(async () => {
   await region?.stop();

@@ -8,11 +8,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { RedisProcess } from "../../controller/helpers/redis-process.ts";
 import {
-  everyPodHolds,
+  applyReplicating,
   podNames,
-  redisClusterManifest,
   replicaSpec,
-  replicating,
   startRegion,
   untilCluster,
   waitFor,
@@ -35,15 +33,13 @@ before(async () => {
   await region.kubectl.applyPasswordSecret(NS, "east-auth", SOURCE_PASSWORD);
   await region.kubectl.applyPasswordSecret(NS, "dr-auth", CLUSTER_PASSWORD);
   const seeded = await writeKeys(source.host, 6379, SOURCE_PASSWORD, "seed", 500);
-  await region.kubectl.apply([
-    redisClusterManifest(
-      "dr",
-      NS,
-      replicaSpec(2, "dr-auth", { host: source.host, clusterName: "east", authSecretName: "east-auth" }),
-    ),
-  ]);
-  await untilCluster(region.view(NS), "dr", "replicating", replicating);
-  await everyPodHolds(region.view(NS), pods, CLUSTER_PASSWORD, seeded);
+  await applyReplicating(
+    region,
+    NS,
+    "dr",
+    replicaSpec(2, "dr-auth", { host: source.host, clusterName: "east", authSecretName: "east-auth" }),
+    { pods, password: CLUSTER_PASSWORD, keys: seeded },
+  );
 });
 after(async () => {
   await region?.stop();

@@ -10,9 +10,9 @@ import { RegionLink } from "../../../hack/demo/lib/link.ts";
 import { condition, parseInfo } from "../../../hack/demo/lib/observe.ts";
 import { RedisProcess } from "../../controller/helpers/redis-process.ts";
 import {
+  applyReplicating,
   everyPodHolds,
   podNames,
-  redisClusterManifest,
   replicaSpec,
   replicating,
   startRegion,
@@ -43,15 +43,13 @@ before(async () => {
   await region.kubectl.applyPasswordSecret(NS, "east-auth", SOURCE_PASSWORD);
   await region.kubectl.applyPasswordSecret(NS, "dr-auth", CLUSTER_PASSWORD);
   replicated = await writeKeys(source.host, 6379, SOURCE_PASSWORD, "seed", 1000);
-  await region.kubectl.apply([
-    redisClusterManifest(
-      "dr",
-      NS,
-      replicaSpec(3, "dr-auth", { host: wan.host, clusterName: "east", authSecretName: "east-auth" }),
-    ),
-  ]);
-  await untilCluster(region.view(NS), "dr", "replicating", replicating);
-  await everyPodHolds(region.view(NS), pods, CLUSTER_PASSWORD, replicated);
+  await applyReplicating(
+    region,
+    NS,
+    "dr",
+    replicaSpec(3, "dr-auth", { host: wan.host, clusterName: "east", authSecretName: "east-auth" }),
+    { pods, password: CLUSTER_PASSWORD, keys: replicated },
+  );
 });
 after(async () => {
   await region?.stop();

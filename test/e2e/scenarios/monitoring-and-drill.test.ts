@@ -11,11 +11,11 @@ import { RegionLink } from "../../../hack/demo/lib/link.ts";
 import { condition, controllerMetrics, metricValue } from "../../../hack/demo/lib/observe.ts";
 import { RedisProcess } from "../../controller/helpers/redis-process.ts";
 import {
+  applyReplicating,
   everyPodHolds,
   fullSyncsServed,
   podNames,
   promotionCompleted,
-  redisClusterManifest,
   replicaSpec,
   replicating,
   startRegion,
@@ -42,19 +42,17 @@ before(async () => {
   await region.kubectl.applyPasswordSecret(NS, "redis-east-auth", SOURCE_PASSWORD);
   await region.kubectl.applyPasswordSecret(NS, "redis-west-auth", CLUSTER_PASSWORD);
   written = await writeKeys(source.host, 6379, SOURCE_PASSWORD, "seed", 1000);
-  await region.kubectl.apply([
-    redisClusterManifest(
-      "redis-west",
-      NS,
-      replicaSpec(3, "redis-west-auth", {
-        host: wan.host,
-        clusterName: "redis-east",
-        authSecretName: "redis-east-auth",
-      }),
-    ),
-  ]);
-  await untilCluster(region.view(NS), "redis-west", "redis-west replicating", replicating);
-  await everyPodHolds(region.view(NS), pods, CLUSTER_PASSWORD, written);
+  await applyReplicating(
+    region,
+    NS,
+    "redis-west",
+    replicaSpec(3, "redis-west-auth", {
+      host: wan.host,
+      clusterName: "redis-east",
+      authSecretName: "redis-east-auth",
+    }),
+    { pods, password: CLUSTER_PASSWORD, keys: written },
+  );
 });
 after(async () => {
   await region?.stop();

@@ -106,6 +106,23 @@ export function untilCluster(
 export const replicating = (cluster: RedisCluster): boolean =>
   cluster.status?.replication?.linkStatus === "Up" && condition(cluster, "ReplicaMode")?.reason === "Enabled";
 
+/**
+ * Applies a replica-mode RedisCluster and waits until it replicates — with `holds`, until every one of its
+ * `pods` holds those keys too.
+ */
+export async function applyReplicating(
+  region: Region,
+  namespace: string,
+  name: string,
+  spec: Record<string, unknown>,
+  holds?: { pods: readonly string[]; password: string; keys: readonly string[] },
+): Promise<void> {
+  await region.kubectl.apply([redisClusterManifest(name, namespace, spec)]);
+  await untilCluster(region.view(namespace), name, `${name} replicating`, replicating);
+  if (holds !== undefined)
+    await everyPodHolds(region.view(namespace), holds.pods, holds.password, holds.keys);
+}
+
 export const promotionCompleted = (cluster: RedisCluster): boolean =>
   cluster.status?.promotion?.phase === "Completed" &&
   condition(cluster, "ReplicaMode")?.reason === "Promoted";

@@ -10,6 +10,7 @@ import { RegionLink } from "../../../hack/demo/lib/link.ts";
 import { condition, controllerMetrics, metricValue } from "../../../hack/demo/lib/observe.ts";
 import { RedisProcess } from "../../controller/helpers/redis-process.ts";
 import {
+  applyReplicating,
   everyPodHolds,
   podNames,
   promotionCompleted,
@@ -42,18 +43,16 @@ before(async () => {
   await region.kubectl.applyPasswordSecret(NS, "redis-east-auth", SOURCE_PASSWORD);
   await region.kubectl.applyPasswordSecret(NS, "redis-west-auth", CLUSTER_PASSWORD);
   written = await writeKeys(source.host, 6379, SOURCE_PASSWORD, "seed", 500);
-  await region.kubectl.apply([
-    redisClusterManifest(
-      "redis-west",
-      NS,
-      replicaSpec(3, "redis-west-auth", {
-        host: wan.host,
-        clusterName: "redis-east",
-        authSecretName: "redis-east-auth",
-      }),
-    ),
-  ]);
-  await untilCluster(region.view(NS), "redis-west", "redis-west replicating", replicating);
+  await applyReplicating(
+    region,
+    NS,
+    "redis-west",
+    replicaSpec(3, "redis-west-auth", {
+      host: wan.host,
+      clusterName: "redis-east",
+      authSecretName: "redis-east-auth",
+    }),
+  );
 });
 after(async () => {
   if (leaderPaused) region.sb.resumePod("redis-west-0", NS);
