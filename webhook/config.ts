@@ -15,11 +15,15 @@ export const USAGE =
   "usage: npm run webhook -- --cert-dir DIR [--port 9443] [--health-port 8081] [--host 0.0.0.0] " +
   "[--cert-poll-ms 5000] [--log-level info]";
 
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+/** Decimal digits only: Number() would also take "", " ", "0x10" and "1e3". */
+const decimal = (value: string): number => (/^[0-9]+$/.test(value) ? Number(value) : Number.NaN);
+
+/** 0 asks the system for a free port (tests use it). */
 function port(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) {
-    throw new Error(`${flag} must be a port number, got "${value}"`);
-  }
+  const n = decimal(value);
+  if (!(n >= 0 && n <= 65535)) throw new Error(`${flag} must be a port number (0-65535), got "${value}"`);
   return n;
 }
 
@@ -38,9 +42,13 @@ export function parseConfig(args: readonly string[]): WebhookConfig {
   });
   const certDir = values["cert-dir"];
   if (certDir === undefined || certDir === "") throw new Error("--cert-dir is required");
-  const certPollMs = Number(values["cert-poll-ms"]);
-  if (!Number.isInteger(certPollMs) || certPollMs < 10) {
-    throw new Error("--cert-poll-ms must be an integer ≥ 10");
+  const certPollMs = decimal(values["cert-poll-ms"]);
+  if (!(certPollMs >= 10)) {
+    throw new Error(`--cert-poll-ms must be an integer ≥ 10, got "${values["cert-poll-ms"]}"`);
+  }
+  const logLevel = values["log-level"];
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new Error(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
   }
   return {
     certDir,
@@ -49,6 +57,6 @@ export function parseConfig(args: readonly string[]): WebhookConfig {
     healthPort: port(values["health-port"], "--health-port"),
     certPollMs,
     shutdownGraceMs: 10_000,
-    logLevel: values["log-level"],
+    logLevel,
   };
 }

@@ -2,8 +2,14 @@
 import { Counter, Histogram, type Registry } from "prom-client";
 
 export type Endpoint = "mutate" | "validate";
-/** allowed, patched (allowed with defaults added), denied (an answer that refuses), rejected (HTTP 4xx). */
+/**
+ * allowed, patched (allowed with defaults added), denied (an AdmissionReview that refuses), rejected (an HTTP
+ * error status instead of an AdmissionReview: bad input, 4xx).
+ */
 export type Decision = "allowed" | "patched" | "denied" | "rejected";
+
+/** The operation label of a request whose body was never read into an AdmissionReview. */
+export const UNKNOWN_OPERATION = "UNKNOWN";
 
 export interface WebhookMetrics {
   readonly requests: Counter<"endpoint" | "operation" | "decision">;

@@ -2,12 +2,12 @@
  * The admission HTTP surface (express 5): parse, hand the review to handleReview, send. Every bad input gets
  * a clear 4xx as a Kubernetes Status; nothing a client sends can crash or hang the server.
  */
-import express, { type ErrorRequestHandler, type Request, type Response } from "express";
+import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from "express";
 import type { Logger } from "pino";
 import { handleReview } from "../admission/handle-review.ts";
 import { parseAdmissionReview } from "../admission/review.ts";
 import type { Admit } from "../admission/admit.ts";
-import type { Decision, Endpoint, WebhookMetrics } from "../metrics.ts";
+import { UNKNOWN_OPERATION, type Decision, type Endpoint, type WebhookMetrics } from "../metrics.ts";
 
 export const MUTATE_PATH = "/mutate-redis-io-v1-rediscluster";
 export const VALIDATE_PATH = "/validate-redis-io-v1-rediscluster";
@@ -31,14 +31,28 @@ export function createAdmissionApp(deps: AppDeps): express.Express {
   app.disable("x-powered-by");
   app.set("etag", false);
 
+  // The clock starts before the body is read, so bodies refused while reading (413, bad JSON, a charset) are
+  // timed and counted like every other answer.
+  const clocks = new WeakMap<Request, () => number>();
+  const startClock =
+    (endpoint: Endpoint): RequestHandler =>
+    (req, _res, next) => {
+      clocks.set(req, deps.metrics.duration.startTimer({ endpoint }));
+      next();
+    };
+  /** Counts and times one answer; called once per request, after the answer is sent. */
+  const answered = (req: Request, endpoint: Endpoint, operation: string, decision: Decision) => {
+    deps.metrics.requests.inc({ endpoint, operation, decision });
+    clocks.get(req)?.();
+    clocks.delete(req);
+  };
+
   const route = (endpoint: Endpoint, admit: Admit) => async (req: Request, res: Response) => {
-    const stopTimer = deps.metrics.duration.startTimer({ endpoint });
     const reject = (code: number, reason: string, message: string) => {
       deps.metrics.errors.inc({ endpoint, kind: "bad_request" });
-      deps.metrics.requests.inc({ endpoint, operation: "unknown", decision: "rejected" });
       deps.logger.warn({ endpoint, code, reason: message }, "rejected an admission request");
       sendStatus(res, code, reason, message);
-      stopTimer();
+      answered(req, endpoint, UNKNOWN_OPERATION, "rejected");
     };
     if (!req.is("application/json")) {
       reject(415, "UnsupportedMediaType", "the body must be an AdmissionReview sent as application/json");
@@ -53,14 +67,13 @@ export function createAdmissionApp(deps: AppDeps): express.Express {
     const { response } = review;
     const decision: Decision = !response.allowed ? "denied" : response.patch ? "patched" : "allowed";
     if (response.status?.code === 500) deps.metrics.errors.inc({ endpoint, kind: "internal" });
-    deps.metrics.requests.inc({ endpoint, operation: parsed.review.request.operation, decision });
     res.status(200).json(review);
-    stopTimer();
+    answered(req, endpoint, parsed.review.request.operation, decision);
   };
 
   const json = express.json({ limit: BODY_LIMIT_BYTES, type: "application/json", strict: false });
-  app.post(MUTATE_PATH, json, route("mutate", deps.mutate));
-  app.post(VALIDATE_PATH, json, route("validate", deps.validate));
+  app.post(MUTATE_PATH, startClock("mutate"), json, route("mutate", deps.mutate));
+  app.post(VALIDATE_PATH, startClock("validate"), json, route("validate", deps.validate));
   app.all([MUTATE_PATH, VALIDATE_PATH], (_req, res) => {
     res.set("Allow", "POST");
     sendStatus(res, 405, "MethodNotAllowed", "admission endpoints accept POST only");
@@ -72,7 +85,8 @@ export function createAdmissionApp(deps: AppDeps): express.Express {
     const status = typeof err === "object" && err !== null && "status" in err ? Number(err.status) : 500;
     const type = typeof err === "object" && err !== null && "type" in err ? String(err.type) : "";
     const endpoint: Endpoint = req.path === MUTATE_PATH ? "mutate" : "validate";
-    deps.metrics.errors.inc({ endpoint, kind: status >= 400 && status < 500 ? "bad_request" : "internal" });
+    const badRequest = status >= 400 && status < 500;
+    deps.metrics.errors.inc({ endpoint, kind: badRequest ? "bad_request" : "internal" });
     if (res.headersSent) return;
     if (status === 413) {
       sendStatus(res, 413, "RequestEntityTooLarge", `the body is larger than ${BODY_LIMIT_BYTES} bytes`);
@@ -85,12 +99,14 @@ export function createAdmissionApp(deps: AppDeps): express.Express {
         "UnsupportedMediaType",
         err instanceof Error ? err.message : "unsupported media type",
       );
-    } else if (status >= 400 && status < 500) {
+    } else if (badRequest) {
       sendStatus(res, status, "BadRequest", err instanceof Error ? err.message : "bad request");
     } else {
       deps.logger.error({ err }, "unexpected error serving an admission request");
       sendStatus(res, 500, "InternalError", "internal error; see the webhook's logs");
     }
+    // The body was never read into a review, so the operation is unknown.
+    answered(req, endpoint, UNKNOWN_OPERATION, "rejected");
   };
   app.use(onError);
   return app;

@@ -13,11 +13,13 @@ export interface KeyPair {
   readonly key: Buffer;
 }
 
+const sameBytes = (a: KeyPair, b: KeyPair): boolean => a.cert.equals(b.cert) && a.key.equals(b.key);
+
 export class CertificateWatcher {
   private current: KeyPair | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
-  /** The last unusable pair, so it is reported once, not at every poll. */
+  /** The last unusable pair: reported once, and not re-checked at every poll while it stays on disk. */
   private rejected: KeyPair | undefined;
   private polling = false;
   private readonly listeners: ((pair: KeyPair) => void)[] = [];
@@ -84,13 +86,8 @@ export class CertificateWatcher {
         );
       return;
     }
-    if (
-      this.current !== undefined &&
-      pair.cert.equals(this.current.cert) &&
-      pair.key.equals(this.current.key)
-    ) {
-      return;
-    }
+    if (this.current !== undefined && sameBytes(pair, this.current)) return;
+    if (this.rejected !== undefined && sameBytes(pair, this.rejected)) return;
     try {
       // A rotation writes two files: until both are new, the pair does not match and is not used.
       createSecureContext(pair);
@@ -99,6 +96,7 @@ export class CertificateWatcher {
       this.logger.warn({ err, dir: this.dir }, "serving certificate and key are not usable yet");
       return;
     }
+    this.rejected = undefined;
     const first = this.current === undefined;
     this.current = pair;
     this.logger.info(

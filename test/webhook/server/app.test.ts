@@ -4,6 +4,8 @@ import request from "supertest";
 import { BODY_LIMIT_BYTES, MUTATE_PATH, VALIDATE_PATH } from "../../../webhook/server/app.ts";
 import { testApp } from "../support/app.ts";
 import { fixture, type Json } from "../support/fixtures.ts";
+import { FakeSecrets } from "../support/fake-secrets.ts";
+import { mergePatch } from "../support/clusters.ts";
 
 const status = (code: number, reason: string, message: string) => ({
   apiVersion: "v1",
@@ -47,25 +49,146 @@ describe("admission app: protocol", () => {
     assert.equal(((res.body as Json).response as Json).allowed, true);
   });
 
-  test("counts requests by endpoint, operation and decision, and their latency", async () => {
+  test("denies as 422 Invalid with every field error in the message and in details.causes", async () => {
+    const { app } = testApp(new FakeSecrets());
+    const body = fixture("create-redis-west");
+    const req = body.request as Json;
+    req.object = mergePatch(req.object, { spec: { replicaMode: { source: { port: 70000 } } } });
+    const res = await request(app).post(VALIDATE_PATH).send(body).expect(200);
+    const notFound = 'Not found: "redis-password": Secret "redis-password" not found in namespace "default"';
+    assert.deepEqual(res.body, {
+      apiVersion: "admission.k8s.io/v1",
+      kind: "AdmissionReview",
+      response: {
+        uid: "3f9d1b8e-2c4a-4e7b-9a61-0d5c8e2f7a10",
+        allowed: false,
+        status: {
+          status: "Failure",
+          code: 422,
+          reason: "Invalid",
+          message:
+            'RedisCluster.redis.io "redis-west" is invalid: [spec.replicaMode.source.port: Invalid value: 70000: ' +
+            `must be between 1 and 65535, spec.authSecret.name: ${notFound}, ` +
+            `spec.replicaMode.source.authSecretName: ${notFound}]`,
+          details: {
+            name: "redis-west",
+            group: "redis.io",
+            kind: "RedisCluster",
+            causes: [
+              {
+                reason: "FieldValueInvalid",
+                message: "Invalid value: 70000: must be between 1 and 65535",
+                field: "spec.replicaMode.source.port",
+              },
+              { reason: "FieldValueNotFound", message: notFound, field: "spec.authSecret.name" },
+              {
+                reason: "FieldValueNotFound",
+                message: notFound,
+                field: "spec.replicaMode.source.authSecretName",
+              },
+            ],
+          },
+        },
+      },
+    });
+  });
+
+  test("admits a promotion with the link down, with the warning in response.warnings", async () => {
+    const { app } = testApp();
+    const res = await request(app).post(VALIDATE_PATH).send(fixture("update-promote-redis-west")).expect(200);
+    assert.deepEqual(res.body, {
+      apiVersion: "admission.k8s.io/v1",
+      kind: "AdmissionReview",
+      response: {
+        uid: "a1c7e0d2-9b3f-4f58-8e2d-6b4a0c9f1e37",
+        allowed: true,
+        warnings: [
+          "spec.replicaMode.promote: replication link down for 184s; last known lag 11 bytes: unreplicated " +
+            "writes are lost",
+        ],
+      },
+    });
+  });
+
+  test("mutates without patch or patchType when every default is already set", async () => {
+    const { app } = testApp();
+    const res = await request(app).post(MUTATE_PATH).send(fixture("update-promote-redis-west")).expect(200);
+    assert.deepEqual(res.body, {
+      apiVersion: "admission.k8s.io/v1",
+      kind: "AdmissionReview",
+      response: { uid: "a1c7e0d2-9b3f-4f58-8e2d-6b4a0c9f1e37", allowed: true },
+    });
+  });
+
+  for (const [operation, path] of [
+    ["CONNECT", MUTATE_PATH],
+    ["CONNECT", VALIDATE_PATH],
+    ["DELETE", MUTATE_PATH],
+    ["DELETE", VALIDATE_PATH],
+  ] as const) {
+    test(`allows ${operation} on ${path} untouched`, async () => {
+      const secrets = new FakeSecrets();
+      const { app } = testApp(secrets);
+      const body = fixture("delete-redis-west");
+      (body.request as Json).operation = operation;
+      const res = await request(app).post(path).send(body).expect(200);
+      assert.deepEqual(res.body, {
+        apiVersion: "admission.k8s.io/v1",
+        kind: "AdmissionReview",
+        response: { uid: "c4e2f7a9-1d3b-4a6c-b8e0-5f7d9a1c3e25", allowed: true },
+      });
+      assert.deepEqual(secrets.lookups, []);
+    });
+  }
+
+  test("counts every request by endpoint, operation and decision, including bodies refused unread", async () => {
     const { app, registry } = testApp();
     await request(app).post(VALIDATE_PATH).send(fixture("create-redis-west")).expect(200);
     await request(app).post(MUTATE_PATH).send(fixture("create-redis-west")).expect(200);
     await request(app).post(MUTATE_PATH).send(fixture("delete-redis-west")).expect(200);
-    await request(app).post(VALIDATE_PATH).type("json").send("{").expect(400);
+    const denied = fixture("create-redis-west");
+    (denied.request as Json).object = mergePatch((denied.request as Json).object, { spec: { instances: 0 } });
+    await request(app).post(VALIDATE_PATH).send(denied).expect(200);
+    // Refused by the app once the body is read: not an AdmissionReview, not JSON at all.
     await request(app).post(VALIDATE_PATH).send({ kind: "Pod" }).expect(400);
+    await request(app).post(MUTATE_PATH).type("text/plain").send("kind: Pod").expect(415);
+    // Refused while the body is read: malformed JSON, too large, a charset JSON cannot be in.
+    await request(app).post(VALIDATE_PATH).type("json").send("{").expect(400);
+    await request(app)
+      .post(MUTATE_PATH)
+      .type("json")
+      .send(JSON.stringify({ pad: "x".repeat(BODY_LIMIT_BYTES) }))
+      .expect(413);
+    await request(app)
+      .post(VALIDATE_PATH)
+      .set("Content-Type", "application/json; charset=iso-8859-1")
+      .send("{}")
+      .expect(415);
+    // Not an admission request: neither counted nor timed.
+    await request(app).get(VALIDATE_PATH).expect(405);
+
     const text = await registry.metrics();
-    for (const line of [
-      'redis_dr_webhook_admission_requests_total{endpoint="validate",operation="CREATE",decision="allowed"} 1',
+    const series = (name: string) =>
+      text
+        .split("\n")
+        .filter((line) => line.startsWith(`${name}{`))
+        .sort();
+    assert.deepEqual(series("redis_dr_webhook_admission_requests_total"), [
       'redis_dr_webhook_admission_requests_total{endpoint="mutate",operation="CREATE",decision="patched"} 1',
       'redis_dr_webhook_admission_requests_total{endpoint="mutate",operation="DELETE",decision="allowed"} 1',
-      'redis_dr_webhook_admission_requests_total{endpoint="validate",operation="unknown",decision="rejected"} 1',
-      'redis_dr_webhook_errors_total{endpoint="validate",kind="bad_request"} 2',
-      'redis_dr_webhook_admission_duration_seconds_count{endpoint="validate"} 2',
-      'redis_dr_webhook_admission_duration_seconds_count{endpoint="mutate"} 2',
-    ]) {
-      assert.ok(text.includes(line), `missing metric line: ${line}\n${text}`);
-    }
+      'redis_dr_webhook_admission_requests_total{endpoint="mutate",operation="UNKNOWN",decision="rejected"} 2',
+      'redis_dr_webhook_admission_requests_total{endpoint="validate",operation="CREATE",decision="allowed"} 1',
+      'redis_dr_webhook_admission_requests_total{endpoint="validate",operation="CREATE",decision="denied"} 1',
+      'redis_dr_webhook_admission_requests_total{endpoint="validate",operation="UNKNOWN",decision="rejected"} 3',
+    ]);
+    assert.deepEqual(series("redis_dr_webhook_errors_total"), [
+      'redis_dr_webhook_errors_total{endpoint="mutate",kind="bad_request"} 2',
+      'redis_dr_webhook_errors_total{endpoint="validate",kind="bad_request"} 3',
+    ]);
+    assert.deepEqual(series("redis_dr_webhook_admission_duration_seconds_count"), [
+      'redis_dr_webhook_admission_duration_seconds_count{endpoint="mutate"} 4',
+      'redis_dr_webhook_admission_duration_seconds_count{endpoint="validate"} 5',
+    ]);
   });
 });
 

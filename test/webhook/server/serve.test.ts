@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile, rename } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request as httpsRequest } from "node:https";
-import { connect, type PeerCertificate } from "node:tls";
+import { connect, type PeerCertificate, type TLSSocket } from "node:tls";
 import { Registry } from "prom-client";
 import { serve, type RunningWebhook } from "../../../webhook/server/serve.ts";
 import { VALIDATE_PATH } from "../../../webhook/server/app.ts";
@@ -62,7 +62,15 @@ async function eventually<T>(
   }
 }
 
-function post(port: number, ca: string, body: unknown): Promise<{ status: number; body: unknown }> {
+type TlsVersion = "TLSv1.2" | "TLSv1.3";
+
+/** POSTs an AdmissionReview; `protocol` is the TLS version the connection negotiated. */
+function post(
+  port: number,
+  ca: string,
+  body: unknown,
+  versions: { minVersion?: TlsVersion; maxVersion?: TlsVersion } = {},
+): Promise<{ status: number; body: unknown; protocol: string | null }> {
   return new Promise((resolve, reject) => {
     const payload = JSON.stringify(body);
     const req = httpsRequest(
@@ -71,6 +79,9 @@ function post(port: number, ca: string, body: unknown): Promise<{ status: number
         port,
         ca,
         servername: "localhost",
+        ...versions,
+        // A fresh connection per request, so the versions asked for are the ones negotiated.
+        agent: false,
         method: "POST",
         path: VALIDATE_PATH,
         headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload) },
@@ -78,8 +89,13 @@ function post(port: number, ca: string, body: unknown): Promise<{ status: number
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
+        const protocol = (res.socket as TLSSocket).getProtocol();
         res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString()) }),
+          resolve({
+            status: res.statusCode ?? 0,
+            body: JSON.parse(Buffer.concat(chunks).toString()),
+            protocol,
+          }),
         );
       },
     );
@@ -135,6 +151,7 @@ describe("serving over real TLS", () => {
     const answer = await post(port, ca.certPem, fixture("create-redis-west"));
     assert.deepEqual(answer, {
       status: 200,
+      protocol: "TLSv1.3",
       body: {
         apiVersion: "admission.k8s.io/v1",
         kind: "AdmissionReview",
@@ -189,6 +206,24 @@ describe("serving over real TLS", () => {
       (serial) => serial === next.serial,
       "the completed rotation",
     );
+  });
+
+  test("serves a client limited to exactly TLS 1.2", async () => {
+    assert.ok(webhook);
+    const port = await webhook.ready;
+    const answer = await post(port, ca.certPem, fixture("create-redis-west"), {
+      minVersion: "TLSv1.2",
+      maxVersion: "TLSv1.2",
+    });
+    assert.deepEqual(answer, {
+      status: 200,
+      protocol: "TLSv1.2",
+      body: {
+        apiVersion: "admission.k8s.io/v1",
+        kind: "AdmissionReview",
+        response: { uid: "3f9d1b8e-2c4a-4e7b-9a61-0d5c8e2f7a10", allowed: true },
+      },
+    });
   });
 
   test("refuses TLS 1.1 and accepts TLS 1.3", async () => {

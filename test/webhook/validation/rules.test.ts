@@ -439,6 +439,15 @@ describe("warnings", () => {
       ],
     },
     {
+      name: "warns that the link is unknown when the controller could not ask the leader",
+      old: mergePatch(replicating, { status: { replication: { linkStatus: "Unknown", lagBytes: 512 } } }),
+      patch: { spec: { replicaMode: { promote: true } } },
+      warnings: [
+        "spec.replicaMode.promote: the controller could not read the leader's link; last known lag 512 bytes: " +
+          "unreplicated writes are lost",
+      ],
+    },
+    {
       name: "warns when promoting with no replication status at all",
       old: replicating,
       patch: { spec: { replicaMode: { promote: true } } },

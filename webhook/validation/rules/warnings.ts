@@ -41,16 +41,25 @@ export const warnDataReplaced: WarningRule = (cluster, old) => {
 export const warnPromotionWithoutSync: WarningRule = (cluster, old) => {
   if (old === undefined || promoteRequested(old) || !promoteRequested(cluster)) return [];
   const replication = replicationOf(old);
-  const linkStatus = stringField(replication, "linkStatus");
-  if (linkStatus === "Up") return [];
-  const downSeconds = integerField(replication, "linkDownSeconds");
-  const link =
-    linkStatus === "Down"
-      ? `replication link down${downSeconds !== undefined ? ` for ${downSeconds}s` : ""}`
-      : linkStatus === "Syncing"
-        ? "the first full sync from the source has not finished"
-        : "the leader was never seen in sync with the source";
+  if (stringField(replication, "linkStatus") === "Up") return [];
   const lagBytes = integerField(replication, "lagBytes");
   const lag = lagBytes !== undefined ? `last known lag ${lagBytes} bytes` : "lag unknown";
-  return [`spec.replicaMode.promote: ${link}; ${lag}: unreplicated writes are lost`];
+  return [`spec.replicaMode.promote: ${linkDescription(replication)}; ${lag}: unreplicated writes are lost`];
 };
+
+/** The leader's link as status.replication last described it. */
+function linkDescription(replication: Record<string, unknown> | undefined): string {
+  switch (stringField(replication, "linkStatus")) {
+    case "Down": {
+      const downSeconds = integerField(replication, "linkDownSeconds");
+      return `replication link down${downSeconds !== undefined ? ` for ${downSeconds}s` : ""}`;
+    }
+    case "Syncing":
+      return "the first full sync from the source has not finished";
+    // The controller reports Unknown when it could not ask the leader: the link may well be up.
+    case "Unknown":
+      return "the controller could not read the leader's link";
+    default:
+      return "the leader was never seen in sync with the source";
+  }
+}
