@@ -6,6 +6,7 @@
 #   hack/dev.sh bench     the benchmarks (pass --quick for a short run)
 # Installs: npm packages (npm ci, when node_modules is missing or older than package-lock.json) and the
 # Debian packages behind the commands the sandbox and the tests run (apt-get, when missing; needs root or sudo).
+# Needs, and says where to get when missing: Node.js 20 or newer, and kubectl 1.24 or newer (kustomize v4.5+).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,17 @@ case "$job" in
     ;;
 esac
 shift
+
+# Node.js: everything here is TypeScript run by Node (tsx, node --test, npm scripts).
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if ! [[ $node_major =~ ^[0-9]+$ ]] || ((node_major < 20)); then
+  {
+    echo "redis-dr needs Node.js 20 or newer (package.json engines), found: $(node --version 2>/dev/null || echo none)."
+    echo "Install Node.js 20 or newer from https://nodejs.org/en/download (Debian 12's nodejs package is 18),"
+    echo "make it the first node on PATH, and run hack/dev.sh $job again."
+  } >&2
+  exit 1
+fi
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
@@ -41,6 +53,28 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]} from Debian's packages"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# kubectl: the manifest tests render manifests/ with `kubectl kustomize`, and our kustomizations use
+# `labels:` and `kind: Component`, which need the kustomize built into kubectl 1.24 or newer (v4.5+).
+# Debian 12's kubernetes-client is kubectl 1.20: its kustomize v2 knows neither, and prints no version.
+kustomize=$(kubectl version --client 2>/dev/null | sed -n 's/^Kustomize Version: //p' || true)
+IFS=. read -r kustomize_major kustomize_minor _ <<<"${kustomize#v}"
+if ! [[ $kustomize_major =~ ^[0-9]+$ && $kustomize_minor =~ ^[0-9]+$ ]] ||
+  ((kustomize_major < 4 || (kustomize_major == 4 && kustomize_minor < 5))); then
+  {
+    if command -v kubectl >/dev/null; then
+      echo "$(command -v kubectl) has kustomize ${kustomize:-older than v4.5 (it prints no version)}."
+    else
+      echo "kubectl is not installed."
+    fi
+    echo "The manifest tests render manifests/ with \`kubectl kustomize\`, which needs kubectl 1.24 or newer"
+    echo "(kustomize v4.5+, for \`labels:\` and \`kind: Component\`); Debian 12's kubernetes-client is kubectl 1.20."
+    echo "Install a current kubectl (https://kubernetes.io/docs/tasks/tools/install-kubectl-linux/) and make it"
+    echo "the first kubectl on PATH."
+  } >&2
+  if [ "$job" = test ]; then exit 1; fi
+  echo "continuing with $job: it runs with this kubectl, but the manifest tests would fail with it" >&2
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then

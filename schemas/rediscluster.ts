@@ -88,7 +88,7 @@ const condition: SchemaNode = {
   properties: {
     type: {
       type: "string",
-      description: "Kind of condition: ReplicaMode, Ready, ReplicationHealthy, …",
+      description: "Type of the condition: ReplicaMode, Ready, ReplicationHealthy, …",
       maxLength: 316,
       pattern:
         "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$",
@@ -143,28 +143,30 @@ const replicaSource: SchemaNode = {
   properties: {
     host: {
       type: "string",
-      description: "External Redis endpoint: a DNS name or an IP address.",
+      description: "Host of the external Redis primary: a DNS name or an IP address, without the port.",
       minLength: 1,
       maxLength: 253,
     },
     port: {
       type: "integer",
       format: "int32",
-      description: "External Redis port.",
+      description: "Port of the external Redis primary, from 1 to 65535. Defaults to 6379.",
       minimum: 1,
       maximum: 65535,
       default: 6379,
     },
     clusterName: {
       type: "string",
-      description: "Human-readable name of the source cluster, used in status messages, Events and metrics.",
+      description:
+        "Human-readable name of the source cluster, used in status messages, Events and metrics. The host " +
+        "stands in for it when unset.",
       maxLength: 253,
     },
     authSecretName: {
       type: "string",
       description:
-        "Secret in this RedisCluster's namespace whose key `password` authenticates to the source " +
-        "(Redis `masterauth`). Copy the source cluster's Secret into this namespace.",
+        "Name of the Secret in this RedisCluster's namespace whose key `password` authenticates to the " +
+        "source (Redis `masterauth`). Copy the source cluster's Secret into this namespace.",
       minLength: 1,
       maxLength: 253,
       pattern: DNS1123_SUBDOMAIN_PATTERN,
@@ -172,43 +174,57 @@ const replicaSource: SchemaNode = {
   },
 };
 
+/**
+ * The webhook's message for the same rule (webhook/validation/rules/replica-source.ts), word for word: with
+ * the same field path and reason, users read one error whichever of the two refused their request.
+ */
+export const ENABLED_NEEDS_HOST = "replica mode (enabled: true) needs the source's host";
+
 const replicaMode: SchemaNode = {
   type: "object",
   description:
-    "Makes this cluster a full-cluster disaster-recovery replica of an external Redis primary, and promotes " +
-    "it to a standalone primary on request.",
+    "Replica mode: makes this cluster a full-cluster disaster-recovery replica of an external Redis " +
+    "primary, and promotes it to a standalone primary on request.",
   properties: {
     enabled: {
       type: "boolean",
-      description: "When true, the cluster's pods replicate from `source` (REPLICAOF <host> <port>).",
+      description:
+        "Whether the cluster replicates from `source`: when true, its pods run REPLICAOF <host> <port>. Needs " +
+        "`source`.",
     },
     source: replicaSource,
     promote: {
       type: "boolean",
       description:
-        "Requests promotion of the designated leader (ordinal 0) to standalone primary: it runs REPLICAOF NO " +
-        "ONE and the other pods replicate from it. Needs `enabled: true` and a source. Once the promotion " +
-        "completed, undoing it needs `demotionToken`.",
+        "When true, requests the promotion of the designated leader (ordinal 0) to standalone primary: it " +
+        "runs REPLICAOF NO ONE and the other pods replicate from it. Needs `enabled: true` and a source. " +
+        "Once the promotion completed, undoing it needs `demotionToken`.",
     },
     topology: {
       type: "string",
       description:
-        "How the pods replicate across regions. `direct`: every pod replicates from the source. `cascade`: " +
-        "only the leader replicates from the source and the others from the leader (1/N of the cross-region " +
-        "traffic, and no pod is ever ahead of the leader).",
+        "How the pods replicate across regions. `direct` (default): every pod replicates from the source. " +
+        "`cascade`: only the leader replicates from the source and the others from the leader (1/N of the " +
+        "cross-region traffic, and no pod is ever ahead of the leader).",
       enum: ["direct", "cascade"],
       default: "direct",
     },
     demotionToken: {
       type: "string",
       description:
-        "Confirms an intentional demotion of a promoted cluster, which discards every write made since the " +
-        "promotion. Must equal `status.promotion.replicationId` in the request that sets promote to false " +
-        "(or re-enables replication).",
+        "Token that confirms an intentional demotion of a promoted cluster, which discards every write made " +
+        "since the promotion. Must equal `status.promotion.replicationId` in the request that sets promote to " +
+        "false (or re-enables replication).",
       maxLength: 64,
     },
   },
   "x-kubernetes-validations": [
+    {
+      rule: "!(has(self.enabled) && self.enabled) || has(self.source)",
+      message: ENABLED_NEEDS_HOST,
+      reason: "FieldValueRequired",
+      fieldPath: ".source.host",
+    },
     {
       rule: "!(has(self.promote) && self.promote) || (has(self.enabled) && self.enabled && has(self.source))",
       message: "promote requires enabled: true and a source",
@@ -225,26 +241,30 @@ const spec: SchemaNode = {
     instances: {
       type: "integer",
       format: "int32",
-      description: "Number of Redis pods. Ordinal 0 is the designated leader.",
+      description: "Number of Redis pods, at least 1. Defaults to 1. Ordinal 0 is the designated leader.",
       minimum: 1,
       default: 1,
     },
     mode: {
       type: "string",
       description:
-        "`standalone`: the operator assigns the roles. `sentinel`: Redis Sentinel manages failover inside " +
-        "the cluster and the operator follows the primary it elects.",
+        "Who assigns the primary and replica roles inside the cluster. `standalone` (default): the controller. " +
+        "`sentinel`: Redis Sentinel, which manages failover inside the cluster; the controller follows the " +
+        "primary it elects.",
       enum: ["standalone", "sentinel"],
       default: "standalone",
     },
     image: {
       type: "string",
-      description: "Redis container image. The operator's default (redis:7.2) when empty.",
+      description: "Redis container image. The controller's default (redis:7.2) when empty.",
       maxLength: 512,
     },
     storage: {
       type: "object",
-      description: "A PersistentVolumeClaim per pod, so data survives pod restarts.",
+      description:
+        "Persistent storage: a PersistentVolumeClaim per pod, so a pod's data survives its restarts. Without " +
+        "it, each pod keeps its data in an emptyDir volume and loses it when the pod is deleted, evicted or " +
+        "rescheduled.",
       required: ["size"],
       properties: {
         size: quantity("Requested size of each pod's volume, e.g. 100Gi."),
@@ -255,10 +275,14 @@ const spec: SchemaNode = {
         },
       },
     },
-    authSecret: secretReference("The password this cluster's own Redis requires.", "the key `password`"),
+    authSecret: secretReference(
+      "Reference to the Secret with the password this cluster's own Redis requires.",
+      "the key `password`",
+    ),
     tlsSecret: secretReference(
-      "TLS for clients and for replication, including from the source: its certificate must be signed by a CA in " +
-        "ca.crt and name replicaMode.source.host (DNS or IP subjectAltName).",
+      "Reference to the Secret with the TLS certificate of this cluster, used for clients and for replication. " +
+        "Replication from the source uses TLS too: the source's certificate must be signed by a CA in ca.crt " +
+        "and name replicaMode.source.host (DNS or IP subjectAltName).",
       "the keys `tls.crt`, `tls.key` and `ca.crt`",
     ),
     nodeSelector: {
@@ -286,8 +310,8 @@ const spec: SchemaNode = {
       type: "integer",
       format: "int32",
       description:
-        "Replicas that must acknowledge the replication stream for the primary to accept writes " +
-        "(Redis min-replicas-to-write). At most instances - 1.",
+        "Number of replicas that must acknowledge the replication stream for the primary to accept writes " +
+        "(Redis min-replicas-to-write). From 0 (the default when unset) to instances - 1.",
       minimum: 0,
     },
     replicaMode,
@@ -319,25 +343,36 @@ const status: SchemaNode = {
       "x-kubernetes-list-type": "map",
       "x-kubernetes-list-map-keys": ["type"],
     },
-    instances: { type: "integer", format: "int32", minimum: 0, description: "Pods that exist." },
-    readyInstances: { type: "integer", format: "int32", minimum: 0, description: "Pods that are ready." },
+    instances: {
+      type: "integer",
+      format: "int32",
+      minimum: 0,
+      description: "Number of Redis pods that exist.",
+    },
+    readyInstances: {
+      type: "integer",
+      format: "int32",
+      minimum: 0,
+      description: "Number of Redis pods that are ready.",
+    },
     currentPrimary: {
       type: "string",
       description:
-        "The pod that accepts writes; the designated leader after a promotion. Empty while replicating.",
+        "Name of the pod that accepts writes; the designated leader after a promotion. Empty while replicating.",
     },
     designatedLeader: {
       type: "string",
-      description: "The pod that becomes primary on promotion (ordinal 0).",
+      description: "Name of the pod that becomes primary on promotion (ordinal 0).",
     },
     syncReplicas: {
       type: "integer",
       format: "int32",
       minimum: 0,
       description:
-        "Replicas of the current primary that count for spec.minSyncReplicas right now: connected, online " +
-        "and acknowledged within min-replicas-max-lag (10 s). While it is below spec.minSyncReplicas the " +
-        "primary refuses writes (NOREPLICAS). Absent while no pod is a primary or the primary cannot be asked.",
+        "Number of replicas of the current primary that count for spec.minSyncReplicas right now: connected, " +
+        "online and acknowledged within min-replicas-max-lag (10 s). While it is below spec.minSyncReplicas " +
+        "the primary refuses writes (NOREPLICAS). Absent while no pod is a primary or the primary cannot be " +
+        "asked.",
     },
     replication: {
       type: "object",
@@ -395,7 +430,11 @@ const status: SchemaNode = {
         },
         requestedAt: timestamp("When the controller first saw promote: true."),
         completedAt: timestamp("When every pod followed the promoted leader."),
-        formerSource: { type: "string", description: "The source replicated from before the promotion." },
+        formerSource: {
+          type: "string",
+          description:
+            "Name of the source the cluster replicated from before the promotion: its clusterName, or its host.",
+        },
         lagAtPromotionBytes: byteCount(
           "Bytes the leader was behind the source when replication was broken: the data-loss window.",
         ),
@@ -405,6 +444,7 @@ const status: SchemaNode = {
           description:
             "Replication ID of the history the promoted leader started. Set once the leader accepts writes; " +
             "from then on, undoing the promotion needs spec.replicaMode.demotionToken set to this value.",
+          maxLength: 64,
         },
         message: { type: "string", description: "The last thing the controller did or the error it met." },
       },
@@ -414,7 +454,11 @@ const status: SchemaNode = {
       description: "The last confirmed demotion of a promoted cluster back to a replica.",
       properties: {
         completedAt: timestamp("When every pod replicated from the source again."),
-        replicationId: { type: "string", description: "The promoted history that was discarded." },
+        replicationId: {
+          type: "string",
+          description: "Replication ID of the promoted history that was discarded.",
+          maxLength: 64,
+        },
         discardedBytes: byteCount("Bytes of writes made after the promotion that the demotion discarded."),
       },
     },
@@ -468,7 +512,9 @@ export const redisClusterSchema: SchemaNode = {
       description: "Versioned schema of this representation of an object: redis.io/v1.",
     },
     kind: { type: "string", description: "The REST resource this object represents: RedisCluster." },
-    metadata: { type: "object", description: "Standard object metadata." },
+    // Only `type`: the API server refuses a CRD whose root metadata says more (even a description), save
+    // properties name and generateName; kubectl explain shows ObjectMeta's own schema here.
+    metadata: { type: "object" },
     spec,
     status,
   },

@@ -13,9 +13,6 @@ export interface RedisCluster {
    * The REST resource this object represents: RedisCluster.
    */
   kind?: string;
-  /**
-   * Standard object metadata.
-   */
   metadata?: V1ObjectMeta;
   spec: RedisClusterSpec;
   status?: RedisClusterStatus;
@@ -25,15 +22,15 @@ export interface RedisCluster {
  */
 export interface RedisClusterSpec {
   /**
-   * Number of Redis pods. Ordinal 0 is the designated leader.
+   * Number of Redis pods, at least 1. Defaults to 1. Ordinal 0 is the designated leader.
    */
   instances?: number;
   /**
-   * `standalone`: the operator assigns the roles. `sentinel`: Redis Sentinel manages failover inside the cluster and the operator follows the primary it elects.
+   * Who assigns the primary and replica roles inside the cluster. `standalone` (default): the controller. `sentinel`: Redis Sentinel, which manages failover inside the cluster; the controller follows the primary it elects.
    */
   mode?: "standalone" | "sentinel";
   /**
-   * Redis container image. The operator's default (redis:7.2) when empty.
+   * Redis container image. The controller's default (redis:7.2) when empty.
    */
   image?: string;
   storage?: StorageSpec;
@@ -47,13 +44,13 @@ export interface RedisClusterSpec {
   };
   resources?: ResourceRequirements;
   /**
-   * Replicas that must acknowledge the replication stream for the primary to accept writes (Redis min-replicas-to-write). At most instances - 1.
+   * Number of replicas that must acknowledge the replication stream for the primary to accept writes (Redis min-replicas-to-write). From 0 (the default when unset) to instances - 1.
    */
   minSyncReplicas?: number;
   replicaMode?: ReplicaModeSpec;
 }
 /**
- * A PersistentVolumeClaim per pod, so data survives pod restarts.
+ * Persistent storage: a PersistentVolumeClaim per pod, so a pod's data survives its restarts. Without it, each pod keeps its data in an emptyDir volume and loses it when the pod is deleted, evicted or rescheduled.
  */
 export interface StorageSpec {
   /**
@@ -66,7 +63,7 @@ export interface StorageSpec {
   storageClass?: string;
 }
 /**
- * The password this cluster's own Redis requires. The Secret must exist in the RedisCluster's namespace and hold the key `password`.
+ * Reference to the Secret with the password this cluster's own Redis requires. The Secret must exist in the RedisCluster's namespace and hold the key `password`.
  */
 export interface SecretReference {
   /**
@@ -75,7 +72,7 @@ export interface SecretReference {
   name: string;
 }
 /**
- * TLS for clients and for replication, including from the source: its certificate must be signed by a CA in ca.crt and name replicaMode.source.host (DNS or IP subjectAltName). The Secret must exist in the RedisCluster's namespace and hold the keys `tls.crt`, `tls.key` and `ca.crt`.
+ * Reference to the Secret with the TLS certificate of this cluster, used for clients and for replication. Replication from the source uses TLS too: the source's certificate must be signed by a CA in ca.crt and name replicaMode.source.host (DNS or IP subjectAltName). The Secret must exist in the RedisCluster's namespace and hold the keys `tls.crt`, `tls.key` and `ca.crt`.
  */
 export interface TlsSecretReference {
   /**
@@ -107,24 +104,24 @@ export interface ResourceRequirements {
   };
 }
 /**
- * Makes this cluster a full-cluster disaster-recovery replica of an external Redis primary, and promotes it to a standalone primary on request.
+ * Replica mode: makes this cluster a full-cluster disaster-recovery replica of an external Redis primary, and promotes it to a standalone primary on request.
  */
 export interface ReplicaModeSpec {
   /**
-   * When true, the cluster's pods replicate from `source` (REPLICAOF <host> <port>).
+   * Whether the cluster replicates from `source`: when true, its pods run REPLICAOF <host> <port>. Needs `source`.
    */
   enabled?: boolean;
   source?: ReplicaSourceSpec;
   /**
-   * Requests promotion of the designated leader (ordinal 0) to standalone primary: it runs REPLICAOF NO ONE and the other pods replicate from it. Needs `enabled: true` and a source. Once the promotion completed, undoing it needs `demotionToken`.
+   * When true, requests the promotion of the designated leader (ordinal 0) to standalone primary: it runs REPLICAOF NO ONE and the other pods replicate from it. Needs `enabled: true` and a source. Once the promotion completed, undoing it needs `demotionToken`.
    */
   promote?: boolean;
   /**
-   * How the pods replicate across regions. `direct`: every pod replicates from the source. `cascade`: only the leader replicates from the source and the others from the leader (1/N of the cross-region traffic, and no pod is ever ahead of the leader).
+   * How the pods replicate across regions. `direct` (default): every pod replicates from the source. `cascade`: only the leader replicates from the source and the others from the leader (1/N of the cross-region traffic, and no pod is ever ahead of the leader).
    */
   topology?: "direct" | "cascade";
   /**
-   * Confirms an intentional demotion of a promoted cluster, which discards every write made since the promotion. Must equal `status.promotion.replicationId` in the request that sets promote to false (or re-enables replication).
+   * Token that confirms an intentional demotion of a promoted cluster, which discards every write made since the promotion. Must equal `status.promotion.replicationId` in the request that sets promote to false (or re-enables replication).
    */
   demotionToken?: string;
 }
@@ -133,19 +130,19 @@ export interface ReplicaModeSpec {
  */
 export interface ReplicaSourceSpec {
   /**
-   * External Redis endpoint: a DNS name or an IP address.
+   * Host of the external Redis primary: a DNS name or an IP address, without the port.
    */
   host: string;
   /**
-   * External Redis port.
+   * Port of the external Redis primary, from 1 to 65535. Defaults to 6379.
    */
   port?: number;
   /**
-   * Human-readable name of the source cluster, used in status messages, Events and metrics.
+   * Human-readable name of the source cluster, used in status messages, Events and metrics. The host stands in for it when unset.
    */
   clusterName?: string;
   /**
-   * Secret in this RedisCluster's namespace whose key `password` authenticates to the source (Redis `masterauth`). Copy the source cluster's Secret into this namespace.
+   * Name of the Secret in this RedisCluster's namespace whose key `password` authenticates to the source (Redis `masterauth`). Copy the source cluster's Secret into this namespace.
    */
   authSecretName?: string;
 }
@@ -162,23 +159,23 @@ export interface RedisClusterStatus {
    */
   conditions?: Condition[];
   /**
-   * Pods that exist.
+   * Number of Redis pods that exist.
    */
   instances?: number;
   /**
-   * Pods that are ready.
+   * Number of Redis pods that are ready.
    */
   readyInstances?: number;
   /**
-   * The pod that accepts writes; the designated leader after a promotion. Empty while replicating.
+   * Name of the pod that accepts writes; the designated leader after a promotion. Empty while replicating.
    */
   currentPrimary?: string;
   /**
-   * The pod that becomes primary on promotion (ordinal 0).
+   * Name of the pod that becomes primary on promotion (ordinal 0).
    */
   designatedLeader?: string;
   /**
-   * Replicas of the current primary that count for spec.minSyncReplicas right now: connected, online and acknowledged within min-replicas-max-lag (10 s). While it is below spec.minSyncReplicas the primary refuses writes (NOREPLICAS). Absent while no pod is a primary or the primary cannot be asked.
+   * Number of replicas of the current primary that count for spec.minSyncReplicas right now: connected, online and acknowledged within min-replicas-max-lag (10 s). While it is below spec.minSyncReplicas the primary refuses writes (NOREPLICAS). Absent while no pod is a primary or the primary cannot be asked.
    */
   syncReplicas?: number;
   replication?: ReplicationStatus;
@@ -190,7 +187,7 @@ export interface RedisClusterStatus {
  */
 export interface Condition {
   /**
-   * Kind of condition: ReplicaMode, Ready, ReplicationHealthy, …
+   * Type of the condition: ReplicaMode, Ready, ReplicationHealthy, …
    */
   type: string;
   /**
@@ -276,7 +273,7 @@ export interface PromotionStatus {
    */
   completedAt?: string;
   /**
-   * The source replicated from before the promotion.
+   * Name of the source the cluster replicated from before the promotion: its clusterName, or its host.
    */
   formerSource?: string;
   /**
@@ -305,7 +302,7 @@ export interface DemotionStatus {
    */
   completedAt?: string;
   /**
-   * The promoted history that was discarded.
+   * Replication ID of the promoted history that was discarded.
    */
   replicationId?: string;
   /**

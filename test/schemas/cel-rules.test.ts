@@ -3,6 +3,9 @@ import { describe, test } from "node:test";
 import { compileRule, validateWithCel } from "../../hack/cel/kubernetes-cel.ts";
 import { redisClusterSchema, type CelRule, type SchemaNode } from "../../schemas/rediscluster.ts";
 import { formatFieldError } from "../../webhook/validation/field-errors.ts";
+import { FieldPath } from "../../webhook/validation/field-path.ts";
+import { validateReplicaSource } from "../../webhook/validation/rules/replica-source.ts";
+import type { RedisCluster } from "../../schemas/generated/rediscluster.ts";
 
 type Json = Record<string, unknown>;
 
@@ -54,6 +57,8 @@ const TURN_OFF_DENIED =
   "(spec.replicaMode.promote: true)";
 const PROMOTE_NEEDS_SOURCE =
   "spec.replicaMode.promote: Forbidden: promote requires enabled: true and a source";
+const ENABLED_NEEDS_SOURCE =
+  "spec.replicaMode.source.host: Required value: replica mode (enabled: true) needs the source's host";
 
 function rulesOf(node: SchemaNode): CelRule[] {
   return [
@@ -65,7 +70,7 @@ function rulesOf(node: SchemaNode): CelRule[] {
 
 test("every CEL rule and message expression of the schema parses", () => {
   const rules = rulesOf(redisClusterSchema);
-  assert.equal(rules.length, 4);
+  assert.equal(rules.length, 5);
   for (const rule of rules) {
     assert.doesNotThrow(() => compileRule(rule.rule), rule.rule);
     if (rule.messageExpression) assert.doesNotThrow(() => compileRule(rule.messageExpression as string));
@@ -90,7 +95,20 @@ describe("on create", () => {
     [
       "refuses promote without a source",
       cluster({ replicaMode: { enabled: true, promote: true } }),
-      [PROMOTE_NEEDS_SOURCE],
+      [ENABLED_NEEDS_SOURCE, PROMOTE_NEEDS_SOURCE],
+    ],
+    ["refuses enabled without a source", cluster({ replicaMode: { enabled: true } }), [ENABLED_NEEDS_SOURCE]],
+    [
+      "refuses enabled without a source, whatever else replicaMode holds",
+      cluster({ replicaMode: { enabled: true, topology: "cascade" } }),
+      [ENABLED_NEEDS_SOURCE],
+    ],
+    ["accepts enabled: false without a source", cluster({ replicaMode: { enabled: false } }), []],
+    ["accepts replicaMode without enabled or a source", cluster({ replicaMode: { topology: "direct" } }), []],
+    [
+      "accepts a source while replica mode is off (prepared for later)",
+      cluster({ replicaMode: { enabled: false, source: SOURCE } }),
+      [],
     ],
     ["accepts minSyncReplicas of instances - 1", cluster({ minSyncReplicas: 2 }), []],
     [
@@ -174,6 +192,12 @@ describe("on update (transition rules)", () => {
       [TURN_OFF_DENIED],
     ],
     [
+      "refuses a merge patch that deletes the source while replicating",
+      replicating,
+      { spec: { replicaMode: { source: null } } },
+      [ENABLED_NEEDS_SOURCE],
+    ],
+    [
       "accepts promoting a replicating cluster",
       replicating,
       { spec: { replicaMode: { promote: true } } },
@@ -196,4 +220,11 @@ describe("on update (transition rules)", () => {
   test("transition rules do not run on create", () => {
     assert.deepEqual(errorsOf(mergePatch(promoted, { spec: { replicaMode: { promote: false } } })), []);
   });
+});
+
+test("the enabled-needs-a-source rule reads word for word like the webhook's", () => {
+  const object = cluster({ replicaMode: { enabled: true } });
+  const webhook = validateReplicaSource(object as unknown as RedisCluster, FieldPath.root());
+  assert.deepEqual(webhook.map(formatFieldError), [ENABLED_NEEDS_SOURCE]);
+  assert.deepEqual(errorsOf(object), webhook.map(formatFieldError));
 });

@@ -7,7 +7,10 @@ import { parse } from "yaml";
 import { buildCrd } from "../../schemas/crd.ts";
 import { redisClusterSchema, type SchemaNode } from "../../schemas/rediscluster.ts";
 
-/** Every keyword apiextensions.k8s.io/v1 JSONSchemaProps accepts. */
+/**
+ * Every keyword apiextensions.k8s.io/v1 JSONSchemaProps accepts. `uniqueItems` is accepted only absent or false
+ * (the API server refuses `uniqueItems: true`), which a test below checks.
+ */
 const CRD_KEYWORDS = new Set([
   "description",
   "type",
@@ -112,6 +115,22 @@ test("every schema node uses only keywords a CRD accepts", () => {
   assert.deepEqual(offending, []);
 });
 
+const uniqueItemsTrue = (visited: Visited[]): string[] =>
+  visited
+    .filter(({ node }) => (node as Record<string, unknown>)["uniqueItems"] === true)
+    .map(({ path }) => path || "<root>");
+
+test("no node sets uniqueItems: true, which a CRD refuses (absent or false only)", () => {
+  assert.deepEqual(uniqueItemsTrue(nodes), []);
+  const list = (uniqueItems: boolean) =>
+    ({
+      type: "object",
+      properties: { hosts: { type: "array", items: { type: "string" }, uniqueItems } },
+    }) as SchemaNode;
+  assert.deepEqual(uniqueItemsTrue(walk(list(true))), [".hosts"]);
+  assert.deepEqual(uniqueItemsTrue(walk(list(false))), []);
+});
+
 test("every node outside a junctor has a type, or is int-or-string", () => {
   const untyped = outsideJunctors
     .filter(({ node }) => node.type === undefined && node["x-kubernetes-int-or-string"] !== true)
@@ -133,16 +152,57 @@ test("junctors only hold value validations, and int-or-string uses Kubernetes' e
   }
 });
 
-test("no node sets both properties and additionalProperties; metadata is left to the API server", () => {
+test("no node sets both properties and additionalProperties", () => {
   const both = nodes.filter(({ node }) => node.properties && node.additionalProperties !== undefined);
   assert.deepEqual(
     both.map((v) => v.path),
     [],
   );
-  assert.deepEqual(redisClusterSchema.properties?.metadata, {
-    type: "object",
-    description: "Standard object metadata.",
-  });
+});
+
+/**
+ * The API server's structural check of the root metadata (validateStructuralMetadataInvariants) clears only
+ * `type`, `default` and a `properties` holding nothing but name and/or generateName, then requires an empty
+ * schema: a description there makes the whole CRD invalid ("must not specify anything other than name and
+ * generateName, but metadata is implicitly specified").
+ */
+function rootMetadataProblems(schema: SchemaNode): string[] {
+  const metadata = schema.properties?.metadata;
+  if (metadata === undefined) return [];
+  const problems = Object.keys(metadata)
+    .filter((keyword) => keyword !== "type" && keyword !== "properties")
+    .map((keyword) => `metadata: ${keyword}`);
+  if (metadata.type !== "object") problems.push("metadata: type must be object");
+  const properties = Object.keys(metadata.properties ?? {});
+  problems.push(
+    ...properties
+      .filter((name) => name !== "name" && name !== "generateName")
+      .map((name) => `metadata.${name}`),
+  );
+  return problems;
+}
+
+test("root metadata holds only type: object (the API server serves ObjectMeta's own schema)", () => {
+  assert.deepEqual(redisClusterSchema.properties?.metadata, { type: "object" });
+  assert.deepEqual(rootMetadataProblems(redisClusterSchema), []);
+});
+
+test("the root metadata check refuses what the API server refuses", () => {
+  const withMetadata = (metadata: SchemaNode): SchemaNode => ({ type: "object", properties: { metadata } });
+  assert.deepEqual(
+    rootMetadataProblems(withMetadata({ type: "object", description: "Standard metadata." })),
+    ["metadata: description"],
+  );
+  assert.deepEqual(
+    rootMetadataProblems(withMetadata({ type: "object", properties: { labels: { type: "object" } } })),
+    ["metadata.labels"],
+  );
+  assert.deepEqual(
+    rootMetadataProblems(
+      withMetadata({ type: "object", properties: { name: { type: "string", maxLength: 63 } } }),
+    ),
+    [],
+  );
 });
 
 test("every default is valid against its own node", () => {
@@ -166,8 +226,9 @@ test("list-map keys are required in their items", () => {
 });
 
 test("every named field has a description, so kubectl explain is useful", () => {
+  // Root metadata may not have one (see above); kubectl explain shows ObjectMeta's own there.
   const missing = outsideJunctors
-    .filter(({ path }) => !path.endsWith("{}") && !path.endsWith("[]"))
+    .filter(({ path }) => !path.endsWith("{}") && !path.endsWith("[]") && path !== ".metadata")
     .filter(({ node }) => !node.description || node.description.trim().length < 10)
     .map(({ path }) => path || "<root>");
   assert.deepEqual(missing, []);
@@ -223,8 +284,11 @@ test("bounds and defaults are in the CRD as defence in depth", () => {
     { min: port?.minimum, max: port?.maximum, default: port?.default },
     { min: 1, max: 65535, default: 6379 },
   );
+  assert.equal(port?.description, "Port of the external Redis primary, from 1 to 65535. Defaults to 6379.");
   const spec = redisClusterSchema.properties?.spec?.properties;
   assert.equal(spec?.instances?.minimum, 1);
+  assert.equal(spec?.instances?.default, 1);
+  assert.match(spec?.instances?.description ?? "", /at least 1\. Defaults to 1\./);
   assert.equal(spec?.mode?.default, "standalone");
   assert.equal(spec?.replicaMode?.properties?.topology?.default, "direct");
 });

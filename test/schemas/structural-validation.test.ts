@@ -112,6 +112,16 @@ const cases: [string, Json, string[]][] = [
     ["spec.replicaMode.demotionToken: Too long: may not be more than 64 bytes"],
   ],
   [
+    "a promotion replication ID that is too long (CEL compares it and prints it)",
+    { ...valid, status: { promotion: { phase: "Completed", replicationId: "a".repeat(65) } } },
+    ["status.promotion.replicationId: Too long: may not be more than 64 bytes"],
+  ],
+  [
+    "a 40-character Redis replication ID",
+    { ...valid, status: { promotion: { phase: "Completed", replicationId: "8c1f9e6a0b".repeat(4) } } },
+    [],
+  ],
+  [
     "no spec",
     { apiVersion: "redis.io/v1", kind: "RedisCluster", metadata: { name: "x" } },
     ["spec: Required value"],

@@ -3,6 +3,7 @@
  * or an IP address, and never one of this cluster's own Services (a cluster replicating from itself).
  */
 import { isIP } from "node:net";
+import { ENABLED_NEEDS_HOST } from "../../../schemas/rediscluster.ts";
 import type { FieldPath } from "../field-path.ts";
 import { invalid, required, type FieldError } from "../field-errors.ts";
 import { metadataString, replicaModeOf, sourceOf, stringField, type RedisCluster } from "./cluster.ts";
@@ -56,7 +57,7 @@ export function validateReplicaSource(cluster: RedisCluster, path: FieldPath): F
   const errors: FieldError[] = [];
   if (replicaMode.enabled === true && source === undefined) {
     // A present source without host is already reported by the schema (host is required there).
-    errors.push(required(sourcePath.child("host"), "replica mode (enabled: true) needs the source's host"));
+    errors.push(required(sourcePath.child("host"), ENABLED_NEEDS_HOST));
   }
   const port = source?.port;
   if (typeof port === "number" && (port < 1 || port > 65535)) {
