@@ -5,7 +5,7 @@
 #   controller: node controller/main.js --metrics-port 8080 --leader-elect
 # The TypeScript sources are compiled in the build stage; the final image holds the compiled JavaScript, the
 # production dependencies only, and runs as a non-root user.
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src

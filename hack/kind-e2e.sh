@@ -13,7 +13,8 @@
 # Environment:
 #   CLUSTER_NAME          kind cluster name (default redis-dr-e2e)
 #   IMAGE                 image to build and load (default redis-dr:e2e; not :latest, which kind would pull)
-#   CERT_MANAGER_VERSION  cert-manager release to install (default v1.16.2)
+#   CERT_MANAGER_VERSION  cert-manager release to install (default v1.21.2, September 2026; cert-manager
+#                         supports only its two newest minor lines, so move this on with them)
 #   PRIMARY_MODE          mode of prod-redis: sentinel, as in the reference (default), or standalone
 #   REDIS_CONTAINER       container of the Redis pods to exec into (default redis)
 #   KEEP_CLUSTER=1        keep the cluster afterwards (for debugging)
@@ -24,7 +25,7 @@ cd "$(dirname "$0")/.."
 
 CLUSTER_NAME=${CLUSTER_NAME:-redis-dr-e2e}
 IMAGE=${IMAGE:-redis-dr:e2e}
-CERT_MANAGER_VERSION=${CERT_MANAGER_VERSION:-v1.16.2}
+CERT_MANAGER_VERSION=${CERT_MANAGER_VERSION:-v1.21.2}
 PRIMARY_MODE=${PRIMARY_MODE:-sentinel}
 REDIS_CONTAINER=${REDIS_CONTAINER:-redis}
 KEEP_CLUSTER=${KEEP_CLUSTER:-0}

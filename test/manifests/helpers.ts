@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseAllDocuments } from "yaml";
+import { parseAllDocuments, stringify } from "yaml";
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const MANIFESTS = path.join(REPO_ROOT, "manifests");
@@ -76,28 +76,41 @@ export function kustomize(directory: string): KubeObject[] {
   return parseObjects(output, `kubectl kustomize ${path.relative(REPO_ROOT, directory)}`);
 }
 
+/** What a user's overlay of the default installation sets; paths are relative to manifests/. */
+export interface Overlay {
+  readonly components?: readonly string[];
+  readonly namespace?: string;
+  readonly transformers?: readonly string[];
+}
+
 /**
- * Renders the default installation plus components, through a throw-away overlay the way a user writes one.
- * The overlay must sit outside manifests/ (kustomize refuses a base that contains its overlay) and refer to it
- * by relative paths (kustomize refuses absolute ones).
+ * Renders the default installation through a throw-away overlay, the way a user writes one. The overlay must
+ * sit outside manifests/ (kustomize refuses a base that contains its overlay) and refer to it by relative
+ * paths (kustomize refuses absolute ones).
  */
-export function kustomizeWithComponents(components: readonly string[]): KubeObject[] {
-  const overlay = mkdtempSync(path.join(tmpdir(), "redis-dr-overlay-"));
+export function kustomizeOverlay(overlay: Overlay): KubeObject[] {
+  const directory = mkdtempSync(path.join(tmpdir(), "redis-dr-overlay-"));
   try {
-    const base = path.relative(overlay, MANIFESTS);
-    const lines = [
-      "apiVersion: kustomize.config.k8s.io/v1beta1",
-      "kind: Kustomization",
-      "resources:",
-      `  - ${base}`,
-      "components:",
-      ...components.map((component) => `  - ${path.join(base, component)}`),
-    ];
-    writeFileSync(path.join(overlay, "kustomization.yaml"), `${lines.join("\n")}\n`);
-    return kustomize(overlay);
+    const base = path.relative(directory, MANIFESTS);
+    const under = (paths: readonly string[] | undefined) => paths?.map((entry) => path.join(base, entry));
+    const kustomization = {
+      apiVersion: "kustomize.config.k8s.io/v1beta1",
+      kind: "Kustomization",
+      resources: [base],
+      components: under(overlay.components),
+      namespace: overlay.namespace,
+      transformers: under(overlay.transformers),
+    };
+    writeFileSync(path.join(directory, "kustomization.yaml"), stringify(kustomization));
+    return kustomize(directory);
   } finally {
-    rmSync(overlay, { recursive: true, force: true });
+    rmSync(directory, { recursive: true, force: true });
   }
+}
+
+/** The default installation plus the given components (folders under manifests/). */
+export function kustomizeWithComponents(components: readonly string[]): KubeObject[] {
+  return kustomizeOverlay({ components });
 }
 
 /** Every object of `kind` (and optionally `name`); fails when there is none. */

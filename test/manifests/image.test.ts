@@ -1,8 +1,8 @@
 /**
- * The container image: the Dockerfile's rules (multi-stage, Node 20 LTS, production dependencies only,
+ * The container image: the Dockerfile's rules (multi-stage, Node 24 LTS, production dependencies only,
  * non-root), and its build step done for real — the same `tsc` command compiles the sources into the image's
  * layout, and the compiled webhook, started the way its Deployment starts it, serves /healthz and a /metrics
- * that `promtool check metrics` accepts.
+ * that `promtool check metrics` accepts. (The programs run here on the machine's Node.js, not the image's.)
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -58,9 +58,9 @@ function deploymentEntryPoints(): string[] {
 }
 
 describe("the Dockerfile", () => {
-  it("builds in stages from the Node 20 LTS image and runs node as a numeric non-root user", () => {
+  it("builds in stages from the Node 24 LTS image and runs node as a numeric non-root user", () => {
     assert.ok(stages.length >= 2, "multi-stage");
-    assert.ok(instructions.includes("ARG NODE_IMAGE=node:20-bookworm-slim"));
+    assert.ok(instructions.includes("ARG NODE_IMAGE=node:24-bookworm-slim"));
     assert.ok(stages.every((stage) => stage.startsWith("FROM ${NODE_IMAGE}")));
     assert.ok(finalStage.includes("USER 65532:65532"));
     assert.ok(finalStage.includes('ENTRYPOINT ["node"]'));

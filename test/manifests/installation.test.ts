@@ -11,6 +11,7 @@ import {
   allOf,
   get,
   kustomize,
+  kustomizeOverlay,
   kustomizeWithComponents,
   list,
   oneOf,
@@ -304,5 +305,77 @@ describe("the optional components", () => {
       podSelector: {},
       policyTypes: ["Ingress"],
     });
+  });
+});
+
+describe("an installation in another namespace", () => {
+  const components = ["monitoring/service-monitor", "monitoring/prometheus-rule", "network-policy"];
+  // What docs/install.md tells a user to write: their `namespace:` and the transformers that follow it.
+  const moved = kustomizeOverlay({
+    components,
+    namespace: "other-ns",
+    transformers: ["namespace-references"],
+  });
+  const inMoved = (kind: string, name: string) => oneOf(moved, kind, name);
+  const defaults = kustomizeWithComponents(components);
+
+  it("is the default installation with every mention of redis-dr-system, whole or inside a string, moved", () => {
+    assert.deepEqual(moved, JSON.parse(JSON.stringify(defaults).replaceAll(NAMESPACE, "other-ns")));
+  });
+
+  it("is the default installation when the overlay keeps redis-dr-system (docs/install.md's template)", () => {
+    const kept = kustomizeOverlay({
+      components,
+      namespace: NAMESPACE,
+      transformers: ["namespace-references"],
+    });
+    assert.deepEqual(kept, defaults);
+  });
+
+  it("issues the serving certificate for the webhook Service's DNS names in the new namespace", () => {
+    assert.deepEqual(
+      allOf(moved, "Namespace").map((namespace) => namespace.metadata.name),
+      ["other-ns"],
+    );
+    assert.equal(inMoved("Service", "redis-dr-webhook").metadata.namespace, "other-ns");
+    assert.deepEqual(get(inMoved("Certificate", "redis-dr-webhook"), "spec", "dnsNames"), [
+      "redis-dr-webhook.other-ns.svc",
+      "redis-dr-webhook.other-ns.svc.cluster.local",
+    ]);
+  });
+
+  it("has cert-manager inject the CA from the Certificate in the new namespace, and excludes that namespace", () => {
+    for (const configuration of [
+      inMoved("MutatingWebhookConfiguration", "redis-dr-mutating"),
+      inMoved("ValidatingWebhookConfiguration", "redis-dr-validating"),
+    ]) {
+      assert.equal(
+        configuration.metadata.annotations?.["cert-manager.io/inject-ca-from"],
+        "other-ns/redis-dr-webhook",
+      );
+      const [webhook] = list(configuration, "webhooks");
+      assert.equal(get(webhook, "clientConfig", "service", "namespace"), "other-ns");
+      assert.deepEqual(get(webhook, "namespaceSelector", "matchExpressions"), [
+        { key: "kubernetes.io/metadata.name", operator: "NotIn", values: ["other-ns"] },
+      ]);
+    }
+  });
+
+  it("binds the roles to the ServiceAccounts in the new namespace", () => {
+    for (const binding of [...allOf(moved, "ClusterRoleBinding"), ...allOf(moved, "RoleBinding")]) {
+      assert.deepEqual(
+        list(binding, "subjects").map((subject) => get(subject, "namespace")),
+        ["other-ns"],
+        binding.metadata.name,
+      );
+    }
+  });
+
+  it("needs the transformers: `namespace:` alone leaves the namespace inside strings behind", () => {
+    const namespaceOnly = kustomizeOverlay({ namespace: "other-ns" });
+    assert.deepEqual(get(oneOf(namespaceOnly, "Certificate", "redis-dr-webhook"), "spec", "dnsNames"), [
+      `redis-dr-webhook.${NAMESPACE}.svc`,
+      `redis-dr-webhook.${NAMESPACE}.svc.cluster.local`,
+    ]);
   });
 });

@@ -8,7 +8,16 @@ import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { stringify } from "yaml";
-import { MANIFESTS, get, list, oneOf, parseObjects, requireTool, withTempDir } from "./helpers.ts";
+import {
+  MANIFESTS,
+  get,
+  kustomizeWithComponents,
+  list,
+  oneOf,
+  parseObjects,
+  requireTool,
+  withTempDir,
+} from "./helpers.ts";
 
 const RULE_FILE = path.join(MANIFESTS, "monitoring/prometheus-rule/prometheus-rule.yaml");
 const [prometheusRule] = parseObjects(readFileSync(RULE_FILE, "utf8"), "prometheus-rule.yaml");
@@ -16,6 +25,7 @@ const groups = get(prometheusRule, "spec", "groups");
 
 interface AlertRule {
   readonly alert: string;
+  readonly expr: string;
   readonly annotations: Readonly<Record<string, string>>;
 }
 const alertRules = list(prometheusRule, "spec", "groups").flatMap((group) =>
@@ -61,6 +71,22 @@ const lagging = { namespace: "production", cluster: "dr-redis", pod: "dr-redis-0
 const cutOff = { namespace: "production", cluster: "dr-redis", pod: "dr-redis-1" };
 const stalled = { namespace: "default", cluster: "redis-west" };
 const failed = { namespace: "production", cluster: "dr-redis" };
+
+/** `up` of a controller pod the service-monitor component scrapes (job from the Service's name label). */
+const controllerUp = (instance: string, values: string) => ({
+  series: `up{job="redis-dr-controller",namespace="redis-dr-system",service="redis-dr-controller-metrics",instance="${instance}"}`,
+  values,
+});
+/** The webhook's targets are up throughout: they must not count as a controller. */
+const webhookUp = {
+  series: 'up{job="redis-dr-webhook",namespace="redis-dr-system",instance="10.0.1.1:8081"}',
+  values: "1x15",
+};
+const controllerDown = (evalTime: string, firing: boolean) => ({
+  eval_time: evalTime,
+  alertname: "RedisDRControllerDown",
+  exp_alerts: firing ? [expectedAlert("RedisDRControllerDown", "critical", {})] : [],
+});
 
 /** promtool's unit-test file: input series shaped like the controller's metrics, and the alerts expected. */
 const unitTests = {
@@ -140,6 +166,32 @@ const unitTests = {
         },
       ],
     },
+    {
+      // Both controller pods stop answering scrapes at 2m.
+      interval: "1m",
+      input_series: [
+        controllerUp("10.0.0.1:8080", "1 1 0x13"),
+        controllerUp("10.0.0.2:8080", "1 1 0x13"),
+        webhookUp,
+      ],
+      alert_rule_test: [controllerDown("1m", false), controllerDown("6m", false), controllerDown("7m", true)],
+    },
+    {
+      // One of the two is down for good; the other carries on (and takes over the Lease).
+      interval: "1m",
+      input_series: [
+        controllerUp("10.0.0.1:8080", "1x15"),
+        controllerUp("10.0.0.2:8080", "1 1 0x13"),
+        webhookUp,
+      ],
+      alert_rule_test: [controllerDown("15m", false)],
+    },
+    {
+      // No controller target at all (not deployed, or not scraped): absent from the first evaluation.
+      interval: "1m",
+      input_series: [webhookUp],
+      alert_rule_test: [controllerDown("4m", false), controllerDown("5m", true)],
+    },
   ],
 };
 
@@ -147,12 +199,27 @@ describe("Prometheus alerting rules", () => {
   it("has the reference's alerts and the promotion alerts", () => {
     assert.deepEqual(
       alertRules.map((rule) => rule.alert),
-      ["RedisReplicationLagHigh", "RedisReplicationDown", "RedisPromotionStalled", "RedisPromotionFailed"],
+      [
+        "RedisReplicationLagHigh",
+        "RedisReplicationDown",
+        "RedisPromotionStalled",
+        "RedisPromotionFailed",
+        "RedisDRControllerDown",
+      ],
     );
     assert.equal(
       oneOf([prometheusRule!], "PrometheusRule", "redis-dr").metadata.namespace,
       "redis-dr-system",
     );
+  });
+
+  it("RedisDRControllerDown watches the job the ServiceMonitor gives the controller's metrics Service", () => {
+    const objects = kustomizeWithComponents(["monitoring/service-monitor", "monitoring/prometheus-rule"]);
+    const jobLabel = String(get(oneOf(objects, "ServiceMonitor", "redis-dr"), "spec", "jobLabel"));
+    const job = oneOf(objects, "Service", "redis-dr-controller-metrics").metadata.labels?.[jobLabel];
+    assert.equal(job, "redis-dr-controller");
+    const rule = alertRules.find((candidate) => candidate.alert === "RedisDRControllerDown");
+    assert.equal(rule?.expr, `absent(up{job="${job}"} == 1)`);
   });
 
   it("promtool check rules accepts them", () => {
@@ -161,7 +228,7 @@ describe("Prometheus alerting rules", () => {
       const file = path.join(directory, "rules.yaml");
       writeFileSync(file, stringify({ groups }));
       const output = execFileSync("promtool", ["check", "rules", file], { encoding: "utf8" });
-      assert.match(output, /SUCCESS: 4 rules found/);
+      assert.match(output, /SUCCESS: 5 rules found/);
     });
   });
 

@@ -25,6 +25,7 @@ const RESOURCES: Readonly<Record<string, string>> = {
 /** client-node method prefixes and the RBAC verb each needs. */
 const VERBS: Readonly<Record<string, string>> = {
   read: "get",
+  get: "get", // the CustomObjectsApi's reads: getNamespacedCustomObject, getClusterCustomObject
   list: "list",
   create: "create",
   patch: "patch",
@@ -34,12 +35,13 @@ const VERBS: Readonly<Record<string, string>> = {
 };
 
 /**
- * A client-node call on a namespaced resource: `readNamespacedSecret(`, `patchNamespacedCustomObjectStatus(`,
- * `listClusterCustomObject(`, `listPodForAllNamespaces(`. (The programs' own wrappers, like
- * `api.patchStatus(`, have neither "Namespaced", "Cluster" nor "ForAllNamespaces" in their names.)
+ * A client-node call on a namespaced resource: `readNamespacedSecret(`, `getNamespacedCustomObject(`,
+ * `patchNamespacedCustomObjectStatus(`, `listClusterCustomObject(`, `listPodForAllNamespaces(`. (The
+ * programs' own wrappers, like `api.getCluster(` or `api.patchStatus(`, have neither "Namespaced", "Cluster"
+ * followed by a kind, nor "ForAllNamespaces" in their names.)
  */
 const API_CALL =
-  /\.(read|list|create|patch|replace|deleteCollection|delete)(?:(?:Namespaced|Cluster)([A-Z][A-Za-z]*?)(Status)?|([A-Z][A-Za-z]*?)ForAllNamespaces)\(/g;
+  /\.(read|get|list|create|patch|replace|deleteCollection|delete)(?:(?:Namespaced|Cluster)([A-Z][A-Za-z]*?)(Status)?|([A-Z][A-Za-z]*?)ForAllNamespaces)\(/g;
 /** `makeInformer(kubeConfig, \`/api/v1${scope}/pods\`, …)`: the informer lists and watches that resource. */
 const INFORMER = /makeInformer\(\s*\w+,\s*`\/(api\/v1|apis\/([^/`$]+|\$\{GROUP\})\/[^/`]+)[^`]*\/([^/`]+)`/g;
 
@@ -121,6 +123,7 @@ describe("RBAC matches the programs' API calls", () => {
   it("the scan sees the calls it must see (so an empty result cannot pass by accident)", () => {
     assert.ok(permissionsUsed("webhook").includes("get core/secrets"));
     assert.ok(permissionsUsed("controller").includes("watch redis.io/redisclusters"));
+    assert.ok(permissionsUsed("controller").includes("get redis.io/redisclusters"));
     assert.ok(permissionsUsed("controller").includes("patch redis.io/redisclusters/status"));
   });
 });

@@ -80,6 +80,7 @@ describe("RBAC", () => {
       "get coordination.k8s.io/leases in redis-dr-system named redis-dr-controller",
       "get core/secrets",
       "get core/services",
+      "get redis.io/redisclusters",
       "list apps/statefulsets",
       "list core/pods",
       "list redis.io/redisclusters",
