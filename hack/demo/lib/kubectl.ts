@@ -5,7 +5,8 @@
 import { spawn } from "node:child_process";
 import YAML from "yaml";
 
-export const KUBECTL = "/usr/bin/kubectl";
+/** The kubectl on PATH (what `hack/dev.sh` checked), or the one `KUBECTL` names. */
+export const KUBECTL = process.env.KUBECTL ?? "kubectl";
 
 export interface KubectlRun {
   readonly code: number | null;
