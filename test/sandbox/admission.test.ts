@@ -1,7 +1,9 @@
 /**
  * The admission chain with a tiny real HTTPS webhook: mutation (JSONPatch, before schema defaulting),
- * denial with the webhook's message, warnings as `Warning` headers, failurePolicy Fail vs Ignore when the
- * webhook is down, timeoutSeconds, dryRun, clientConfig.service routing and namespaceSelector.
+ * schema validation between the mutating and the validating webhooks, denial with the webhook's message,
+ * warnings as `Warning` headers, the AdmissionReview of CREATE, UPDATE and DELETE, a response with the wrong
+ * uid, failurePolicy Fail vs Ignore when the webhook is down, timeoutSeconds, dryRun, clientConfig.service
+ * routing and namespaceSelector.
  */
 import { after, before, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -14,6 +16,8 @@ import {
   ApiException,
   CoreV1Api,
   CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
   type V1MutatingWebhook,
   type V1ValidatingWebhook,
 } from "@kubernetes/client-node";
@@ -35,9 +39,14 @@ interface Review {
     dryRun: boolean;
     namespace: string;
     name: string;
-    object: { spec?: { instances?: number; image?: string; mode?: string } };
-    kind: { kind: string };
-    resource: { resource: string };
+    object: { spec?: { instances?: number; image?: string; mode?: string } } | null;
+    oldObject: unknown;
+    options: unknown;
+    kind: { group: string; version: string; kind: string };
+    resource: { group: string; version: string; resource: string };
+    requestKind: unknown;
+    requestResource: unknown;
+    subResource?: string;
     userInfo: { username: string };
   };
 }
@@ -47,6 +56,8 @@ let webhookServer: https.Server;
 let webhookPort = 0;
 let caBundle = "";
 const reviews: Review["request"][] = [];
+/** The path of every webhook call, in order. */
+const calls: string[] = [];
 let admission: AdmissionregistrationV1Api;
 let custom: CustomObjectsApi;
 
@@ -65,6 +76,8 @@ before(async () => {
       req.on("end", () => {
         const review = JSON.parse(body) as Review;
         reviews.push(review.request);
+        const path = (req.url ?? "").split("?")[0] ?? "";
+        calls.push(path);
         const respond = (response: Record<string, unknown>) => {
           res.writeHead(200, { "content-type": "application/json" });
           res.end(
@@ -75,7 +88,6 @@ before(async () => {
             }),
           );
         };
-        const path = (req.url ?? "").split("?")[0];
         if (path === "/mutate") {
           const patch = [
             { op: "add", path: "/metadata/labels", value: { "mutated-by": "test-webhook" } },
@@ -87,8 +99,27 @@ before(async () => {
             patch: Buffer.from(JSON.stringify(patch)).toString("base64"),
             warnings: ["defaulted by the test webhook"],
           });
+        } else if (path === "/mutate-to-invalid") {
+          // A value the CRD's schema refuses (minimum 1).
+          const patch = [{ op: "replace", path: "/spec/instances", value: 0 }];
+          respond({
+            allowed: true,
+            patchType: "JSONPatch",
+            patch: Buffer.from(JSON.stringify(patch)).toString("base64"),
+          });
+        } else if (path === "/allow") {
+          respond({ allowed: true });
+        } else if (path === "/wrong-uid") {
+          res.writeHead(200, { "content-type": "application/json" });
+          res.end(
+            JSON.stringify({
+              apiVersion: "admission.k8s.io/v1",
+              kind: "AdmissionReview",
+              response: { uid: "not-the-request-uid", allowed: true },
+            }),
+          );
         } else if (path === "/validate") {
-          const instances = review.request.object.spec?.instances ?? 0;
+          const instances = review.request.object?.spec?.instances ?? 0;
           if (instances > 5)
             respond({
               allowed: false,
@@ -196,6 +227,7 @@ function rawCreate(
 
 beforeEach(() => {
   reviews.length = 0;
+  calls.length = 0;
 });
 
 describe("admission webhooks", () => {
@@ -222,13 +254,39 @@ describe("admission webhooks", () => {
       ],
       ["CREATE", "RedisCluster", "redisclusters", "default", "mutated", false, "kubernetes-admin"],
     );
+    assert.deepEqual(
+      [mutate?.oldObject, mutate?.options],
+      [null, { kind: "CreateOptions", apiVersion: "meta.k8s.io/v1" }],
+    );
     // Both see the schema's defaults; the validating webhook also sees the mutation.
     assert.deepEqual(
-      [mutate?.object.spec, validate?.object.spec],
+      [mutate?.object?.spec, validate?.object?.spec],
       [
         { instances: 1, mode: "standalone" },
         { image: "redis:7.2-mutated", instances: 1, mode: "standalone" },
       ],
+    );
+  });
+
+  test("schema validation runs after the mutating webhooks and before the validating ones", async () => {
+    await install(
+      [webhook("mutate.test.io", byUrl("/mutate-to-invalid"))],
+      [webhook("validate.test.io", byUrl("/validate"))],
+    );
+    const refused = await rawCreate("default", cluster("mutated-invalid", { instances: 3 }));
+    assert.deepEqual(
+      [refused.status, refused.body.reason, refused.body.message],
+      [
+        422,
+        "Invalid",
+        'RedisCluster.redis.io "mutated-invalid" is invalid: spec.instances: Invalid value: 0: spec.instances in body should be greater than or equal to 1',
+      ],
+    );
+    // The mutating webhook saw the valid request; the validating webhook was never asked.
+    assert.deepEqual([calls, reviews[0]?.object?.spec?.instances], [["/mutate-to-invalid"], 3]);
+    await assert.rejects(
+      custom.getNamespacedCustomObject({ ...RC, namespace: "default", name: "mutated-invalid" }),
+      (e: unknown) => e instanceof ApiException && e.code === 404,
     );
   });
 
@@ -327,5 +385,122 @@ describe("admission webhooks", () => {
     const excluded = await rawCreate("excluded", cluster("not-reviewed", { instances: 9 }));
     assert.equal(excluded.status, 201);
     assert.equal(reviews.length, 1);
+  });
+
+  test("a response with another uid fails the request with failurePolicy Fail and is ignored with Ignore", async () => {
+    await install([], [webhook("wrong-uid.test.io", byUrl("/wrong-uid"))]);
+    const failed = await rawCreate("default", cluster("wrong-uid-fail"));
+    assert.deepEqual(
+      [failed.status, failed.body.reason, failed.body.message],
+      [
+        500,
+        "InternalError",
+        `Internal error occurred: failed calling webhook "wrong-uid.test.io": received invalid webhook response: expected response.uid="${reviews[0]?.uid ?? ""}", got "not-the-request-uid"`,
+      ],
+    );
+    await install([], [webhook("wrong-uid.test.io", byUrl("/wrong-uid"), { failurePolicy: "Ignore" })]);
+    assert.equal((await rawCreate("default", cluster("wrong-uid-ignore"))).status, 201);
+    assert.equal(reviews.length, 2);
+  });
+});
+
+describe("the AdmissionReview of updates and deletes", () => {
+  const ALL_OPERATIONS = [{ ...RULES[0], operations: ["CREATE", "UPDATE", "DELETE"] }];
+  const KIND = { group: "redis.io", version: "v1", kind: "RedisCluster" };
+  const RESOURCE = { group: "redis.io", version: "v1", resource: "redisclusters" };
+  /** What every webhook is told about the request, apart from the objects and options. */
+  const envelope = (r: Review["request"] | undefined) => [
+    r?.operation,
+    r?.kind,
+    r?.resource,
+    r?.requestKind,
+    r?.requestResource,
+    r?.subResource,
+    r?.namespace,
+    r?.name,
+    r?.dryRun,
+    r?.userInfo.username,
+  ];
+
+  before(async () => {
+    await install(
+      [webhook("mutate.test.io", byUrl("/allow"), { rules: ALL_OPERATIONS })],
+      [webhook("validate.test.io", byUrl("/allow"), { rules: ALL_OPERATIONS })],
+    );
+    await custom.createNamespacedCustomObject({
+      ...RC,
+      namespace: "default",
+      body: cluster("reviewed", { instances: 1 }),
+    });
+  });
+
+  test("an UPDATE carries the new object, the stored one as oldObject, and UpdateOptions", async () => {
+    const stored = await custom.getNamespacedCustomObject({ ...RC, namespace: "default", name: "reviewed" });
+    reviews.length = 0;
+    await custom.patchNamespacedCustomObject(
+      { ...RC, namespace: "default", name: "reviewed", body: { spec: { instances: 2 } } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    assert.equal(reviews.length, 2);
+    for (const review of reviews) {
+      assert.deepEqual(envelope(review), [
+        "UPDATE",
+        KIND,
+        RESOURCE,
+        KIND,
+        RESOURCE,
+        undefined,
+        "default",
+        "reviewed",
+        false,
+        "kubernetes-admin",
+      ]);
+      assert.deepEqual(
+        [review.object?.spec, review.oldObject, review.options],
+        [
+          { instances: 2, mode: "standalone" },
+          stored,
+          { kind: "UpdateOptions", apiVersion: "meta.k8s.io/v1" },
+        ],
+      );
+    }
+  });
+
+  test("a DELETE goes to the mutating and validating webhooks with object null and the stored oldObject", async () => {
+    const stored = await custom.getNamespacedCustomObject({ ...RC, namespace: "default", name: "reviewed" });
+    reviews.length = 0;
+    await custom.deleteNamespacedCustomObject({
+      ...RC,
+      namespace: "default",
+      name: "reviewed",
+      propagationPolicy: "Background",
+    });
+    assert.deepEqual(calls, ["/allow", "/allow"]);
+    for (const review of reviews) {
+      assert.deepEqual(envelope(review), [
+        "DELETE",
+        KIND,
+        RESOURCE,
+        KIND,
+        RESOURCE,
+        undefined,
+        "default",
+        "reviewed",
+        false,
+        "kubernetes-admin",
+      ]);
+      assert.deepEqual(
+        [review.object, review.oldObject, review.options],
+        [
+          null,
+          stored,
+          { kind: "DeleteOptions", apiVersion: "meta.k8s.io/v1", propagationPolicy: "Background" },
+        ],
+      );
+    }
+    await assert.rejects(
+      custom.getNamespacedCustomObject({ ...RC, namespace: "default", name: "reviewed" }),
+      (e: unknown) => e instanceof ApiException && e.code === 404,
+    );
   });
 });

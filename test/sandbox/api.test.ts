@@ -1,7 +1,7 @@
 /**
  * The sandbox API server through the real @kubernetes/client-node: CRUD semantics, optimistic concurrency,
  * patch types, the status subresource, CRD defaulting and CEL, garbage collection, and informers that
- * survive watch failures.
+ * resume after watch failures and relist after 410 Gone.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -378,8 +378,18 @@ describe("watch", () => {
     );
   });
 
-  test("an informer sees add, update and delete, and keeps working through watch failures", async () => {
+  test("an informer sees add, update and delete, resumes after watch failures, and relists after 410 Gone", async (t) => {
     const seen: string[] = [];
+    // The informer's own requests (its label selector), as the API server sees them: "list", or "watch <rv>".
+    const requests: string[] = [];
+    const stopCounting = sb.sandbox.api.onRequest((req) => {
+      const url = new URL(req.url ?? "", sb.apiUrl);
+      if (url.pathname !== `/api/v1/namespaces/${NS}/configmaps`) return;
+      if (url.searchParams.get("labelSelector") !== "informed=yes") return;
+      const watch = url.searchParams.get("watch");
+      requests.push(watch ? `watch ${url.searchParams.get("resourceVersion") ?? ""}` : "list");
+    });
+    const lists = () => requests.filter((r) => r === "list").length;
     const informer = makeInformer(
       sb.kubeConfig,
       `/api/v1/namespaces/${NS}/configmaps`,
@@ -394,6 +404,11 @@ describe("watch", () => {
     // As client-node recommends: an informer does not restart itself after an error.
     let stopped = false;
     informer.on("error", () => setTimeout(() => void (stopped || informer.start()), 100));
+    t.after(async () => {
+      stopped = true;
+      await informer.stop();
+      stopCounting();
+    });
     await informer.start();
     const create = (name: string) =>
       core.createNamespacedConfigMap({
@@ -410,21 +425,48 @@ describe("watch", () => {
     await core.deleteNamespacedConfigMap({ name: "inf-1", namespace: NS });
     await settle("delete inf-1 2");
 
-    sb.breakWatches(); // the stream ends: the informer re-watches from its resourceVersion
+    sb.breakWatches(); // the stream ends: the informer watches again from its resourceVersion
     await create("inf-2");
     await settle("add inf-2 1");
 
-    sb.failNextWatches(1, 500); // the next watch fails: error handler, then start() relists
+    // The next watch fails with a 500: the error handler calls start(), which keeps the resourceVersion
+    // (only a 410 clears it), so the informer resumes its watch without listing.
+    sb.failNextWatches(1, 500);
     sb.breakWatches();
-    await create("inf-3");
+    const inf3 = await create("inf-3");
     await settle("add inf-3 1");
+    assert.equal(lists(), 1, `no relist after a broken watch or a 500: ${requests.join(", ")}`);
 
-    sb.compact(); // the informer's resourceVersion is gone: 410, relist
+    // An outage: every watch is refused while the informer keeps retrying. Meanwhile one of its objects is
+    // deleted and another changed, which moves the server past the informer's resourceVersion, and then
+    // compact() forgets the history up to the current one. Resuming now gets 410 Gone: the informer must
+    // relist, and learns the delete and the change from the list, not from watch events.
+    const staleRv = inf3.metadata?.resourceVersion ?? ""; // of the informer's last event
+    const before = requests.length;
+    sb.failNextWatches(1_000_000, 500);
     sb.breakWatches();
+    await waitFor(() => requests.length >= before + 2, { what: "the informer to retry its watch" });
+    await core.deleteNamespacedConfigMap({ name: "inf-2", namespace: NS });
+    await core.patchNamespacedConfigMap({ name: "inf-3", namespace: NS, body: { data: { v: "2" } } }, merge);
+    sb.compact();
+    const compactedAt = Number(sb.sandbox.core.store.currentRv());
+    sb.failNextWatches(0); // the outage ends
+    await settle("delete inf-2 1");
+    await settle("update inf-3 2");
+    const [gone, relist, rewatch] = requests.slice(requests.lastIndexOf(`watch ${staleRv}`));
+    assert.deepEqual(
+      [gone, relist, rewatch?.split(" ")[0]],
+      [`watch ${staleRv}`, "list", "watch"],
+      `a watch from the compacted resourceVersion, then a list, then a watch: ${requests.join(", ")}`,
+    );
+    assert.ok(Number(rewatch?.split(" ")[1]) >= compactedAt, `${rewatch ?? ""} resumes from the list`);
+    assert.equal(lists(), 2);
     await create("inf-4");
     await settle("add inf-4 1");
-    stopped = true;
-    await informer.stop();
+    assert.deepEqual(
+      informer.list(NS).map((cm) => `${cm.metadata?.name ?? ""} ${cm.data?.v ?? ""}`),
+      ["inf-3 2", "inf-4 1"],
+    );
 
     assert.deepEqual(seen, [
       "add inf-1 1",
@@ -432,6 +474,8 @@ describe("watch", () => {
       "delete inf-1 2",
       "add inf-2 1",
       "add inf-3 1",
+      "delete inf-2 1",
+      "update inf-3 2",
       "add inf-4 1",
     ]);
   });

@@ -127,6 +127,11 @@ describe("a StatefulSet of Redis pods", () => {
       assert.match(ip, /^127\.13\.\d+\.\d+$/);
       assert.equal(await redis(ip).ping(), "PONG");
     }
+    const pods = await core.listNamespacedPod({ namespace: NS, labelSelector: "app=cache" });
+    assert.deepEqual(
+      pods.items.map((p) => [p.metadata?.name, p.status?.phase, p.status?.podIP]),
+      [0, 1, 2].map((ordinal) => [`cache-${ordinal}`, "Running", ips[ordinal]]),
+    );
     const pvcs = await core.listNamespacedPersistentVolumeClaim({ namespace: NS });
     assert.deepEqual(
       pvcs.items.map((p) => p.metadata?.name),
@@ -165,8 +170,19 @@ describe("a StatefulSet of Redis pods", () => {
     assert.equal(await redis(ip).get("survives"), "the delete");
   });
 
-  test("a container killed with SIGKILL is restarted by the kubelet, with its data", async () => {
+  test("a container killed with SIGKILL is restarted by the kubelet, with its data; the pod stays Running", async (t) => {
     await redis(sb.podIP("cache-2") ?? "").set("after", "crash");
+    // Every status the kubelet writes for cache-2 from now on: phase, Ready, the container's state.
+    const statuses: string[] = [];
+    const unsubscribe = sb.sandbox.core.store.onChange((change) => {
+      if (change.key !== "/pods" || change.object.metadata.name !== "cache-2") return;
+      const status = change.object.status as V1Pod["status"];
+      const ready = status?.conditions?.find((c) => c.type === "Ready")?.status;
+      const state = status?.containerStatuses?.[0]?.state ?? {};
+      const detail = state.waiting?.reason ?? (state.running ? "running" : "terminated");
+      statuses.push(`${status?.phase ?? ""} ready=${ready ?? ""} ${detail}`);
+    });
+    t.after(unsubscribe);
     sb.killPod("cache-2");
     const pod = await waitFor(
       async () => {
@@ -180,6 +196,14 @@ describe("a StatefulSet of Redis pods", () => {
     );
     assert.equal(pod.status?.containerStatuses?.[0]?.lastState?.terminated?.exitCode, 137);
     assert.equal(await redis(pod.status?.podIP ?? "").get("after"), "crash");
+    // As on a kubelet with restartPolicy Always: a crashed container waits in CrashLoopBackOff and the pod
+    // is not Ready meanwhile, but its phase stays Running throughout.
+    assert.ok(
+      statuses.includes("Running ready=False CrashLoopBackOff"),
+      `a not-ready CrashLoopBackOff status: ${statuses.join("; ")}`,
+    );
+    assert.deepEqual(new Set(statuses.map((s) => s.split(" ")[0])), new Set(["Running"]));
+    assert.equal(statuses.at(-1), "Running ready=True running");
   });
 
   test("a paused pod stops answering and becomes unready; resumed, it is ready again", async () => {
@@ -255,6 +279,75 @@ describe("a pod's volumes, init containers and environment", () => {
     assert.deepEqual(
       pod.status?.initContainerStatuses?.map((c) => [c.name, c.state?.terminated?.exitCode]),
       [["prepare", 0]],
+    );
+  });
+});
+
+describe("pod phase", () => {
+  const busybox = (name: string, script: string, volumes: unknown[] = []) =>
+    core.createNamespacedPod({
+      namespace: NS,
+      body: {
+        metadata: { name },
+        spec: {
+          restartPolicy: "Never",
+          containers: [
+            {
+              name: "main",
+              image: "busybox",
+              command: ["sh", "-c", script],
+              ...(volumes.length > 0 ? { volumeMounts: [{ name: "secret", mountPath: "/secret" }] } : {}),
+            },
+          ],
+          volumes: volumes as never,
+        },
+      },
+    });
+  const phaseOf = async (name: string, phase: string) =>
+    waitFor(
+      async () => {
+        const pod = await core.readNamespacedPod({ name, namespace: NS });
+        return pod.status?.phase === phase ? pod : undefined;
+      },
+      { what: `pod ${name} to be ${phase}` },
+    );
+
+  test("is Pending while a volume's Secret is missing, then Running once it exists", async () => {
+    await busybox("waits", "sleep 3600", [{ name: "secret", secret: { secretName: "late" } }]);
+    const pending = await waitFor(
+      async () => {
+        const pod = await core.readNamespacedPod({ name: "waits", namespace: NS });
+        return pod.status?.containerStatuses?.[0]?.state?.waiting ? pod : undefined;
+      },
+      { what: "waits to report its waiting container" },
+    );
+    const waiting = pending.status?.containerStatuses?.[0]?.state?.waiting;
+    assert.deepEqual(
+      [pending.status?.phase, waiting?.reason, waiting?.message],
+      ["Pending", "ContainerCreating", 'secret "late" not found'],
+    );
+    await core.createNamespacedSecret({
+      namespace: NS,
+      body: { metadata: { name: "late" }, stringData: { key: "value" } },
+    });
+    const running = await phaseOf("waits", "Running");
+    assert.ok(running.status?.containerStatuses?.[0]?.state?.running);
+  });
+
+  test("with restartPolicy Never, is Succeeded when its container exits 0 and Failed otherwise", async () => {
+    await busybox("succeeds", "exit 0");
+    await busybox("fails", "exit 3");
+    const succeeded = await phaseOf("succeeds", "Succeeded");
+    const failed = await phaseOf("fails", "Failed");
+    assert.deepEqual(
+      [succeeded, failed].map((pod) => {
+        const status = pod.status?.containerStatuses?.[0];
+        return [status?.state?.terminated?.exitCode, status?.state?.terminated?.reason, status?.restartCount];
+      }),
+      [
+        [0, "Completed", 0],
+        [3, "Error", 0],
+      ],
     );
   });
 });

@@ -117,6 +117,9 @@ export interface AdmissionOutcome {
   warnings: string[];
 }
 
+/** A webhook answered, but not with a valid AdmissionReview response for this request. */
+class InvalidWebhookResponse extends Error {}
+
 /** The message the API server returns for a denial: `admission webhook "x" denied the request: why`. */
 function denial(webhookName: string, status: AdmissionResponse["status"]): ApiError {
   const deniedBy = `admission webhook "${webhookName}" denied the request`;
@@ -192,9 +195,9 @@ export class Admission {
       const review = await postJson(target, reviewRequest(uid, attrs), timeoutSeconds * 1000);
       const response =
         isObject(review) && isObject(review.response) ? (review.response as AdmissionResponse) : undefined;
-      if (!response) throw new Error("received invalid webhook response: no response in the AdmissionReview");
+      if (!response) throw new InvalidWebhookResponse("webhook response was absent");
       if (response.uid !== uid) {
-        throw new Error(`expected response.uid="${uid}", got "${String(response.uid)}"`);
+        throw new InvalidWebhookResponse(`expected response.uid="${uid}", got "${String(response.uid)}"`);
       }
       if (response.patch && response.patchType !== "JSONPatch") {
         throw new Error(`unsupported patch type "${String(response.patchType)}"`);
@@ -202,9 +205,12 @@ export class Admission {
       return response;
     } catch (error) {
       if (webhook.failurePolicy === "Ignore") return undefined;
-      throw internalError(
-        `failed calling webhook "${webhook.name}": failed to call webhook: Post "${target.displayUrl}": ${(error as Error).message}`,
-      );
+      // Kubernetes words a call that failed and an answer that is not a valid response differently.
+      const reason =
+        error instanceof InvalidWebhookResponse
+          ? `received invalid webhook response: ${error.message}`
+          : `failed to call webhook: Post "${target.displayUrl}": ${(error as Error).message}`;
+      throw internalError(`failed calling webhook "${webhook.name}": ${reason}`);
     }
   }
 

@@ -640,6 +640,8 @@ export class ApiCore {
       },
       namespaceLabels: this.namespaceLabels(type, old.metadata.namespace),
     };
+    // Like AdmissionToValidateObjectDeleteFunc: mutating webhooks are called too (there is no object to patch).
+    ctx.warnings?.push(...(await this.admission.mutate(attrs)).warnings);
     ctx.warnings?.push(...(await this.admission.validate(attrs)));
     if (ctx.dryRun) return old;
 

@@ -425,7 +425,6 @@ export class Kubelet {
     }
     runtime.initialized = true;
     for (const c of runtime.containers.values()) this.launch(runtime, c);
-    runtime.phase = "Running";
     this.writeStatus(runtime);
   }
 
@@ -863,6 +862,10 @@ export class Kubelet {
 
   private writeStatus(runtime: PodRuntime): void {
     const containers = [...runtime.containers.values()];
+    // Like the kubelet's getPhase: Pending while a container waits for its first start; Running once each
+    // has started (or has exited and is being restarted). Succeeded and Failed are set where containers exit.
+    const firstStartPending = containers.some((c) => "waiting" in c.state && c.lastState === undefined);
+    if (runtime.phase === "Pending" && runtime.initialized && !firstStartPending) runtime.phase = "Running";
     const ready = containers.length > 0 && containers.every((c) => c.ready) && runtime.phase === "Running";
     const status = {
       phase: runtime.phase,
