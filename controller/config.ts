@@ -1,6 +1,7 @@
 /**
  * Command-line configuration: `[--namespace NS] [--metrics-port 8080] [--leader-elect]`, plus a few
- * environment variables for what operators rarely change.
+ * environment variables for what operators rarely change. The leader election timings take seconds, with
+ * client-go's defaults and flag names (`--leader-elect-lease-duration 15` etc.).
  */
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
@@ -14,6 +15,10 @@ export interface ControllerConfig {
   /** Where the Lease lives. */
   readonly leaseNamespace: string;
   readonly identity: string;
+  /** Leader election: how long a Lease holds unrenewed; when the leader gives up; time between attempts. */
+  readonly leaseDurationSeconds: number;
+  readonly renewDeadlineSeconds: number;
+  readonly retryPeriodSeconds: number;
   readonly resyncSeconds: number;
   readonly workers: number;
   readonly logLevel: string;
@@ -28,6 +33,9 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Co
       "metrics-host": { type: "string", default: "0.0.0.0" },
       "leader-elect": { type: "boolean", default: false },
       "lease-namespace": { type: "string" },
+      "leader-elect-lease-duration": { type: "string", default: "15" },
+      "leader-elect-renew-deadline": { type: "string", default: "10" },
+      "leader-elect-retry-period": { type: "string", default: "2" },
       "resync-seconds": { type: "string", default: env["RESYNC_SECONDS"] ?? "5" },
       workers: { type: "string", default: "4" },
     },
@@ -39,6 +47,16 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Co
   }
   const resyncSeconds = Number(values["resync-seconds"]);
   if (!(resyncSeconds > 0)) throw new Error("--resync-seconds must be positive");
+  const leaseDurationSeconds = seconds(values, "leader-elect-lease-duration");
+  const renewDeadlineSeconds = seconds(values, "leader-elect-renew-deadline");
+  const retryPeriodSeconds = seconds(values, "leader-elect-retry-period");
+  // The leader must give up before the Lease expires for the others, and try more than once before that.
+  if (!(retryPeriodSeconds < renewDeadlineSeconds && renewDeadlineSeconds < leaseDurationSeconds)) {
+    throw new Error(
+      "leader election needs --leader-elect-retry-period < --leader-elect-renew-deadline < " +
+        `--leader-elect-lease-duration, got ${retryPeriodSeconds} s, ${renewDeadlineSeconds} s, ${leaseDurationSeconds} s`,
+    );
+  }
   return {
     namespace: values.namespace,
     metricsPort,
@@ -46,8 +64,20 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Co
     leaderElect: values["leader-elect"] ?? false,
     leaseNamespace: values["lease-namespace"] ?? values.namespace ?? env["POD_NAMESPACE"] ?? "default",
     identity: env["POD_NAME"] ?? `${hostname()}-${process.pid}`,
+    leaseDurationSeconds,
+    renewDeadlineSeconds,
+    retryPeriodSeconds,
     resyncSeconds,
     workers: Math.max(1, Number(values.workers) || 4),
     logLevel: env["LOG_LEVEL"] ?? "info",
   };
+}
+
+/** A positive number of seconds, written `10` or `10s`. */
+function seconds(values: Record<string, string | boolean | undefined>, flag: string): number {
+  const text = String(values[flag]);
+  const value = Number(text.replace(/s$/, ""));
+  if (!(value > 0) || text.trim() === "")
+    throw new Error(`--${flag} must be a positive number of seconds, got ${text}`);
+  return value;
 }

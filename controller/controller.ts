@@ -50,18 +50,7 @@ export class Controller {
     this.running = this.queue.run(
       async (key) => {
         const { namespace, name } = splitKey(key);
-        const stopTimer = metrics.reconcileDuration.startTimer();
-        try {
-          const result = await reconcileCluster(this.deps, namespace, name);
-          metrics.reconciles.inc({ result: result.requeueAfterMs === undefined ? "success" : "requeue" });
-          return result;
-        } catch (error) {
-          metrics.reconciles.inc({ result: "error" });
-          metrics.reconcileErrors.inc();
-          throw error;
-        } finally {
-          stopTimer();
-        }
+        return metrics.observeReconcile(() => reconcileCluster(this.deps, namespace, name));
       },
       this.options.workers,
       (key, error, retryInMs) => log.error({ err: error, key, retryInMs }, "reconcile failed"),

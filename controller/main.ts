@@ -73,14 +73,16 @@ async function main(): Promise<void> {
 
   let elector: LeaderElector | undefined;
   let stopping = false;
+  // Graceful: running reconciles finish first. The Lease is renewed meanwhile (a promotion reconcile can
+  // take tens of seconds), and given up only once this process has stopped acting.
   const shutdown = async (code: number) => {
     if (stopping) return;
     stopping = true;
     healthy = false;
-    elector?.stop();
     await controller
       .stop()
       .catch((error: unknown) => log.error({ err: error }, "stopping the controller failed"));
+    await elector?.release();
     server.close();
     kubeConfig.close();
     log.info("controller stopped");
@@ -92,13 +94,23 @@ async function main(): Promise<void> {
   if (config.leaderElect) {
     elector = new LeaderElector(
       kubeConfig,
-      { namespace: config.leaseNamespace, name: "redis-dr-controller", identity: config.identity },
+      {
+        namespace: config.leaseNamespace,
+        name: "redis-dr-controller",
+        identity: config.identity,
+        leaseDurationSeconds: config.leaseDurationSeconds,
+        renewDeadlineMs: config.renewDeadlineSeconds * 1000,
+        renewEveryMs: config.retryPeriodSeconds * 1000,
+      },
       log,
     );
-    await elector.campaign(() => {
-      log.error("lost the leader lease; exiting so that a single leader acts");
-      void shutdown(1);
+    const leading = await elector.campaign((reason) => {
+      // Not a graceful shutdown: waiting for running reconciles would let them act after another
+      // candidate took over. Exiting stops every Redis command and API call of this process at once.
+      log.fatal({ reason }, "lost the leader Lease; exiting at once so that a single controller acts");
+      process.exit(1);
     });
+    if (!leading || stopping) return;
   }
   controller.start();
   log.info("controller started");

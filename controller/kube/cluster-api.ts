@@ -32,6 +32,7 @@ export function isRedisCluster(value: unknown): value is RedisCluster {
 }
 
 const mergePatchOptions = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+const jsonPatchOptions = setHeaderOptions("Content-Type", PatchStrategy.JsonPatch);
 
 export type SecretLookup =
   { readonly kind: "found"; readonly value: string } | { readonly kind: "missing"; readonly reason: string };
@@ -166,17 +167,29 @@ export class ClusterApi {
     await this.apps.createNamespacedStatefulSet({ namespace, body });
   }
 
-  /** Replaces the fields the controller owns: replicas, template, and the spec-hash annotation. */
+  /**
+   * Replaces the fields the controller owns — replicas and the whole pod template — then writes the
+   * spec-hash annotation. A JSON patch `add` replaces a member wholesale, so what the new template no longer
+   * has (a nodeSelector key, a limit, an env var) goes too, where a merge patch would keep it; the fields the
+   * controller does not set (updateStrategy, other annotations and labels) stay. The hash is written last:
+   * an update cut short between the two calls is redone by the next reconcile.
+   */
   async updateStatefulSet(namespace: string, name: string, desired: V1StatefulSet): Promise<void> {
+    const spec = desired.spec;
+    if (spec === undefined) throw new Error(`StatefulSet ${namespace}/${name}: no spec to apply`);
     await this.apps.patchNamespacedStatefulSet(
       {
         namespace,
         name,
-        body: {
-          metadata: { annotations: desired.metadata?.annotations },
-          spec: { replicas: desired.spec?.replicas, template: desired.spec?.template },
-        },
+        body: [
+          { op: "add", path: "/spec/replicas", value: spec.replicas },
+          { op: "add", path: "/spec/template", value: spec.template },
+        ],
       },
+      jsonPatchOptions,
+    );
+    await this.apps.patchNamespacedStatefulSet(
+      { namespace, name, body: { metadata: { annotations: desired.metadata?.annotations } } },
       mergePatchOptions,
     );
   }

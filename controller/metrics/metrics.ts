@@ -24,7 +24,7 @@ export class ControllerMetrics {
   });
   private readonly linkDown = new Gauge({
     name: "redis_master_link_down_seconds",
-    help: "Seconds the pod's replication link has been down (0 while up).",
+    help: "Seconds the pod's replication link has been down (0 while up; no series while the pod cannot be asked).",
     labelNames: ["namespace", "cluster", "pod"],
     registers: [this.registry],
   });
@@ -68,6 +68,27 @@ export class ControllerMetrics {
     this.phaseByCluster.set(key, phase);
   }
 
+  /**
+   * Runs one reconcile, timing it and counting it by result: `success`, `requeue` (it asked to run again
+   * after a delay) or `error` (it threw; the error is rethrown for the work queue's backoff).
+   */
+  async observeReconcile<T extends { readonly requeueAfterMs?: number | undefined }>(
+    reconcile: () => Promise<T>,
+  ): Promise<T> {
+    const stopTimer = this.reconcileDuration.startTimer();
+    try {
+      const result = await reconcile();
+      this.reconciles.inc({ result: result.requeueAfterMs === undefined ? "success" : "requeue" });
+      return result;
+    } catch (error) {
+      this.reconciles.inc({ result: "error" });
+      this.reconcileErrors.inc();
+      throw error;
+    } finally {
+      stopTimer();
+    }
+  }
+
   /** Replaces the cluster's per-pod series with these figures (pods that went away lose theirs). */
   setPodFigures(namespace: string, cluster: string, figures: readonly PodReplicationFigures[]): void {
     const key = `${namespace}/${cluster}`;
@@ -83,7 +104,10 @@ export class ControllerMetrics {
         continue;
       }
       this.linkUp.set(labels, f.linkUp);
-      this.linkDown.set(labels, f.linkDownSeconds ?? 0);
+      // No figure when the pod could not be asked: a series would claim 0 s (or freeze at its last value)
+      // while nobody knows; link_up 0 already says the pod is not replicating as far as the controller knows.
+      if (f.linkDownSeconds === undefined) this.linkDown.remove(labels);
+      else this.linkDown.set(labels, f.linkDownSeconds);
       if (f.lagBytes === undefined) this.lag.remove(labels);
       else this.lag.set(labels, f.lagBytes);
     }

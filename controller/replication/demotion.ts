@@ -9,6 +9,7 @@ import { splitPods } from "./leader.ts";
 import { observePods } from "./observe.ts";
 import type { EngineResult } from "./promotion.ts";
 import { runReplicaMode } from "./replica-mode.ts";
+import { discardPromotion } from "./revert.ts";
 import type { SourceRef, Topology } from "../reconcile/decisions/intent.ts";
 
 export async function runDemotion(
@@ -38,16 +39,11 @@ export async function runDemotion(
     discardedBytes !== undefined
       ? `${discardedBytes} bytes`
       : `an unknown number of bytes${atLeast === undefined ? "" : ` (at least ${atLeast}: the leader restarted since the promotion)`}`;
-  await ctx.event(
-    "Warning",
-    "Demoted",
+  await discardPromotion(
+    ctx,
+    { replicationId, ...(discardedBytes === undefined ? {} : { discardedBytes }) },
     `Promotion ${replicationId} reverted on request: ${amount} written since the promotion are discarded; ` +
       `the pods resynchronise from ${source.clusterName}`,
   );
-  await ctx.commit((s) => ({
-    ...s,
-    promotion: undefined,
-    lastDemotion: { replicationId, ...(discardedBytes === undefined ? {} : { discardedBytes }) },
-  }));
   return runReplicaMode(ctx, source, topology);
 }

@@ -2,9 +2,16 @@
  * Making the designated leader a primary without losing anything another pod holds (catch-up first), and
  * keeping it one with the other pods following it.
  */
-import { decideCatchUp, isCaughtUp } from "../reconcile/decisions/catch-up.ts";
+import type { InstanceSnapshot } from "../redis/admin-port.ts";
+import type { CatchUp } from "../reconcile/decisions/catch-up.ts";
+import {
+  catchUpReason,
+  decideCatchUp,
+  isCaughtUp,
+  othersFollowDonor,
+} from "../reconcile/decisions/catch-up.ts";
 import type { ObservedPod, Upstream } from "../reconcile/decisions/pods.ts";
-import { LEADER_ORDINAL, isPrimary } from "../reconcile/decisions/pods.ts";
+import { LEADER_ORDINAL, followsUpstream, isPrimary } from "../reconcile/decisions/pods.ts";
 import type { ReplicationContext } from "./context.ts";
 import { podEndpoint } from "./observe.ts";
 import { DONOR_MIN_REPLICAS_TO_WRITE, attach, makePrimary } from "./pod-actions.ts";
@@ -29,9 +36,10 @@ export const upstreamOf = (pod: { host: string; port: number }): Upstream => ({
 
 /**
  * The leader copies from the donor. A replica whose own link is down refuses to serve SYNC, so the donor is
- * first made a primary — one that refuses writes (min-replicas-to-write it can never meet). For a partial
- * resync the other pods follow the donor too: afterwards they all share the donor's replication ID, which the
- * leader keeps as replid2 once promoted, so their re-attachment is a partial resync as well.
+ * first made a primary — one that refuses writes (min-replicas-to-write it can never meet). With
+ * `othersFollow` the other pods follow the donor too: afterwards they all share the donor's replication ID,
+ * which the leader keeps as replid2 once promoted, so their re-attachment is a partial resync — also when the
+ * leader itself needed a full copy (a leader restarted onto a history of its own).
  * Returns whether the leader has caught up within the wait.
  */
 export async function catchUpLeader(
@@ -39,11 +47,11 @@ export async function catchUpLeader(
   leader: ObservedPod,
   others: readonly ObservedPod[],
   donor: ObservedPod,
-  partial: boolean,
+  othersFollow: boolean,
 ): Promise<boolean> {
   if (!isPrimary(donor.snapshot)) await makePrimary(ctx, donor, DONOR_MIN_REPLICAS_TO_WRITE);
   const donorUpstream = upstreamOf(donor);
-  const followers = partial ? [leader, ...others.filter((p) => p.name !== donor.name)] : [leader];
+  const followers = othersFollow ? [leader, ...others.filter((p) => p.name !== donor.name)] : [leader];
   for (const pod of followers) {
     if (pod.snapshot !== undefined) await attach(ctx, pod, donorUpstream, ctx.clusterPassword);
   }
@@ -69,21 +77,23 @@ export function currentDonor(leader: ObservedPod, others: readonly ObservedPod[]
 }
 
 /**
- * Every pod but the leader replicates from the leader with the cluster's own password. Returns whether every
- * pod that could be asked is linked; pods that are down now are attached when they come back.
+ * Every pod but the leader replicates from the leader with the cluster's own password. Returns the pods that
+ * could be asked but are not linked within the wait (empty when all are); pods that are down now are
+ * attached when they come back.
  */
 export async function attachFollowers(
   ctx: ReplicationContext,
   leader: ObservedPod,
   others: readonly ObservedPod[],
-): Promise<boolean> {
+): Promise<readonly string[]> {
   const leaderUpstream = upstreamOf(leader);
   for (const pod of others) {
     if (pod.snapshot !== undefined) await attach(ctx, pod, leaderUpstream, ctx.clusterPassword);
   }
-  const reachable = others.filter((p) => p.snapshot !== undefined);
-  return pollUntil(async () => {
-    for (const pod of reachable) {
+  let unlinked = others.filter((p) => p.snapshot !== undefined).map((p) => p.name);
+  await pollUntil(async () => {
+    const still: string[] = [];
+    for (const pod of others.filter((p) => unlinked.includes(p.name))) {
       const info = await ctx.redis.get(podEndpoint(ctx, pod)).replication();
       const master = info.master;
       const linked =
@@ -92,10 +102,12 @@ export async function attachFollowers(
         master.port === leaderUpstream.port &&
         master.linkStatus === "up" &&
         !master.syncInProgress;
-      if (!linked) return false;
+      if (!linked) still.push(pod.name);
     }
-    return true;
+    unlinked = still;
+    return unlinked.length === 0;
   }, ctx.waitTimeoutMs);
+  return unlinked;
 }
 
 export type LeaderState = "primary" | "catching-up" | "unreachable";
@@ -126,15 +138,51 @@ export async function ensurePrimary(
   }
   const decision = decideCatchUp(target.snapshot, others);
   if (decision.kind === "catch-up") {
-    await ctx.event(
-      "Warning",
-      "LeaderCatchingUp",
-      `${target.name} is not a primary and ${decision.donor.name} holds data it lacks ` +
-        `(${decision.partial ? `${decision.bytesAhead} bytes ahead` : "the leader is empty"}); copying from ${decision.donor.name} first`,
-    );
-    await catchUpLeader(ctx, target, others, decision.donor, decision.partial);
+    // Said when the copy starts, not on every pass that waits for it to finish.
+    if (!followsUpstream(target.snapshot, upstreamOf(decision.donor))) {
+      announceCatchUp(ctx, target.name, target.snapshot, decision);
+      const why = catchUpReason(target.name, target.snapshot, decision);
+      const donor = decision.donor.name;
+      await ctx.event(
+        "Warning",
+        "LeaderCatchingUp",
+        decision.reason === "own-history" && target.snapshot.keyCount > 0
+          ? `${target.name} is not a primary and must copy from ${donor} first: ${why}`
+          : `${target.name} is not a primary and ${donor} holds data it lacks (${why}); copying from ${donor} first`,
+      );
+    }
+    await catchUpLeader(ctx, target, others, decision.donor, othersFollowDonor(decision));
     return "catching-up";
+  }
+  // An interrupted catch-up (the leader has the donor's data, the others may not follow the donor yet):
+  // finished first, so that they share the history the leader continues and re-attach without a full resync.
+  const donor = currentDonor(target, others);
+  if (donor !== undefined && isPrimary(donor.snapshot)) {
+    if (!(await catchUpLeader(ctx, target, others, donor, true))) return "catching-up";
   }
   await makePrimary(ctx, target, ctx.minSyncReplicas);
   return "primary";
+}
+
+/** The controller log says which pod the leader copies from and why, with the figures behind the decision. */
+export function announceCatchUp(
+  ctx: ReplicationContext,
+  leaderName: string,
+  leader: InstanceSnapshot,
+  decision: CatchUp,
+): void {
+  const donor = decision.donor.snapshot;
+  ctx.log.warn(
+    {
+      leader: leaderName,
+      donor: decision.donor.name,
+      reason: decision.reason,
+      leaderOffset: leader.replication.masterReplOffset,
+      leaderKeys: leader.keyCount,
+      donorOffset: donor?.replication.masterReplOffset,
+      donorKeys: donor?.keyCount,
+    },
+    `${leaderName} copies from ${decision.donor.name} before it may be a primary: ` +
+      catchUpReason(leaderName, leader, decision),
+  );
 }

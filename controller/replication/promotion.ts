@@ -2,7 +2,8 @@
  * Promotion of the designated leader, as a phase machine whose progress lives in status.promotion.phase:
  *
  *   CatchingUp   the pods stop following the source (held: no writes, data kept); if a pod is ahead of the
- *                leader on the same history, the leader copies the difference from it (partial resync)
+ *                leader on the same history, the leader copies the difference from it (partial resync); if
+ *                the leader restarted onto a history of its own, it copies the furthest-ahead pod in full
  *   Promoting    REPLICAOF NO ONE on the leader; its new replication ID is recorded as soon as it accepts writes
  *   Reattaching  the other pods switch masterauth to the cluster's password and follow the leader
  *   Completed    the cluster is a standalone primary
@@ -12,13 +13,20 @@
  */
 import type { InstanceSnapshot } from "../redis/admin-port.ts";
 import type { PromotionStatus, RedisClusterStatus } from "../../schemas/generated/rediscluster.ts";
-import { decideCatchUp, promotedOffsetOf, sharesHistory } from "../reconcile/decisions/catch-up.ts";
+import {
+  catchUpReason,
+  decideCatchUp,
+  othersFollowDonor,
+  promotedOffsetOf,
+  sharesHistory,
+} from "../reconcile/decisions/catch-up.ts";
 import type { SourceRef } from "../reconcile/decisions/intent.ts";
 import { promotedMessage } from "../reconcile/decisions/conditions.ts";
 import type { ObservedPod } from "../reconcile/decisions/pods.ts";
 import { followsUpstream, isHeld, isPrimary } from "../reconcile/decisions/pods.ts";
 import type { ReplicationContext } from "./context.ts";
 import {
+  announceCatchUp,
   attachFollowers,
   catchUpLeader,
   currentDonor,
@@ -53,6 +61,25 @@ const setPromotion =
 async function note(ctx: ReplicationContext, message: string): Promise<void> {
   if (ctx.status().promotion?.message !== message) await ctx.commit(setPromotion({ message }));
 }
+
+/**
+ * The promotion cannot go on until something outside the controller changes: the message says what it waits
+ * for. A Warning Event goes with it once per reason — when the recorded message changes to it, not on every
+ * pass that finds the same wait.
+ */
+async function stalled(ctx: ReplicationContext, message: string): Promise<EngineResult> {
+  if (ctx.status().promotion?.message !== message) {
+    await ctx.event("Warning", "PromotionStalled", message);
+    await ctx.commit(setPromotion({ message }));
+  }
+  return { requeueAfterMs: RETRY_MS };
+}
+
+const waitForLeader = (ctx: ReplicationContext, leader: ObservedPod | undefined): Promise<EngineResult> =>
+  stalled(
+    ctx,
+    `Waiting for the designated leader ${ctx.cluster}-0: ${leader?.error ?? "it has no address yet"}`,
+  );
 
 export async function runPromotion(ctx: ReplicationContext, source: SourceRef): Promise<EngineResult> {
   if (ctx.status().promotion?.phase === undefined) {
@@ -105,35 +132,49 @@ async function catchingUp(ctx: ReplicationContext, source: SourceRef): Promise<"
   if (following.length > 0) pods = await observePods(ctx);
 
   const { leader, others } = splitPods(pods);
-  if (leader?.snapshot === undefined) {
-    await note(
-      ctx,
-      `Waiting for the designated leader ${ctx.cluster}-0: ${leader?.error ?? "it has no address yet"}`,
-    );
-    return { requeueAfterMs: RETRY_MS };
-  }
-  if (ctx.status().promotion?.lagAtPromotionBytes === undefined)
-    await recordDataLossWindow(ctx, source, leader.snapshot, pods);
+  if (leader?.snapshot === undefined) return waitForLeader(ctx, leader);
 
   const decision = decideCatchUp(leader.snapshot, others);
+  if (ctx.status().promotion?.lagAtPromotionBytes === undefined) {
+    // Measured on the history the leader continues: the donor's when the leader restarted onto its own.
+    const continued = decision.kind === "catch-up" ? decision.donor.snapshot : undefined;
+    await recordDataLossWindow(ctx, source, continued ?? leader.snapshot, pods);
+  }
   let donor: ObservedPod | undefined;
-  let partial = true;
+  let othersFollow = true;
   if (decision.kind === "catch-up") {
-    ({ donor, partial } = decision);
+    donor = decision.donor;
+    othersFollow = othersFollowDonor(decision);
+    const why = catchUpReason(leader.name, leader.snapshot, decision);
+    // Said when the copy starts, not on every pass that waits for it to finish.
+    if (!followsUpstream(leader.snapshot, upstreamOf(donor))) {
+      announceCatchUp(ctx, leader.name, leader.snapshot, decision);
+      if (decision.reason === "behind") {
+        await ctx.event(
+          "Normal",
+          "PromotionCatchingUp",
+          `${donor.name} is ${decision.bytesAhead} bytes ahead of ${leader.name}: catching up before promotion`,
+        );
+      } else {
+        // The leader's own dataset is replaced: a Warning, with what each side holds.
+        await ctx.event(
+          "Warning",
+          "PromotionCatchingUp",
+          `${leader.name} copies ${donor.name}'s dataset in full before promotion: ${why}`,
+        );
+      }
+    }
     await note(
       ctx,
-      `${donor.name} is ${decision.bytesAhead} bytes ahead of ${leader.name}; the leader catches up from it`,
-    );
-    await ctx.event(
-      "Normal",
-      "PromotionCatchingUp",
-      `${donor.name} is ${decision.bytesAhead} bytes ahead of ${leader.name}: catching up before promotion`,
+      decision.reason === "behind"
+        ? `${donor.name} is ${decision.bytesAhead} bytes ahead of ${leader.name}; the leader catches up from it`
+        : `${leader.name} copies ${donor.name}'s dataset in full: ${why}`,
     );
   } else {
     // An interrupted catch-up: the leader has what the donor has, but the other pods may not follow it yet.
     donor = currentDonor(leader, others);
   }
-  if (donor !== undefined && !(await catchUpLeader(ctx, leader, others, donor, partial))) {
+  if (donor !== undefined && !(await catchUpLeader(ctx, leader, others, donor, othersFollow))) {
     return { requeueAfterMs: RETRY_MS };
   }
   await ctx.commit(
@@ -144,20 +185,21 @@ async function catchingUp(ctx: ReplicationContext, source: SourceRef): Promise<"
 
 /**
  * The data-loss window: what the source had that no pod has. The source's live offset when it can still be
- * asked (a drill), else the last offset the controller saw from it.
+ * asked (a drill), else the last offset the controller saw from it; compared with the newest pod on the
+ * history the promoted leader continues (`continued`: the leader's, or its donor's).
  */
 async function recordDataLossWindow(
   ctx: ReplicationContext,
   source: SourceRef,
-  leader: InstanceSnapshot,
+  continued: InstanceSnapshot,
   pods: readonly ObservedPod[],
 ): Promise<void> {
   const live = await observeSource(ctx, source);
   const sourceOffset = live.offset ?? ctx.status().replication?.sourceOffset;
   if (sourceOffset === undefined) return;
-  let newest = leader.replication.masterReplOffset;
+  let newest = continued.replication.masterReplOffset;
   for (const pod of pods) {
-    if (pod.snapshot !== undefined && sharesHistory(leader, pod.snapshot)) {
+    if (pod.snapshot !== undefined && sharesHistory(continued, pod.snapshot)) {
       newest = Math.max(newest, pod.snapshot.replication.masterReplOffset);
     }
   }
@@ -167,13 +209,7 @@ async function recordDataLossWindow(
 async function promoting(ctx: ReplicationContext, source: SourceRef): Promise<"next" | EngineResult> {
   let pods = await observePods(ctx);
   let { leader, others } = splitPods(pods);
-  if (leader?.snapshot === undefined) {
-    await note(
-      ctx,
-      `Waiting for the designated leader ${ctx.cluster}-0: ${leader?.error ?? "it has no address yet"}`,
-    );
-    return { requeueAfterMs: RETRY_MS };
-  }
+  if (leader?.snapshot === undefined) return waitForLeader(ctx, leader);
   if (!isPrimary(leader.snapshot)) {
     // Freeze the donor and its followers too, then check once more that nobody got ahead meanwhile.
     const leaderUpstream = upstreamOf(leader);
@@ -225,11 +261,14 @@ async function reattaching(ctx: ReplicationContext, source: SourceRef): Promise<
   const pods = await observePods(ctx);
   const state = await ensureLeaderPrimary(ctx, pods);
   const { leader, others } = splitPods(pods);
+  if (state === "unreachable") return waitForLeader(ctx, leader);
   if (state !== "primary" || leader === undefined) return { requeueAfterMs: RETRY_MS };
-  const allLinked = await attachFollowers(ctx, leader, others);
-  if (!allLinked) {
-    await note(ctx, `Waiting for every pod to follow ${leader.name}`);
-    return { requeueAfterMs: RETRY_MS };
+  const unlinked = await attachFollowers(ctx, leader, others);
+  if (unlinked.length > 0) {
+    return stalled(
+      ctx,
+      `Waiting for ${unlinked.join(", ")} to follow ${leader.name}: not linked to it yet, or still copying its dataset`,
+    );
   }
   const formerSource = ctx.status().promotion?.formerSource ?? source.clusterName;
   await ctx.event(
@@ -253,6 +292,6 @@ export async function maintainPromoted(ctx: ReplicationContext): Promise<EngineR
   const state = await ensureLeaderPrimary(ctx, pods);
   const { leader, others } = splitPods(pods);
   if (state !== "primary" || leader === undefined) return { requeueAfterMs: RETRY_MS };
-  const allLinked = await attachFollowers(ctx, leader, others);
-  return allLinked ? {} : { requeueAfterMs: RETRY_MS };
+  const unlinked = await attachFollowers(ctx, leader, others);
+  return unlinked.length === 0 ? {} : { requeueAfterMs: RETRY_MS };
 }

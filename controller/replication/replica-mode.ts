@@ -1,7 +1,8 @@
 /**
  * Replica mode: `direct` — every pod follows the source; `cascade` — the leader follows the source and the
- * others follow the leader. Also finishes what a revert left behind: an unfinished promotion is abandoned,
- * and a demotion is marked complete once every pod follows its upstream again.
+ * others follow the leader. Also finishes what a revert left behind: an unfinished promotion is abandoned (or,
+ * if the leader already took writes, reported as a demotion: revert.ts), and a demotion is marked complete
+ * once every pod follows its upstream again.
  */
 import type { Topology, SourceRef } from "../reconcile/decisions/intent.ts";
 import type { ObservedPod, Upstream } from "../reconcile/decisions/pods.ts";
@@ -11,6 +12,7 @@ import { splitPods, upstreamOf } from "./leader.ts";
 import { observePods, observeSource } from "./observe.ts";
 import { attach, hold } from "./pod-actions.ts";
 import type { EngineResult } from "./promotion.ts";
+import { settleUnrecordedPromotion } from "./revert.ts";
 
 const RETRY_MS = 2000;
 
@@ -19,17 +21,13 @@ export async function runReplicaMode(
   source: SourceRef,
   topology: Topology,
 ): Promise<EngineResult> {
-  const promotion = ctx.status().promotion;
-  if (promotion !== undefined && (promotion.replicationId ?? "") === "") {
-    // The leader never accepted writes under a new history: nothing to discard, the pods just go back.
-    await ctx.commit((s) => ({ ...s, promotion: undefined }));
-    await ctx.event(
-      "Normal",
-      "PromotionAborted",
-      `Promotion abandoned before ${ctx.cluster}-0 accepted writes; replicating from ${source.clusterName} again`,
-    );
-  }
   const pods = await observePods(ctx);
+  const promotion = ctx.status().promotion;
+  let settled = true;
+  if (promotion !== undefined && (promotion.replicationId ?? "") === "") {
+    // Reverted before the new history was recorded: abandoned, or the leader already took writes (revert.ts).
+    settled = await settleUnrecordedPromotion(ctx, source, pods);
+  }
   const { leader } = splitPods(pods);
   const sourceUpstream = upstreamOf(source);
   const plan: { pod: ObservedPod; upstream: Upstream; masterauth: string | undefined }[] = [];
@@ -77,6 +75,7 @@ export async function runReplicaMode(
   }
   // After the loop every reachable pod in the plan follows its upstream.
   const complete =
+    settled &&
     pods.length === ctx.instances &&
     plan.length === pods.length &&
     plan.every(({ pod }) => pod.snapshot !== undefined);

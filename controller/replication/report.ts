@@ -132,10 +132,12 @@ export async function observeAndReport(
     }
     return next;
   };
+  // The source's offset status reports (the last one seen while the source cannot be asked): the lag series
+  // stays, and keeps agreeing with status, through a partition that cuts the controller off the source too.
   const figures = podReplicationFigures(
     pods,
     sourceRef === undefined ? undefined : { host: sourceRef.host, port: sourceRef.port },
-    source?.offset,
+    report.replication?.sourceOffset,
   );
   return {
     pods,

@@ -16,7 +16,8 @@ export class WorkQueue {
   private readonly processing = new Set<string>();
   private readonly dirty = new Set<string>();
   private readonly failures = new Map<string, number>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Pending delayed adds: one per key, the soonest asked for. */
+  private readonly timers = new Map<string, { readonly timer: NodeJS.Timeout; readonly dueAt: number }>();
   private waiters: (() => void)[] = [];
   private shuttingDown = false;
   private readonly baseDelayMs: number;
@@ -39,16 +40,24 @@ export class WorkQueue {
     this.waiters.shift()?.();
   }
 
-  /** Adds the key after `ms`; an earlier pending delay for the key wins (the sooner run covers both). */
+  /**
+   * Adds the key after `ms`. Of two pending delays for one key the sooner wins, whichever was asked first:
+   * the sooner run covers both (it asks for its own requeue afterwards).
+   */
   addAfter(key: string, ms: number): void {
     if (ms <= 0) return this.add(key);
-    if (this.timers.has(key)) return;
+    const dueAt = Date.now() + ms;
+    const pending = this.timers.get(key);
+    if (pending !== undefined) {
+      if (pending.dueAt <= dueAt) return;
+      clearTimeout(pending.timer);
+    }
     const timer = setTimeout(() => {
       this.timers.delete(key);
       this.add(key);
     }, ms);
     timer.unref();
-    this.timers.set(key, timer);
+    this.timers.set(key, { timer, dueAt });
   }
 
   /** Re-adds a failed key after an exponentially growing delay. Returns the delay. */
@@ -56,9 +65,10 @@ export class WorkQueue {
     const failures = (this.failures.get(key) ?? 0) + 1;
     this.failures.set(key, failures);
     const delay = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (failures - 1));
+    // The backoff replaces a pending requeue, even a sooner one: the failed run is the latest word on the key.
     const pending = this.timers.get(key);
     if (pending !== undefined) {
-      clearTimeout(pending);
+      clearTimeout(pending.timer);
       this.timers.delete(key);
     }
     this.addAfter(key, delay);
@@ -117,7 +127,7 @@ export class WorkQueue {
 
   shutdown(): void {
     this.shuttingDown = true;
-    for (const timer of this.timers.values()) clearTimeout(timer);
+    for (const { timer } of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     for (const wake of this.waiters.splice(0)) wake();
   }

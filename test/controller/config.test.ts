@@ -21,6 +21,37 @@ describe("parseConfig", () => {
     assert.equal(config.leaderElect, false);
     assert.equal(config.leaseNamespace, "redis-dr-system");
     assert.equal(config.resyncSeconds, 5);
+    assert.equal(config.leaseDurationSeconds, 15);
+    assert.equal(config.renewDeadlineSeconds, 10);
+    assert.equal(config.retryPeriodSeconds, 2);
+  });
+
+  it("reads the leader election timings in seconds, with or without the unit", () => {
+    const config = parseConfig(
+      [
+        "--leader-elect-lease-duration",
+        "4s",
+        "--leader-elect-renew-deadline",
+        "3",
+        "--leader-elect-retry-period",
+        "0.5",
+      ],
+      {},
+    );
+    assert.equal(config.leaseDurationSeconds, 4);
+    assert.equal(config.renewDeadlineSeconds, 3);
+    assert.equal(config.retryPeriodSeconds, 0.5);
+  });
+
+  it("rejects leader election timings that would let two leaders act at once", () => {
+    assert.throws(
+      () => parseConfig(["--leader-elect-renew-deadline", "15"], {}),
+      /^Error: leader election needs --leader-elect-retry-period < --leader-elect-renew-deadline < --leader-elect-lease-duration, got 2 s, 15 s, 15 s$/,
+    );
+    assert.throws(
+      () => parseConfig(["--leader-elect-retry-period", "soon"], {}),
+      /^Error: --leader-elect-retry-period must be a positive number of seconds, got soon$/,
+    );
   });
 
   it("rejects an unknown flag and a bad port", () => {

@@ -55,13 +55,21 @@ export function replicationReport(input: {
 
 export interface PodReplicationFigures {
   readonly pod: string;
-  /** 1 when the pod is a replica with its link up, 0 when a replica with its link down; absent for a primary. */
+  /**
+   * 1 when the pod is a replica with its link up, 0 when a replica with its link down or a pod the controller
+   * could not ask; absent for a primary.
+   */
   readonly linkUp?: 0 | 1;
+  /** Absent when the pod could not be asked: nobody knows how long its link has been down. */
   readonly linkDownSeconds?: number;
   /** Against its upstream's own offset: the source's for pods following the source, the leader's otherwise. */
   readonly lagBytes?: number;
 }
 
+/**
+ * `sourceOffset` is the one status reports (`replication.sourceOffset`: the last seen while the source
+ * cannot be asked), so the metrics and status give the same lag.
+ */
 export function podReplicationFigures(
   pods: readonly ObservedPod[],
   source: Upstream | undefined,

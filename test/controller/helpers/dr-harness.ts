@@ -3,6 +3,8 @@
  * controller's pods (persistence on, parked at boot), driven by the replication engine through the real
  * ioredis admin port, with status kept in memory and Events and log lines collected for assertions.
  */
+import { readFileSync, statSync, truncateSync } from "node:fs";
+import { join } from "node:path";
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import type { Logger } from "pino";
@@ -17,7 +19,7 @@ import { reconcileReplication } from "../../../controller/replication/engine.ts"
 import type { EngineResult } from "../../../controller/replication/engine.ts";
 import type { ClusterReport } from "../../../controller/replication/report.ts";
 import { observeAndReport } from "../../../controller/replication/report.ts";
-import { RedisProcess, stopAll } from "./redis-process.ts";
+import { RedisProcess, stopAll, waitFor } from "./redis-process.ts";
 import type { TestCertificates } from "./tls.ts";
 
 export const SOURCE_PASSWORD = "source-pw-7f3a";
@@ -29,10 +31,14 @@ export interface RecordedEvent {
   readonly message: string;
 }
 
-/** The boot configuration of a pod, as the controller's StatefulSet renders it (persistence, parked). */
+/**
+ * The boot configuration of a pod, as the controller's StatefulSet renders it (persistence with the same
+ * fsync policy, parked). A SIGKILL loses nothing under `everysec` (the kernel keeps what Redis wrote); a node
+ * crash loses up to a second: tests simulate that with truncateAofTail.
+ */
 export const POD_BOOT_CONFIG = [
   "appendonly yes",
-  "appendfsync always",
+  "appendfsync everysec",
   "replicaof 127.0.0.1 1",
   `masterauth ${CLUSTER_PASSWORD}`,
 ];
@@ -236,4 +242,38 @@ export function startWriteLoad(source: RedisProcess, prefix = "load"): { stop: (
       return written;
     },
   };
+}
+
+/**
+ * After a full sync Redis rewrites a replica's AOF in the background; until that ends the dataset on disk
+ * is the old one. A crash in that window is a different scenario from the ones the restart tests are about.
+ */
+export async function waitPersisted(p: RedisProcess): Promise<void> {
+  await waitFor("AOF rewrite finished", async () => {
+    const [inProgress, scheduled] = await Promise.all([
+      infoField(p, "persistence", "aof_rewrite_in_progress"),
+      infoField(p, "persistence", "aof_rewrite_scheduled"),
+    ]);
+    return inProgress === "0" && scheduled === "0";
+  });
+}
+
+/** The AOF file Redis appends to now (the last incremental file its manifest lists). */
+export function currentAofFile(p: RedisProcess): string {
+  const dir = join(p.dir, "appendonlydir");
+  const manifest = readFileSync(join(dir, "appendonly.aof.manifest"), "utf8");
+  const incremental = [...manifest.matchAll(/^file (\S+) seq \d+ type i$/gm)].map((m) => m[1]);
+  const last = incremental.at(-1);
+  if (last === undefined) throw new Error(`no incremental AOF file in ${dir}`);
+  return join(dir, last);
+}
+
+export const aofSize = (p: RedisProcess): number => statSync(currentAofFile(p)).size;
+
+/**
+ * Cuts the AOF of a stopped pod back to `size` bytes: what a node crash does to writes `appendfsync everysec`
+ * had not yet fsynced. Redis loads a truncated last command as the end of the file (aof-load-truncated).
+ */
+export function truncateAofTail(p: RedisProcess, size: number): void {
+  truncateSync(currentAofFile(p), size);
 }

@@ -1,15 +1,25 @@
 /**
  * The cluster API wrapper and the Lease leader election against the sandbox's real API server
- * (loopback range 127.21.0.0/16: API server only, no pods).
+ * (loopback range 127.21.0.0/16: API server only, no pods; a proxy in front of it on 127.69.2.1).
  */
 import assert from "node:assert/strict";
+import net from "node:net";
 import { after, before, describe, it } from "node:test";
-import { CustomObjectsApi } from "@kubernetes/client-node";
+import {
+  AppsV1Api,
+  CoordinationV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  PatchStrategy,
+  V1MicroTime,
+  setHeaderOptions,
+} from "@kubernetes/client-node";
 import { pino } from "pino";
 import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
 import { ClusterApi } from "../../../controller/kube/cluster-api.ts";
-import { LeaderElector } from "../../../controller/watch/leader-election.ts";
-import { startSandbox, type TestSandbox } from "../../../hack/sandbox/testing.ts";
+import { SPEC_HASH_ANNOTATION, statefulSetFor } from "../../../controller/kube/resources.ts";
+import { LeaderElector, decideLease } from "../../../controller/watch/leader-election.ts";
+import { freePort, startSandbox, waitFor, type TestSandbox } from "../../../hack/sandbox/testing.ts";
 
 let sb: TestSandbox;
 let api: ClusterApi;
@@ -82,6 +92,58 @@ describe("patchStatus", () => {
   });
 });
 
+describe("updateStatefulSet", () => {
+  /** Without the keys client-node's model classes fill with undefined. */
+  const plain = (value: unknown): unknown => JSON.parse(JSON.stringify(value ?? null));
+  const clusterWith = (spec: Partial<RedisCluster["spec"]>): RedisCluster => ({
+    apiVersion: "redis.io/v1",
+    kind: "RedisCluster",
+    metadata: { name: "sts-a", namespace: "default", uid: "6a0c7a4e-0000-4000-8000-000000000001" },
+    // No pods: this is about the object only.
+    spec: { instances: 0, ...spec },
+  });
+
+  it("removes what the new template no longer has, and keeps the fields the controller does not own", async () => {
+    const apps = sb.kubeConfig.makeApiClient(AppsV1Api);
+    await api.createStatefulSet(
+      "default",
+      statefulSetFor(
+        clusterWith({
+          nodeSelector: { zone: "a" },
+          resources: { limits: { memory: "1Gi" }, requests: { memory: "512Mi" } },
+          authSecret: { name: "dr-auth" },
+        }),
+      ),
+    );
+    // Someone else's fields, which the update must leave alone.
+    await apps.patchNamespacedStatefulSet(
+      {
+        namespace: "default",
+        name: "sts-a",
+        body: { metadata: { annotations: { "example.com/team": "cache" } }, spec: { minReadySeconds: 7 } },
+      },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    const desired = statefulSetFor(
+      clusterWith({ nodeSelector: { disk: "ssd" }, resources: { requests: { memory: "512Mi" } } }),
+    );
+    await api.updateStatefulSet("default", "sts-a", desired);
+
+    const live = await api.getStatefulSet("default", "sts-a");
+    assert.deepEqual(plain(live?.spec?.template.spec?.nodeSelector), { disk: "ssd" });
+    const redis = live?.spec?.template.spec?.containers.find((c) => c.name === "redis");
+    assert.deepEqual(plain(redis?.resources), { requests: { memory: "512Mi" } });
+    assert.deepEqual(plain(redis?.env ?? []), []);
+    assert.deepEqual(plain(live?.spec?.template), plain(desired.spec?.template));
+    assert.equal(live?.spec?.replicas, 0);
+    assert.equal(live?.spec?.minReadySeconds, 7);
+    assert.deepEqual(plain(live?.metadata?.annotations), {
+      [SPEC_HASH_ANNOTATION]: desired.metadata?.annotations?.[SPEC_HASH_ANNOTATION],
+      "example.com/team": "cache",
+    });
+  });
+});
+
 describe("leader election", () => {
   it("lets one candidate lead, and another take over once the leader stops renewing", async () => {
     const log = pino({ level: "silent" });
@@ -103,4 +165,146 @@ describe("leader election", () => {
       second.stop();
     }
   });
+
+  const silent = pino({ level: "silent" });
+  const readLease = (name: string) =>
+    sb.kubeConfig.makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace: "default", name });
+  /** Resolves with the reason `elector` gives for losing the Lease. */
+  const lossOf = async (elector: LeaderElector): Promise<string> => {
+    let reason: string | undefined;
+    assert.equal(
+      await elector.campaign((why) => {
+        reason = why;
+      }),
+      true,
+    );
+    return waitFor(() => reason, { timeoutMs: 30_000, what: "the loss of the Lease" });
+  };
+
+  it("reports the loss at once when another holder takes the Lease", async () => {
+    const leader = new LeaderElector(
+      sb.kubeConfig,
+      {
+        namespace: "default",
+        name: "taken-lease",
+        identity: "first",
+        leaseDurationSeconds: 6,
+        renewEveryMs: 200,
+      },
+      silent,
+    );
+    try {
+      const lost = lossOf(leader);
+      await waitFor(async () => (await readLease("taken-lease")).spec?.holderIdentity === "first");
+      // Another controller forcibly takes it, as `kubectl edit lease` or a buggy candidate would.
+      const lease = await readLease("taken-lease");
+      await sb.kubeConfig.makeApiClient(CoordinationV1Api).replaceNamespacedLease({
+        namespace: "default",
+        name: "taken-lease",
+        body: {
+          ...lease,
+          spec: { ...lease.spec, holderIdentity: "usurper", renewTime: new V1MicroTime(Date.now()) },
+        },
+      });
+      assert.equal(await lost, "another candidate holds the Lease");
+      assert.equal(await leader.tryAcquireOrRenew(), false);
+    } finally {
+      leader.stop();
+    }
+  });
+
+  it("reports the loss within the renew deadline when its API calls hang, before anyone may take over", async () => {
+    const proxy = new FreezingProxy("127.69.2.1", await freePort("127.69.2.1"), new URL(sb.apiUrl));
+    await proxy.start();
+    const cluster = sb.kubeConfig.getCurrentCluster();
+    assert.ok(cluster);
+    const viaProxy = new KubeConfig();
+    viaProxy.loadFromOptions({
+      // The API server's certificate names localhost, not the proxy's address.
+      clusters: [{ ...cluster, server: `https://${proxy.host}:${proxy.port}`, tlsServerName: "localhost" }],
+      users: sb.kubeConfig.users,
+      contexts: sb.kubeConfig.contexts,
+      currentContext: sb.kubeConfig.currentContext,
+    });
+    const logLines: string[] = [];
+    const leader = new LeaderElector(
+      viaProxy,
+      {
+        namespace: "default",
+        name: "hung-lease",
+        identity: "first",
+        leaseDurationSeconds: 8,
+        renewDeadlineMs: 2000,
+        renewEveryMs: 200,
+      },
+      pino({ level: "warn" }, { write: (line: string) => void logLines.push(line) }),
+    );
+    try {
+      const lost = lossOf(leader);
+      await waitFor(async () => (await readLease("hung-lease")).spec?.holderIdentity === "first");
+      proxy.freeze();
+      assert.equal(await lost, "the Lease was not renewed within the renew deadline of 2000 ms");
+      // Each hung attempt was abandoned after half the deadline, so the next one could run.
+      const failures = logLines
+        .map((line) => JSON.parse(line) as { msg: string; err?: { type?: string } })
+        .filter((entry) => entry.msg === "lease renewal failed");
+      assert.ok(failures.length >= 1);
+      assert.deepEqual(new Set(failures.map((entry) => entry.err?.type)), new Set(["AbortError"]));
+      // Given up while the Lease still keeps the others waiting: no moment with two leaders.
+      assert.equal(decideLease(await readLease("hung-lease"), "second", new Date()), "wait");
+    } finally {
+      leader.stop();
+      await proxy.stop();
+    }
+  });
 });
+
+/** A TCP proxy that can freeze: connections stay open and nothing answers, like a hung API server. */
+class FreezingProxy {
+  private readonly server = net.createServer((client) => this.accept(client));
+  private readonly sockets = new Set<net.Socket>();
+  private frozen = false;
+
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    private readonly target: URL,
+  ) {}
+
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(this.port, this.host, () => resolve());
+    });
+  }
+
+  private accept(client: net.Socket): void {
+    this.track(client);
+    if (this.frozen) return;
+    const upstream = net.connect(Number(this.target.port), this.target.hostname);
+    this.track(upstream);
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+
+  private track(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.on("error", () => undefined);
+    socket.on("close", () => this.sockets.delete(socket));
+  }
+
+  freeze(): void {
+    this.frozen = true;
+    for (const socket of this.sockets) {
+      socket.unpipe();
+      socket.pause();
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}

@@ -46,10 +46,55 @@ describe("ControllerMetrics", () => {
     assert.deepEqual(await phases(), []);
   });
 
+  it("keeps no link-down figure for a pod it cannot ask, and reports the link down", async () => {
+    const metrics = new ControllerMetrics();
+    metrics.setPodFigures("prod", "dr", [{ pod: "dr-1", linkUp: 0, linkDownSeconds: 42, lagBytes: 7 }]);
+    metrics.setPodFigures("prod", "dr", [{ pod: "dr-1", linkUp: 0 }]);
+    assert.deepEqual(await series(metrics), [
+      'redis_master_link_up{namespace="prod",cluster="dr",pod="dr-1"} 0',
+    ]);
+  });
+
   it("forgets a deleted cluster's series", async () => {
     const metrics = new ControllerMetrics();
     metrics.setPodFigures("prod", "dr", [{ pod: "dr-1", linkUp: 1, linkDownSeconds: 0, lagBytes: 0 }]);
     metrics.forgetCluster("prod", "dr");
     assert.deepEqual(await series(metrics), []);
+  });
+
+  it("counts reconciles by result, times each, and counts the ones that failed as errors", async () => {
+    const metrics = new ControllerMetrics();
+    assert.deepEqual(await metrics.observeReconcile(async () => ({})), {});
+    assert.deepEqual(await metrics.observeReconcile(async () => ({ requeueAfterMs: 5000 })), {
+      requeueAfterMs: 5000,
+    });
+    await metrics.observeReconcile(async () => ({}));
+    const failure = new Error("API server unavailable");
+    await assert.rejects(
+      metrics.observeReconcile(() => Promise.reject(failure)),
+      (error) => error === failure,
+    );
+    const lines = (await metrics.registry.metrics()).split("\n");
+    const own = lines.filter(
+      (line) =>
+        line.startsWith("redis_dr_controller_") &&
+        !line.startsWith("redis_dr_controller_reconcile_duration_seconds_bucket") &&
+        !line.startsWith("redis_dr_controller_reconcile_duration_seconds_sum"),
+    );
+    assert.deepEqual(own, [
+      'redis_dr_controller_reconcile_total{result="success"} 2',
+      'redis_dr_controller_reconcile_total{result="requeue"} 1',
+      'redis_dr_controller_reconcile_total{result="error"} 1',
+      "redis_dr_controller_reconcile_errors_total 1",
+      "redis_dr_controller_reconcile_duration_seconds_count 4",
+    ]);
+    assert.ok(lines.includes('redis_dr_controller_reconcile_duration_seconds_bucket{le="+Inf"} 4'));
+    for (const [name, type] of [
+      ["redis_dr_controller_reconcile_total", "counter"],
+      ["redis_dr_controller_reconcile_errors_total", "counter"],
+      ["redis_dr_controller_reconcile_duration_seconds", "histogram"],
+    ]) {
+      assert.ok(lines.includes(`# TYPE ${name} ${type}`), `${name} is a ${type}`);
+    }
   });
 });

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { RedisAdmin, RedisAdminFactory } from "../../../controller/redis/admin-port.ts";
 import { ioredisAdminFactory } from "../../../controller/redis/ioredis-admin.ts";
 import { AdminPool } from "../../../controller/replication/context.ts";
 import { reconcileReplication } from "../../../controller/replication/engine.ts";
+import { Interrupted, crashingAfterChanges } from "../helpers/crashing-admin.ts";
 import { DrHarness, infoField, keysOf, startWriteLoad } from "../helpers/dr-harness.ts";
 import { waitFor } from "../helpers/redis-process.ts";
 
@@ -155,43 +155,6 @@ describe("a pod ahead of the leader at promotion time", () => {
   });
 });
 
-class Interrupted extends Error {}
-
-/** An admin port whose process "dies" right after its first change to Redis. */
-function crashingAfterFirstChange(
-  inner: RedisAdminFactory,
-  crash: (what: string) => void,
-): RedisAdminFactory {
-  return {
-    connect(endpoint) {
-      const admin = inner.connect(endpoint);
-      const after =
-        <A extends unknown[]>(what: string, run: (...args: A) => Promise<void>) =>
-        async (...args: A) => {
-          await run(...args);
-          crash(`${what} on ${endpoint.host}`);
-        };
-      const wrapped: RedisAdmin = {
-        snapshot: () => admin.snapshot(),
-        replication: () => admin.replication(),
-        configGet: (p) => admin.configGet(p),
-        wait: (n, t) => admin.wait(n, t),
-        serverCertificateFingerprint: () => admin.serverCertificateFingerprint(),
-        sentinelMaster: (name) => admin.sentinelMaster(name),
-        sentinelMonitor: (name, primary, quorum, settings) =>
-          admin.sentinelMonitor(name, primary, quorum, settings),
-        sentinelRemove: (name) => admin.sentinelRemove(name),
-        sentinelFailover: (name) => admin.sentinelFailover(name),
-        close: () => admin.close(),
-        replicaOf: after("REPLICAOF", (host: string, port: number) => admin.replicaOf(host, port)),
-        replicaOfNoOne: after("REPLICAOF NO ONE", () => admin.replicaOfNoOne()),
-        configSet: after("CONFIG SET", (p: string, v: string) => admin.configSet(p, v)),
-      };
-      return wrapped;
-    },
-  };
-}
-
 describe("a controller killed after every single step of a promotion", () => {
   const h = new DrHarness("127.22.4");
   before(() => h.start());
@@ -214,9 +177,7 @@ describe("a controller killed after every single step of a promotion", () => {
         );
         throw new Interrupted(what);
       };
-      const pool = new AdminPool(
-        crashingAfterFirstChange(ioredisAdminFactory({ connectTimeoutMs: 500 }), crash),
-      );
+      const pool = new AdminPool(crashingAfterChanges(ioredisAdminFactory({ connectTimeoutMs: 500 }), crash));
       const ctx = h.context(pool, async (tx) => {
         const phase = h.status.promotion?.phase ?? "none";
         h.status = tx(h.status);

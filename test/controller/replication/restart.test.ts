@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { DrHarness, infoField, keysOf } from "../helpers/dr-harness.ts";
+import { DrHarness, infoField, keysOf, waitPersisted } from "../helpers/dr-harness.ts";
 import { waitFor } from "../helpers/redis-process.ts";
-import type { RedisProcess } from "../helpers/redis-process.ts";
 
 // This file's loopback range: 127.23.0.0/16, one /24 per scenario.
 
@@ -20,20 +19,6 @@ async function everyPodHas(h: DrHarness, keys: readonly string[]): Promise<boole
     if (!keys.every((k) => present.has(k))) return false;
   }
   return true;
-}
-
-/**
- * After a full sync Redis rewrites a replica's AOF in the background; until that ends the dataset on disk
- * is the old one. A crash in that window is a different scenario from the one these tests are about.
- */
-async function waitPersisted(p: RedisProcess): Promise<void> {
-  await waitFor("AOF rewrite finished", async () => {
-    const [inProgress, scheduled] = await Promise.all([
-      infoField(p, "persistence", "aof_rewrite_in_progress"),
-      infoField(p, "persistence", "aof_rewrite_scheduled"),
-    ]);
-    return inProgress === "0" && scheduled === "0";
-  });
 }
 
 async function promote(h: DrHarness): Promise<void> {

@@ -94,3 +94,19 @@ describe("WorkQueue", () => {
     assert.equal(calls, 2);
   });
 });
+
+describe("WorkQueue.addAfter", () => {
+  it("lets a shorter delay replace a longer pending one, and keeps a shorter pending one", (t) => {
+    t.mock.timers.enable({ apis: ["setTimeout"] });
+    const queue = new WorkQueue();
+    queue.addAfter("a", 60_000);
+    queue.addAfter("a", 100);
+    queue.addAfter("b", 100);
+    queue.addAfter("b", 60_000);
+    t.mock.timers.tick(99);
+    assert.equal(queue.length, 0);
+    t.mock.timers.tick(1);
+    assert.equal(queue.length, 2);
+    queue.shutdown();
+  });
+});

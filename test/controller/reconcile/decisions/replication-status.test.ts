@@ -116,4 +116,24 @@ describe("podReplicationFigures", () => {
       { pod: "dr-2", linkUp: 0, linkDownSeconds: 12, lagBytes: 200 },
     ]);
   });
+
+  it("measures against the last known source offset while the source cannot be asked, as status does", () => {
+    const pods = [pod(0, cut(1000, 70)), pod(1, cut(900, 70)), pod(2)];
+    const report = replicationReport({
+      intent,
+      pods,
+      sourceOffset: undefined,
+      previous: { linkStatus: "Down", sourceOffset: 5000, linkDownSince: "2026-01-01T00:09:00Z" },
+      promotionPhase: undefined,
+      now,
+    });
+    assert.equal(report.replication?.sourceOffset, 5000);
+    assert.equal(report.replication?.lagBytes, 4000);
+    assert.deepEqual(podReplicationFigures(pods, intent.source, report.replication?.sourceOffset), [
+      { pod: "dr-0", linkUp: 0, linkDownSeconds: 70, lagBytes: 4000 },
+      { pod: "dr-1", linkUp: 0, linkDownSeconds: 70, lagBytes: 4100 },
+      // Not reachable: its link is not known to be up, and how long it has been down is not known at all.
+      { pod: "dr-2", linkUp: 0 },
+    ]);
+  });
 });
