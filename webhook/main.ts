@@ -66,5 +66,11 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
 
 webhook.ready.then(
   (port) => logger.info({ port, healthPort: webhook.healthPort }, "webhook ready"),
-  () => undefined,
+  (err: unknown) => {
+    // Stopped before a certificate arrived: nothing to report. Otherwise the admission port could not be
+    // opened (e.g. EADDRINUSE): a webhook that never answers must exit, so that it is restarted and seen.
+    if (stopping) return;
+    logger.fatal({ err }, "the admission server could not start");
+    process.exit(1);
+  },
 );

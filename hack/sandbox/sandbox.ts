@@ -282,48 +282,63 @@ export class Sandbox {
       [`${service}.svc`, `${service}.svc.cluster.local`, WEBHOOK_SERVICE, service],
       ["127.0.0.1"],
     );
-    const port = await freePort();
-    const healthPort = await freePort();
-    this.webhookAddress = { host: "127.0.0.1", port };
     mkdirSync(join(this.dir, "logs"), { recursive: true });
-    this.webhook = new OperatorProcess({
-      name: "webhook",
-      args: [
-        "webhook/main.ts",
-        "--cert-dir",
-        certDir,
-        "--port",
-        String(port),
-        "--health-port",
-        String(healthPort),
-        // On 127.0.0.1, not 0.0.0.0: a port freePort() found free can meanwhile be the ephemeral port of a
-        // connection on another loopback address (pods, Services), and a 0.0.0.0 bind then fails.
-        "--host",
-        "127.0.0.1",
-      ],
-      cwd: REPO_ROOT,
-      env: this.operatorEnv(),
-      hostsFile: this.operatorHosts,
-      logFile: join(this.dir, "logs", "webhook.log"),
-      logger: this.logger,
-    });
-    this.webhook.start();
-    const webhook = this.webhook;
     const log = join(this.dir, "logs", "webhook.log");
     const failure = (why: string) => new Error(`${why}; its log (${log}) ends with:\n${tail(log, 20)}`);
+    // A port freePort() found free can be taken before the webhook binds it (by the ephemeral port of some
+    // loopback connection): the webhook then exits with EADDRINUSE, and is started again on other ports.
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      const healthPort = await freePort();
+      this.webhookAddress = { host: "127.0.0.1", port };
+      const webhook = new OperatorProcess({
+        name: "webhook",
+        args: [
+          "webhook/main.ts",
+          "--cert-dir",
+          certDir,
+          "--port",
+          String(port),
+          "--health-port",
+          String(healthPort),
+          // On 127.0.0.1, not 0.0.0.0: a port freePort() found free can meanwhile be the ephemeral port of a
+          // connection on another loopback address (pods, Services), and a 0.0.0.0 bind then fails.
+          "--host",
+          "127.0.0.1",
+        ],
+        cwd: REPO_ROOT,
+        env: this.operatorEnv(),
+        hostsFile: this.operatorHosts,
+        logFile: log,
+        logger: this.logger,
+      });
+      this.webhook = webhook;
+      webhook.start();
+      const outcome = await this.waitReady(webhook, healthPort);
+      if (outcome === "ready") return webhook;
+      if (outcome === "timeout") throw failure("timed out waiting for the webhook's /readyz");
+      if (attempt < 3 && tail(log, 5).includes("EADDRINUSE")) continue;
+      throw failure("the webhook exited before it was ready");
+    }
+  }
+
+  /** Polls the webhook's /readyz until it answers 200, the process exits, or 90 s pass. */
+  private async waitReady(
+    webhook: OperatorProcess,
+    healthPort: number,
+  ): Promise<"ready" | "exited" | "timeout"> {
     // Generous: a cold `node --import tsx` start on a busy machine takes many seconds.
     const deadline = Date.now() + 90_000;
     for (;;) {
-      if (!webhook.running) throw failure("the webhook exited before it was ready");
+      if (!webhook.running) return "exited";
       const ready = await fetch(`http://127.0.0.1:${healthPort}/readyz`).then(
         (response) => response.status === 200,
         () => false,
       );
-      if (ready) break;
-      if (Date.now() > deadline) throw failure("timed out waiting for the webhook's /readyz");
+      if (ready) return "ready";
+      if (Date.now() > deadline) return "timeout";
       await new Promise((r) => setTimeout(r, 100));
     }
-    return this.webhook;
   }
 
   /** Installs manifests/webhook/webhook-configurations.yaml with the sandbox CA injected as caBundle. */

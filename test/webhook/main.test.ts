@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { request as httpsRequest } from "node:https";
+import { createServer, type AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { createTestCa } from "./support/certs.ts";
 import { fixture } from "./support/fixtures.ts";
@@ -125,3 +126,38 @@ test("serves admission over HTTPS, reports a Kubernetes API it cannot reach, and
   assert.equal(await webhook.exited, 0);
   assert.ok(webhook.lines.some((l) => l.msg === "webhook stopped"));
 });
+
+test(
+  "exits 1 with a fatal log line when its admission port is taken, instead of never becoming ready",
+  { timeout: 60_000 },
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), "redis-dr-webhook-main-"));
+    dirs.push(dir);
+    const ca = await createTestCa();
+    const pair = await ca.issue("redis-dr-webhook");
+    await writeFile(join(dir, "tls.crt"), pair.cert);
+    await writeFile(join(dir, "tls.key"), pair.key);
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve));
+    const taken = (holder.address() as AddressInfo).port;
+    try {
+      const webhook = start([
+        "--cert-dir",
+        dir,
+        "--port",
+        String(taken),
+        "--health-port",
+        "0",
+        "--host",
+        "127.0.0.1",
+      ]);
+      assert.equal(await webhook.exited, 1);
+      const fatal = webhook.lines.find((l) => l.msg === "the admission server could not start");
+      assert.equal(fatal?.level, 60);
+      assert.equal((fatal?.err as { code?: string } | undefined)?.code, "EADDRINUSE");
+      assert.ok(!webhook.lines.some((l) => l.msg === "webhook ready"));
+    } finally {
+      holder.close();
+    }
+  },
+);
