@@ -216,12 +216,16 @@ test("npm run sandbox starts the webhook and the controller, whose webhooks answ
       .map((line) => JSON.parse(line) as { msg?: string; signal?: string; name?: string }),
   );
   assert.ok(webhookLog?.some((line) => line.msg === "denied" && line.name === "refused"));
+  // The last two lines, in either order: pino's asynchronous writes may land out of order at exit.
   assert.deepEqual(
-    webhookLog?.slice(-2).map((line) => [line.msg, line.signal]),
+    webhookLog
+      ?.slice(-2)
+      .map((line) => [line.msg, line.signal])
+      .sort(),
     [
       ["stopping", "SIGTERM"],
       ["webhook stopped", undefined],
     ],
   );
-  assert.equal(controllerLog?.at(-1)?.msg, "controller stopped");
+  assert.ok(controllerLog?.slice(-3).some((line) => line.msg === "controller stopped"));
 });
