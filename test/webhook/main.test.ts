@@ -54,6 +54,17 @@ function start(args: string[], env: NodeJS.ProcessEnv = {}) {
   return { child, lines, logLine, exited, stderr: () => stderr };
 }
 
+/** A temporary --cert-dir holding a serving certificate from a fresh test CA. */
+async function certDir() {
+  const dir = await mkdtemp(join(tmpdir(), "redis-dr-webhook-main-"));
+  dirs.push(dir);
+  const ca = await createTestCa();
+  const pair = await ca.issue("redis-dr-webhook");
+  await writeFile(join(dir, "tls.crt"), pair.cert);
+  await writeFile(join(dir, "tls.key"), pair.key);
+  return { dir, ca };
+}
+
 test("refuses to start without --cert-dir, printing the usage", async () => {
   const webhook = start([]);
   assert.equal(await webhook.exited, 2);
@@ -61,12 +72,7 @@ test("refuses to start without --cert-dir, printing the usage", async () => {
 });
 
 test("serves admission over HTTPS, reports a Kubernetes API it cannot reach, and stops on SIGTERM", async () => {
-  const dir = await mkdtemp(join(tmpdir(), "redis-dr-webhook-main-"));
-  dirs.push(dir);
-  const ca = await createTestCa();
-  const pair = await ca.issue("redis-dr-webhook");
-  await writeFile(join(dir, "tls.crt"), pair.cert);
-  await writeFile(join(dir, "tls.key"), pair.key);
+  const { dir, ca } = await certDir();
   // A kubeconfig whose API server does not exist: Secret lookups fail, and must say so.
   await writeFile(
     join(dir, "kubeconfig"),
@@ -131,12 +137,7 @@ test(
   "exits 1 with a fatal log line when its admission port is taken, instead of never becoming ready",
   { timeout: 60_000 },
   async () => {
-    const dir = await mkdtemp(join(tmpdir(), "redis-dr-webhook-main-"));
-    dirs.push(dir);
-    const ca = await createTestCa();
-    const pair = await ca.issue("redis-dr-webhook");
-    await writeFile(join(dir, "tls.crt"), pair.cert);
-    await writeFile(join(dir, "tls.key"), pair.key);
+    const { dir } = await certDir();
     const holder = createServer();
     await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve));
     const taken = (holder.address() as AddressInfo).port;

@@ -195,6 +195,23 @@ export class DrHarness {
   }
 }
 
+/** Every key any pod of the harness holds. */
+export async function keysOnAnyPod(h: DrHarness): Promise<Set<string>> {
+  const all = new Set<string>();
+  for (const pod of h.pods) for (const key of await keysOf(pod)) all.add(key);
+  return all;
+}
+
+/** `dr-<ordinal>:<key>` for each expected key a pod lacks. */
+export async function missingKeys(h: DrHarness, expected: ReadonlySet<string>): Promise<string[]> {
+  const missing: string[] = [];
+  for (const [ordinal, pod] of h.pods.entries()) {
+    const present = await keysOf(pod);
+    for (const key of expected) if (!present.has(key)) missing.push(`dr-${ordinal}:${key}`);
+  }
+  return missing;
+}
+
 /** Every key of an instance (test datasets are small). */
 export async function keysOf(p: RedisProcess): Promise<Set<string>> {
   const client = p.client();

@@ -4,25 +4,17 @@ import { ioredisAdminFactory } from "../../../controller/redis/ioredis-admin.ts"
 import { AdminPool } from "../../../controller/replication/context.ts";
 import { reconcileReplication } from "../../../controller/replication/engine.ts";
 import { Interrupted, crashingAfterChanges } from "../helpers/crashing-admin.ts";
-import { DrHarness, infoField, keysOf, startWriteLoad } from "../helpers/dr-harness.ts";
+import {
+  DrHarness,
+  infoField,
+  keysOf,
+  keysOnAnyPod,
+  missingKeys,
+  startWriteLoad,
+} from "../helpers/dr-harness.ts";
 import { waitFor } from "../helpers/redis-process.ts";
 
 // This file's loopback range: 127.22.0.0/16, one /24 per scenario.
-
-async function union(h: DrHarness): Promise<Set<string>> {
-  const all = new Set<string>();
-  for (const pod of h.pods) for (const key of await keysOf(pod)) all.add(key);
-  return all;
-}
-
-async function missingKeys(h: DrHarness, expected: ReadonlySet<string>): Promise<string[]> {
-  const missing: string[] = [];
-  for (const [ordinal, pod] of h.pods.entries()) {
-    const present = await keysOf(pod);
-    for (const key of expected) if (!present.has(key)) missing.push(`dr-${ordinal}:${key}`);
-  }
-  return missing;
-}
 
 async function fullSyncs(h: DrHarness): Promise<number> {
   let total = 0;
@@ -95,7 +87,7 @@ for (const [topology, net] of [
 
     it("promotes the leader with zero full resyncs and every key kept", async () => {
       await replicateThenLoseSource(h, topology);
-      const before = await union(h);
+      const before = await keysOnAnyPod(h);
       const fullSyncsBefore = await fullSyncs(h);
       h.spec = h.replicaSpec(true, topology);
       await h.reconcileUntil("promoted", () => h.status.promotion?.phase === "Completed");
@@ -142,7 +134,7 @@ describe("a pod ahead of the leader at promotion time", () => {
 
   it("loses nothing: the leader catches up from it with a partial resync first", async () => {
     await leaderFallsBehind(h);
-    const before = await union(h);
+    const before = await keysOnAnyPod(h);
     const fullSyncsBefore = await fullSyncs(h);
     h.spec = h.replicaSpec(true, "direct");
     await h.reconcileUntil("promoted", () => h.status.promotion?.phase === "Completed");
@@ -162,7 +154,7 @@ describe("a controller killed after every single step of a promotion", () => {
 
   it("finishes the promotion after each restart, with the same result", async () => {
     await leaderFallsBehind(h);
-    const before = await union(h);
+    const before = await keysOnAnyPod(h);
     const fullSyncsBefore = await fullSyncs(h);
     h.spec = h.replicaSpec(true, "direct");
     const crashes: string[] = [];
@@ -266,7 +258,7 @@ describe("a DR drill: promotion while the source is still up", () => {
     await waitFor("writes replicated", async () => (await keysOf(h.pods[2]!)).size > 200);
     await load.stop();
     await h.reconcileUntil("caught up", async () => h.status.replication?.lagBytes === 0);
-    const before = await union(h);
+    const before = await keysOnAnyPod(h);
     const fullSyncsBefore = await fullSyncs(h);
     h.spec = h.replicaSpec(true, "direct");
     await h.reconcileUntil("promoted", () => h.status.promotion?.phase === "Completed");

@@ -7,27 +7,14 @@ import {
   aofSize,
   infoField,
   keysOf,
+  keysOnAnyPod,
+  missingKeys,
   startWriteLoad,
   truncateAofTail,
   waitPersisted,
 } from "../helpers/dr-harness.ts";
 
 // This file's loopback range: 127.65.0.0/16, one /24 per scenario.
-
-async function union(h: DrHarness): Promise<Set<string>> {
-  const all = new Set<string>();
-  for (const pod of h.pods) for (const key of await keysOf(pod)) all.add(key);
-  return all;
-}
-
-async function missingKeys(h: DrHarness, expected: ReadonlySet<string>): Promise<string[]> {
-  const missing: string[] = [];
-  for (const [ordinal, pod] of h.pods.entries()) {
-    const present = await keysOf(pod);
-    for (const key of expected) if (!present.has(key)) missing.push(`dr-${ordinal}:${key}`);
-  }
-  return missing;
-}
 
 /** Full and partial resynchronisations each pod served as a primary, by pod. */
 async function syncsServed(h: DrHarness): Promise<{ full: number[]; partial: number[] }> {
@@ -98,7 +85,7 @@ describe("a leader restarted while the source kept writing, then promoted", () =
     const leaderKeys = (await keysOf(leader)).size;
     assert.ok(leaderKeys > 200);
     const donor = await furthestFollower(h);
-    const before = await union(h);
+    const before = await keysOnAnyPod(h);
     const syncsBefore = await syncsServed(h);
 
     h.spec = h.replicaSpec(true, "direct");
@@ -185,7 +172,7 @@ describe("the promoted leader crashing with writes only its replicas kept", () =
     assert.equal((await keysOf(leader)).has("acknowledged-by-the-replicas"), false);
     const leaderKeys = (await keysOf(leader)).size;
     const donor = await furthestFollower(h);
-    const before = await union(h);
+    const before = await keysOnAnyPod(h);
     const syncsBefore = await syncsServed(h);
 
     await h.reconcileUntil("restored", () => linkedToLeader(h));
