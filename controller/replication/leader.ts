@@ -12,7 +12,7 @@ import {
 } from "../reconcile/decisions/catch-up.ts";
 import type { ObservedPod, Upstream } from "../reconcile/decisions/pods.ts";
 import { LEADER_ORDINAL, followsUpstream, isPrimary } from "../reconcile/decisions/pods.ts";
-import type { ReplicationContext } from "./context.ts";
+import type { EventType, ReplicationContext } from "./context.ts";
 import { podEndpoint } from "./observe.ts";
 import { DONOR_MIN_REPLICAS_TO_WRITE, attach, makePrimary } from "./pod-actions.ts";
 import { pollUntil } from "./wait.ts";
@@ -138,19 +138,17 @@ export async function ensurePrimary(
   }
   const decision = decideCatchUp(target.snapshot, others);
   if (decision.kind === "catch-up") {
-    // Said when the copy starts, not on every pass that waits for it to finish.
-    if (!followsUpstream(target.snapshot, upstreamOf(decision.donor))) {
-      announceCatchUp(ctx, target.name, target.snapshot, decision);
-      const why = catchUpReason(target.name, target.snapshot, decision);
+    const leaderKeys = target.snapshot.keyCount;
+    await announceCatchUp(ctx, target.name, target.snapshot, decision, (why) => {
       const donor = decision.donor.name;
-      await ctx.event(
+      return [
         "Warning",
         "LeaderCatchingUp",
-        decision.reason === "own-history" && target.snapshot.keyCount > 0
+        decision.reason === "own-history" && leaderKeys > 0
           ? `${target.name} is not a primary and must copy from ${donor} first: ${why}`
           : `${target.name} is not a primary and ${donor} holds data it lacks (${why}); copying from ${donor} first`,
-      );
-    }
+      ];
+    });
     await catchUpLeader(ctx, target, others, decision.donor, othersFollowDonor(decision));
     return "catching-up";
   }
@@ -164,14 +162,21 @@ export async function ensurePrimary(
   return "primary";
 }
 
-/** The controller log says which pod the leader copies from and why, with the figures behind the decision. */
-export function announceCatchUp(
+/**
+ * Says which pod the leader copies from and why — in the controller log, with the figures behind the
+ * decision, and in the Event `event` builds from the reason — when the copy starts, not on every pass that
+ * waits for it to finish (the leader then already follows the donor).
+ */
+export async function announceCatchUp(
   ctx: ReplicationContext,
   leaderName: string,
   leader: InstanceSnapshot,
   decision: CatchUp,
-): void {
+  event: (why: string) => [type: EventType, reason: string, message: string],
+): Promise<void> {
+  if (followsUpstream(leader, upstreamOf(decision.donor))) return;
   const donor = decision.donor.snapshot;
+  const why = catchUpReason(leaderName, leader, decision);
   ctx.log.warn(
     {
       leader: leaderName,
@@ -182,7 +187,7 @@ export function announceCatchUp(
       donorOffset: donor?.replication.masterReplOffset,
       donorKeys: donor?.keyCount,
     },
-    `${leaderName} copies from ${decision.donor.name} before it may be a primary: ` +
-      catchUpReason(leaderName, leader, decision),
+    `${leaderName} copies from ${decision.donor.name} before it may be a primary: ${why}`,
   );
+  await ctx.event(...event(why));
 }

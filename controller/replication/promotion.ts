@@ -145,30 +145,25 @@ async function catchingUp(ctx: ReplicationContext, source: SourceRef): Promise<"
   if (decision.kind === "catch-up") {
     donor = decision.donor;
     othersFollow = othersFollowDonor(decision);
-    const why = catchUpReason(leader.name, leader.snapshot, decision);
-    // Said when the copy starts, not on every pass that waits for it to finish.
-    if (!followsUpstream(leader.snapshot, upstreamOf(donor))) {
-      announceCatchUp(ctx, leader.name, leader.snapshot, decision);
-      if (decision.reason === "behind") {
-        await ctx.event(
-          "Normal",
-          "PromotionCatchingUp",
-          `${donor.name} is ${decision.bytesAhead} bytes ahead of ${leader.name}: catching up before promotion`,
-        );
-      } else {
-        // The leader's own dataset is replaced: a Warning, with what each side holds.
-        await ctx.event(
-          "Warning",
-          "PromotionCatchingUp",
-          `${leader.name} copies ${donor.name}'s dataset in full before promotion: ${why}`,
-        );
-      }
-    }
+    await announceCatchUp(ctx, leader.name, leader.snapshot, decision, (why) =>
+      decision.reason === "behind"
+        ? [
+            "Normal",
+            "PromotionCatchingUp",
+            `${decision.donor.name} is ${decision.bytesAhead} bytes ahead of ${leader.name}: catching up before promotion`,
+          ]
+        : // The leader's own dataset is replaced: a Warning, with what each side holds.
+          [
+            "Warning",
+            "PromotionCatchingUp",
+            `${leader.name} copies ${decision.donor.name}'s dataset in full before promotion: ${why}`,
+          ],
+    );
     await note(
       ctx,
       decision.reason === "behind"
         ? `${donor.name} is ${decision.bytesAhead} bytes ahead of ${leader.name}; the leader catches up from it`
-        : `${leader.name} copies ${donor.name}'s dataset in full: ${why}`,
+        : `${leader.name} copies ${donor.name}'s dataset in full: ${catchUpReason(leader.name, leader.snapshot, decision)}`,
     );
   } else {
     // An interrupted catch-up: the leader has what the donor has, but the other pods may not follow it yet.

@@ -5,9 +5,8 @@
  * A leader that has not renewed within the renew deadline (shorter than the Lease) has lost: the caller must
  * stop acting at once — it exits, like controller-runtime — before another candidate may take over.
  */
-import { CoordinationV1Api, V1MicroTime } from "@kubernetes/client-node";
+import { CoordinationV1Api, Observable, V1MicroTime } from "@kubernetes/client-node";
 import type { ConfigurationOptions, KubeConfig, V1Lease } from "@kubernetes/client-node";
-import { of } from "@kubernetes/client-node/dist/gen/rxjsStub.js";
 import type { Logger } from "pino";
 import { apiErrorCode } from "../kube/cluster-api.ts";
 
@@ -76,9 +75,9 @@ export class LeaderElector {
         {
           pre: (context) => {
             context.setSignal(signal);
-            return of(context);
+            return new Observable(Promise.resolve(context));
           },
-          post: (response) => of(response),
+          post: (response) => new Observable(Promise.resolve(response)),
         },
       ],
       middlewareMergeStrategy: "append",

@@ -27,6 +27,23 @@ async function syncsServed(h: DrHarness): Promise<{ full: number[]; partial: num
   return { full, partial };
 }
 
+/**
+ * Exactly one full synchronisation since `before`: the donor's, into the leader; and the leader served the
+ * two partial resyncs of its followers re-attaching.
+ */
+async function assertOnlyDonorFullSync(
+  h: DrHarness,
+  before: { full: number[]; partial: number[] },
+  donorOrdinal: number,
+): Promise<void> {
+  const after = await syncsServed(h);
+  assert.deepEqual(
+    after.full.map((n, i) => n - (before.full[i] ?? 0)),
+    h.pods.map((_, i) => (i === donorOrdinal ? 1 : 0)),
+  );
+  assert.equal(after.partial[0], 2);
+}
+
 const offsetOf = async (p: RedisProcess): Promise<number> =>
   Number(await infoField(p, "replication", "master_repl_offset"));
 
@@ -95,14 +112,7 @@ describe("a leader restarted while the source kept writing, then promoted", () =
     assert.deepEqual(await missingKeys(h, before), []);
     assert.equal(await infoField(leader, "replication", "role"), "master");
     assert.equal(await infoField(leader, "replication", "connected_slaves"), "2");
-    // Exactly one full synchronisation: the donor's, into the leader. The followers re-attached to the
-    // leader with partial resyncs.
-    const syncsAfter = await syncsServed(h);
-    assert.deepEqual(
-      syncsAfter.full.map((n, i) => n - (syncsBefore.full[i] ?? 0)),
-      h.pods.map((_, i) => (i === donor.ordinal ? 1 : 0)),
-    );
-    assert.equal(syncsAfter.partial[0], 2);
+    await assertOnlyDonorFullSync(h, syncsBefore, donor.ordinal);
     const name = `dr-${donor.ordinal}`;
     const why =
       `dr-0 restarted onto a replication history of its own, at offset 0 with ${leaderKeys} keys, while ` +
@@ -179,12 +189,7 @@ describe("the promoted leader crashing with writes only its replicas kept", () =
 
     assert.deepEqual(await missingKeys(h, before), []);
     assert.equal(await infoField(leader, "replication", "connected_slaves"), "2");
-    const syncsAfter = await syncsServed(h);
-    assert.deepEqual(
-      syncsAfter.full.map((n, i) => n - (syncsBefore.full[i] ?? 0)),
-      h.pods.map((_, i) => (i === donor.ordinal ? 1 : 0)),
-    );
-    assert.equal(syncsAfter.partial[0], 2);
+    await assertOnlyDonorFullSync(h, syncsBefore, donor.ordinal);
     const name = `dr-${donor.ordinal}`;
     assert.deepEqual(
       h.events.filter((e) => e.reason === "LeaderCatchingUp"),
