@@ -444,6 +444,7 @@ describe("watch", () => {
     const staleRv = inf3.metadata?.resourceVersion ?? ""; // of the informer's last event
     const before = requests.length;
     sb.failNextWatches(1_000_000, 500);
+    t.after(() => sb.failNextWatches(0)); // also when an assertion below fails: later tests need watches
     sb.breakWatches();
     await waitFor(() => requests.length >= before + 2, { what: "the informer to retry its watch" });
     await core.deleteNamespacedConfigMap({ name: "inf-2", namespace: NS });
@@ -453,7 +454,12 @@ describe("watch", () => {
     sb.failNextWatches(0); // the outage ends
     await settle("delete inf-2 1");
     await settle("update inf-3 2");
-    const [gone, relist, rewatch] = requests.slice(requests.lastIndexOf(`watch ${staleRv}`));
+    // The list's events are delivered before the informer opens its next watch: wait for that request.
+    const sinceGone = () => requests.slice(requests.lastIndexOf(`watch ${staleRv}`));
+    await waitFor(() => sinceGone().length >= 3, {
+      what: `a watch after the relist: ${requests.join(", ")}`,
+    });
+    const [gone, relist, rewatch] = sinceGone();
     assert.deepEqual(
       [gone, relist, rewatch?.split(" ")[0]],
       [`watch ${staleRv}`, "list", "watch"],
