@@ -7,6 +7,7 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   PatchStrategy,
+  V1MicroTime,
   setHeaderOptions,
 } from "@kubernetes/client-node";
 import type { KubeConfig, V1Pod, V1Service, V1StatefulSet } from "@kubernetes/client-node";
@@ -46,6 +47,11 @@ export class ClusterApi {
     kubeConfig: KubeConfig,
     private readonly component = "redis-dr-controller",
   ) {
+    // It is each Event's reportingComponent: not a qualified name, and the API server would refuse every
+    // Event, which the reconcile only logs.
+    if (!isQualifiedName(component)) {
+      throw new Error(`component ${JSON.stringify(component)} is not a qualified name`);
+    }
     this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.apps = kubeConfig.makeApiClient(AppsV1Api);
@@ -207,7 +213,11 @@ export class ClusterApi {
     await this.core.createNamespacedService({ namespace, body });
   }
 
-  /** A core/v1 Event about the RedisCluster. Messages never carry secrets (see the engine's messages). */
+  /**
+   * A core/v1 Event about the RedisCluster. Messages never carry secrets (see the engine's messages).
+   * `eventTime` makes it a new-style Event, which the API server validates with the limits of EVENT_LIMITS:
+   * reason and message are cut to fit, so a long message can never make the Event fail.
+   */
   async recordEvent(
     cluster: RedisCluster,
     type: "Normal" | "Warning",
@@ -217,6 +227,7 @@ export class ClusterApi {
     const namespace = cluster.metadata?.namespace ?? "default";
     const name = cluster.metadata?.name ?? "";
     const now = new Date();
+    const shortReason = truncateUtf8(reason, EVENT_LIMITS.reasonBytes);
     await this.core.createNamespacedEvent({
       namespace,
       body: {
@@ -233,17 +244,62 @@ export class ClusterApi {
           resourceVersion: cluster.metadata?.resourceVersion,
         },
         type,
-        reason,
-        message,
+        reason: shortReason,
+        message: truncateUtf8(message, EVENT_LIMITS.messageBytes),
         firstTimestamp: now,
         lastTimestamp: now,
-        eventTime: now,
+        // A MicroTime: the API server parses exactly six fractional digits, and a Date has three.
+        eventTime: new V1MicroTime(now.getTime()),
         count: 1,
         source: { component: this.component },
         reportingComponent: this.component,
-        reportingInstance: this.component,
-        action: reason,
+        reportingInstance: truncateUtf8(this.component, EVENT_LIMITS.reportingInstanceBytes),
+        action: truncateUtf8(shortReason, EVENT_LIMITS.actionBytes),
       },
     });
   }
+}
+
+/**
+ * What the API server accepts in a core/v1 Event that has `eventTime` (k8s.io/kubernetes
+ * pkg/apis/core/validation/events.go, legacyValidateEvent): Go's len(), so bytes of UTF-8.
+ */
+export const EVENT_LIMITS = {
+  reasonBytes: 128,
+  actionBytes: 128,
+  reportingInstanceBytes: 128,
+  messageBytes: 1024,
+} as const;
+
+/** A Kubernetes qualified name: an optional DNS subdomain prefix and "/", then a name of at most 63. */
+export function isQualifiedName(value: string): boolean {
+  const slash = value.lastIndexOf("/");
+  const prefix = slash < 0 ? undefined : value.slice(0, slash);
+  const name = value.slice(slash + 1);
+  const prefixOk =
+    prefix === undefined ||
+    (prefix.length <= 253 &&
+      /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(prefix));
+  return prefixOk && name.length <= 63 && /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/.test(name);
+}
+
+/** Ends a truncated text, so a reader knows there was more (the whole message is in the log line). */
+export const TRUNCATED_MARKER = "… [truncated]";
+
+/**
+ * `text` if it fits in `maxBytes` of UTF-8; otherwise its longest prefix of whole characters that fits
+ * with TRUNCATED_MARKER after it.
+ */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  const budget = maxBytes - Buffer.byteLength(TRUNCATED_MARKER);
+  let used = 0;
+  let end = 0;
+  // for…of walks code points, so a surrogate pair (one 4-byte character) is never split either.
+  for (const character of text) {
+    used += Buffer.byteLength(character);
+    if (used > budget) break;
+    end += character.length;
+  }
+  return text.slice(0, end) + TRUNCATED_MARKER;
 }

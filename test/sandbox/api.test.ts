@@ -13,6 +13,7 @@ import {
   makeInformer,
   PatchStrategy,
   setHeaderOptions,
+  V1MicroTime,
   type V1ConfigMap,
 } from "@kubernetes/client-node";
 import { startSandbox, waitFor, type TestSandbox } from "../../hack/sandbox/testing.ts";
@@ -126,6 +127,44 @@ describe("objects", () => {
       ],
     });
     assert.deepEqual(patched.data, { a: "9", b: "2" });
+  });
+
+  test("an Event's eventTime must be a MicroTime with six fractional digits, as the real API server decodes it", async () => {
+    const event = (name: string, eventTime: Date) => ({
+      metadata: { name },
+      involvedObject: { kind: "ConfigMap", name: "x", namespace: NS },
+      reason: "Tested",
+      message: "m",
+      type: "Normal",
+      eventTime,
+      reportingComponent: "tester",
+      reportingInstance: "tester",
+      action: "Tested",
+    });
+    // A Date serializes milliseconds only.
+    const refused = await failure(
+      core.createNamespacedEvent({
+        namespace: NS,
+        body: event("millis", new Date(Date.UTC(2026, 11, 6, 5, 27, 44, 37))),
+      }),
+    );
+    assert.deepEqual(
+      [refused.code, refused.reason, refused.message],
+      [
+        400,
+        "BadRequest",
+        'Event in version "v1" cannot be handled as a Event: parsing time "2026-12-06T05:27:44.037Z" as "2006-01-02T15:04:05.000000Z07:00": cannot parse ".037Z" as ".000000"',
+      ],
+    );
+    const created = await core.createNamespacedEvent({
+      namespace: NS,
+      body: event("micros", new V1MicroTime(Date.UTC(2026, 11, 6, 5, 27, 44, 37))),
+    });
+    assert.equal(created.metadata?.name, "micros");
+    assert.equal(
+      sb.sandbox.core.store.get("/events", NS, "micros")?.eventTime,
+      "2026-12-06T05:27:44.037000Z",
+    );
   });
 
   test("Secret stringData is stored as base64 data", async () => {

@@ -1,10 +1,11 @@
 /**
  * The sandbox's pure pieces: patch types, selectors, printer-column JSONPath, ages, `$(VAR)` expansion,
- * image classification, CRD pruning and defaulting.
+ * image classification, CRD pruning and defaulting, Event MicroTime decoding.
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { applyDefaults, prune } from "../../hack/sandbox/api/crd-schema.ts";
+import { microTimeError } from "../../hack/sandbox/api/micro-time.ts";
 import { applyJsonPatch, mergePatch, strategicMergePatch } from "../../hack/sandbox/api/patch.ts";
 import {
   labelSelectorFromObject,
@@ -268,4 +269,26 @@ describe("custom resource schemas", () => {
       spec: { port: 1, source: { tls: false } },
     });
   });
+});
+
+describe("MicroTime", () => {
+  // Go 1.26's time.Parse(metav1.RFC3339Micro, value), run on these values.
+  const layout = '"2006-01-02T15:04:05.000000Z07:00"';
+  const cases: readonly (readonly [string, string | undefined])[] = [
+    ["2026-12-06T05:27:44.037000Z", undefined],
+    ["2026-12-06T05:27:44.037000+01:00", undefined],
+    ["2026-12-06T05:27:44.037Z", ` as ${layout}: cannot parse ".037Z" as ".000000"`],
+    ["2026-12-06T05:27:44Z", ` as ${layout}: cannot parse "Z" as ".000000"`],
+    ["2026-12-06T05:27:44.0370000Z", ` as ${layout}: cannot parse "0Z" as "Z07:00"`],
+    ["garbage", ` as ${layout}: cannot parse "garbage" as "2006"`],
+    ["2026-12-06T05:27:44.037000Zjunk", ': extra text: "junk"'],
+  ];
+  for (const [value, error] of cases) {
+    test(`${value}${error ?? " parses"}`, () => {
+      assert.equal(
+        microTimeError(value),
+        error === undefined ? undefined : `parsing time ${JSON.stringify(value)}${error}`,
+      );
+    });
+  }
 });

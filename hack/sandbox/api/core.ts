@@ -10,6 +10,7 @@ import { isDeepStrictEqual } from "node:util";
 import { errorBody, type FieldError } from "../../../webhook/validation/field-errors.ts";
 import { Admission, type Operation, type ServiceResolver, type UserInfo } from "./admission.ts";
 import { normalizeCustomResource, validateCustomResource } from "./crd-schema.ts";
+import { microTimeError } from "./micro-time.ts";
 import { applyJsonPatch, mergePatch, strategicMergePatch, type PatchType } from "./patch.ts";
 import {
   apiVersionOf,
@@ -464,6 +465,13 @@ export class ApiCore {
       const strategy = spec.updateStrategy as JsonObject;
       if (strategy.type === "RollingUpdate") strategy.rollingUpdate ??= { partition: 0 };
       spec.persistentVolumeClaimRetentionPolicy ??= { whenDeleted: "Retain", whenScaled: "Retain" };
+    } else if (key === "/events" || key === "events.k8s.io/events") {
+      const error = typeof object.eventTime === "string" ? microTimeError(object.eventTime) : undefined;
+      if (error !== undefined) {
+        throw badRequest(
+          `${type.kind} in version "${type.version}" cannot be handled as a ${type.kind}: ${error}`,
+        );
+      }
     } else if (key === "/pods" && !old) {
       object.status = { phase: "Pending", qosClass: "BestEffort" };
     } else if (key === "/persistentvolumeclaims" && !old) {

@@ -16,7 +16,7 @@ import {
 } from "@kubernetes/client-node";
 import { pino } from "pino";
 import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
-import { ClusterApi } from "../../../controller/kube/cluster-api.ts";
+import { ClusterApi, TRUNCATED_MARKER, truncateUtf8 } from "../../../controller/kube/cluster-api.ts";
 import { SPEC_HASH_ANNOTATION, statefulSetFor } from "../../../controller/kube/resources.ts";
 import { LeaderElector, decideLease } from "../../../controller/watch/leader-election.ts";
 import { freePort, startSandbox, waitFor, type TestSandbox } from "../../../hack/sandbox/testing.ts";
@@ -141,6 +141,65 @@ describe("updateStatefulSet", () => {
       [SPEC_HASH_ANNOTATION]: desired.metadata?.annotations?.[SPEC_HASH_ANNOTATION],
       "example.com/team": "cache",
     });
+  });
+});
+
+describe("recordEvent", () => {
+  const clusterNamed = (name: string): RedisCluster => ({
+    apiVersion: "redis.io/v1",
+    kind: "RedisCluster",
+    metadata: { name, namespace: "default", uid: "6a0c7a4e-0000-4000-8000-000000000002" },
+    spec: { instances: 1 },
+  });
+  /** The one Event about `name` as the API server received it: the serialized body, not a parsed copy. */
+  const storedEvent = (name: string): Record<string, unknown> => {
+    const events = sb.sandbox.core.store
+      .list("/events", "default")
+      .filter((event) => (event.involvedObject as { name?: unknown } | undefined)?.name === name);
+    assert.equal(events.length, 1);
+    return events[0] as Record<string, unknown>;
+  };
+
+  it("sends eventTime as a MicroTime with six fractional digits, and cuts a long message to 1024 bytes", async () => {
+    const before = Date.now();
+    await api.recordEvent(clusterNamed("events-a"), "Warning", "ReplicationBroken", "x".repeat(5000));
+    const event = storedEvent("events-a");
+    assert.match(String(event.eventTime), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+    assert.ok(Date.parse(String(event.eventTime)) >= Math.floor(before / 1000) * 1000);
+    assert.equal(event.message, "x".repeat(1024 - Buffer.byteLength(TRUNCATED_MARKER)) + TRUNCATED_MARKER);
+    assert.equal(Buffer.byteLength(String(event.message)), 1024);
+    assert.deepEqual(
+      [event.type, event.reason, event.action, event.reportingComponent, event.reportingInstance],
+      ["Warning", "ReplicationBroken", "ReplicationBroken", "redis-dr-controller", "redis-dr-controller"],
+    );
+  });
+
+  it("cuts a long reason (and action) to 128 bytes, and never splits a UTF-8 character", async () => {
+    // "é" is 2 bytes and "𝄞" 4 (a surrogate pair in JavaScript): the budget ends inside an "é".
+    const message = "é𝄞".repeat(300);
+    await api.recordEvent(clusterNamed("events-b"), "Normal", "R".repeat(200), message);
+    const event = storedEvent("events-b");
+    const kept = String(event.message).slice(0, -TRUNCATED_MARKER.length);
+    assert.ok(message.startsWith(kept));
+    assert.ok(!kept.includes("\uFFFD") && !/[\uD800-\uDBFF]$/.test(kept));
+    assert.ok(Buffer.byteLength(String(event.message)) <= 1024);
+    assert.ok(Buffer.byteLength(kept + "é") + Buffer.byteLength(TRUNCATED_MARKER) > 1024);
+    assert.equal(event.reason, "R".repeat(128 - Buffer.byteLength(TRUNCATED_MARKER)) + TRUNCATED_MARKER);
+    assert.equal(event.action, event.reason);
+  });
+
+  it("truncateUtf8 leaves what fits alone and cuts at a character boundary", () => {
+    assert.equal(truncateUtf8("é".repeat(512), 1024), "é".repeat(512));
+    assert.equal(truncateUtf8("é".repeat(513), 1024), "é".repeat(504) + TRUNCATED_MARKER);
+    // 1009 bytes of budget: 252 whole "𝄞", not a lone half of the 253rd's surrogate pair.
+    assert.equal(truncateUtf8("𝄞".repeat(300), 1024), "𝄞".repeat(252) + TRUNCATED_MARKER);
+  });
+
+  it("refuses a component that is not a qualified name (the API server would refuse every Event)", () => {
+    assert.throws(() => new ClusterApi(sb.kubeConfig, "redis dr"), {
+      message: 'component "redis dr" is not a qualified name',
+    });
+    assert.ok(new ClusterApi(sb.kubeConfig, "redis.io/dr-controller"));
   });
 });
 
