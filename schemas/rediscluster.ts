@@ -465,6 +465,22 @@ const status: SchemaNode = {
   },
 };
 
+/**
+ * The longest RedisCluster name whose owned objects can be named: the StatefulSet `<name>` labels its pods
+ * `controller-revision-hash: <name>-<hash of up to 10 characters>`, a label value of at most 63 characters.
+ */
+export const MAX_NAME_LENGTH = 52;
+
+/**
+ * The shape a RedisCluster name must have, as the webhook (webhook/validation/rules/cluster-name.ts) and the
+ * CRD's CEL rule say it, word for word: a DNS-1035 label, because the owned Services are named after it.
+ */
+export const NAME_NAMES_OWNED_OBJECTS =
+  `must be at most ${MAX_NAME_LENGTH} characters of lowercase letters, digits and '-', starting with a ` +
+  "letter and ending with a letter or digit (a DNS-1035 label): it names this cluster's Services " +
+  "(<name>-headless, <name>-leader, <name>-replicas) and its StatefulSet, whose pods are labelled " +
+  "controller-revision-hash: <name>-<hash of up to 10 characters>, at most 63 characters";
+
 /** A promoted cluster (completed promotion) is reverted when its new spec replicates from a source again. */
 const REPLICATING = (o: string) =>
   `(has(${o}.spec.replicaMode) && has(${o}.spec.replicaMode.enabled) && ${o}.spec.replicaMode.enabled && ` +
@@ -472,6 +488,16 @@ const REPLICATING = (o: string) =>
 const PROMOTION_COMPLETED =
   "(has(oldSelf.status) && has(oldSelf.status.promotion) && has(oldSelf.status.promotion.replicationId) && " +
   "oldSelf.status.promotion.replicationId != '')";
+
+/** The rule on the name: at the root, where CEL sees `self.metadata.name` (capped at 253 characters). */
+export const NAME_RULE: CelRule = {
+  rule:
+    `self.metadata.name.size() <= ${MAX_NAME_LENGTH} && ` +
+    "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
+  message: NAME_NAMES_OWNED_OBJECTS,
+  reason: "FieldValueInvalid",
+  fieldPath: ".metadata.name",
+};
 
 /** Transition rules on the whole object: they see status, and they also run when a field is deleted. */
 export const ROOT_TRANSITION_RULES: readonly CelRule[] = [
@@ -512,11 +538,13 @@ export const redisClusterSchema: SchemaNode = {
       description: "Versioned schema of this representation of an object: redis.io/v1.",
     },
     kind: { type: "string", description: "The REST resource this object represents: RedisCluster." },
-    // Only `type`: the API server refuses a CRD whose root metadata says more (even a description), save
-    // properties name and generateName; kubectl explain shows ObjectMeta's own schema here.
-    metadata: { type: "object" },
+    // Only `type` and `name`: the API server refuses a CRD whose root metadata says more (even a
+    // description), save properties name and generateName; kubectl explain shows ObjectMeta's own schema
+    // here. `name` is declared so NAME_RULE's fieldPath `.metadata.name` is a path of the schema, which the
+    // API server checks.
+    metadata: { type: "object", properties: { name: { type: "string" } } },
     spec,
     status,
   },
-  "x-kubernetes-validations": ROOT_TRANSITION_RULES,
+  "x-kubernetes-validations": [NAME_RULE, ...ROOT_TRANSITION_RULES],
 };

@@ -1,9 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { compileRule, validateWithCel } from "../../hack/cel/kubernetes-cel.ts";
-import { redisClusterSchema, type CelRule, type SchemaNode } from "../../schemas/rediscluster.ts";
+import {
+  NAME_NAMES_OWNED_OBJECTS,
+  redisClusterSchema,
+  type CelRule,
+  type SchemaNode,
+} from "../../schemas/rediscluster.ts";
 import { formatFieldError } from "../../webhook/validation/field-errors.ts";
 import { FieldPath } from "../../webhook/validation/field-path.ts";
+import { validateClusterName } from "../../webhook/validation/rules/cluster-name.ts";
 import { validateReplicaSource } from "../../webhook/validation/rules/replica-source.ts";
 import type { RedisCluster } from "../../schemas/generated/rediscluster.ts";
 
@@ -70,7 +76,7 @@ function rulesOf(node: SchemaNode): CelRule[] {
 
 test("every CEL rule and message expression of the schema parses", () => {
   const rules = rulesOf(redisClusterSchema);
-  assert.equal(rules.length, 5);
+  assert.equal(rules.length, 6);
   for (const rule of rules) {
     assert.doesNotThrow(() => compileRule(rule.rule), rule.rule);
     if (rule.messageExpression) assert.doesNotThrow(() => compileRule(rule.messageExpression as string));
@@ -227,4 +233,35 @@ test("the enabled-needs-a-source rule reads word for word like the webhook's", (
   const webhook = validateReplicaSource(object as unknown as RedisCluster, FieldPath.root());
   assert.deepEqual(webhook.map(formatFieldError), [ENABLED_NEEDS_SOURCE]);
   assert.deepEqual(errorsOf(object), webhook.map(formatFieldError));
+});
+
+describe("the name rule", () => {
+  const named = (name: string): Json => ({ ...cluster({}), metadata: { name, namespace: "default" } });
+  // Kubernetes prints a rule's node type ("object", the root) where the webhook prints the name.
+  const REFUSED = `metadata.name: Invalid value: "object": ${NAME_NAMES_OWNED_OBJECTS}`;
+  const cases: [string, string, string[]][] = [
+    ["accepts 52 characters", "a".repeat(52), []],
+    ["accepts a name with digits and dashes inside", "redis-west-2", []],
+    ["refuses 53 characters", "a".repeat(53), [REFUSED]],
+    ["refuses 55 characters", `redis-${"x".repeat(49)}`, [REFUSED]],
+    ["refuses a leading digit and a dot", "1abc.def", [REFUSED]],
+    ["refuses a dot (a subdomain is not a Service name)", "redis.west", [REFUSED]],
+    ["refuses upper case", "Abc", [REFUSED]],
+    ["refuses a trailing dash", "a-", [REFUSED]],
+  ];
+  for (const [name, value, expected] of cases) {
+    test(name, () => assert.deepEqual(errorsOf(named(value)), expected));
+  }
+
+  test("also runs on updates (there is no old name to keep: names are immutable)", () => {
+    const object = named("1abc.def");
+    assert.deepEqual(errorsOf(object, object), [REFUSED]);
+  });
+
+  test("reads word for word like the webhook's, at the same field", () => {
+    const object = named("1abc.def");
+    const [webhook] = validateClusterName(object as unknown as RedisCluster, FieldPath.root());
+    const [cel] = validateWithCel(redisClusterSchema, object, undefined);
+    assert.deepEqual([cel?.field, cel?.type, cel?.detail], [webhook?.field, webhook?.type, webhook?.detail]);
+  });
 });

@@ -5,6 +5,9 @@ import { parseAllDocuments } from "yaml";
 import { validateWithCel } from "../../hack/cel/kubernetes-cel.ts";
 import { redisClusterSchema } from "../../schemas/rediscluster.ts";
 import { formatFieldError } from "../../webhook/validation/field-errors.ts";
+import { FieldPath } from "../../webhook/validation/field-path.ts";
+import { validateClusterName } from "../../webhook/validation/rules/cluster-name.ts";
+import type { RedisCluster } from "../../schemas/generated/rediscluster.ts";
 import { validateStructure } from "../../webhook/validation/structural.ts";
 
 const DIR = new URL("../fixtures/reference/", import.meta.url);
@@ -27,12 +30,13 @@ test("the reference's RedisCluster manifests are all here", () => {
 });
 
 for (const file of files) {
-  test(`${file} is a valid RedisCluster (schema and CEL rules)`, async () => {
+  test(`${file} is a valid RedisCluster (schema, CEL rules, and a name the webhook accepts)`, async () => {
     const documents = parseAllDocuments(await readFile(new URL(file, DIR), "utf8"));
     assert.equal(documents.length, 1);
     const object: unknown = documents[0]?.toJS();
     assert.equal((object as { kind?: string }).kind, "RedisCluster");
     assert.deepEqual(validateStructure(object).map(formatFieldError), []);
     assert.deepEqual(validateWithCel(redisClusterSchema, object, undefined).map(formatFieldError), []);
+    assert.deepEqual(validateClusterName(object as RedisCluster, FieldPath.root()), []);
   });
 }

@@ -1,6 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { FieldPath } from "../../../webhook/validation/field-path.ts";
+import { validateClusterName } from "../../../webhook/validation/rules/cluster-name.ts";
 import { validateInstanceCounts } from "../../../webhook/validation/rules/instance-counts.ts";
 import {
   isOwnService,
@@ -27,6 +28,33 @@ import {
 import { commandIn, shellArguments } from "../support/command.ts";
 
 const root = FieldPath.root();
+
+describe("validateClusterName", () => {
+  const named = (name: string): RedisCluster => ({ ...standalone, metadata: { name, namespace: "default" } });
+  const refused = (name: string) =>
+    `metadata.name: Invalid value: ${JSON.stringify(name)}: must be at most 52 characters of lowercase ` +
+    "letters, digits and '-', starting with a letter and ending with a letter or digit (a DNS-1035 label): it " +
+    "names this cluster's Services (<name>-headless, <name>-leader, <name>-replicas) and its StatefulSet, " +
+    "whose pods are labelled controller-revision-hash: <name>-<hash of up to 10 characters>, at most 63 " +
+    "characters";
+  const cases: { name: string; value: string; errors: string[] }[] = [
+    { name: "accepts 52 characters", value: "a".repeat(52), errors: [] },
+    { name: "accepts letters, digits and dashes", value: "redis-west-2", errors: [] },
+    { name: "denies 53 characters", value: "a".repeat(53), errors: [refused("a".repeat(53))] },
+    { name: "denies a leading digit and a dot", value: "1abc.def", errors: [refused("1abc.def")] },
+    { name: "denies upper case", value: "Abc", errors: [refused("Abc")] },
+    { name: "denies a trailing dash", value: "a-", errors: [refused("a-")] },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      assert.deepEqual(messages(validateClusterName(named(c.value), root)), c.errors);
+    });
+  }
+
+  test("is one of the webhook's rules", () => {
+    assert.ok(validationRules.includes(validateClusterName));
+  });
+});
 
 describe("validateInstanceCounts", () => {
   const cases: { name: string; spec: Record<string, unknown>; errors: string[] }[] = [

@@ -7,6 +7,7 @@
 import type { FieldPath } from "../field-path.ts";
 import type { FieldError } from "../field-errors.ts";
 import type { RedisCluster } from "./cluster.ts";
+import { validateClusterName } from "./cluster-name.ts";
 import { validateInstanceCounts } from "./instance-counts.ts";
 import { validateReplicaSource } from "./replica-source.ts";
 import { validatePromoteRevert } from "./promote-revert.ts";
@@ -15,6 +16,7 @@ import { warnDataReplaced, warnPromotionWithoutSync, type WarningRule } from "./
 export type ValidationRule = (cluster: RedisCluster, path: FieldPath, old?: RedisCluster) => FieldError[];
 
 export const validationRules: readonly ValidationRule[] = [
+  validateClusterName, // metadata.name: a DNS-1035 label of at most 52, to name the Services and StatefulSet
   validateInstanceCounts, // spec.instances ≥ 1; spec.minSyncReplicas ≤ instances − 1
   validateReplicaSource, // source port range; enabled needs a host; host syntax; no self-loop
   validatePromoteRevert, // promote needs a source, not on CREATE; no turning off; revert needs the token
