@@ -25,6 +25,7 @@ import { ApiError, isObject, type KubeObject } from "./api/types.ts";
 import { createCa, issueServingCertificate, type CertificateAuthority } from "./certs.ts";
 import { StatefulSetController } from "./controllers/statefulset.ts";
 import { Kubelet } from "./kubelet/kubelet.ts";
+import { SandboxNodeBackend } from "./kubelet/sandbox-backend.ts";
 import { checkHost, prepareRuntimeFiles } from "./kubelet/runtime.ts";
 import { addressPlan, IpPool } from "./network/addresses.ts";
 import { lbIngressIp, ServiceNetwork } from "./network/services.ts";
@@ -143,12 +144,11 @@ export class Sandbox {
       join(SANDBOX_TMP, "redis-dr-sandbox-runtime"),
       join(REPO_ROOT, "hack/sandbox/kubelet/podnet.c"),
     );
+    const nodeName = options.name ?? `region-${this.range}`;
     this.kubelet = new Kubelet(
-      this.core,
-      this.network,
-      new IpPool(this.range, 1, 99),
+      new SandboxNodeBackend(this.core, this.network, new IpPool(this.range, 1, 99), nodeName, this.dir),
       {
-        nodeName: options.name ?? `region-${this.range}`,
+        nodeName,
         dir: this.dir,
         files,
         probePeriodCapSeconds: options.probePeriodCapSeconds ?? 1,

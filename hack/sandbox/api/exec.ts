@@ -80,6 +80,26 @@ export function handleExecUpgrade(req: IncomingMessage, socket: Duplex, spawnExe
   const url = new URL(req.url ?? "/", "https://sandbox");
   const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec$/.exec(url.pathname);
   if (!m) return false;
+  const target = {
+    namespace: decodeURIComponent(m[1] ?? ""),
+    name: decodeURIComponent(m[2] ?? ""),
+    container: url.searchParams.get("container") ?? undefined,
+  };
+  serveExec(req, socket, target, spawnExec);
+  return true;
+}
+
+/**
+ * Runs the exec a WebSocket upgrade asks for (`command`, `tty` in its query) in the target pod's container
+ * and streams it: what a kubelet's `/exec/<ns>/<pod>/<container>` does, and the sandbox API server's pods/exec.
+ */
+export function serveExec(
+  req: IncomingMessage,
+  socket: Duplex,
+  target: { namespace: string; name: string; container: string | undefined },
+  spawnExec: ExecSpawner,
+): void {
+  const url = new URL(req.url ?? "/", "https://sandbox");
   const offered = String(req.headers["sec-websocket-protocol"] ?? "")
     .split(",")
     .map((p) => p.trim());
@@ -87,15 +107,13 @@ export function handleExecUpgrade(req: IncomingMessage, socket: Duplex, spawnExe
   const key = req.headers["sec-websocket-key"];
   if (!protocol || typeof key !== "string") {
     socket.end("HTTP/1.1 400 Bad Request\r\n\r\n");
-    return true;
+    return;
   }
   const q = url.searchParams;
   const argv = q.getAll("command");
   const tty = q.get("tty") === "true" || q.get("tty") === "1";
-  const namespace = decodeURIComponent(m[1] ?? "");
-  const name = decodeURIComponent(m[2] ?? "");
-  const child =
-    argv.length > 0 ? spawnExec(namespace, name, q.get("container") ?? undefined, argv) : undefined;
+  const { namespace, name } = target;
+  const child = argv.length > 0 ? spawnExec(namespace, name, target.container, argv) : undefined;
   const accept = createHash("sha1").update(`${key}${GUID}`).digest("base64");
   socket.write(
     `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
@@ -120,7 +138,7 @@ export function handleExecUpgrade(req: IncomingMessage, socket: Duplex, spawnExe
       reason: "BadRequest",
       code: 400,
     });
-    return true;
+    return;
   }
   child.stdout?.on("data", (chunk: Buffer) => send(STDOUT, chunk));
   child.stderr?.on("data", (chunk: Buffer) => send(tty ? STDOUT : STDERR, chunk));
@@ -160,5 +178,4 @@ export function handleExecUpgrade(req: IncomingMessage, socket: Duplex, spawnExe
   socket.on("close", () => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   });
-  return true;
 }

@@ -13,12 +13,10 @@ import http from "node:http";
 import net from "node:net";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import type { ApiCore } from "../api/core.ts";
-import type { ResourceType } from "../api/resources.ts";
-import { ApiError, isObject, type JsonObject, type KubeObject } from "../api/types.ts";
-import type { IpPool } from "../network/addresses.ts";
-import { CLUSTER_DOMAIN, type ServiceNetwork } from "../network/services.ts";
-import { effectiveArgv, imageKind, imageWorkingDir, type ImageKind } from "./image.ts";
+import { isObject, type JsonObject, type KubeObject } from "../api/types.ts";
+import { CLUSTER_DOMAIN } from "../network/services.ts";
+import type { NodeBackend } from "./backend.ts";
+import { effectiveArgv, imageEnv, imageKind, imageWorkingDir, type ImageKind } from "./image.ts";
 import {
   execInContainer,
   spawnInContainer,
@@ -29,7 +27,7 @@ import {
   type Mount,
   type RuntimeFiles,
 } from "./runtime.ts";
-import { materializeVolumes, MissingObjectError } from "./volumes.ts";
+import { materializeVolumes, MissingObjectError, type ObjectLookup } from "./volumes.ts";
 
 export interface KubeletOptions {
   nodeName: string;
@@ -140,8 +138,6 @@ const SIGNALS: Partial<Record<NodeJS.Signals, number>> = {
 
 export class Kubelet {
   private readonly pods = new Map<string, PodRuntime>();
-  private readonly podType: ResourceType;
-  private readonly eventType: ResourceType;
   private stopListening: (() => void) | undefined;
   private stopped = false;
   private readonly probeCap: number;
@@ -149,51 +145,22 @@ export class Kubelet {
   private readonly backoffMs: number;
 
   constructor(
-    private readonly core: ApiCore,
-    private readonly network: ServiceNetwork,
-    private readonly podIps: IpPool,
+    private readonly backend: NodeBackend,
     private readonly options: KubeletOptions,
     private readonly logger: Logger,
   ) {
-    this.podType = core.type("", "v1", "pods");
-    this.eventType = core.type("", "v1", "events");
     this.probeCap = options.probePeriodCapSeconds ?? 1;
     this.graceCap = options.gracePeriodCapSeconds ?? 10;
     this.backoffMs = options.restartBackoffMs ?? 250;
-    core.addHooks("", "pods", {
-      prepareCreate: (pod) => {
-        const spec = (pod.spec ?? {}) as JsonObject;
-        spec.nodeName ??= options.nodeName;
-        spec.restartPolicy ??= "Always";
-        spec.terminationGracePeriodSeconds ??= 30;
-        spec.dnsPolicy ??= "ClusterFirst";
-        spec.schedulerName ??= "default-scheduler";
-        pod.spec = spec;
-      },
-      // A pod on a node is deleted gracefully: the kubelet stops it, then confirms the deletion.
-      gracefulDelete: (pod, options) =>
-        options.gracePeriodSeconds !== 0 && (pod.spec as JsonObject | undefined)?.nodeName !== undefined,
-    });
-    core.addHooks("", "persistentvolumeclaims", {
-      afterDelete: (claim) =>
-        rmSync(join(this.options.dir, "pvcs", claim.metadata.namespace ?? "", claim.metadata.name ?? ""), {
-          recursive: true,
-          force: true,
-        }),
-    });
   }
 
   start(): void {
     mkdirSync(join(this.options.dir, "pods"), { recursive: true });
-    this.stopListening = this.core.store.onChange((change) => {
-      if (change.key === "/pods") {
-        if (change.type === "DELETED") this.podGone(change.object);
-        else this.podChanged(change.object);
-      } else if (change.key === "/configmaps" || change.key === "/secrets") {
-        this.refreshVolumes(change.object.metadata.namespace ?? "");
-      }
+    this.stopListening = this.backend.watch({
+      podChanged: (pod) => this.podChanged(pod),
+      podGone: (pod) => this.podGone(pod),
+      objectsChanged: (namespace) => this.refreshVolumes(namespace),
     });
-    for (const pod of this.core.store.list("/pods")) this.podChanged(pod);
   }
 
   /** Kills every container (SIGKILL) and waits for the processes to be gone. */
@@ -308,7 +275,7 @@ export class Kubelet {
 
   private admit(pod: KubeObject): void {
     const uid = pod.metadata.uid ?? "";
-    const ip = this.podIps.allocate();
+    const ip = this.backend.allocatePodIp();
     const dir = join(
       this.options.dir,
       "pods",
@@ -359,7 +326,7 @@ export class Kubelet {
       typeof spec.subdomain === "string"
         ? `${ip}\t${hostname}.${spec.subdomain}.${runtime.namespace}.svc.${CLUSTER_DOMAIN} ${hostname}`
         : `${ip}\t${hostname}`;
-    this.network.registerHostsFile(uid, runtime.hostsFile, runtime.namespace, [self]);
+    this.backend.registerHostsFile(uid, runtime.hostsFile, runtime.namespace, [self]);
     this.startPodSafely(runtime);
   }
 
@@ -374,7 +341,7 @@ export class Kubelet {
   }
 
   private currentPod(runtime: PodRuntime): KubeObject | undefined {
-    const pod = this.core.store.get("/pods", runtime.namespace, runtime.name);
+    const pod = this.backend.getPod(runtime.namespace, runtime.name);
     return pod && pod.metadata.uid === runtime.uid ? pod : undefined;
   }
 
@@ -387,15 +354,13 @@ export class Kubelet {
   }
 
   private async startPod(runtime: PodRuntime): Promise<void> {
-    const pod = this.currentPod(runtime);
+    let pod = this.currentPod(runtime);
+    if (!pod || runtime.terminating || this.stopped) return;
+    await this.backend.prepare(pod);
+    pod = this.currentPod(runtime);
     if (!pod || runtime.terminating || this.stopped) return;
     try {
-      runtime.volumes = materializeVolumes(
-        pod,
-        runtime.dir,
-        join(this.options.dir, "pvcs"),
-        (kind, ns, name) => this.core.store.get(`/${kind}`, ns, name),
-      );
+      runtime.volumes = materializeVolumes(pod, runtime.dir, join(this.options.dir, "pvcs"), this.lookup);
       for (const c of this.allContainers(runtime)) c.env = this.resolveEnv(pod, runtime, c.spec);
     } catch (error) {
       if (!(error instanceof MissingObjectError)) throw error;
@@ -476,6 +441,7 @@ export class Kubelet {
           container.kind === "redis" || container.kind === "valkey"
             ? join(containerDir, "image-data")
             : undefined,
+        imageAppDir: container.kind === "redis-dr" ? this.options.files.appDir : undefined,
         podTmpDir: join(runtime.dir, "tmp"),
       },
       this.options.files,
@@ -609,16 +575,25 @@ export class Kubelet {
   }
 
   private confirmDeletion(pod: KubeObject): void {
-    const current = this.core.store.get("/pods", pod.metadata.namespace, pod.metadata.name ?? "");
-    if (current && current.metadata.uid === pod.metadata.uid)
-      this.core.forceDelete(this.podType, pod.metadata.namespace, pod.metadata.name ?? "");
+    this.backend.confirmDeletion(pod).catch((error: unknown) => {
+      this.logger.error(
+        { err: error, pod: `${pod.metadata.namespace}/${pod.metadata.name}` },
+        "cannot delete pod",
+      );
+    });
   }
+
+  /** What materializeVolumes reads: the referenced objects and the projected ServiceAccount tokens. */
+  private readonly lookup: ObjectLookup = {
+    object: (kind, namespace, name) => this.backend.getObject(kind, namespace, name),
+    serviceAccountToken: (pod, audience) => this.backend.getServiceAccountToken(pod, audience),
+  };
 
   private cleanup(runtime: PodRuntime): void {
     if (!this.pods.has(runtime.uid)) return;
     this.pods.delete(runtime.uid);
-    this.network.unregisterHostsFile(runtime.uid);
-    this.podIps.release(runtime.ip);
+    this.backend.unregisterHostsFile(runtime.uid);
+    this.backend.releasePodIp(runtime.ip);
     rmSync(runtime.dir, { recursive: true, force: true });
   }
 
@@ -628,9 +603,7 @@ export class Kubelet {
       const pod = this.currentPod(runtime);
       if (!pod) continue;
       try {
-        materializeVolumes(pod, runtime.dir, join(this.options.dir, "pvcs"), (kind, ns, name) =>
-          this.core.store.get(`/${kind}`, ns, name),
-        );
+        materializeVolumes(pod, runtime.dir, join(this.options.dir, "pvcs"), this.lookup);
       } catch {
         // A referenced object was deleted: running containers keep their files, like a real kubelet.
       }
@@ -645,12 +618,13 @@ export class Kubelet {
       PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
       HOSTNAME: typeof podSpec.hostname === "string" ? podSpec.hostname : runtime.name,
       HOME: "/root",
-      KUBERNETES_SERVICE_HOST: "kubernetes.default.svc",
-      KUBERNETES_SERVICE_PORT: "443",
+      ...imageEnv(imageKind(spec.image ?? "")),
+      KUBERNETES_SERVICE_HOST: this.backend.kubernetesService.host,
+      KUBERNETES_SERVICE_PORT: String(this.backend.kubernetesService.port),
       SANDBOX_POD_IP: runtime.ip,
     };
     const lookup = (kind: "configmaps" | "secrets", name: string) =>
-      this.core.store.get(`/${kind}`, runtime.namespace, name);
+      this.backend.getObject(kind, runtime.namespace, name);
     const valueOf = (
       object: KubeObject | undefined,
       kind: "configmaps" | "secrets",
@@ -876,8 +850,8 @@ export class Kubelet {
         this.condition(runtime, "ContainersReady", ready),
         this.condition(runtime, "PodScheduled", true),
       ],
-      hostIP: `127.0.0.1`,
-      hostIPs: [{ ip: "127.0.0.1" }],
+      hostIP: this.backend.hostIp,
+      hostIPs: [{ ip: this.backend.hostIp }],
       podIP: runtime.ip,
       podIPs: [{ ip: runtime.ip }],
       startTime: runtime.startTime,
@@ -893,26 +867,17 @@ export class Kubelet {
     runtime.statusWrite = runtime.statusWrite.then(async () => {
       if (runtime.lastStatus !== text) return; // a newer status supersedes this one
       try {
-        await this.core.patch(
-          this.podType,
-          runtime.namespace,
-          runtime.name,
-          "merge",
-          { status },
-          {},
-          "status",
-        );
+        await this.backend.writePodStatus(runtime, status);
       } catch (error) {
-        if (!(error instanceof ApiError && error.code === 404))
-          this.logger.error({ err: error }, "cannot write pod status");
+        this.logger.error({ err: error }, "cannot write pod status");
       }
     });
   }
 
   private event(pod: KubeObject, type: "Normal" | "Warning", reason: string, message: string): void {
     const timestamp = now();
-    void this.core
-      .create(this.eventType, pod.metadata.namespace, {
+    void this.backend
+      .recordEvent({
         metadata: {
           name: `${pod.metadata.name ?? ""}.${randomBytes(8).toString("hex")}`,
           namespace: pod.metadata.namespace,

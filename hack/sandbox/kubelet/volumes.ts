@@ -27,6 +27,8 @@ export interface VolumeSource {
     sources?: {
       configMap?: VolumeSource["configMap"];
       secret?: { name: string; items?: { key: string; path: string; mode?: number }[]; optional?: boolean };
+      serviceAccountToken?: { path: string; audience?: string; expirationSeconds?: number };
+      downwardAPI?: { items?: { path: string; fieldRef?: { fieldPath: string } }[] };
     }[];
     defaultMode?: number;
   };
@@ -36,11 +38,34 @@ export interface VolumeSource {
 
 export class MissingObjectError extends Error {}
 
-export type ObjectLookup = (
-  kind: "configmaps" | "secrets" | "persistentvolumeclaims",
-  namespace: string,
-  name: string,
-) => KubeObject | undefined;
+/** What a pod's volumes read from the cluster. */
+export interface ObjectLookup {
+  object(
+    kind: "configmaps" | "secrets" | "persistentvolumeclaims",
+    namespace: string,
+    name: string,
+  ): KubeObject | undefined;
+  /** The pod's projected ServiceAccount token for `audience`, or undefined when none is issued. */
+  serviceAccountToken(pod: KubeObject, audience: string | undefined): string | undefined;
+}
+
+/** The pod fields a downwardAPI volume item may name (the ones kube-api-access volumes use, and labels). */
+function downwardValue(pod: KubeObject, fieldPath: string): string {
+  switch (fieldPath) {
+    case "metadata.namespace":
+      return pod.metadata.namespace ?? "";
+    case "metadata.name":
+      return pod.metadata.name ?? "";
+    case "metadata.uid":
+      return pod.metadata.uid ?? "";
+    case "metadata.labels":
+      return Object.entries(pod.metadata.labels ?? {})
+        .map(([key, value]) => `${key}="${value}"`)
+        .join("\n");
+    default:
+      return "";
+  }
+}
 
 /** The files a ConfigMap or Secret volume shows: key → content. */
 function filesOf(
@@ -110,7 +135,7 @@ export function materializeVolumes(
   for (const volume of volumes) {
     const dir = join(podDir, "volumes", volume.name);
     if (volume.configMap) {
-      const cm = lookup("configmaps", namespace, volume.configMap.name);
+      const cm = lookup.object("configmaps", namespace, volume.configMap.name);
       if (!cm && !volume.configMap.optional)
         throw new MissingObjectError(`configmap "${volume.configMap.name}" not found`);
       writeFiles(
@@ -119,7 +144,7 @@ export function materializeVolumes(
         volume.configMap.defaultMode ?? 0o644,
       );
     } else if (volume.secret) {
-      const secret = lookup("secrets", namespace, volume.secret.secretName);
+      const secret = lookup.object("secrets", namespace, volume.secret.secretName);
       if (!secret && !volume.secret.optional)
         throw new MissingObjectError(`secret "${volume.secret.secretName}" not found`);
       writeFiles(dir, filesOf(secret, "secrets", volume.secret.items), volume.secret.defaultMode ?? 0o644);
@@ -127,21 +152,34 @@ export function materializeVolumes(
       const files = new Map<string, { content: Buffer; mode?: number }>();
       for (const source of volume.projected.sources ?? []) {
         if (source.configMap) {
-          const cm = lookup("configmaps", namespace, source.configMap.name);
+          const cm = lookup.object("configmaps", namespace, source.configMap.name);
           if (!cm && !source.configMap.optional)
             throw new MissingObjectError(`configmap "${source.configMap.name}" not found`);
           for (const [k, v] of filesOf(cm, "configmaps", source.configMap.items)) files.set(k, v);
         }
         if (source.secret) {
-          const secret = lookup("secrets", namespace, source.secret.name);
+          const secret = lookup.object("secrets", namespace, source.secret.name);
           if (!secret && !source.secret.optional)
             throw new MissingObjectError(`secret "${source.secret.name}" not found`);
           for (const [k, v] of filesOf(secret, "secrets", source.secret.items)) files.set(k, v);
         }
+        if (source.serviceAccountToken) {
+          const token = lookup.serviceAccountToken(pod, source.serviceAccountToken.audience);
+          if (token === undefined) throw new MissingObjectError("no ServiceAccount token issued for the pod");
+          files.set(source.serviceAccountToken.path, { content: Buffer.from(token) });
+        }
+        for (const item of source.downwardAPI?.items ?? []) {
+          const value = downwardValue(pod, item.fieldRef?.fieldPath ?? "");
+          files.set(item.path, { content: Buffer.from(value) });
+        }
       }
       writeFiles(dir, files, volume.projected.defaultMode ?? 0o644);
     } else if (volume.persistentVolumeClaim) {
-      const claim = lookup("persistentvolumeclaims", namespace, volume.persistentVolumeClaim.claimName);
+      const claim = lookup.object(
+        "persistentvolumeclaims",
+        namespace,
+        volume.persistentVolumeClaim.claimName,
+      );
       if (!claim)
         throw new MissingObjectError(
           `persistentvolumeclaim "${volume.persistentVolumeClaim.claimName}" not found`,

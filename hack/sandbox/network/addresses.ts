@@ -16,7 +16,10 @@ export const addressPlan = (range: number): AddressPlan => {
   return { range, apiServerIp: `127.${range}.0.1` };
 };
 
-/** Hands out addresses from 127.R.first.1 – 127.R.last.254, reusing released ones last. */
+/**
+ * Hands out addresses from N.R.first.1 – N.R.last.254 (N = `network`: 127 for the sandbox's loopback, 10
+ * for a real cluster's network namespace), reusing released ones last.
+ */
 export class IpPool {
   private readonly used = new Set<string>();
   private next = 0;
@@ -25,6 +28,7 @@ export class IpPool {
     private readonly range: number,
     private readonly first: number,
     private readonly last: number,
+    private readonly network = 127,
   ) {}
 
   private size(): number {
@@ -32,7 +36,7 @@ export class IpPool {
   }
 
   private at(index: number): string {
-    return `127.${this.range}.${this.first + Math.floor(index / 254)}.${(index % 254) + 1}`;
+    return `${this.network}.${this.range}.${this.first + Math.floor(index / 254)}.${(index % 254) + 1}`;
   }
 
   allocate(): string {
@@ -44,13 +48,19 @@ export class IpPool {
         return ip;
       }
     }
-    throw new Error(`address pool 127.${this.range}.${this.first}.0 exhausted`);
+    throw new Error(`address pool ${this.network}.${this.range}.${this.first}.0 exhausted`);
   }
 
   /** Claims a specific address (a Service that asks for its clusterIP); false when taken or foreign. */
   claim(ip: string): boolean {
-    const m = /^127\.(\d+)\.(\d+)\.(\d+)$/.exec(ip);
-    if (!m || Number(m[1]) !== this.range || Number(m[2]) < this.first || Number(m[2]) > this.last)
+    const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(ip);
+    if (
+      !m ||
+      Number(m[1]) !== this.network ||
+      Number(m[2]) !== this.range ||
+      Number(m[3]) < this.first ||
+      Number(m[3]) > this.last
+    )
       return false;
     if (this.used.has(ip)) return false;
     this.used.add(ip);
