@@ -42,12 +42,16 @@ export interface ContainerLaunch {
   containerDir: string;
   /** The image's /data (WORKDIR of the Redis images), private to the container. */
   imageDataDir: string | undefined;
+  /** The image's /app (our own image's compiled programs), read-only. */
+  imageAppDir: string | undefined;
   podTmpDir: string;
 }
 
 export interface RuntimeFiles {
   podnetLibrary: string;
   imageBinDir: string;
+  /** The compiled programs of our own image (`redis-dr`), as the Dockerfile lays out /app; see hack/k8s/image.ts. */
+  appDir?: string;
 }
 
 export interface ContainerProcess {
@@ -131,6 +135,8 @@ export function prepareRuntimeFiles(
     "redis-sentinel": server("redis-sentinel"),
     "valkey-sentinel": server("redis-sentinel"),
     "docker-entrypoint.sh": entrypoint,
+    // Our own image's ENTRYPOINT: the Node.js running the sandbox.
+    node: `#!/bin/sh\nexec ${quote(process.execPath)} "$@"\n`,
   };
   for (const [name, content] of Object.entries(files)) {
     const target = join(bin, name);
@@ -152,6 +158,12 @@ export function prepareRuntimeFiles(
 function launchScript(launch: ContainerLaunch, files: RuntimeFiles): string {
   const lines = ["set -e", `mount --bind ${quote(files.imageBinDir)} /usr/local/bin`];
   if (launch.imageDataDir) lines.push("mkdir -p /data", `mount --bind ${quote(launch.imageDataDir)} /data`);
+  if (launch.imageAppDir)
+    lines.push(
+      "mkdir -p /app",
+      `mount --bind ${quote(launch.imageAppDir)} /app`,
+      "mount -o remount,bind,ro /app",
+    );
   const mounts = [...launch.mounts].sort((a, b) => a.target.split("/").length - b.target.split("/").length);
   for (const mount of mounts) {
     const isFile = existsSync(mount.source) && statSync(mount.source).isFile();
@@ -162,8 +174,10 @@ function launchScript(launch: ContainerLaunch, files: RuntimeFiles): string {
     if (mount.readOnly) lines.push(`mount -o remount,bind,ro ${target}`);
   }
   lines.push(`mount --bind ${quote(launch.hostsFile)} /etc/hosts`);
-  // Last: a private /tmp hides the host's, where sources of the mounts above may live.
-  lines.push(`mount --bind ${quote(launch.podTmpDir)} /tmp`);
+  // Last: a private /tmp hides the host's, where sources of the mounts above may live; unless a volume is the
+  // container's /tmp already (an emptyDir at /tmp, as a read-only root filesystem needs).
+  if (!launch.mounts.some((mount) => mount.target.replace(/\/+$/, "") === "/tmp"))
+    lines.push(`mount --bind ${quote(launch.podTmpDir)} /tmp`);
   lines.push(`hostname ${quote(launch.hostname)}`);
   lines.push(`mkdir -p ${quote(launch.workingDir)}`, `cd ${quote(launch.workingDir)}`);
   // The container counts as started once its filesystem is in place, like a runtime's StartContainer.

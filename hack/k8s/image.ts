@@ -1,0 +1,85 @@
+/**
+ * Our container image's /app without Docker: schemas/, webhook/ and controller/ compiled by `tsc` exactly
+ * as the Dockerfile's build stage compiles them, beside package.json and the dependencies. The node agent
+ * runs the image `redis-dr` with this directory bound at /app (hack/sandbox/kubelet/image.ts), so the
+ * Deployments of manifests/ run the programs in the form that ships.
+ *
+ * Cached in .sandbox/image/<hash of the sources>/, so test files share one compilation; a compilation goes
+ * to a temporary directory renamed into place when complete.
+ */
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { join, relative } from "node:path";
+import { REPO_ROOT } from "../sandbox/sandbox.ts";
+
+const SOURCES = ["schemas", "webhook", "controller"];
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return sourceFiles(path);
+    return entry.name.endsWith(".ts") ? [path] : [];
+  });
+}
+
+/** Compiles the image's programs (or finds them compiled) and returns the /app directory. */
+export function productImageDir(): string {
+  const files = SOURCES.flatMap((dir) => sourceFiles(join(REPO_ROOT, dir))).sort();
+  const hash = createHash("sha256");
+  for (const file of [...files, join(REPO_ROOT, "tsconfig.json"), join(REPO_ROOT, "package-lock.json")]) {
+    hash.update(relative(REPO_ROOT, file)).update("\0").update(readFileSync(file)).update("\0");
+  }
+  const root = join(REPO_ROOT, ".sandbox", "image");
+  const dir = join(root, hash.digest("hex").slice(0, 16));
+  if (existsSync(join(dir, "package.json"))) return dir;
+  mkdirSync(root, { recursive: true });
+  const work = join(root, `.build-${process.pid}`);
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  const tsconfig = join(work, "tsconfig.json");
+  writeFileSync(
+    tsconfig,
+    JSON.stringify({
+      extends: join(REPO_ROOT, "tsconfig.json"),
+      include: SOURCES.map((s) => join(REPO_ROOT, s)),
+    }),
+  );
+  // The Dockerfile's flags: .ts import specifiers become .js in the output.
+  const result = spawnSync(
+    process.execPath,
+    [
+      join(REPO_ROOT, "node_modules", "typescript", "bin", "tsc"),
+      "--project",
+      tsconfig,
+      "--noEmit",
+      "false",
+      "--allowImportingTsExtensions",
+      "false",
+      "--rewriteRelativeImportExtensions",
+      "--rootDir",
+      REPO_ROOT,
+      "--outDir",
+      work,
+    ],
+    { encoding: "utf8" },
+  );
+  if (result.status !== 0)
+    throw new Error(`compiling the image's programs failed:\n${result.stdout}${result.stderr}`);
+  rmSync(tsconfig);
+  copyFileSync(join(REPO_ROOT, "package.json"), join(work, "package.json"));
+  symlinkSync(join(REPO_ROOT, "node_modules"), join(work, "node_modules"));
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(work, dir);
+  return dir;
+}
