@@ -234,6 +234,15 @@ const replicaMode: SchemaNode = {
   ],
 };
 
+/**
+ * Why `spec.storage` is fixed at creation, and what to do instead, as the webhook
+ * (webhook/validation/rules/storage-unchanged.ts) and the CRD's CEL transition rule say it, word for word.
+ */
+export const STORAGE_IMMUTABLE =
+  "storage cannot be added, removed or changed on an existing cluster, because a StatefulSet's volume claim " +
+  "templates are immutable: instead, create a new RedisCluster with the storage you want, let it replicate " +
+  "from this one with replica mode (source.host: this cluster's <name>-leader Service), then promote it";
+
 const spec: SchemaNode = {
   type: "object",
   description: "The desired state of the Redis cluster.",
@@ -264,7 +273,9 @@ const spec: SchemaNode = {
       description:
         "Persistent storage: a PersistentVolumeClaim per pod, so a pod's data survives its restarts. Without " +
         "it, each pod keeps its data in an emptyDir volume and loses it when the pod is deleted, evicted or " +
-        "rescheduled.",
+        "rescheduled. Set at creation only: it cannot be added, removed or changed later (a StatefulSet's " +
+        "volume claim templates are immutable); to change it, create a new RedisCluster with the storage you " +
+        "want, let it replicate from this one with replica mode, then promote it.",
       required: ["size"],
       properties: {
         size: quantity("Requested size of each pod's volume, e.g. 100Gi."),
@@ -501,6 +512,15 @@ export const NAME_RULE: CelRule = {
 
 /** Transition rules on the whole object: they see status, and they also run when a field is deleted. */
 export const ROOT_TRANSITION_RULES: readonly CelRule[] = [
+  {
+    // At the root, not on spec.storage: a rule there would be skipped when storage is added or removed.
+    rule:
+      "has(self.spec.storage) == has(oldSelf.spec.storage) && " +
+      "(!has(self.spec.storage) || self.spec.storage == oldSelf.spec.storage)",
+    message: STORAGE_IMMUTABLE,
+    reason: "FieldValueForbidden",
+    fieldPath: ".spec.storage",
+  },
   {
     rule:
       `!${PROMOTION_COMPLETED} || ${REPLICATING("oldSelf")} || !${REPLICATING("self")} || ` +

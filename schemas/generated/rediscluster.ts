@@ -50,7 +50,7 @@ export interface RedisClusterSpec {
   replicaMode?: ReplicaModeSpec;
 }
 /**
- * Persistent storage: a PersistentVolumeClaim per pod, so a pod's data survives its restarts. Without it, each pod keeps its data in an emptyDir volume and loses it when the pod is deleted, evicted or rescheduled.
+ * Persistent storage: a PersistentVolumeClaim per pod, so a pod's data survives its restarts. Without it, each pod keeps its data in an emptyDir volume and loses it when the pod is deleted, evicted or rescheduled. Set at creation only: it cannot be added, removed or changed later (a StatefulSet's volume claim templates are immutable); to change it, create a new RedisCluster with the storage you want, let it replicate from this one with replica mode, then promote it.
  */
 export interface StorageSpec {
   /**

@@ -3,6 +3,7 @@ import { describe, test } from "node:test";
 import { compileRule, validateWithCel } from "../../hack/cel/kubernetes-cel.ts";
 import {
   NAME_NAMES_OWNED_OBJECTS,
+  STORAGE_IMMUTABLE,
   redisClusterSchema,
   type CelRule,
   type SchemaNode,
@@ -11,6 +12,7 @@ import { formatFieldError } from "../../webhook/validation/field-errors.ts";
 import { FieldPath } from "../../webhook/validation/field-path.ts";
 import { validateClusterName } from "../../webhook/validation/rules/cluster-name.ts";
 import { validateReplicaSource } from "../../webhook/validation/rules/replica-source.ts";
+import { validateStorageUnchanged } from "../../webhook/validation/rules/storage-unchanged.ts";
 import type { RedisCluster } from "../../schemas/generated/rediscluster.ts";
 
 type Json = Record<string, unknown>;
@@ -76,7 +78,7 @@ function rulesOf(node: SchemaNode): CelRule[] {
 
 test("every CEL rule and message expression of the schema parses", () => {
   const rules = rulesOf(redisClusterSchema);
-  assert.equal(rules.length, 6);
+  assert.equal(rules.length, 7);
   for (const rule of rules) {
     assert.doesNotThrow(() => compileRule(rule.rule), rule.rule);
     if (rule.messageExpression) assert.doesNotThrow(() => compileRule(rule.messageExpression as string));
@@ -263,5 +265,41 @@ describe("the name rule", () => {
     const [webhook] = validateClusterName(object as unknown as RedisCluster, FieldPath.root());
     const [cel] = validateWithCel(redisClusterSchema, object, undefined);
     assert.deepEqual([cel?.field, cel?.type, cel?.detail], [webhook?.field, webhook?.type, webhook?.detail]);
+  });
+});
+
+describe("the storage rule (a transition rule at the root)", () => {
+  const REFUSED = `spec.storage: Forbidden: ${STORAGE_IMMUTABLE}`;
+  const withoutStorage = mergePatch(cluster({}), { spec: { storage: null } }) as Json;
+  const withStorage = cluster({ storage: { size: "100Gi", storageClass: "fast" } });
+  const cases: [string, Json, unknown, string[]][] = [
+    ["refuses adding storage", withoutStorage, { spec: { storage: { size: "1Gi" } } }, [REFUSED]],
+    ["refuses removing storage", withStorage, { spec: { storage: null } }, [REFUSED]],
+    ["refuses changing storage.size", withStorage, { spec: { storage: { size: "200Gi" } } }, [REFUSED]],
+    [
+      "refuses changing storage.storageClass",
+      withStorage,
+      { spec: { storage: { storageClass: "slow" } } },
+      [REFUSED],
+    ],
+    ["accepts other changes to a cluster with storage", withStorage, { spec: { instances: 5 } }, []],
+    ["accepts other changes to a cluster without storage", withoutStorage, { spec: { instances: 5 } }, []],
+    ["accepts the same storage written again", withStorage, { spec: { storage: { size: "100Gi" } } }, []],
+  ];
+  for (const [name, old, patch, expected] of cases) {
+    test(name, () => assert.deepEqual(errorsOf(mergePatch(old, patch), old), expected));
+  }
+
+  test("does not run on create", () => assert.deepEqual(errorsOf(withStorage), []));
+
+  test("reads word for word like the webhook's", () => {
+    const updated = mergePatch(withStorage, { spec: { storage: null } });
+    const webhook = validateStorageUnchanged(
+      updated as unknown as RedisCluster,
+      FieldPath.root(),
+      withStorage as unknown as RedisCluster,
+    );
+    assert.deepEqual(webhook.map(formatFieldError), [REFUSED]);
+    assert.deepEqual(errorsOf(updated, withStorage), webhook.map(formatFieldError));
   });
 });

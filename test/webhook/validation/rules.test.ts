@@ -9,6 +9,7 @@ import {
   validateReplicaSource,
 } from "../../../webhook/validation/rules/replica-source.ts";
 import { validatePromoteRevert } from "../../../webhook/validation/rules/promote-revert.ts";
+import { validateStorageUnchanged } from "../../../webhook/validation/rules/storage-unchanged.ts";
 import { warnDataReplaced, warnPromotionWithoutSync } from "../../../webhook/validation/rules/warnings.ts";
 import { secretRequirements } from "../../../webhook/validation/rules/secret-references.ts";
 import { validationRules } from "../../../webhook/validation/rules/index.ts";
@@ -53,6 +54,72 @@ describe("validateClusterName", () => {
 
   test("is one of the webhook's rules", () => {
     assert.ok(validationRules.includes(validateClusterName));
+  });
+});
+
+describe("validateStorageUnchanged", () => {
+  const REFUSED =
+    "spec.storage: Forbidden: storage cannot be added, removed or changed on an existing cluster, because a " +
+    "StatefulSet's volume claim templates are immutable: instead, create a new RedisCluster with the storage " +
+    "you want, let it replicate from this one with replica mode (source.host: this cluster's <name>-leader " +
+    "Service), then promote it";
+  const withStorage = cluster({ storage: { size: "100Gi", storageClass: "fast" } });
+  const cases: { name: string; old: RedisCluster; patch: unknown; errors: string[] }[] = [
+    {
+      name: "denies adding storage",
+      old: standalone,
+      patch: { spec: { storage: { size: "1Gi" } } },
+      errors: [REFUSED],
+    },
+    {
+      name: "denies removing storage",
+      old: withStorage,
+      patch: { spec: { storage: null } },
+      errors: [REFUSED],
+    },
+    {
+      name: "denies changing storage.size",
+      old: withStorage,
+      patch: { spec: { storage: { size: "200Gi" } } },
+      errors: [REFUSED],
+    },
+    {
+      name: "denies changing storage.storageClass",
+      old: withStorage,
+      patch: { spec: { storage: { storageClass: "slow" } } },
+      errors: [REFUSED],
+    },
+    {
+      name: "denies removing storage.storageClass",
+      old: withStorage,
+      patch: { spec: { storage: { storageClass: null } } },
+      errors: [REFUSED],
+    },
+    {
+      name: "accepts other changes to a cluster with storage",
+      old: withStorage,
+      patch: { spec: { instances: 5, storage: { size: "100Gi" } } },
+      errors: [],
+    },
+    {
+      name: "accepts other changes to a cluster without storage",
+      old: standalone,
+      patch: { spec: { instances: 5 } },
+      errors: [],
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      assert.deepEqual(messages(validateStorageUnchanged(mergePatch(c.old, c.patch), root, c.old)), c.errors);
+    });
+  }
+
+  test("accepts any storage on CREATE", () => {
+    assert.deepEqual(validateStorageUnchanged(withStorage, root), []);
+  });
+
+  test("is one of the webhook's rules", () => {
+    assert.ok(validationRules.includes(validateStorageUnchanged));
   });
 });
 
