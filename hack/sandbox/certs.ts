@@ -50,11 +50,42 @@ export function issueServingCertificate(
   dnsNames: string[],
   ips: string[] = [],
 ): void {
+  issueCertificate(ca, outDir, {
+    subject: `/CN=${dnsNames[0] ?? ips[0] ?? "localhost"}`,
+    dnsNames,
+    ips,
+    usage: "serverAuth",
+  });
+}
+
+/**
+ * A client certificate: Kubernetes' x509 authenticator takes the user from the CN and the groups from the
+ * O fields (e.g. CN=system:node:n1, O=system:nodes).
+ */
+export function issueClientCertificate(
+  ca: CertificateAuthority,
+  outDir: string,
+  user: string,
+  groups: string[] = [],
+): void {
+  const subject = ["", ...groups.map((group) => `O=${group}`), `CN=${user}`].join("/");
+  issueCertificate(ca, outDir, { subject, dnsNames: [], ips: [], usage: "clientAuth" });
+}
+
+interface CertificateRequest {
+  subject: string;
+  dnsNames: string[];
+  ips: string[];
+  usage: "serverAuth" | "clientAuth";
+}
+
+function issueCertificate(ca: CertificateAuthority, outDir: string, request: CertificateRequest): void {
   mkdirSync(outDir, { recursive: true });
-  const san = [...dnsNames.map((n) => `DNS:${n}`), ...ips.map((ip) => `IP:${ip}`)].join(",");
+  const san = [...request.dnsNames.map((n) => `DNS:${n}`), ...request.ips.map((ip) => `IP:${ip}`)].join(",");
   writeFileSync(
     join(outDir, "ext.cnf"),
-    `subjectAltName=${san}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n`,
+    (san ? `subjectAltName=${san}\n` : "") +
+      `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=${request.usage}\n`,
   );
   openssl(
     [
@@ -69,7 +100,7 @@ export function issueServingCertificate(
       "-out",
       "tls.csr",
       "-subj",
-      `/CN=${dnsNames[0] ?? ips[0] ?? "localhost"}`,
+      request.subject,
     ],
     outDir,
   );
