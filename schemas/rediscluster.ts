@@ -13,7 +13,8 @@ export const KIND = "RedisCluster";
 export const LIST_KIND = "RedisClusterList";
 export const PLURAL = "redisclusters";
 export const SINGULAR = "rediscluster";
-export const SHORT_NAMES = ["rc", "rdc"] as const;
+/** Not `rc`: that is core/v1 ReplicationController's, and `kubectl get rc` would list those. */
+export const SHORT_NAMES = ["rdc"] as const;
 export const API_VERSION = `${GROUP}/${VERSION}`;
 
 /** A Kubernetes CEL validation rule, as it appears under `x-kubernetes-validations`. */

@@ -75,7 +75,7 @@ describe("kubectl", () => {
     assert.equal(
       await ok([
         "get",
-        "rc",
+        "rdc",
         "east",
         "-o",
         "jsonpath={.spec.instances} {.spec.replicaMode.source.port} {.metadata.generation}",
@@ -98,11 +98,20 @@ describe("kubectl", () => {
     assert.match(row ?? "", /^east\s+2\s+standalone\s+\d+s$/);
   });
 
+  test("the short name rdc is the RedisClusters', rc stays the ReplicationControllers'", async () => {
+    assert.equal(await ok(["get", "rdc", "-o", "name"]), "rediscluster.redis.io/east\n");
+    const controllers = await kubectl(["get", "rc"]);
+    assert.deepEqual(
+      [controllers.code, controllers.stdout, controllers.stderr.trim()],
+      [0, "", "No resources found in default namespace."],
+    );
+  });
+
   test("patch --type=merge changes the spec and reports schema errors like the API server", async () => {
     assert.equal(
       await ok([
         "patch",
-        "rc",
+        "rdc",
         "east",
         "--type=merge",
         "-p",
@@ -110,10 +119,10 @@ describe("kubectl", () => {
       ]),
       "rediscluster.redis.io/east patched\n",
     );
-    assert.equal(await ok(["get", "rc", "east", "-o", "jsonpath={.spec.replicaMode.source.port}"]), "6380");
+    assert.equal(await ok(["get", "rdc", "east", "-o", "jsonpath={.spec.replicaMode.source.port}"]), "6380");
     const refused = await kubectl([
       "patch",
-      "rc",
+      "rdc",
       "east",
       "--type=merge",
       "-p",
@@ -127,14 +136,14 @@ describe("kubectl", () => {
   });
 
   test("get -w prints a row per change with the printer columns", async () => {
-    const watcher = spawn("kubectl", ["get", "rc", "-w"], {
+    const watcher = spawn("kubectl", ["get", "rdc", "-w"], {
       env: { ...process.env, KUBECONFIG: sb.kubeconfigPath },
     });
     let seen = "";
     watcher.stdout.on("data", (c: Buffer) => (seen += c.toString()));
     try {
       await waitFor(() => seen.includes("east"), { what: "the first row" });
-      await ok(["patch", "rc", "east", "--type=merge", "-p", '{"spec":{"instances":4}}']);
+      await ok(["patch", "rdc", "east", "--type=merge", "-p", '{"spec":{"instances":4}}']);
       await waitFor(() => /^east\s+4\s+standalone\s/m.test(seen), { what: "the watched change" });
     } finally {
       watcher.kill();
@@ -143,7 +152,7 @@ describe("kubectl", () => {
   });
 
   test("describe shows the object and its Events", async () => {
-    const uid = await ok(["get", "rc", "east", "-o", "jsonpath={.metadata.uid}"]);
+    const uid = await ok(["get", "rdc", "east", "-o", "jsonpath={.metadata.uid}"]);
     await ok(
       ["create", "-f", "-"],
       JSON.stringify({
@@ -166,7 +175,7 @@ describe("kubectl", () => {
         count: 1,
       }),
     );
-    const described = await ok(["describe", "rc", "east"]);
+    const described = await ok(["describe", "rdc", "east"]);
     assert.match(described, /^Name:\s+east$/m);
     assert.match(described, /Host:\s+west\.example\.com/);
     assert.match(
@@ -232,7 +241,7 @@ describe("kubectl", () => {
       await ok(["delete", "-f", "-"], MANIFEST("x", 1)),
       'secret "west-auth" deleted\nrediscluster.redis.io "east" deleted\n',
     );
-    const gone = await kubectl(["get", "rc", "east"]);
+    const gone = await kubectl(["get", "rdc", "east"]);
     assert.equal(gone.stderr.trim(), 'Error from server (NotFound): redisclusters.redis.io "east" not found');
   });
 });

@@ -88,7 +88,26 @@ test("the CRD is a valid apiextensions.k8s.io/v1 CustomResourceDefinition", () =
   assert.equal(crd.metadata?.name, "redisclusters.redis.io");
   assert.equal(crd.spec.scope, "Namespaced");
   assert.deepEqual(version?.subresources, { status: {} });
-  assert.ok(crd.spec.names.shortNames?.includes("rc"));
+  assert.deepEqual(crd.spec.names.shortNames, ["rdc"]);
+});
+
+/**
+ * The short names of Kubernetes' built-in resources (k8s.io/kubernetes v1.37.2, every ShortNames() under
+ * pkg/registry, and the CRD type's own), plus psp, PodSecurityPolicy's until 1.25. kubectl resolves a short
+ * name to the built-in resource first, so a CRD sharing one is never reached through it.
+ */
+const BUILTIN_SHORT_NAMES = (
+  "cj cm crd crds cs csr deploy ds ep ev hpa ing ip limits netpol no ns pc pdb po psp pv pvc quota rc rs sa sc " +
+  "sts svc vac"
+).split(" ");
+
+test("no short name of the CRD is a built-in resource's", () => {
+  const names = buildCrd().spec.names;
+  assert.ok(names.shortNames.length > 0);
+  assert.deepEqual(
+    names.shortNames.filter((name) => BUILTIN_SHORT_NAMES.includes(name)),
+    [],
+  );
 });
 
 test("the printer columns show instances, ready pods, mode, source, primary, lag, Ready and age", () => {

@@ -83,6 +83,13 @@ export const BUILTIN_TYPES: readonly ResourceType[] = [
     statusSubresource: true,
   }),
   builtin("", "v1", "serviceaccounts", "ServiceAccount", true, { shortNames: ["sa"] }),
+  // Stored only; served so that `kubectl get rc` means ReplicationControllers here too, as in a cluster.
+  builtin("", "v1", "replicationcontrollers", "ReplicationController", true, {
+    shortNames: ["rc"],
+    statusSubresource: true,
+    tracksGeneration: true,
+    categories: ["all"],
+  }),
   builtin("apps", "v1", "statefulsets", "StatefulSet", true, {
     shortNames: ["sts"],
     statusSubresource: true,
