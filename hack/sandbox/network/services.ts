@@ -378,19 +378,18 @@ export class ServiceNetwork {
   }
 
   /** ip → names, for one namespace's short names (or none). */
-  private hostEntries(namespace: string | undefined): [string, string[]][] {
-    const entries: [string, string[]][] = [];
+  private hostEntries(namespace: string | undefined): HostEntry[] {
+    const entries: HostEntry[] = [];
     for (const [name, ip] of this.staticEntries) entries.push([ip, [name]]);
     const services = this.core.store.list("/services");
-    const externalNames: [string, string[]][] = [];
+    const externalNames: HostEntry[] = [];
     for (const service of services) {
       const ns = service.metadata.namespace ?? "";
-      const svc = service.metadata.name ?? "";
-      const names = [`${svc}.${ns}.svc.${CLUSTER_DOMAIN}`, `${svc}.${ns}.svc`, `${svc}.${ns}`];
-      if (ns === namespace) names.push(svc);
+      const names = serviceHostNames(service.metadata.name ?? "", ns, namespace);
       const spec = (service.spec ?? {}) as JsonObject;
       if (spec.clusterIP === "None") {
-        for (const endpoint of this.endpoints(ns, svc)) entries.push([endpoint.ip, names]);
+        for (const endpoint of this.endpoints(ns, service.metadata.name ?? ""))
+          entries.push([endpoint.ip, names]);
       } else if (typeof spec.clusterIP === "string") {
         entries.push([spec.clusterIP, names]);
       }
@@ -398,62 +397,112 @@ export class ServiceNetwork {
         externalNames.push([spec.externalName, names]);
       }
     }
-    // ExternalName is a CNAME in real DNS; a hosts file cannot alias, so the target is resolved here
-    // (an IP address, an addHost name, or another Service's name).
-    for (const [target, names] of externalNames) {
-      const ip = /^\d+\.\d+\.\d+\.\d+$/.test(target)
-        ? target
-        : entries.find(([, n]) => n.includes(target))?.[0];
-      if (ip) entries.push([ip, names]);
-    }
+    const withExternal = withExternalNames(entries, externalNames);
     for (const pod of this.core.store.list("/pods")) {
       const spec = (pod.spec ?? {}) as JsonObject;
       const ip = (pod.status as JsonObject | undefined)?.podIP;
       if (typeof ip !== "string" || typeof spec.subdomain !== "string" || pod.metadata.deletionTimestamp)
         continue;
-      const ns = pod.metadata.namespace ?? "";
       const hostname = typeof spec.hostname === "string" ? spec.hostname : (pod.metadata.name ?? "");
-      const names = [
-        `${hostname}.${spec.subdomain}.${ns}.svc.${CLUSTER_DOMAIN}`,
-        `${hostname}.${spec.subdomain}.${ns}.svc`,
-      ];
-      if (ns === namespace) names.push(`${hostname}.${spec.subdomain}`);
-      entries.push([ip, names]);
+      withExternal.push([
+        ip,
+        podHostNames(hostname, spec.subdomain, pod.metadata.namespace ?? "", namespace),
+      ]);
     }
-    return entries;
+    return withExternal;
   }
 
   private writeHostsFile(file: HostsFile): void {
-    const lines = [
-      "# Kubernetes-managed hosts file (sandbox).",
-      "127.0.0.1\tlocalhost",
-      "::1\tlocalhost ip6-localhost ip6-loopback",
-      ...file.self,
-      ...this.hostEntries(file.namespace).map(([ip, names]) => `${ip}\t${names.join(" ")}`),
-      "",
-    ].join("\n");
-    let current = "";
-    try {
-      current = readFileSync(file.path, "utf8");
-    } catch {
-      // not written yet
-    }
-    if (current.replace(/\n#[ ]*\n$/, "\n") === lines) return;
-    // Rewritten in place (same inode: the file is bind-mounted over /etc/hosts in running pods) with one
-    // write at offset 0 and never truncated — padded with a comment instead — so a pod that reads it at that
-    // moment sees the old or the new entries, never an empty or half-written file.
-    let content = Buffer.from(lines);
-    const previousLength = Buffer.byteLength(current);
-    if (content.length < previousLength) {
-      const padding = Math.max(previousLength - content.length - 2, 0);
-      content = Buffer.from(`${lines}#${" ".repeat(padding)}\n`);
-    }
-    const fd = openSync(file.path, existsSync(file.path) ? "r+" : "w");
-    try {
-      writeSync(fd, content, 0, content.length, 0);
-    } finally {
-      closeSync(fd);
-    }
+    writeHostsFileInPlace(
+      file.path,
+      renderHostsFile(
+        "Kubernetes-managed hosts file (sandbox).",
+        file.self,
+        this.hostEntries(file.namespace),
+      ),
+    );
+  }
+}
+
+/** One hosts-file line: an address and its names. */
+export type HostEntry = [ip: string, names: string[]];
+
+/**
+ * The names of Service `name` in `ns` as cluster DNS answers them to a pod of `fromNamespace` (its search
+ * path makes the bare name work only inside the Service's namespace).
+ */
+export function serviceHostNames(name: string, ns: string, fromNamespace: string | undefined): string[] {
+  const names = [`${name}.${ns}.svc.${CLUSTER_DOMAIN}`, `${name}.${ns}.svc`, `${name}.${ns}`];
+  if (ns === fromNamespace) names.push(name);
+  return names;
+}
+
+/** The names of a pod with a hostname in a headless Service's subdomain, as seen from `fromNamespace`. */
+export function podHostNames(
+  hostname: string,
+  subdomain: string,
+  ns: string,
+  fromNamespace: string | undefined,
+): string[] {
+  const names = [
+    `${hostname}.${subdomain}.${ns}.svc.${CLUSTER_DOMAIN}`,
+    `${hostname}.${subdomain}.${ns}.svc`,
+  ];
+  if (ns === fromNamespace) names.push(`${hostname}.${subdomain}`);
+  return names;
+}
+
+/**
+ * `entries` followed by the ExternalName Services' names (target → names). ExternalName is a CNAME in real
+ * DNS; a hosts file cannot alias, so each target is resolved here: an IP address, or a name already in the
+ * entries (an extra host name, another Service's name, or an earlier ExternalName).
+ */
+export function withExternalNames(entries: HostEntry[], externalNames: HostEntry[]): HostEntry[] {
+  const out = [...entries];
+  for (const [target, names] of externalNames) {
+    const ip = /^\d+\.\d+\.\d+\.\d+$/.test(target) ? target : out.find(([, n]) => n.includes(target))?.[0];
+    if (ip) out.push([ip, names]);
+  }
+  return out;
+}
+
+/** A hosts file: a comment, localhost, the pod's own lines, then one line per entry. */
+export function renderHostsFile(header: string, self: string[], entries: HostEntry[]): string {
+  return [
+    `# ${header}`,
+    "127.0.0.1\tlocalhost",
+    "::1\tlocalhost ip6-localhost ip6-loopback",
+    ...self,
+    ...entries.map(([ip, names]) => `${ip}\t${names.join(" ")}`),
+    "",
+  ].join("\n");
+}
+
+/**
+ * Writes a hosts file's new content unless it already holds it. Rewritten in place (same inode: the file is
+ * bind-mounted over /etc/hosts in running pods) with one write at offset 0 and never truncated — padded with
+ * a comment instead — so a pod that reads it at that moment sees the old or the new entries, never an empty
+ * or half-written file.
+ */
+export function writeHostsFileInPlace(path: string, lines: string): void {
+  let current = "";
+  try {
+    current = readFileSync(path, "utf8");
+  } catch {
+    // not written yet
+  }
+  if (current.replace(/\n#[ ]*\n$/, "\n") === lines) return;
+  let content = Buffer.from(lines);
+  const previousLength = Buffer.byteLength(current);
+  if (content.length < previousLength) {
+    const padding = Math.max(previousLength - content.length - 2, 0);
+    content = Buffer.from(`${lines}#${" ".repeat(padding)}\n`);
+  }
+  const fd = openSync(path, existsSync(path) ? "r+" : "w");
+  try {
+    writeSync(fd, content, 0, content.length, 0);
+  } finally {
+    closeSync(fd);
   }
 }
 
