@@ -42,6 +42,19 @@ const TLS_MIN_VERSION = "TLSv1.2";
 
 const secureContextOptions = (pair: KeyPair) => ({ ...pair, minVersion: TLS_MIN_VERSION }) as const;
 
+/**
+ * The admission server's timeouts. The API server calls webhooks over keep-alive connections and keeps an
+ * idle one 90 s (Go's http.DefaultTransport IdleConnTimeout, applied by k8s.io/apimachinery's
+ * SetTransportDefaults): an idle connection must outlive that here, or the API server sends its next
+ * request on a connection this server already closed and gets a reset. A client that stalls mid-request
+ * is still cut off (Node requires headersTimeout ≤ requestTimeout; neither applies to idle connections).
+ */
+export const ADMISSION_SERVER_TIMEOUTS = {
+  keepAliveTimeout: 120_000,
+  headersTimeout: 10_000,
+  requestTimeout: 30_000,
+} as const;
+
 function listen(server: HttpServer | HttpsServer, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
@@ -96,14 +109,7 @@ export async function serve(options: ServeOptions): Promise<RunningWebhook> {
   const ready = certificates.start().then(async (pair) => {
     if (stopping) throw new Error("stopped before the admission server started");
     const server = createHttpsServer(
-      // The API server sends admission requests over keep-alive connections; keep them a little longer.
-      // A client that stalls mid-request is cut off rather than holding a connection forever.
-      {
-        ...secureContextOptions(pair),
-        keepAliveTimeout: 30_000,
-        headersTimeout: 10_000,
-        requestTimeout: 30_000,
-      },
+      { ...secureContextOptions(pair), ...ADMISSION_SERVER_TIMEOUTS },
       admissionApp,
     );
     httpsServer = server;

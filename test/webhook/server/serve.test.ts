@@ -7,10 +7,10 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile, rename } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { request as httpsRequest } from "node:https";
+import { Agent, request as httpsRequest } from "node:https";
 import { connect, type PeerCertificate, type TLSSocket } from "node:tls";
 import { Registry } from "prom-client";
-import { serve, type RunningWebhook } from "../../../webhook/server/serve.ts";
+import { ADMISSION_SERVER_TIMEOUTS, serve, type RunningWebhook } from "../../../webhook/server/serve.ts";
 import { VALIDATE_PATH } from "../../../webhook/server/app.ts";
 import { createTestCa, type TestCa } from "../support/certs.ts";
 import { captureLogs } from "../support/logs.ts";
@@ -182,6 +182,31 @@ describe("serving over real TLS", () => {
       /redis_dr_webhook_admission_requests_total\{endpoint="validate",operation="CREATE",decision="allowed"\} 1/,
     );
     assert.ok(logs.lines().some((line) => line.msg === "serving certificate reloaded"));
+  });
+
+  test("keeps idle connections longer than the API server's 90 s, so it never reuses one closed here", async () => {
+    assert.ok(webhook);
+    const port = await webhook.ready;
+    const agent = new Agent({ keepAlive: true, ca: ca.certPem, servername: "localhost" });
+    try {
+      // Node announces the server's keepAliveTimeout, in seconds, on every keep-alive response.
+      const keepAlive = await new Promise<string | undefined>((resolve, reject) => {
+        const req = httpsRequest({ host: HOST, port, agent, path: "/", method: "GET" }, (res) => {
+          res.resume();
+          const header = res.headers["keep-alive"];
+          resolve(typeof header === "string" ? header : undefined);
+        });
+        req.on("error", reject);
+        req.end();
+      });
+      assert.equal(keepAlive, "timeout=120");
+      assert.ok(Number(/timeout=(\d+)/.exec(keepAlive ?? "")?.[1]) * 1000 > 90_000);
+    } finally {
+      agent.destroy();
+    }
+    // Node refuses a headersTimeout above requestTimeout; a stalled request is still cut off.
+    const { headersTimeout, requestTimeout } = ADMISSION_SERVER_TIMEOUTS;
+    assert.ok(headersTimeout <= requestTimeout);
   });
 
   test("keeps the loaded certificate while a rotation is half written", async () => {
