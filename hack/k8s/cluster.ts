@@ -16,7 +16,9 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import type { KubeConfig } from "@kubernetes/client-node";
 import pino, { type Logger } from "pino";
+import YAML from "yaml";
 import type { KubeObject } from "../sandbox/api/types.ts";
+import type { Kubelet } from "../sandbox/kubelet/kubelet.ts";
 import { prepareRuntimeFiles } from "../sandbox/kubelet/runtime.ts";
 import { REPO_ROOT } from "../sandbox/sandbox.ts";
 import { startCertManagerStandIn, type CertManagerStandIn } from "./cert-manager.ts";
@@ -35,14 +37,57 @@ export const OPERATOR_NAMESPACE = "redis-dr-system";
 export interface RealClusterOptions {
   /** Second octet of the cluster's addresses (10.R.0.0/16); clusters running at once need different ones. */
   range: number;
-  /** The node's name (default `node-<range>`). */
-  name?: string;
+  /** The nodes, each run by a node agent (default one, `node-<range>`); at most 4. */
+  nodes?: readonly NodeSpec[];
   /** State directory (default a new one under /var/tmp). */
   dir?: string;
   logger?: Logger;
   /** Install redis-dr from manifests/ (webhook and controller as pods). */
   operator?: boolean;
+  /** Test-harness changes to the rendered manifests before they are applied. */
+  install?: InstallOptions;
   probePeriodCapSeconds?: number;
+}
+
+export interface NodeSpec {
+  name: string;
+  /** Extra Node labels, e.g. `topology.kubernetes.io/region` for manifests with a nodeSelector. */
+  labels?: Record<string, string>;
+}
+
+export interface InstallOptions {
+  /** Install the webhook configurations (default true); without them the webhook runs but is not called. */
+  webhookConfigurations?: boolean;
+  /** The controller Deployment's replicas (default: the manifest's). */
+  controllerReplicas?: number;
+  /** Extra environment for the webhook and the controller containers (e.g. a short resync for tests). */
+  env?: Record<string, string>;
+}
+
+const OPERATOR_DEPLOYMENTS = ["redis-dr-webhook", "redis-dr-controller"];
+
+/** The rendered manifests with the harness's changes (InstallOptions) applied. */
+function adjustManifests(rendered: string, install: InstallOptions): string {
+  const documents = YAML.parseAllDocuments(rendered).map((document) => document.toJS() as KubeObject | null);
+  const kept = documents.filter((object): object is KubeObject => {
+    if (object === null) return false;
+    const isWebhookConfiguration = /^(Validating|Mutating)WebhookConfiguration$/.test(String(object.kind));
+    return !(isWebhookConfiguration && install.webhookConfigurations === false);
+  });
+  for (const object of kept) {
+    if (object.kind !== "Deployment" || !OPERATOR_DEPLOYMENTS.includes(object.metadata.name ?? "")) continue;
+    const spec = object.spec as {
+      replicas?: number;
+      template: { spec: { containers: { env?: unknown[] }[] } };
+    };
+    if (object.metadata.name === "redis-dr-controller" && install.controllerReplicas !== undefined)
+      spec.replicas = install.controllerReplicas;
+    for (const container of spec.template.spec.containers) {
+      const extra = Object.entries(install.env ?? {}).map(([name, value]) => ({ name, value }));
+      container.env = [...(container.env ?? []), ...extra];
+    }
+  }
+  return kept.map((object) => YAML.stringify(object)).join("---\n");
 }
 
 export interface CommandResult {
@@ -72,9 +117,11 @@ export class RealCluster {
   readonly binaries: string;
   // Made once the control plane runs (they need its PKI and its admin kubeconfig).
   network!: ServiceNetwork;
-  agent!: NodeAgent;
+  readonly agents: NodeAgent[] = [];
   private provisioner: Provisioner | undefined;
-  private admin!: JsonClient;
+  /** A plain-JSON client of the API server as the admin user. */
+  admin!: JsonClient;
+  private stopping: Promise<void> | undefined;
   private certManager: CertManagerStandIn | undefined;
   private readonly logger: Logger;
 
@@ -154,16 +201,25 @@ export class RealCluster {
       join("/var/tmp", "redis-dr-sandbox-runtime"),
       join(REPO_ROOT, "hack/sandbox/kubelet/podnet.c"),
     );
-    this.agent = new NodeAgent({
-      plane: this.plane,
-      nodeName: this.options.name ?? `node-${this.options.range}`,
-      dir: this.dir,
-      files: { ...runtimeFiles, ...(this.options.operator ? { appDir: productImageDir() } : {}) },
-      hostsFiles: this.network,
-      probePeriodCapSeconds: this.options.probePeriodCapSeconds ?? 1,
-      logger: this.logger.child({ component: "node-agent" }),
-    });
-    await this.agent.start();
+    const nodes = this.options.nodes ?? [{ name: `node-${this.options.range}` }];
+    if (nodes.length > this.plane.addresses.maxNodes)
+      throw new Error(`at most ${this.plane.addresses.maxNodes} nodes per cluster, not ${nodes.length}`);
+    const files = { ...runtimeFiles, ...(this.options.operator ? { appDir: productImageDir() } : {}) };
+    for (const [index, node] of nodes.entries()) {
+      const agent = new NodeAgent({
+        plane: this.plane,
+        nodeName: node.name,
+        index,
+        ...(node.labels ? { labels: node.labels } : {}),
+        dir: this.dir,
+        files,
+        hostsFiles: this.network,
+        probePeriodCapSeconds: this.options.probePeriodCapSeconds ?? 1,
+        logger: this.logger.child({ component: "node-agent", node: node.name }),
+      });
+      this.agents.push(agent);
+      await agent.start();
+    }
     // The ServiceAccount controller has made `default` (pods are refused without it).
     await this.waitFor(
       "the default ServiceAccount",
@@ -183,8 +239,10 @@ export class RealCluster {
       logger: this.logger.child({ component: "cert-manager" }),
     });
     const rendered = await this.kubectlOk(["kustomize", join(REPO_ROOT, "manifests")]);
-    await this.kubectlOk(["apply", "--server-side", "-f", "-"], rendered);
-    for (const deployment of ["redis-dr-webhook", "redis-dr-controller"]) {
+    const install = this.options.install ?? {};
+    await this.kubectlOk(["apply", "--server-side", "-f", "-"], adjustManifests(rendered, install));
+    for (const deployment of OPERATOR_DEPLOYMENTS) {
+      if (deployment === "redis-dr-controller" && install.controllerReplicas === 0) continue;
       await this.kubectlOk([
         "rollout",
         "status",
@@ -197,12 +255,22 @@ export class RealCluster {
     this.logger.info({ ms: Date.now() - started }, "redis-dr installed from manifests/");
   }
 
+  /** The pod runner (kubelet) of the node a pod runs on, or undefined when it runs nowhere. */
+  kubeletOf(name: string, namespace = "default"): Kubelet | undefined {
+    return this.agents.find((agent) => agent.kubelet.podIp(namespace, name) !== undefined)?.kubelet;
+  }
+
   /** A pod of the cluster as the API has it. */
   async pod(name: string, namespace = "default"): Promise<KubeObject | undefined> {
     return this.admin.find(`/api/v1/namespaces/${namespace}/pods/${name}`);
   }
 
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    this.stopping ??= this.stopAll();
+    return this.stopping;
+  }
+
+  private async stopAll(): Promise<void> {
     const attempt = async (what: string, step: () => Promise<void> | void) => {
       try {
         await step();
@@ -211,7 +279,7 @@ export class RealCluster {
       }
     };
     await attempt("cert-manager", () => this.certManager?.stop());
-    await attempt("the node agent", () => this.agent?.stop());
+    for (const agent of this.agents) await attempt(`node agent ${agent.nodeName}`, () => agent.stop());
     await attempt("the provisioner", () => this.provisioner?.stop());
     await attempt("the Service network", () => this.network?.stop());
     await attempt("the control plane", () => this.plane.stop());

@@ -8,8 +8,8 @@
  * cluster owns 10.<range>.0.0/16 there, so several ("regions") run side by side:
  *
  *   10.R.0.1:6443   kube-apiserver            10.R.0.2:2379   etcd
- *   10.R.0.3        the node (its agent's port 10250)
- *   10.R.1.0 …      pod IPs (up to 10.R.127.255)          10.R.160.0 …  LoadBalancer ingress IPs
+ *   10.R.0.3 + i    node i (its agent's port 10250), i < 4
+ *   10.R.1.0 …      pod IPs: node i's from 10.R.(1+32i).1 to 10.R.(32+32i).254       10.R.160.0 …  LoadBalancer IPs
  *   10.R.192.0/18   Service ClusterIPs (the API server allocates them; `kubernetes` is 10.R.192.1)
  *
  * The API server's addresses are not loopback, because EndpointSlice validation refuses loopback addresses
@@ -40,7 +40,10 @@ export function clusterAddresses(range: number) {
   return {
     apiServer: `${prefix}.0.1`,
     etcd: `${prefix}.0.2`,
-    node: `${prefix}.0.3`,
+    node: (index: number) => `${prefix}.0.${3 + index}`,
+    /** The third octets of node `index`'s pod addresses. */
+    podOctets: (index: number) => ({ first: 1 + 32 * index, last: 32 + 32 * index }),
+    maxNodes: 4,
     serviceCidr: `${prefix}.192.0/18`,
     kubernetesServiceIp: `${prefix}.192.1`,
   } as const;

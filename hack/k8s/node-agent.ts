@@ -43,6 +43,10 @@ export interface HostsFiles {
 export interface NodeAgentOptions {
   plane: ControlPlane;
   nodeName: string;
+  /** The node's index in its cluster: its address and its share of the pod addresses (control-plane.ts). */
+  index: number;
+  /** Extra Node labels, e.g. topology.kubernetes.io/region. */
+  labels?: Record<string, string>;
   /** Directory for pods' files; PVC data lives under `<dir>/pvcs`. */
   dir: string;
   files: RuntimeFiles;
@@ -137,9 +141,10 @@ export class RealNodeBackend implements NodeBackend {
     private readonly logger: Logger,
   ) {
     const { addresses } = options.plane;
-    this.hostIp = addresses.node;
+    this.hostIp = addresses.node(options.index);
     this.kubernetesService = { host: addresses.kubernetesServiceIp, port: 443 };
-    this.podIps = new IpPool(options.plane.range, 1, 127, 10);
+    const octets = addresses.podOctets(options.index);
+    this.podIps = new IpPool(options.plane.range, octets.first, octets.last, 10);
     const selector = encodeURIComponent(`spec.nodeName=${options.nodeName}`);
     this.pods = new JsonInformer(
       client,
@@ -365,6 +370,7 @@ export class NodeAgent {
           "kubernetes.io/arch": "amd64",
           "beta.kubernetes.io/os": "linux",
           "beta.kubernetes.io/arch": "amd64",
+          ...this.options.labels,
         },
       },
     };
@@ -407,7 +413,7 @@ export class NodeAgent {
           condition("Ready", "True", "KubeletReady", "redis-dr node agent is posting ready status"),
         ],
         addresses: [
-          { type: "InternalIP", address: plane.addresses.node },
+          { type: "InternalIP", address: plane.addresses.node(this.options.index) },
           { type: "Hostname", address: nodeName },
         ],
         capacity: resources,
@@ -449,7 +455,8 @@ export class NodeAgent {
   /** The kubelet port: only the API server's kubelet client certificate is served. */
   private async serve(): Promise<void> {
     const { plane, nodeName } = this.options;
-    const credentials = plane.issueNodeServingCertificate(nodeName, plane.addresses.node);
+    const address = plane.addresses.node(this.options.index);
+    const credentials = plane.issueNodeServingCertificate(nodeName, address);
     const server = https.createServer(
       {
         cert: readFileSync(credentials.cert),
@@ -464,7 +471,7 @@ export class NodeAgent {
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(KUBELET_PORT, plane.addresses.node, () => resolve());
+      server.listen(KUBELET_PORT, address, () => resolve());
     });
   }
 

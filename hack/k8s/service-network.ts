@@ -407,6 +407,12 @@ export class ServiceNetwork implements HostsFiles {
     for (const file of this.hostsFiles.values()) this.writeHostsFile(file);
   }
 
+  /** The ingress address of a LoadBalancer Service, or undefined (not one, or none given yet). */
+  loadBalancerIpOf(namespace: string, name: string): string | undefined {
+    const service = this.services.get(namespace, name);
+    return service ? this.loadBalancerIp(serviceView(service)) : undefined;
+  }
+
   /** The ingress address a LoadBalancer Service is served on here (its status's, or the one just given). */
   private loadBalancerIp(service: ServiceView): string | undefined {
     if (service.type !== "LoadBalancer" || service.loadBalancerClass !== undefined) return undefined;

@@ -49,17 +49,27 @@
  * Every pod process is started under a parent-death signal and in its own PID namespace, so nothing
  * outlives the test process even if it crashes before `stop()`.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { Sandbox, type SandboxOptions } from "./sandbox.ts";
+
+/** The kubectl on PATH (what `hack/dev.sh` checked), or the one `KUBECTL` names. */
+export const KUBECTL = process.env.KUBECTL ?? "kubectl";
 
 export { Sandbox, freePort, type SandboxOptions } from "./sandbox.ts";
 export { createCa, issueServingCertificate, type CertificateAuthority } from "./certs.ts";
 
-export interface TestSandbox {
-  readonly sandbox: Sandbox;
+/**
+ * What e2e tests use of a cluster, whichever back end runs it: the embedded sandbox (startSandbox) or the
+ * real control plane (hack/k8s/testing.ts, startRealTestCluster). Tests written against this run on both.
+ */
+export interface TestCluster {
+  readonly backend: "sandbox" | "real";
   readonly kubeconfigPath: string;
   readonly kubeConfig: KubeConfig;
-  readonly apiUrl: string;
+  /** The kubectl to run against it (the real control plane's own build for the real back end). */
+  readonly kubectlBinary: string;
   readonly range: number;
   readonly dir: string;
   podIP(name: string, namespace?: string): string | undefined;
@@ -74,10 +84,26 @@ export interface TestSandbox {
   startController(): Promise<void>;
   stopController(): Promise<void>;
   killController(signal?: NodeJS.Signals): void;
+  /** The URL of the (leading) controller's /metrics. */
+  controllerMetricsUrl(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** A sandbox, with what only the embedded API server can do (break its watches, forget its history). */
+export interface TestSandbox extends TestCluster {
+  readonly backend: "sandbox";
+  readonly sandbox: Sandbox;
+  readonly apiUrl: string;
   breakWatches(): void;
   failNextWatches(count: number, code?: number): void;
   compact(): void;
-  stop(): Promise<void>;
+}
+
+/** The sandbox behind a test cluster, for a test that uses what only the embedded API server can do. */
+export function asSandbox(cluster: TestCluster): TestSandbox {
+  if (cluster.backend !== "sandbox")
+    throw new Error("this test drives the embedded sandbox itself: run it with E2E_BACKEND=sandbox");
+  return cluster as TestSandbox;
 }
 
 /** Polls `check` until it returns something other than undefined/false/null; resolves with that value. */
@@ -119,7 +145,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<TestSa
   kubeConfig.loadFromFile(sandbox.kubeconfigPath);
   let stopped: Promise<void> | undefined;
   return {
+    backend: "sandbox",
     sandbox,
+    kubectlBinary: KUBECTL,
     kubeconfigPath: sandbox.kubeconfigPath,
     kubeConfig,
     apiUrl: sandbox.apiUrl,
@@ -147,6 +175,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<TestSa
     startController: async () => void (await sandbox.startController()),
     stopController: () => sandbox.stopController(),
     killController: (signal = "SIGKILL") => sandbox.controller?.signal(signal),
+    controllerMetricsUrl: async () => {
+      // Its port is the last one its log announced: it changes on restart.
+      const log = readFileSync(join(sandbox.dir, "logs", "controller.log"), "utf8");
+      const port = [...log.matchAll(/"metricsPort":(\d+)/g)].at(-1)?.[1];
+      if (port === undefined) throw new Error("the controller has not announced its metrics port yet");
+      return `http://127.0.0.1:${port}/metrics`;
+    },
     breakWatches: () => sandbox.api.breakWatches(),
     failNextWatches: (count, code = 500) => sandbox.api.failNextWatches(count, code),
     compact: () => sandbox.core.store.compact(),

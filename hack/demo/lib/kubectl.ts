@@ -4,9 +4,7 @@
  */
 import { spawn } from "node:child_process";
 import YAML from "yaml";
-
-/** The kubectl on PATH (what `hack/dev.sh` checked), or the one `KUBECTL` names. */
-export const KUBECTL = process.env.KUBECTL ?? "kubectl";
+import { KUBECTL } from "../../sandbox/testing.ts";
 
 export interface KubectlRun {
   readonly code: number | null;
@@ -22,11 +20,15 @@ export function displayCommand(args: readonly string[]): string {
 }
 
 export class Kubectl {
-  constructor(readonly kubeconfigPath: string) {}
+  constructor(
+    readonly kubeconfigPath: string,
+    /** The kubectl binary: the one on PATH, or the real control plane's own build (TestCluster.kubectlBinary). */
+    readonly binary = KUBECTL,
+  ) {}
 
   run(args: readonly string[], input = ""): Promise<KubectlRun> {
     return new Promise((resolve, reject) => {
-      const child = spawn(KUBECTL, ["--kubeconfig", this.kubeconfigPath, ...args], {
+      const child = spawn(this.binary, ["--kubeconfig", this.kubeconfigPath, ...args], {
         stdio: ["pipe", "pipe", "pipe"],
       });
       let stdout = "";

@@ -2,12 +2,10 @@
  * Looking at a sandbox the way an operator of the product would: the RedisCluster's status and conditions,
  * its Events, the controller's metrics, and the Redis pods themselves (INFO, keys).
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { Redis } from "ioredis";
 import type { Condition, RedisCluster } from "../../../schemas/generated/rediscluster.ts";
-import type { TestSandbox } from "../../sandbox/testing.ts";
+import type { TestCluster } from "../../sandbox/testing.ts";
 
 export const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
@@ -25,7 +23,7 @@ export class RegionView {
   readonly core: CoreV1Api;
 
   constructor(
-    readonly sb: TestSandbox,
+    readonly sb: TestCluster,
     readonly namespace: string,
   ) {
     this.custom = sb.kubeConfig.makeApiClient(CustomObjectsApi);
@@ -103,13 +101,9 @@ export function parseInfo(text: string): Record<string, string> {
   return fields;
 }
 
-/** The controller's metrics page (its port is the last one its log announced: it changes on restart). */
-export async function controllerMetrics(sb: TestSandbox): Promise<string> {
-  const log = readFileSync(join(sb.dir, "logs", "controller.log"), "utf8");
-  const ports = [...log.matchAll(/"metricsPort":(\d+)/g)];
-  const port = ports.at(-1)?.[1];
-  if (port === undefined) throw new Error("the controller has not announced its metrics port yet");
-  const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+/** The controller's metrics page (the leader's, where several run). */
+export async function controllerMetrics(sb: TestCluster): Promise<string> {
+  const response = await fetch(await sb.controllerMetricsUrl());
   return response.text();
 }
 

@@ -185,6 +185,11 @@ export class Kubelet {
     );
   }
 
+  /** The address of a pod running here, or undefined. */
+  podIp(namespace: string, name: string): string | undefined {
+    return this.runtimeOf(namespace, name)?.ip;
+  }
+
   /** Sends `signal` to a pod's container process tree (default: its first container). */
   signalPod(namespace: string, name: string, signal: NodeJS.Signals, container?: string): void {
     const pod = this.runtimeOf(namespace, name);

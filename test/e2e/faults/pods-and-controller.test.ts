@@ -10,6 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { Watch } from "@kubernetes/client-node";
 import { RegionLink } from "../../../hack/demo/lib/link.ts";
 import { condition, redisClient } from "../../../hack/demo/lib/observe.ts";
+import { asSandbox } from "../../../hack/sandbox/testing.ts";
 import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
 import { RedisProcess } from "../../controller/helpers/redis-process.ts";
 import {
@@ -65,7 +66,9 @@ async function writeRandomKeys(prefix: string, count: number, valueBytes: number
 }
 
 async function restartController(): Promise<void> {
-  await waitFor(() => region.sb.sandbox.controller?.running === false, { what: "the controller gone" });
+  await waitFor(() => asSandbox(region.sb).sandbox.controller?.running === false, {
+    what: "the controller gone",
+  });
   region.sb.startController();
 }
 

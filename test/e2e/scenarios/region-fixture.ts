@@ -1,10 +1,13 @@
 /**
- * What the scenario and fault tests share: a sandbox "region" with the webhook and the controller, real
- * kubectl, the drill helpers of hack/demo/lib, and small builders for the reference's objects.
+ * What the scenario and fault tests share: a "region" with the webhook and the controller, real kubectl,
+ * the drill helpers of hack/demo/lib, and small builders for the reference's objects. A region is the
+ * embedded sandbox, or with E2E_BACKEND=real a real cluster with redis-dr installed from manifests/
+ * (hack/k8s/testing.ts): the same scenario runs on both.
  */
 import { cpSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { startSandbox, waitFor, type TestSandbox } from "../../../hack/sandbox/testing.ts";
+import { startTestCluster } from "../../../hack/k8s/testing.ts";
+import { waitFor, type TestCluster } from "../../../hack/sandbox/testing.ts";
 import { Kubectl } from "../../../hack/demo/lib/kubectl.ts";
 import { RegionView, condition, parseInfo, redisClient } from "../../../hack/demo/lib/observe.ts";
 import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
@@ -12,22 +15,22 @@ import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
 export { waitFor };
 
 export interface Region {
-  readonly sb: TestSandbox;
+  readonly sb: TestCluster;
   readonly kubectl: Kubectl;
   view(namespace?: string): RegionView;
-  /** Stops the sandbox; with E2E_LOG_DIR set, keeps the operator's logs there first (for failed CI runs). */
+  /** Stops the region; with E2E_LOG_DIR set, keeps the operator's logs there first (for failed CI runs). */
   stop(): Promise<void>;
 }
 
-/** A sandbox with the webhook and the controller (resync every 2 s, so status follows quickly). */
+/** A region with the webhook and the controller (resync every 2 s, so status follows quickly). */
 export async function startRegion(range: number, options: { webhook?: boolean } = {}): Promise<Region> {
-  const sb = await startSandbox({
+  const sb = await startTestCluster({
     range,
     webhook: options.webhook ?? true,
     controller: true,
     operatorEnv: { RESYNC_SECONDS: "2" },
   });
-  const kubectl = new Kubectl(sb.kubeconfigPath);
+  const kubectl = new Kubectl(sb.kubeconfigPath, sb.kubectlBinary);
   if (options.webhook ?? true) {
     // The webhook reports ready a moment before its admission port listens (see the report of issue 8):
     // wait until a server-side dry run of a RedisCluster is admitted.
@@ -151,12 +154,12 @@ export async function writeKeys(
 
 /** What a user sees with `kubectl exec <pod> -- redis-cli INFO <section>` (the password from the pod's env). */
 export async function redisCliInfo(
-  sb: TestSandbox,
+  sb: TestCluster,
   pod: string,
   namespace: string,
   section: string,
 ): Promise<Record<string, string>> {
-  const run = await new Kubectl(sb.kubeconfigPath).ok([
+  const run = await new Kubectl(sb.kubeconfigPath, sb.kubectlBinary).ok([
     "-n",
     namespace,
     "exec",
