@@ -6,7 +6,8 @@
 #   hack/dev.sh bench     the benchmarks (pass --quick for a short run)
 # Installs: npm packages (npm ci, when node_modules is missing or older than package-lock.json) and the
 # Debian packages behind the commands the sandbox and the tests run (apt-get, when missing; needs root or sudo).
-# Needs, and says where to get when missing: Node.js 20 or newer, and kubectl 1.24 or newer (kustomize v4.5+).
+# Needs, and says where to get when missing: Node.js 20 or newer, kubectl 1.24 or newer (kustomize v4.5+), and
+# for `test` Go 1.26 or newer (the suite builds the real control plane from upstream sources: hack/k8s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,7 +43,7 @@ as_root() {
 packages=(
   redis-server:redis-server redis-sentinel:redis-sentinel redis-cli:redis-tools
   kubectl:kubernetes-client openssl:openssl cc:gcc ss:iproute2 nsenter:util-linux setpriv:util-linux
-  promtool:prometheus lua5.1:lua5.1 shellcheck:shellcheck
+  promtool:prometheus lua5.1:lua5.1 shellcheck:shellcheck nft:nftables ip:iproute2
 )
 missing=()
 for entry in "${packages[@]}"; do
@@ -75,6 +76,18 @@ if ! [[ $kustomize_major =~ ^[0-9]+$ && $kustomize_minor =~ ^[0-9]+$ ]] ||
   } >&2
   if [ "$job" = test ]; then exit 1; fi
   echo "continuing with $job: it runs with this kubectl, but the manifest tests would fail with it" >&2
+fi
+
+# Go: the test suite builds the real control plane (kube-apiserver, etcd, … from upstream sources, hack/k8s).
+if [ "$job" = test ]; then
+  go_minor=$(go env GOVERSION 2>/dev/null | sed -n 's/^go1\.\([0-9]*\).*/\1/p')
+  if ! [[ $go_minor =~ ^[0-9]+$ ]] || ((go_minor < 26)); then
+    {
+      echo "the test suite builds Kubernetes from source, which needs Go 1.26 or newer, found: $(go env GOVERSION 2>/dev/null || echo none)."
+      echo "Install it from https://go.dev/dl/ and make it the first go on PATH."
+    } >&2
+    exit 1
+  fi
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then

@@ -9,7 +9,8 @@ import { after, before, describe, it } from "node:test";
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { Redis } from "ioredis";
 import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
-import { startSandbox, waitFor, type TestSandbox } from "../../../hack/sandbox/testing.ts";
+import { startTestCluster } from "../../../hack/k8s/testing.ts";
+import { waitFor, type TestCluster } from "../../../hack/sandbox/testing.ts";
 import { RedisProcess } from "../../controller/helpers/redis-process.ts";
 
 const PASSWORD = "issue6-sync-pw-3307";
@@ -18,13 +19,13 @@ const group = { group: "redis.io", version: "v1", namespace: NS, plural: "redisc
 const merge = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 const source = new RedisProcess({ host: "127.26.60.1", password: PASSWORD });
-let sb: TestSandbox;
+let sb: TestCluster;
 let custom: CustomObjectsApi;
 const paused = new Set<string>();
 
 before(async () => {
   await source.start();
-  sb = await startSandbox({ range: 26, controller: true, operatorEnv: { RESYNC_SECONDS: "1" } });
+  sb = await startTestCluster({ range: 26, controller: true, operatorEnv: { RESYNC_SECONDS: "1" } });
   custom = sb.kubeConfig.makeApiClient(CustomObjectsApi);
   const core = sb.kubeConfig.makeApiClient(CoreV1Api);
   await core.createNamespacedSecret({

@@ -9,19 +9,20 @@ import { after, before, describe, it } from "node:test";
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { Redis } from "ioredis";
 import type { RedisCluster, RedisClusterSpec } from "../../../schemas/generated/rediscluster.ts";
-import { startSandbox, waitFor, type TestSandbox } from "../../../hack/sandbox/testing.ts";
+import { startTestCluster } from "../../../hack/k8s/testing.ts";
+import { waitFor, type TestCluster } from "../../../hack/sandbox/testing.ts";
 
 const PASSWORD = "issue6-pw-5521";
 const NS = "default";
 const group = { group: "redis.io", version: "v1", namespace: NS, plural: "redisclusters" };
 const merge = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
-let sb: TestSandbox;
+let sb: TestCluster;
 let custom: CustomObjectsApi;
 let core: CoreV1Api;
 
 before(async () => {
-  sb = await startSandbox({ range: 24, controller: true, operatorEnv: { RESYNC_SECONDS: "1" } });
+  sb = await startTestCluster({ range: 24, controller: true, operatorEnv: { RESYNC_SECONDS: "1" } });
   custom = sb.kubeConfig.makeApiClient(CustomObjectsApi);
   core = sb.kubeConfig.makeApiClient(CoreV1Api);
 });

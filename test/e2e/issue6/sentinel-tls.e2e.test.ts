@@ -12,7 +12,8 @@ import { after, before, describe, it } from "node:test";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { Redis } from "ioredis";
 import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
-import { startSandbox, waitFor, type TestSandbox } from "../../../hack/sandbox/testing.ts";
+import { startTestCluster } from "../../../hack/k8s/testing.ts";
+import { waitFor, type TestCluster } from "../../../hack/sandbox/testing.ts";
 import { createTestCertificates } from "../../controller/helpers/tls.ts";
 
 const PASSWORD = "sentinel-tls-pw-7310";
@@ -20,12 +21,12 @@ const NS = "default";
 const group = { group: "redis.io", version: "v1", namespace: NS, plural: "redisclusters" };
 const certificates = createTestCertificates();
 
-let sb: TestSandbox;
+let sb: TestCluster;
 let custom: CustomObjectsApi;
 let core: CoreV1Api;
 
 before(async () => {
-  sb = await startSandbox({ range: 27, controller: true, operatorEnv: { RESYNC_SECONDS: "1" } });
+  sb = await startTestCluster({ range: 27, controller: true, operatorEnv: { RESYNC_SECONDS: "1" } });
   custom = sb.kubeConfig.makeApiClient(CustomObjectsApi);
   core = sb.kubeConfig.makeApiClient(CoreV1Api);
 });

@@ -10,7 +10,8 @@ import { after, before, describe, it } from "node:test";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { Redis } from "ioredis";
 import type { RedisCluster, RedisClusterSpec } from "../../../schemas/generated/rediscluster.ts";
-import { startSandbox, waitFor, type TestSandbox } from "../../../hack/sandbox/testing.ts";
+import { startTestCluster } from "../../../hack/k8s/testing.ts";
+import { waitFor, type TestCluster } from "../../../hack/sandbox/testing.ts";
 import { ioredisAdminFactory } from "../../../controller/redis/ioredis-admin.ts";
 import { AdminPool } from "../../../controller/replication/context.ts";
 import { RedisProcess } from "../../controller/helpers/redis-process.ts";
@@ -24,13 +25,13 @@ const group = { group: "redis.io", version: "v1", namespace: NS, plural: "redisc
 const ours = createTestCertificates(["IP:127.25.60.1"]);
 const foreign = createTestCertificates();
 const source = new RedisProcess({ host: "127.25.60.1", password: SOURCE_PASSWORD, tls: ours });
-let sb: TestSandbox;
+let sb: TestCluster;
 let custom: CustomObjectsApi;
 let core: CoreV1Api;
 
 before(async () => {
   await source.start();
-  sb = await startSandbox({ range: 25, controller: true, operatorEnv: { RESYNC_SECONDS: "1" } });
+  sb = await startTestCluster({ range: 25, controller: true, operatorEnv: { RESYNC_SECONDS: "1" } });
   custom = sb.kubeConfig.makeApiClient(CustomObjectsApi);
   core = sb.kubeConfig.makeApiClient(CoreV1Api);
   for (const [name, password] of [

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The suite on the real control plane: test/k8s/ and the e2e scenario files that run on either back end
+# (E2E_BACKEND=real, hack/k8s/testing.ts). Builds the binaries (or finds them in the cache) and fetches the
+# upstream CRDs' Go modules while the network is there, then runs the test files inside a network namespace
+# of their own (hack/k8s/in-netns.sh), one file at a time: each starts its own cluster, and a control plane
+# is 4-5 processes on 2 cores. Arguments replace the file list.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+bash hack/k8s/build.sh >/dev/null
+node --import tsx --eval 'await (await import("./hack/k8s/upstream-crds.ts")).upstreamCrdFiles();'
+
+if [ $# -gt 0 ]; then
+  files=("$@")
+else
+  mapfile -t files < <(find test/k8s -name '*.test.ts' | sort)
+  # The e2e files that drive only what both back ends offer (TestCluster); the others use the sandbox's own
+  # controls (asSandbox) and run on the sandbox only.
+  files+=(
+    test/e2e/scenarios/basic-example.test.ts
+    test/e2e/scenarios/cross-region.test.ts
+    test/e2e/scenarios/monitoring-and-drill.test.ts
+    test/e2e/scenarios/troubleshooting.test.ts
+    test/e2e/issue6/min-sync-replicas.e2e.test.ts
+    test/e2e/issue6/sentinel-dr.e2e.test.ts
+    test/e2e/issue6/sentinel-tls.e2e.test.ts
+    test/e2e/issue6/tls-dr.e2e.test.ts
+    test/e2e/faults/empty-source.test.ts
+    test/e2e/faults/link-and-source.test.ts
+  )
+fi
+E2E_BACKEND=real exec hack/k8s/in-netns.sh node --import tsx --test --test-concurrency=1 --test-timeout=600000 \
+  "${files[@]}"
