@@ -11,7 +11,9 @@
  * - list items are correlated with their old value only for `x-kubernetes-list-type: map` (by the map keys);
  *   map entries (additionalProperties) by key;
  * - a failed rule is reported at the node's path plus its `fieldPath`, with `messageExpression`, `message` or
- *   `failed rule: <rule>`, and its `reason` (FieldValueInvalid by default).
+ *   `failed rule: <rule>`, and its `reason` (FieldValueInvalid by default); an Invalid error prints the value
+ *   of a scalar node and leaves out that of an object or array (`Invalid value: <message>`), like 1.37;
+ * - the errors are the API server's field errors (hack/sandbox/api/field-errors.ts), printed like its own.
  *
  * What it does not do: cost estimation and limits, type-checking at CRD creation, the Kubernetes CEL libraries
  * beyond the standard ones and the strings extension, `optionalOldSelf`, and `format: date-time` as timestamps.
@@ -19,10 +21,21 @@
 import { celEnv, isCelError, parse, plan, type CelEnv } from "@bufbuild/cel";
 import { strings } from "@bufbuild/cel/ext";
 import type { CelRule, SchemaNode } from "../../schemas/rediscluster.ts";
-import { FieldPath } from "../../webhook/validation/field-path.ts";
-import { forbidden, invalid, required, type FieldError } from "../../webhook/validation/field-errors.ts";
+import {
+  childPath,
+  forbidden,
+  indexPath,
+  invalid,
+  invalidOmittingValue,
+  keyPath,
+  required,
+  type FieldErrorOf,
+} from "../sandbox/api/field-errors.ts";
 
 type Program = (bindings: Record<string, unknown>) => unknown;
+
+/** What a rule reports: the error type of its `reason` (Required, Forbidden), otherwise Invalid. */
+export type CelFieldError = FieldErrorOf<"FieldValueRequired" | "FieldValueInvalid" | "FieldValueForbidden">;
 
 const env: CelEnv = celEnv({ funcs: strings });
 const programs = new Map<string, Program>();
@@ -86,13 +99,18 @@ function childSchema(node: SchemaNode | undefined, key: string): SchemaNode | un
 }
 
 /** `.spec.replicaMode.promote` relative to `base`. */
-function resolveFieldPath(base: FieldPath, fieldPath: string | undefined): FieldPath {
-  if (!fieldPath) return base;
-  const names = fieldPath.split(".").filter((name) => name !== "");
-  return names.length > 0 ? base.child(...names) : base;
+function resolveFieldPath(base: string, fieldPath: string | undefined): string {
+  const names = (fieldPath ?? "").split(".").filter((name) => name !== "");
+  return names.reduce(childPath, base);
 }
 
-function ruleError(rule: CelRule, path: FieldPath, node: SchemaNode, message: string): FieldError {
+function ruleError(
+  rule: CelRule,
+  path: string,
+  node: SchemaNode,
+  value: unknown,
+  message: string,
+): CelFieldError {
   const at = resolveFieldPath(path, rule.fieldPath);
   switch (rule.reason) {
     case "FieldValueForbidden":
@@ -100,28 +118,36 @@ function ruleError(rule: CelRule, path: FieldPath, node: SchemaNode, message: st
     case "FieldValueRequired":
       return required(at, message);
     default:
-      // Kubernetes prints the schema type of the node in place of the value.
-      return invalid(at, node.type ?? "object", message);
+      // The value of a scalar is printed; that of an object or an array is left out.
+      return node.type === "object" || node.type === "array"
+        ? invalidOmittingValue(at, message)
+        : invalid(at, value, message);
   }
 }
+
+/** The rule's message, or the rule itself, in the API server's evaluation errors. */
+const ruleErrorString = (rule: CelRule): string => (rule.message ?? rule.rule).trim();
 
 function evaluateRule(
   rule: CelRule,
   node: SchemaNode,
-  path: FieldPath,
+  path: string,
+  value: unknown,
   bindings: Record<string, unknown>,
-): FieldError | undefined {
+): CelFieldError | undefined {
   const result = compileRule(rule.rule)(bindings);
   if (result === true) return undefined;
   if (isCelError(result)) {
-    return invalid(path, node.type ?? "object", `rule evaluation error: ${rule.rule}: ${result.message}`);
+    // The API server prints the node's schema type in place of the value here ("" for int-or-string).
+    return invalid(path, node.type ?? "", `${result.message} evaluating rule: ${ruleErrorString(rule)}`);
   }
-  let message = rule.message ?? `failed rule: ${rule.rule}`;
+  let message = rule.message?.trim() || `failed rule: ${ruleErrorString(rule)}`;
   if (rule.messageExpression) {
+    // A message expression that fails, or gives no single line of text, falls back to the message.
     const text = compileRule(rule.messageExpression)(bindings);
-    if (typeof text === "string" && text.trim() !== "") message = text;
+    if (typeof text === "string" && text.trim() !== "" && !text.includes("\n")) message = text.trim();
   }
-  return ruleError(rule, path, node, message);
+  return ruleError(rule, path, node, value, message);
 }
 
 function listMapKey(item: unknown, keys: readonly string[]): string | undefined {
@@ -132,9 +158,9 @@ function visit(
   node: SchemaNode,
   value: unknown,
   oldValue: unknown,
-  path: FieldPath,
+  path: string,
   atRoot: boolean,
-  errors: FieldError[],
+  errors: CelFieldError[],
 ): void {
   if (value === undefined || value === null) return;
   const rules = node["x-kubernetes-validations"] ?? [];
@@ -144,7 +170,7 @@ function visit(
     for (const rule of rules) {
       if (isTransitionRule(rule) && oldSelf === undefined) continue;
       const bindings = oldSelf === undefined ? { self } : { self, oldSelf };
-      const error = evaluateRule(rule, node, path, bindings);
+      const error = evaluateRule(rule, node, path, value, bindings);
       if (error) errors.push(error);
     }
   }
@@ -161,7 +187,7 @@ function visit(
     value.forEach((item, i) => {
       const key = keys.length > 0 ? listMapKey(item, keys) : undefined;
       const oldItem = key === undefined ? undefined : oldByKey.get(key);
-      visit(node.items as SchemaNode, item, oldItem, path.index(i), false, errors);
+      visit(node.items as SchemaNode, item, oldItem, indexPath(path, i), false, errors);
     });
     return;
   }
@@ -173,8 +199,14 @@ function visit(
       const childNode =
         declared ?? (typeof node.additionalProperties === "object" ? node.additionalProperties : undefined);
       if (!childNode) continue;
-      const childPath = declared ? path.child(key) : path.key(key);
-      visit(childNode, child, old?.[key], childPath, false, errors);
+      visit(
+        childNode,
+        child,
+        old?.[key],
+        declared ? childPath(path, key) : keyPath(path, key),
+        false,
+        errors,
+      );
     }
   }
 }
@@ -187,8 +219,8 @@ export function validateWithCel(
   schema: SchemaNode,
   object: unknown,
   oldObject: unknown | undefined,
-): FieldError[] {
-  const errors: FieldError[] = [];
-  visit(schema, object, oldObject, FieldPath.root(), true, errors);
+): CelFieldError[] {
+  const errors: CelFieldError[] = [];
+  visit(schema, object, oldObject, "", true, errors);
   return errors;
 }

@@ -7,9 +7,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
-import { errorBody, type FieldError } from "../../../webhook/validation/field-errors.ts";
 import { Admission, type Operation, type ServiceResolver, type UserInfo } from "./admission.ts";
 import { normalizeCustomResource, validateCustomResource } from "./crd-schema.ts";
+import { invalid, required, type FieldError } from "./field-errors.ts";
 import { microTimeError } from "./micro-time.ts";
 import { applyJsonPatch, mergePatch, strategicMergePatch, type PatchType } from "./patch.ts";
 import {
@@ -33,7 +33,6 @@ import {
   methodNotSupported,
   notFound,
   OBJECT_MODIFIED,
-  type InvalidCause,
   type JsonObject,
   type KubeObject,
 } from "./types.ts";
@@ -92,12 +91,6 @@ const withoutMetadata = (object: KubeObject): JsonObject => {
 };
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-const fieldErrorToCause = (error: FieldError): InvalidCause => ({
-  field: error.field,
-  body: errorBody(error),
-  reason: error.type,
-});
 
 export class ApiCore {
   readonly store = new Store();
@@ -252,15 +245,6 @@ export class ApiCore {
       );
     }
     this.requireNamespace(type, meta.namespace);
-    if (!meta.name) {
-      throw invalidObject(type.kind, type.group, "", [
-        {
-          field: "metadata.name",
-          body: "Required value: name or generateName is required",
-          reason: "FieldValueRequired",
-        },
-      ]);
-    }
     object.apiVersion = apiVersionOf(type);
     object.kind = type.kind;
     meta.uid = randomUUID();
@@ -272,6 +256,9 @@ export class ApiCore {
     else delete meta.generation;
     if (type.statusSubresource) delete object.status;
     this.prepareBuiltin(type, object, undefined, ctx);
+    // Refused with every other error of the object, as the strategy's validation reports them.
+    if (!meta.name)
+      throw invalidObject(type.kind, type.group, "", this.validationErrors(type, object, undefined));
     this.hooksOf(type).prepareCreate?.(object);
 
     let result: KubeObject;
@@ -312,12 +299,9 @@ export class ApiCore {
     const old = this.get(type, namespace, name);
     const rv = candidate.metadata.resourceVersion;
     if (!rv && type.crdName) {
-      throw invalidObject(type.kind, type.group, name, [
-        {
-          field: "metadata.resourceVersion",
-          body: "Invalid value: 0x0: must be specified for an update",
-          reason: "FieldValueInvalid",
-        },
+      // The generic registry's check, which names the resource where validation names the kind.
+      throw invalidObject(type.resource, type.group, name, [
+        invalid("metadata.resourceVersion", 0, "must be specified for an update"),
       ]);
     }
     if (rv && rv !== old.metadata.resourceVersion) {
@@ -518,7 +502,8 @@ export class ApiCore {
   /** fieldValidation: Strict refuses unknown fields (400), Warn reports them, Ignore drops them silently. */
   private reportUnknownFields(type: ResourceType, dropped: readonly string[], ctx: WriteContext): void {
     if (dropped.length === 0 || ctx.fieldValidation === "Ignore") return;
-    const unknown = dropped.map((path) => `unknown field "${path}"`);
+    // Sorted, as the pruning reports them (sort.Strings).
+    const unknown = [...dropped].sort().map((path) => `unknown field "${path}"`);
     if (ctx.fieldValidation === "Strict") {
       throw badRequest(
         `${type.kind} in version "${type.version}" cannot be handled as a ${type.kind}: strict decoding error: ${unknown.join(", ")}`,
@@ -527,20 +512,43 @@ export class ApiCore {
     ctx.warnings?.push(...unknown);
   }
 
-  private validate(type: ResourceType, object: KubeObject, old: KubeObject | undefined): void {
+  /**
+   * The strategy's validation errors: the object's metadata, then for a custom resource its schema, list
+   * types and CEL rules (crd-schema.ts), in that order.
+   */
+  private validationErrors(
+    type: ResourceType,
+    object: KubeObject,
+    old: KubeObject | undefined,
+    subresource = "",
+  ): FieldError[] {
     const name = object.metadata.name ?? "";
-    const causes: InvalidCause[] = [];
-    if (!DNS_SUBDOMAIN.test(name) || name.length > 253) {
-      causes.push({
-        field: "metadata.name",
-        body: `Invalid value: ${JSON.stringify(name)}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`,
-        reason: "FieldValueInvalid",
-      });
+    const errors: FieldError[] = [];
+    if (name === "") {
+      errors.push(required("metadata.name", "name or generateName is required"));
+    } else if (!DNS_SUBDOMAIN.test(name) || name.length > 253) {
+      errors.push(
+        invalid(
+          "metadata.name",
+          name,
+          "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+        ),
+      );
     }
-    if (type.crdName && type.schema) {
-      causes.push(...validateCustomResource(type.schema, object, old).map(fieldErrorToCause));
-    }
-    if (causes.length > 0) throw invalidObject(type.kind, type.group, name, causes);
+    return type.crdName && type.schema
+      ? validateCustomResource(type.schema, object, old, errors, subresource)
+      : errors;
+  }
+
+  /** 422 Invalid listing every validation error. */
+  private validate(
+    type: ResourceType,
+    object: KubeObject,
+    old: KubeObject | undefined,
+    subresource = "",
+  ): void {
+    const errors = this.validationErrors(type, object, old, subresource);
+    if (errors.length > 0) throw invalidObject(type.kind, type.group, object.metadata.name ?? "", errors);
   }
 
   /** Mutating webhooks → (defaulting/pruning again for custom resources) → validating webhooks. */
@@ -583,7 +591,7 @@ export class ApiCore {
           ? old.metadata.generation
           : (old.metadata.generation ?? 0) + 1;
       }
-      this.validate(type, result, old);
+      this.validate(type, result, old, subresource);
       collect(await this.admission.validate({ ...attrs, object: result }));
       return result;
     } catch (error) {

@@ -2,6 +2,7 @@
  * The object and error shapes the sandbox API server speaks: Kubernetes objects as plain JSON, and
  * `metav1.Status` errors with the same reasons, codes and messages the real API server returns.
  */
+import { aggregate, errorBody, goQuote, type FieldError } from "./field-errors.ts";
 
 export interface OwnerReference {
   apiVersion: string;
@@ -130,29 +131,28 @@ export const internalError = (message: string): ApiError =>
 
 export const gone = (message: string): ApiError => ApiError.of(410, "Expired", message);
 
-/** A field error as the API server reports it in `details.causes`. */
-export interface InvalidCause {
-  field: string;
-  /** The part after the field, e.g. `Invalid value: 70000: must be between 1 and 65535`. */
-  body: string;
-  reason: string;
-}
-
-/** 422 Invalid: `RedisCluster.redis.io "name" is invalid: [field: body, ...]`. */
+/**
+ * 422 Invalid (errors.NewInvalid): `RedisCluster.redis.io "name" is invalid: [field: body, ...]`, one cause
+ * per error. `qualifiedKind` is usually the kind and group (`RedisCluster`, `redis.io`); some checks of the
+ * generic registry name the resource instead (`redisclusters`).
+ */
 export function invalidObject(
   kind: string,
   group: string,
   name: string,
-  causes: readonly InvalidCause[],
+  errors: readonly FieldError[],
 ): ApiError {
   const qualifiedKind = group === "" ? kind : `${kind}.${group}`;
-  const lines = causes.map((c) => (c.field === "" ? c.body : `${c.field}: ${c.body}`));
-  const joined = lines.length === 1 ? (lines[0] ?? "") : `[${lines.join(", ")}]`;
-  return ApiError.of(422, "Invalid", `${qualifiedKind} "${name}" is invalid: ${joined}`, {
-    name,
+  const message =
+    errors.length === 0
+      ? `${qualifiedKind} ${goQuote(name)} is invalid`
+      : `${qualifiedKind} ${goQuote(name)} is invalid: ${aggregate(errors)}`;
+  return ApiError.of(422, "Invalid", message, {
+    // StatusDetails leaves an empty name out.
+    ...(name === "" ? {} : { name }),
     group,
     kind,
-    causes: causes.map((c) => ({ reason: c.reason, message: c.body, field: c.field })),
+    causes: errors.map((e) => ({ reason: e.type, message: errorBody(e), field: e.field })),
   });
 }
 
