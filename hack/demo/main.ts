@@ -4,6 +4,8 @@
  *
  *   npm run demo                          the drill, then a summary of measured figures
  *   npm run demo -- --timeline out.svg    also writes the drill's timeline (lag, link state, roles) as SVG
+ *   npm run demo -- --control-plane real  the same drill on a real control plane (kube-apiserver, etcd, … built
+ *                                         from upstream, hack/k8s), redis-dr installed from manifests/
  *
  * One sandbox plays both regions of the reference's cross-region example: namespace us-east is us-east-1
  * (redis-east, the primary) and us-west is us-west-2 (redis-west, the DR cluster). The wide-area network
@@ -16,7 +18,9 @@ import { cpSync, existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { startSandbox, waitFor, type TestSandbox } from "../sandbox/testing.ts";
+import { inPrivateNetworkNamespace, runInsideNetns } from "../k8s/netns.ts";
+import { startTestCluster, type Backend } from "../k8s/testing.ts";
+import { waitFor, type TestCluster } from "../sandbox/testing.ts";
 import { Kubectl } from "./lib/kubectl.ts";
 import { RegionLink } from "./lib/link.ts";
 import { startWriteLoad, type WriteLoad } from "./lib/load.ts";
@@ -37,20 +41,36 @@ import type { RedisCluster } from "../../schemas/generated/rediscluster.ts";
 const RANGE = 30;
 const EAST = "us-east";
 const WEST = "us-west";
-/** The wide-area network: west → east and east → west, outside the sandbox's address pools. */
-const WAN_TO_EAST = { host: `127.${RANGE}.240.1`, port: 6379 };
-const WAN_TO_WEST = { host: `127.${RANGE}.240.2`, port: 6379 };
 const INSTANCES = 3;
 const SEED_KEYS = 5000;
 const STEPS = 13;
 
 const { values: options } = parseArgs({
-  options: { timeline: { type: "string" }, help: { type: "boolean", short: "h" } },
+  options: {
+    timeline: { type: "string" },
+    "control-plane": { type: "string", default: "sandbox" },
+    help: { type: "boolean", short: "h" },
+  },
 });
 if (options.help === true) {
-  process.stdout.write("usage: npm run demo [-- --timeline PATH.svg]\n");
+  process.stdout.write("usage: npm run demo [-- --timeline PATH.svg] [--control-plane sandbox|real]\n");
   process.exit(0);
 }
+const controlPlane: Backend = ((value: string) => {
+  if (value === "sandbox" || value === "real") return value;
+  process.stderr.write(`--control-plane must be sandbox or real, not ${value}\n`);
+  process.exit(2);
+})(options["control-plane"]);
+// The real control plane runs in a network namespace of its own: build it, then run the demo again there.
+if (controlPlane === "real" && !inPrivateNetworkNamespace()) process.exit(await runInsideNetns());
+
+/**
+ * The wide-area network: west → east and east → west, outside the clusters' address pools (on the
+ * sandbox's loopback range, or in the real cluster's network namespace).
+ */
+const WAN_NET = controlPlane === "real" ? 10 : 127;
+const WAN_TO_EAST = { host: `${WAN_NET}.${RANGE}.240.1`, port: 6379 };
+const WAN_TO_WEST = { host: `${WAN_NET}.${RANGE}.240.2`, port: 6379 };
 
 const say = new Narrator(STEPS);
 const password = randomBytes(18).toString("base64url");
@@ -66,7 +86,7 @@ const figures = {
 const samples: TimelineSample[] = [];
 
 // Everything that must be stopped, in reverse order of creation.
-let sandbox: TestSandbox | undefined;
+let sandbox: TestCluster | undefined;
 const links: RegionLink[] = [];
 const loads: WriteLoad[] = [];
 let sampling = false;
@@ -111,14 +131,15 @@ async function main(): Promise<void> {
     "Start the sandbox: API server, the admission webhook, the controller",
     `One sandbox plays both regions: namespace ${EAST} is us-east-1, ${WEST} is us-west-2; the network between them is a TCP proxy per direction.`,
   );
-  sandbox = await startSandbox({
+  sandbox = await startTestCluster({
+    backend: controlPlane,
     range: RANGE,
     webhook: true,
     controller: true,
     operatorEnv: { RESYNC_SECONDS: "1" },
   });
   const sb = sandbox;
-  const kubectl = new Kubectl(sb.kubeconfigPath);
+  const kubectl = new Kubectl(sb.kubeconfigPath, sb.kubectlBinary);
   // The webhook says ready a moment before its admission port listens: wait until it admits a dry run.
   const probe = {
     apiVersion: "redis.io/v1",
@@ -133,7 +154,9 @@ async function main(): Promise<void> {
   );
   const east = new RegionView(sb, EAST);
   const west = new RegionView(sb, WEST);
-  say.observe(`API server ${sb.apiUrl}; kubeconfig ${sb.kubeconfigPath}`);
+  say.observe(
+    `API server ${sb.kubeConfig.getCurrentCluster()?.server ?? ""}; kubeconfig ${sb.kubeconfigPath}`,
+  );
   say.note(
     `Try it yourself while the demo runs: kubectl --kubeconfig ${sb.kubeconfigPath} get redisclusters -A`,
   );
@@ -699,7 +722,7 @@ async function fullSyncs(region: RegionView, pods: readonly string[]): Promise<n
   return total;
 }
 
-function serviceAddress(sb: TestSandbox, service: string, namespace: string): string {
+function serviceAddress(sb: TestCluster, service: string, namespace: string): string {
   const ip = sb.resolve(`${service}.${namespace}.svc.cluster.local`);
   if (ip === undefined) throw new Error(`Service ${namespace}/${service} has no address`);
   return ip;

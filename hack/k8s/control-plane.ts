@@ -72,19 +72,25 @@ interface ComponentProcess {
   exited: Promise<void>;
 }
 
-/**
- * Throws unless this process runs in a network namespace of its own: one whose only interface is loopback
- * (/proc/self/net/dev lists the interfaces of the caller's network namespace).
- */
-export function assertPrivateNetworkNamespace(): void {
-  const interfaces = readFileSync("/proc/self/net/dev", "utf8")
+/** True when this process's network namespace has no interface but loopback (/proc/self/net/dev lists them). */
+export function inPrivateNetworkNamespace(): boolean {
+  const names = privateNetworkInterfaces();
+  return names.length === 1 && names[0] === "lo";
+}
+
+function privateNetworkInterfaces(): string[] {
+  return readFileSync("/proc/self/net/dev", "utf8")
     .split("\n")
     .slice(2)
-    .map((line) => line.split(":")[0]?.trim())
-    .filter((name) => name !== undefined && name !== "");
-  if (interfaces.length !== 1 || interfaces[0] !== "lo")
+    .map((line) => line.split(":")[0]?.trim() ?? "")
+    .filter((name) => name !== "");
+}
+
+/** Throws unless this process runs in a network namespace of its own. */
+export function assertPrivateNetworkNamespace(): void {
+  if (!inPrivateNetworkNamespace())
     throw new Error(
-      `the real control plane runs only inside a network namespace of its own (here: ${interfaces.join(", ")}), ` +
+      `the real control plane runs only inside a network namespace of its own (here: ${privateNetworkInterfaces().join(", ")}), ` +
         "so that none of its addresses reach anything outside this machine: run the command under " +
         "hack/k8s/in-netns.sh",
     );

@@ -18,6 +18,8 @@ import { join } from "node:path";
 export type Backend = "sandbox" | "real";
 
 export interface TestClusterOptions {
+  /** The back end (default: e2eBackend(), from E2E_BACKEND). */
+  backend?: Backend;
   /** Second octet of the cluster's addresses (127.R/16 on the sandbox, 10.R/16 on the real one). */
   range: number;
   webhook?: boolean;
@@ -36,7 +38,7 @@ export function e2eBackend(): Backend {
 }
 
 export async function startTestCluster(options: TestClusterOptions): Promise<TestCluster> {
-  if (e2eBackend() === "sandbox") {
+  if ((options.backend ?? e2eBackend()) === "sandbox") {
     return startSandbox({
       range: options.range,
       webhook: options.webhook ?? false,

@@ -6,11 +6,13 @@
  * SIGINT/SIGTERM.
  *
  *   npm run sandbox -- [--kubeconfig PATH] [--no-operator] [--range N] [--log-level info]
+ *   npm run sandbox -- --control-plane real [...]   the same on a real control plane (hack/k8s/local-cluster.ts)
  */
 import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import pino from "pino";
+import { runLocalCluster } from "../k8s/local-cluster.ts";
 import { REPO_ROOT, Sandbox } from "./sandbox.ts";
 
 const { values } = parseArgs({
@@ -19,6 +21,7 @@ const { values } = parseArgs({
     "no-operator": { type: "boolean", default: false },
     range: { type: "string", default: "10" },
     "log-level": { type: "string", default: "info" },
+    "control-plane": { type: "string", default: "sandbox" },
   },
 });
 
@@ -28,6 +31,15 @@ mkdirSync(logDir, { recursive: true });
 const logFile = join(logDir, "sandbox.log");
 const logger = pino({ level: values["log-level"] }, pino.destination({ dest: logFile, sync: true }));
 const operator = !values["no-operator"];
+
+if (values["control-plane"] === "real") {
+  process.exit(
+    await runLocalCluster({ range: Number(values.range), kubeconfigPath, operator, logger, logFile }),
+  );
+} else if (values["control-plane"] !== "sandbox") {
+  process.stderr.write(`--control-plane must be sandbox or real, not ${values["control-plane"]}\n`);
+  process.exit(2);
+}
 
 let sandbox: Sandbox | undefined;
 let stopping = false;
