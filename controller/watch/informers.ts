@@ -35,7 +35,7 @@ function clusterKeyOf(object: KubernetesObject, own: boolean): string | undefine
   return namespace === undefined || name === undefined ? undefined : keyOf(namespace, name);
 }
 
-interface Restartable {
+export interface Restartable {
   stop(): Promise<void>;
 }
 
@@ -46,9 +46,6 @@ function watchWithRestart<T extends KubernetesObject>(
   enqueue: (key: string) => void,
   own: boolean,
 ): Restartable {
-  let stopped = false;
-  let failures = 0;
-  let timer: NodeJS.Timeout | undefined;
   const onObject = (object: T) => {
     const key = clusterKeyOf(object, own);
     if (key !== undefined) enqueue(key);
@@ -77,6 +74,21 @@ function watchWithRestart<T extends KubernetesObject>(
     if (key !== undefined) generations.delete(key);
     onObject(object);
   });
+  return keepWatching(informer, what, log);
+}
+
+/**
+ * Starts an informer and restarts it after a backoff (250 ms doubling to 30 s) whenever its watch fails:
+ * client-node informers stop on a watch error and do not restart themselves.
+ */
+export function keepWatching<T extends KubernetesObject>(
+  informer: Informer<T>,
+  what: string,
+  log: Logger,
+): Restartable {
+  let stopped = false;
+  let failures = 0;
+  let timer: NodeJS.Timeout | undefined;
   informer.on("connect", () => {
     failures = 0;
   });

@@ -42,6 +42,7 @@ import type {
 import type { KeyObject } from "node:crypto";
 import type { Logger } from "pino";
 import { apiErrorCode } from "../../controller/kube/cluster-api.ts";
+import { keepWatching } from "../../controller/watch/informers.ts";
 import { WorkQueue } from "../../controller/watch/work-queue.ts";
 import {
   describeKey,
@@ -711,45 +712,15 @@ function reusableKey(pem: string, spec: KeySpec): KeyObject | undefined {
   }
 }
 
-/**
- * client-node informers stop on a watch error and do not restart themselves: restart after a backoff, and
- * send every add/update/delete to `on` (which only enqueues).
- */
+/** Sends every add/update/delete to `on` (which only enqueues), and keeps the informer watching. */
 function watchWithRestart(
   informer: Cache,
   what: string,
   on: (object: KubernetesObject) => void,
   log: Logger,
 ): { stop(): Promise<void> } {
-  let stopped = false;
-  let failures = 0;
-  let timer: NodeJS.Timeout | undefined;
   for (const verb of ["add", "update", "delete"] as const) informer.on(verb, on);
-  informer.on("connect", () => {
-    failures = 0;
-  });
-  const start = () => {
-    informer.start().catch((error: unknown) => restart(error));
-  };
-  const restart = (error: unknown) => {
-    if (stopped || timer !== undefined) return;
-    failures++;
-    const delay = Math.min(30_000, 250 * 2 ** Math.min(failures - 1, 7));
-    log.warn({ err: error, watch: what, retryInMs: delay }, "watch failed; restarting");
-    timer = setTimeout(() => {
-      timer = undefined;
-      if (!stopped) start();
-    }, delay);
-  };
-  informer.on("error", restart);
-  start();
-  return {
-    stop: async () => {
-      stopped = true;
-      if (timer !== undefined) clearTimeout(timer);
-      await informer.stop();
-    },
-  };
+  return keepWatching(informer, what, log);
 }
 
 /**
