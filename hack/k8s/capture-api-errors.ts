@@ -16,7 +16,6 @@
  * them, volatile fields (uid, resourceVersion, timestamps, managedFields) included.
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import https from "node:https";
 import { basename, join } from "node:path";
 import type { KubeConfig } from "@kubernetes/client-node";
 import pino from "pino";
@@ -24,6 +23,7 @@ import { format, resolveConfig } from "prettier";
 import YAML from "yaml";
 import { REPO_ROOT } from "../sandbox/sandbox.ts";
 import { RealCluster } from "./cluster.ts";
+import { JsonClient } from "./json-client.ts";
 
 const RANGE = 75;
 const OUT_DIR = join(REPO_ROOT, "test/fixtures/real-apiserver");
@@ -69,41 +69,8 @@ interface Case {
 }
 
 /** One raw HTTPS request with the kubeconfig's credentials; any status code is an answer. */
-async function send(kubeConfig: KubeConfig, request: CapturedRequest): Promise<CapturedResponse> {
-  const server = kubeConfig.getCurrentCluster()?.server;
-  if (!server) throw new Error("the kubeconfig has no current cluster");
-  const options: https.RequestOptions = { method: request.method, headers: { Accept: "application/json" } };
-  await kubeConfig.applyToHTTPSOptions(options);
-  const payload = request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body));
-  if (payload)
-    options.headers = {
-      ...options.headers,
-      "Content-Type": request.contentType ?? "application/json",
-      "Content-Length": payload.length,
-    };
-  return new Promise((resolve, reject) => {
-    const req = https.request(new URL(request.path, server), options, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (chunk: Buffer) => chunks.push(chunk));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        const warnings: string[] = [];
-        for (let i = 0; i < res.rawHeaders.length; i += 2)
-          if (res.rawHeaders[i]?.toLowerCase() === "warning") warnings.push(res.rawHeaders[i + 1] ?? "");
-        let body: unknown = text;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          // not JSON: keep the text
-        }
-        resolve({ code: res.statusCode ?? 0, body, warnings });
-      });
-      res.on("error", reject);
-    });
-    req.setTimeout(30_000, () => req.destroy(new Error(`${request.method} ${request.path}: timed out`)));
-    req.on("error", reject);
-    req.end(payload);
-  });
+function send(kubeConfig: KubeConfig, request: CapturedRequest): Promise<CapturedResponse> {
+  return new JsonClient(kubeConfig).exchange(request.method, request.path, request.body, request.contentType);
 }
 
 /** `request` as sent after setup: its resourceVersion taken from the setup answer it names. */

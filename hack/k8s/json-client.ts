@@ -40,36 +40,39 @@ export class JsonClient {
     this.server = cluster.server;
   }
 
-  async request<T = KubeObject>(
+  /**
+   * One HTTPS request with the kubeconfig's credentials; any status code is an answer: the body (parsed when
+   * it is JSON) and the Warning headers' values.
+   */
+  async exchange(
     method: string,
     path: string,
     body?: unknown,
     contentType = "application/json",
-  ): Promise<T> {
+  ): Promise<{ code: number; body: unknown; warnings: string[] }> {
     const options: https.RequestOptions = { method, headers: { Accept: "application/json" } };
     await this.kubeConfig.applyToHTTPSOptions(options);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     // With a length: Node sends no chunked body on DELETE, so without one the API server would see none.
     if (payload)
       options.headers = { ...options.headers, "Content-Type": contentType, "Content-Length": payload.length };
-    return new Promise<T>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       const request = https.request(new URL(path, this.server), options, (response) => {
         const chunks: Buffer[] = [];
         response.on("data", (chunk: Buffer) => chunks.push(chunk));
         response.on("end", () => {
           const text = Buffer.concat(chunks).toString("utf8");
-          const code = response.statusCode ?? 0;
-          if (code >= 200 && code < 300) {
-            resolve((text ? JSON.parse(text) : {}) as T);
-            return;
-          }
-          let message = text;
+          const warnings: string[] = [];
+          for (let i = 0; i < response.rawHeaders.length; i += 2)
+            if (response.rawHeaders[i]?.toLowerCase() === "warning")
+              warnings.push(response.rawHeaders[i + 1] ?? "");
+          let parsed: unknown = text;
           try {
-            message = String((JSON.parse(text) as { message?: unknown }).message ?? text);
+            parsed = text ? JSON.parse(text) : {};
           } catch {
-            // not a Status: keep the body
+            // not JSON: keep the text
           }
-          reject(new ApiRequestError(code, `${method} ${path}: ${code} ${message}`));
+          resolve({ code: response.statusCode ?? 0, body: parsed, warnings });
         });
         response.on("error", reject);
       });
@@ -77,6 +80,20 @@ export class JsonClient {
       request.on("error", reject);
       request.end(payload);
     });
+  }
+
+  /** A request that must succeed (2xx); otherwise an ApiRequestError with the Status message. */
+  async request<T = KubeObject>(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = "application/json",
+  ): Promise<T> {
+    const answer = await this.exchange(method, path, body, contentType);
+    if (answer.code >= 200 && answer.code < 300) return answer.body as T;
+    const status = answer.body as { message?: unknown } | string;
+    const message = typeof status === "string" ? status : String(status.message ?? JSON.stringify(status));
+    throw new ApiRequestError(answer.code, `${method} ${path}: ${answer.code} ${message}`);
   }
 
   get(path: string): Promise<KubeObject> {

@@ -16,9 +16,9 @@
  */
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
-import https from "node:https";
 import { after, before, describe, test } from "node:test";
 import type { ApiFixture, CapturedRequest, CapturedResponse } from "../../hack/k8s/capture-api-errors.ts";
+import { JsonClient } from "../../hack/k8s/json-client.ts";
 import { startSandbox, type TestSandbox } from "../../hack/sandbox/testing.ts";
 
 /** 127.64.0.0/16: this file's sandbox. */
@@ -45,32 +45,13 @@ before(async () => {
 after(() => sb?.stop());
 
 /** One request to the sandbox over HTTPS as its admin; any status code is an answer. */
-async function send(request: CapturedRequest): Promise<CapturedResponse> {
-  const options: https.RequestOptions = { method: request.method, headers: { Accept: "application/json" } };
-  await sb.kubeConfig.applyToHTTPSOptions(options);
-  const payload = request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body));
-  if (payload)
-    options.headers = {
-      ...options.headers,
-      "Content-Type": request.contentType ?? "application/json",
-      "Content-Length": payload.length,
-    };
-  return new Promise((resolve, reject) => {
-    const req = https.request(new URL(request.path, sb.apiUrl), options, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (chunk: Buffer) => chunks.push(chunk));
-      res.on("end", () => {
-        const warnings: string[] = [];
-        for (let i = 0; i < res.rawHeaders.length; i += 2)
-          if (res.rawHeaders[i]?.toLowerCase() === "warning") warnings.push(res.rawHeaders[i + 1] ?? "");
-        const text = Buffer.concat(chunks).toString("utf8");
-        resolve({ code: res.statusCode ?? 0, body: JSON.parse(text) as unknown, warnings });
-      });
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end(payload);
-  });
+function send(request: CapturedRequest): Promise<CapturedResponse> {
+  return new JsonClient(sb.kubeConfig).exchange(
+    request.method,
+    request.path,
+    request.body,
+    request.contentType,
+  );
 }
 
 /** The request with the resourceVersion this server answered to the setup step it names. */
