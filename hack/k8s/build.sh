@@ -34,10 +34,26 @@ command -v go >/dev/null || {
 
 mkdir -p "$cache"
 work=$(mktemp -d "$cache/.build-XXXXXX")
+# Interrupted (Ctrl-C, a CI timeout) or failed: the half-built directory goes, and the compiler with it. Each
+# `go build` runs in the background and is waited for, because bash runs a trap only between commands.
+child=""
+interrupted() {
+  [ -z "$child" ] || kill "$child" 2>/dev/null || true
+  rm -rf "$work"
+  exit "$1"
+}
 trap 'rm -rf "$work"' EXIT
+trap 'interrupted 130' INT
+trap 'interrupted 143' TERM
+in_background() {
+  "$@" &
+  child=$!
+  wait "$child"
+  child=""
+}
 
 log() { printf '[k8s build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-log "building Kubernetes $k8s_version and etcd $etcd_version into $dest (cold: about 11 minutes on 2 cores)"
+log "building Kubernetes $k8s_version and etcd $etcd_version into $dest (cold: 11-14 minutes on 2 cores)"
 
 version_pkg=k8s.io/component-base/version
 IFS=. read -r major minor _ <<<"${k8s_version#v}"
@@ -46,17 +62,12 @@ ldflags+=" -X $version_pkg.gitTreeState=clean -X $version_pkg.buildDate=1970-01-
 
 export CGO_ENABLED=0 GOFLAGS=-mod=readonly
 start=$SECONDS
-(
-  cd "$here/etcd"
-  log "etcd $etcd_version"
-  go build -trimpath -ldflags "-s -w" -o "$work/etcd" go.etcd.io/etcd/server/v3
-)
+log "etcd $etcd_version"
+in_background go -C "$here/etcd" build -trimpath -ldflags "-s -w" -o "$work/etcd" go.etcd.io/etcd/server/v3
 for program in "${programs[@]}"; do
-  (
-    cd "$here/control-plane"
-    log "$program ($((SECONDS - start)) s so far)"
-    go build -trimpath -ldflags "$ldflags" -o "$work/$program" "k8s.io/kubernetes/cmd/$program"
-  )
+  log "$program ($((SECONDS - start)) s so far)"
+  in_background go -C "$here/control-plane" build -trimpath -ldflags "$ldflags" -o "$work/$program" \
+    "k8s.io/kubernetes/cmd/$program"
 done
 
 "$work/kube-apiserver" --version | grep -qx "Kubernetes $k8s_version" || {
