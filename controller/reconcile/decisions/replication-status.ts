@@ -2,6 +2,7 @@
  * status.replication and the per-pod replication figures (metrics), computed from what the pods and the
  * source said. Pure: the caller observes, this decides what to report.
  */
+import type { InstanceSnapshot } from "../../redis/admin-port.ts";
 import type { ReplicationStatus } from "../../../schemas/generated/rediscluster.ts";
 import type { LinkStatus } from "./conditions.ts";
 import type { ClusterIntent } from "./intent.ts";
@@ -35,8 +36,7 @@ export function replicationReport(input: {
   const link = linkStatusOf(leader?.snapshot);
   const since = linkDownSince(link, previous?.linkDownSince, leader?.snapshot, now);
   const leaderOffset = leader?.snapshot?.replication.masterReplOffset ?? previous?.leaderOffset;
-  // The source's offset as last seen: during a partition it is still the best lower bound of the lag.
-  const sourceOffset = input.sourceOffset ?? previous?.sourceOffset;
+  const sourceOffset = sourceOffsetOf(input.sourceOffset, leader?.snapshot, link, previous);
   const lag = leaderOffset === undefined ? undefined : lagBytes(sourceOffset, leaderOffset);
   const lastSyncTime =
     link === "Up" && previous?.linkStatus !== "Up" ? now.toISOString() : previous?.lastSyncTime;
@@ -51,6 +51,28 @@ export function replicationReport(input: {
     ...(lastSyncTime === undefined ? {} : { lastSyncTime }),
   };
   return { replication, link };
+}
+
+/**
+ * The source's offset to report. As last seen while the source cannot be asked: during a partition it is
+ * still the best lower bound of the lag. And an offset below the last one seen belongs to a new history
+ * (offsets only grow within one, PSYNC2 failovers included): until the leader follows that history (its
+ * replication ID, reported as sourceReplicationId, changes), the last one seen is kept, so the change of ID
+ * is judged against the offset of the history it leaves (Event SourceHistoryReset). The controller asks the
+ * source directly and sees its new history first; without this, a reconcile between the two sightings
+ * recorded the new offset under the old ID, and the reset was reported as a failover.
+ */
+function sourceOffsetOf(
+  observed: number | undefined,
+  leader: InstanceSnapshot | undefined,
+  link: LinkStatus,
+  previous: ReplicationStatus | undefined,
+): number | undefined {
+  if (observed === undefined) return previous?.sourceOffset;
+  const leaderId = link === "Up" ? leader?.replication.masterReplid : undefined;
+  const leaderFollowsNewHistory = leaderId !== undefined && leaderId !== previous?.sourceReplicationId;
+  const wentBack = previous?.sourceOffset !== undefined && observed < previous.sourceOffset;
+  return wentBack && !leaderFollowsNewHistory ? previous.sourceOffset : observed;
 }
 
 export interface PodReplicationFigures {

@@ -5,7 +5,7 @@ import {
   replicationReport,
 } from "../../../../controller/reconcile/decisions/replication-status.ts";
 import type { ClusterIntent } from "../../../../controller/reconcile/decisions/intent.ts";
-import { S, pod, primary, replica } from "./snapshots.ts";
+import { D, S, pod, primary, replica } from "./snapshots.ts";
 
 const intent: ClusterIntent = {
   kind: "replicate",
@@ -60,6 +60,43 @@ describe("replicationReport", () => {
     assert.equal(report.replication?.lagBytes, 4000);
     assert.equal(report.replication?.linkDownSince, "2026-01-01T00:09:00Z");
     assert.equal(report.replication?.linkDownSeconds, 60);
+  });
+
+  it("keeps the old history's source offset until the leader follows the source's new history", () => {
+    // The source restarted without its data: the controller sees its new history (offset 14) before the
+    // leader has resynchronised from it (still replication ID S, link down).
+    const previous = { linkStatus: "Up" as const, sourceOffset: 20_000, sourceReplicationId: S };
+    const waiting = replicationReport({
+      intent,
+      pods: [pod(0, cut(20_000, 1))],
+      sourceOffset: 14,
+      previous,
+      promotionPhase: undefined,
+      now,
+    });
+    assert.equal(waiting.replication?.sourceOffset, 20_000);
+    // The leader is on the new history (its ID is no longer S): the new offset is reported, and the change of
+    // ID is judged against 20 000 (SourceHistoryReset).
+    const followed = replicationReport({
+      intent,
+      pods: [pod(0, replica(D, 14, { host: "35.1.2.3", port: 6379, linkStatus: "up" }))],
+      sourceOffset: 14,
+      previous: { ...previous, sourceOffset: waiting.replication?.sourceOffset ?? 0 },
+      promotionPhase: undefined,
+      now,
+    });
+    assert.equal(followed.replication?.sourceOffset, 14);
+    assert.equal(followed.replication?.lagBytes, 0);
+    // Within one history the offset only grows, and a growing one is reported at once.
+    const grown = replicationReport({
+      intent,
+      pods: [pod(0, linked(20_000))],
+      sourceOffset: 20_500,
+      previous,
+      promotionPhase: undefined,
+      now,
+    });
+    assert.equal(grown.replication?.sourceOffset, 20_500);
   });
 
   it("dates a newly seen down link from Redis' own down-since counter", () => {
