@@ -1,7 +1,10 @@
 /**
  * Leader election with a coordination.k8s.io/v1 Lease, so several controller replicas can run and only
  * one reconciles. The holder renews the Lease; the others take it over once it has not been renewed for
- * leaseDurationSeconds. Writes carry the Lease's resourceVersion: of two candidates, one gets a 409.
+ * leaseDurationSeconds — measured, as client-go does, on the candidate's own clock from when it last saw the
+ * Lease record change, never by comparing the holder's renewTime with the local clock, so clock skew between
+ * two machines cannot make two controllers act at once (or keep a dead holder's Lease forever). Writes carry
+ * the Lease's resourceVersion: of two candidates, one gets a 409.
  * A leader that has not renewed within the renew deadline (shorter than the Lease) has lost: the caller must
  * stop acting at once — it exits, like controller-runtime — before another candidate may take over.
  */
@@ -24,15 +27,47 @@ export interface LeaderElectionOptions {
 
 export type LeaseDecision = "acquire" | "renew" | "wait";
 
-/** Pure: may `identity` take or keep this Lease now? */
-export function decideLease(lease: V1Lease | undefined, identity: string, now: Date): LeaseDecision {
+/** When this candidate last saw the Lease record change, on its own clock. */
+export interface LeaseObservation {
+  /** The record as seen (holder, renew and acquire times, transitions, duration). */
+  readonly record: string;
+  /** Local time (ms since the epoch) when this record was first seen. */
+  readonly at: number;
+}
+
+/** Pure: the observation after reading `lease` at local time `nowMs`. */
+export function observeLease(
+  lease: V1Lease | undefined,
+  previous: LeaseObservation | undefined,
+  nowMs: number,
+): LeaseObservation {
+  const spec = lease?.spec;
+  const record = JSON.stringify([
+    spec?.holderIdentity ?? null,
+    spec?.renewTime === undefined ? null : new Date(spec.renewTime).toISOString(),
+    spec?.acquireTime === undefined ? null : new Date(spec.acquireTime).toISOString(),
+    spec?.leaseTransitions ?? null,
+    spec?.leaseDurationSeconds ?? null,
+  ]);
+  return previous?.record === record ? previous : { record, at: nowMs };
+}
+
+/**
+ * Pure: may `identity` take or keep this Lease now? Another holder's Lease has expired when this candidate
+ * has seen its record unchanged for leaseDurationSeconds on its own clock (`observedAtMs` from observeLease).
+ */
+export function decideLease(
+  lease: V1Lease | undefined,
+  identity: string,
+  observedAtMs: number,
+  nowMs: number,
+): LeaseDecision {
   const spec = lease?.spec;
   if (spec?.holderIdentity === undefined || spec.holderIdentity === "" || spec.holderIdentity === null)
     return "acquire";
   if (spec.holderIdentity === identity) return "renew";
-  const renewed = spec.renewTime === undefined ? 0 : new Date(spec.renewTime).getTime();
   const duration = (spec.leaseDurationSeconds ?? 15) * 1000;
-  return renewed + duration < now.getTime() ? "acquire" : "wait";
+  return observedAtMs + duration < nowMs ? "acquire" : "wait";
 }
 
 /** What one attempt found. */
@@ -46,6 +81,7 @@ export class LeaderElector {
   private readonly duration: number;
   private readonly renewDeadlineMs: number;
   private readonly renewEveryMs: number;
+  private observed: LeaseObservation | undefined;
 
   constructor(
     kubeConfig: KubeConfig,
@@ -99,7 +135,8 @@ export class LeaderElector {
     } catch (error) {
       if (apiErrorCode(error) !== 404) throw error;
     }
-    const decision = decideLease(lease, identity, now);
+    this.observed = observeLease(lease, this.observed, now.getTime());
+    const decision = decideLease(lease, identity, this.observed.at, now.getTime());
     if (decision === "wait") return "held-by-other";
     const spec = {
       holderIdentity: identity,

@@ -309,8 +309,11 @@ describe("leader election", () => {
         .filter((entry) => entry.msg === "lease renewal failed");
       assert.ok(failures.length >= 1);
       assert.deepEqual(new Set(failures.map((entry) => entry.err?.type)), new Set(["AbortError"]));
-      // Given up while the Lease still keeps the others waiting: no moment with two leaders.
-      assert.equal(decideLease(await readLease("hung-lease"), "second", new Date()), "wait");
+      // Given up while the Lease still keeps the others waiting: a candidate that saw its last renewal waits
+      // the Lease's 8 s from then, so there is no moment with two leaders (one clock here: no skew).
+      const held = await readLease("hung-lease");
+      const renewedAt = new Date(held.spec?.renewTime ?? 0).getTime();
+      assert.equal(decideLease(held, "second", renewedAt, Date.now()), "wait");
     } finally {
       leader.stop();
       await proxy.stop();
