@@ -122,6 +122,8 @@ export class RealCluster {
   /** A plain-JSON client of the API server as the admin user. */
   admin!: JsonClient;
   private stopping: Promise<void> | undefined;
+  /** The manifests as applied (kustomize's output with the harness's changes). */
+  private rendered = "";
   private certManager: CertManagerStandIn | undefined;
   private readonly logger: Logger;
 
@@ -240,7 +242,8 @@ export class RealCluster {
     });
     const rendered = await this.kubectlOk(["kustomize", join(REPO_ROOT, "manifests")]);
     const install = this.options.install ?? {};
-    await this.kubectlOk(["apply", "--server-side", "-f", "-"], adjustManifests(rendered, install));
+    this.rendered = adjustManifests(rendered, install);
+    await this.kubectlOk(["apply", "--server-side", "-f", "-"], this.rendered);
     for (const deployment of OPERATOR_DEPLOYMENTS) {
       if (deployment === "redis-dr-controller" && install.controllerReplicas === 0) continue;
       await this.kubectlOk([
@@ -258,6 +261,33 @@ export class RealCluster {
   /** The pod runner (kubelet) of the node a pod runs on, or undefined when it runs nowhere. */
   kubeletOf(name: string, namespace = "default"): Kubelet | undefined {
     return this.agents.find((agent) => agent.kubelet.podIp(namespace, name) !== undefined)?.kubelet;
+  }
+
+  /**
+   * Applies the rendered manifests' webhook configurations again (after a test deleted them) and waits for
+   * the cert-manager stand-in to inject the CA.
+   */
+  async applyWebhookConfigurations(): Promise<void> {
+    const configurations = YAML.parseAllDocuments(this.rendered)
+      .map((document) => document.toJS() as KubeObject)
+      .filter((object) => /^(Validating|Mutating)WebhookConfiguration$/.test(String(object.kind)));
+    for (const object of configurations) {
+      await this.kubectlOk(
+        ["apply", "--server-side", "--force-conflicts", "-f", "-"],
+        JSON.stringify(object),
+      );
+      const kind = String(object.kind).toLowerCase();
+      await this.waitFor(`the CA injected into ${object.metadata.name}`, async () => {
+        const bundle = await this.kubectlOk([
+          "get",
+          kind,
+          object.metadata.name ?? "",
+          "-o",
+          "jsonpath={.webhooks[*].clientConfig.caBundle}",
+        ]);
+        return bundle.trim() !== "";
+      });
+    }
   }
 
   /** A pod of the cluster as the API has it. */

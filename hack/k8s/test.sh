@@ -14,8 +14,8 @@ if [ $# -gt 0 ]; then
   files=("$@")
 else
   mapfile -t files < <(find test/k8s -name '*.test.ts' | sort)
-  # The e2e files that drive only what both back ends offer (TestCluster); the others use the sandbox's own
-  # controls (asSandbox) and run on the sandbox only.
+  # The e2e files that drive only what both back ends offer (TestCluster); controller.e2e and webhook.e2e
+  # drive the sandbox's own API server (broken watches, compaction) and run on the sandbox only.
   files+=(
     test/e2e/scenarios/basic-example.test.ts
     test/e2e/scenarios/cross-region.test.ts
@@ -25,8 +25,10 @@ else
     test/e2e/issue6/sentinel-dr.e2e.test.ts
     test/e2e/issue6/sentinel-tls.e2e.test.ts
     test/e2e/issue6/tls-dr.e2e.test.ts
+    test/e2e/faults/admission-and-api.test.ts
     test/e2e/faults/empty-source.test.ts
     test/e2e/faults/link-and-source.test.ts
+    test/e2e/faults/pods-and-controller.test.ts
   )
 fi
 E2E_BACKEND=real exec hack/k8s/in-netns.sh node --import tsx --test --test-concurrency=1 --test-timeout=600000 \

@@ -51,6 +51,8 @@ export async function startTestCluster(options: TestClusterOptions): Promise<Tes
 }
 
 const CONTROLLER = "redis-dr-controller";
+const WEBHOOK = "redis-dr-webhook";
+const WEBHOOK_REPLICAS = 2;
 const REGION_NODES = ["us-east-1", "us-west-2"];
 const CONTROLLER_REPLICAS = 2;
 
@@ -84,6 +86,7 @@ export async function startRealTestCluster(options: TestClusterOptions): Promise
     );
     return list.items.filter((pod) => !pod.metadata.deletionTimestamp).map((pod) => pod.metadata.name ?? "");
   };
+  const webhookPods = `app.kubernetes.io/name=${WEBHOOK}`;
   const scaleController = async (replicas: number) => {
     await cluster.kubectlOk([
       "scale",
@@ -148,6 +151,48 @@ export async function startRealTestCluster(options: TestClusterOptions): Promise
         for (const pod of pods)
           cluster.kubeletOf(pod, OPERATOR_NAMESPACE)?.signalPod(OPERATOR_NAMESPACE, pod, signal);
       });
+    },
+    restartController: async () => {
+      await cluster.kubectlOk([
+        "wait",
+        "--for=condition=Ready",
+        "pod",
+        "-l",
+        `app.kubernetes.io/name=${CONTROLLER}`,
+        "-n",
+        OPERATOR_NAMESPACE,
+        "--timeout=120s",
+      ]);
+    },
+    stopWebhook: async () => {
+      await cluster.kubectlOk(["scale", `deployment/${WEBHOOK}`, "-n", OPERATOR_NAMESPACE, "--replicas=0"]);
+      await waitFor(
+        async () =>
+          (
+            await admin.list(
+              `/api/v1/namespaces/${OPERATOR_NAMESPACE}/pods?labelSelector=${encodeURIComponent(webhookPods)}`,
+            )
+          ).items.length === 0,
+        { what: "the webhook's pods gone", timeoutMs: 60_000, intervalMs: 200 },
+      );
+    },
+    startWebhook: async () => {
+      await cluster.kubectlOk([
+        "scale",
+        `deployment/${WEBHOOK}`,
+        "-n",
+        OPERATOR_NAMESPACE,
+        `--replicas=${WEBHOOK_REPLICAS}`,
+      ]);
+      await cluster.kubectlOk([
+        "rollout",
+        "status",
+        `deployment/${WEBHOOK}`,
+        "-n",
+        OPERATOR_NAMESPACE,
+        "--timeout=180s",
+      ]);
+      await cluster.applyWebhookConfigurations();
     },
     controllerMetricsUrl: async () => {
       // The leader holds the controller's Lease; its metrics port is the Deployment's 8080.

@@ -84,6 +84,15 @@ export interface TestCluster {
   startController(): Promise<void>;
   stopController(): Promise<void>;
   killController(signal?: NodeJS.Signals): void;
+  /**
+   * After killController: the controller running again. The sandbox starts its process again once the
+   * killed one is gone; on a real cluster the kubelet restarts the killed replicas, and this waits for them.
+   */
+  restartController(): Promise<void>;
+  /** The webhook down (its process stopped, or its Deployment scaled to 0); its configurations stay. */
+  stopWebhook(): Promise<void>;
+  /** The webhook up again, with both webhook configurations installed (they may have been deleted). */
+  startWebhook(): Promise<void>;
   /** The URL of the (leading) controller's /metrics. */
   controllerMetricsUrl(): Promise<string>;
   stop(): Promise<void>;
@@ -97,13 +106,6 @@ export interface TestSandbox extends TestCluster {
   breakWatches(): void;
   failNextWatches(count: number, code?: number): void;
   compact(): void;
-}
-
-/** The sandbox behind a test cluster, for a test that uses what only the embedded API server can do. */
-export function asSandbox(cluster: TestCluster): TestSandbox {
-  if (cluster.backend !== "sandbox")
-    throw new Error("this test drives the embedded sandbox itself: run it with E2E_BACKEND=sandbox");
-  return cluster as TestSandbox;
 }
 
 /** Polls `check` until it returns something other than undefined/false/null; resolves with that value. */
@@ -175,6 +177,17 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<TestSa
     startController: async () => void (await sandbox.startController()),
     stopController: () => sandbox.stopController(),
     killController: (signal = "SIGKILL") => sandbox.controller?.signal(signal),
+    restartController: async () => {
+      await waitFor(() => sandbox.controller?.running === false, { what: "the controller gone" });
+      await sandbox.startController();
+    },
+    stopWebhook: async () => {
+      await sandbox.webhook?.stop();
+    },
+    startWebhook: async () => {
+      await sandbox.startWebhook();
+      await sandbox.installWebhookConfigurations();
+    },
     controllerMetricsUrl: async () => {
       // Its port is the last one its log announced: it changes on restart.
       const log = readFileSync(join(sandbox.dir, "logs", "controller.log"), "utf8");

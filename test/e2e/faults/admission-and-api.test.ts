@@ -8,7 +8,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { condition } from "../../../hack/demo/lib/observe.ts";
-import { asSandbox } from "../../../hack/sandbox/testing.ts";
 import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
 import { RedisProcess } from "../../controller/helpers/redis-process.ts";
 import {
@@ -261,7 +260,7 @@ describe("faults on the Kubernetes side", () => {
     const promoted = await view.cluster("dr");
     const token = promoted.status?.promotion?.replicationId ?? "";
     assert.match(token, /^[0-9a-f]{40}$/);
-    await asSandbox(region.sb).sandbox.webhook?.stop();
+    await region.sb.stopWebhook();
     try {
       const create = await region.kubectl.refused(
         ["apply", "-f", "-"],
@@ -296,8 +295,7 @@ describe("faults on the Kubernetes side", () => {
       assert.equal(condition(still, "ReplicaMode")?.reason, "Promoted");
       assert.equal((await view.info("dr-0", CLUSTER_PASSWORD, "replication"))["role"], "master");
     } finally {
-      await asSandbox(region.sb).sandbox.startWebhook();
-      await asSandbox(region.sb).sandbox.installWebhookConfigurations();
+      await region.sb.startWebhook();
     }
     const demote = JSON.stringify({ spec: { replicaMode: { promote: false, demotionToken: token } } });
     // The webhook reports ready a moment before its admission port listens (see the report): wait until a

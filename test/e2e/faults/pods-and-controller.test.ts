@@ -10,7 +10,6 @@ import { after, before, describe, it } from "node:test";
 import { Watch } from "@kubernetes/client-node";
 import { RegionLink } from "../../../hack/demo/lib/link.ts";
 import { condition, redisClient } from "../../../hack/demo/lib/observe.ts";
-import { asSandbox } from "../../../hack/sandbox/testing.ts";
 import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
 import { RedisProcess } from "../../controller/helpers/redis-process.ts";
 import {
@@ -63,13 +62,6 @@ async function writeRandomKeys(prefix: string, count: number, valueBytes: number
   } finally {
     client.disconnect();
   }
-}
-
-async function restartController(): Promise<void> {
-  await waitFor(() => asSandbox(region.sb).sandbox.controller?.running === false, {
-    what: "the controller gone",
-  });
-  region.sb.startController();
 }
 
 /** Watches the cluster and runs `act` (once) on the first update whose status satisfies `when`. */
@@ -208,7 +200,7 @@ describe("faults inside the DR region", () => {
           watch.stop();
         }
       }
-      await restartController();
+      await region.sb.restartController();
       await assertPromotedWhole(fullBefore);
       await demote();
     });
