@@ -413,7 +413,14 @@ const status: SchemaNode = {
           description: "Seconds the link has been down, as of the last status update.",
         },
         leaderOffset: byteCount("The leader's replication offset."),
-        sourceOffset: byteCount("The source's own replication offset (master_repl_offset), when reachable."),
+        sourceOffset: byteCount(
+          "The source's own replication offset (master_repl_offset), as last seen: kept while the source " +
+            "cannot be asked (see sourceLastSeen).",
+        ),
+        sourceLastSeen: timestamp(
+          "When the controller last got an answer from the source: sourceOffset is from then, and while the " +
+            "source cannot be asked, lagBytes is a lower bound.",
+        ),
         lagBytes: byteCount(
           "Bytes the leader is behind the source, measured against the source's own offset (a replica " +
             "reports no lag while it is cut off, so its own figure is never used alone).",
@@ -448,7 +455,18 @@ const status: SchemaNode = {
             "Name of the source the cluster replicated from before the promotion: its clusterName, or its host.",
         },
         lagAtPromotionBytes: byteCount(
-          "Bytes the leader was behind the source when replication was broken: the data-loss window.",
+          "Bytes the leader was behind the source when replication was broken: the data-loss window. When the " +
+            "source could not be asked at promotion (lagAtPromotionIsLowerBound), it is measured against the " +
+            "source's last seen offset: at least this many bytes were lost, more if the source took writes " +
+            "after sourceLastSeen.",
+        ),
+        lagAtPromotionIsLowerBound: {
+          type: "boolean",
+          description:
+            "True when the source could not be asked at promotion: lagAtPromotionBytes is then a lower bound.",
+        },
+        sourceLastSeen: timestamp(
+          "When the source last answered before the promotion, if it could not be asked at promotion.",
         ),
         promotedOffset: byteCount("The leader's replication offset when it became primary."),
         replicationId: {

@@ -192,13 +192,42 @@ async function recordDataLossWindow(
   const live = await observeSource(ctx, source);
   const sourceOffset = live.offset ?? ctx.status().replication?.sourceOffset;
   if (sourceOffset === undefined) return;
+  // Unreachable now: measured against the last offset seen, so at least that much is lost — more if the
+  // source took writes after it was last seen.
+  const lowerBound = live.offset === undefined;
+  const lastSeen = ctx.status().replication?.sourceLastSeen;
   let newest = continued.replication.masterReplOffset;
   for (const pod of pods) {
     if (pod.snapshot !== undefined && sharesHistory(continued, pod.snapshot)) {
       newest = Math.max(newest, pod.snapshot.replication.masterReplOffset);
     }
   }
-  await ctx.commit(setPromotion({ lagAtPromotionBytes: Math.max(0, sourceOffset - newest) }));
+  await ctx.commit(
+    setPromotion({
+      lagAtPromotionBytes: Math.max(0, sourceOffset - newest),
+      ...(lowerBound
+        ? { lagAtPromotionIsLowerBound: true, ...(lastSeen ? { sourceLastSeen: lastSeen } : {}) }
+        : {}),
+    }),
+  );
+}
+
+/** The data-loss window as the LeaderPromoted Event says it: exact, a lower bound, or unknown. */
+export function dataLossWindowText(
+  promotion:
+    | { lagAtPromotionBytes?: number; lagAtPromotionIsLowerBound?: boolean; sourceLastSeen?: string }
+    | undefined,
+  source: string,
+): string {
+  const lag = promotion?.lagAtPromotionBytes;
+  if (lag === undefined) return `an unknown number of bytes behind ${source} when replication was broken`;
+  if (promotion?.lagAtPromotionIsLowerBound !== true)
+    return `${lag} bytes behind ${source} when replication was broken`;
+  const seen = promotion.sourceLastSeen ?? "an unknown time";
+  return (
+    `at least ${lag} bytes behind ${source} when replication was broken (${source} could not be asked; ` +
+    `it was last seen at ${seen}, and writes it took after that are lost too)`
+  );
 }
 
 async function promoting(ctx: ReplicationContext, source: SourceRef): Promise<"next" | EngineResult> {
@@ -234,12 +263,11 @@ async function promoting(ctx: ReplicationContext, source: SourceRef): Promise<"n
   if (snapshot === undefined) return { requeueAfterMs: RETRY_MS };
   const replicationId = snapshot.replication.masterReplid;
   const promotedOffset = promotedOffsetOf(snapshot);
-  const lag = ctx.status().promotion?.lagAtPromotionBytes;
   await ctx.event(
     "Normal",
     "LeaderPromoted",
     `${leader.name} is a writable primary at offset ${promotedOffset} (replication ID ${replicationId}); ` +
-      `it was ${lag === undefined ? "an unknown number of" : lag} bytes behind ${source.clusterName} when replication was broken`,
+      `it was ${dataLossWindowText(ctx.status().promotion, source.clusterName)}`,
   );
   await ctx.commit(
     setPromotion({

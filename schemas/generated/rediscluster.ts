@@ -240,9 +240,13 @@ export interface ReplicationStatus {
    */
   leaderOffset?: number;
   /**
-   * The source's own replication offset (master_repl_offset), when reachable.
+   * The source's own replication offset (master_repl_offset), as last seen: kept while the source cannot be asked (see sourceLastSeen).
    */
   sourceOffset?: number;
+  /**
+   * When the controller last got an answer from the source: sourceOffset is from then, and while the source cannot be asked, lagBytes is a lower bound.
+   */
+  sourceLastSeen?: string;
   /**
    * Bytes the leader is behind the source, measured against the source's own offset (a replica reports no lag while it is cut off, so its own figure is never used alone).
    */
@@ -277,9 +281,17 @@ export interface PromotionStatus {
    */
   formerSource?: string;
   /**
-   * Bytes the leader was behind the source when replication was broken: the data-loss window.
+   * Bytes the leader was behind the source when replication was broken: the data-loss window. When the source could not be asked at promotion (lagAtPromotionIsLowerBound), it is measured against the source's last seen offset: at least this many bytes were lost, more if the source took writes after sourceLastSeen.
    */
   lagAtPromotionBytes?: number;
+  /**
+   * True when the source could not be asked at promotion: lagAtPromotionBytes is then a lower bound.
+   */
+  lagAtPromotionIsLowerBound?: boolean;
+  /**
+   * When the source last answered before the promotion, if it could not be asked at promotion.
+   */
+  sourceLastSeen?: string;
   /**
    * The leader's replication offset when it became primary.
    */

@@ -37,6 +37,8 @@ export function replicationReport(input: {
   const since = linkDownSince(link, previous?.linkDownSince, leader?.snapshot, now);
   const leaderOffset = leader?.snapshot?.replication.masterReplOffset ?? previous?.leaderOffset;
   const sourceOffset = sourceOffsetOf(input.sourceOffset, leader?.snapshot, link, previous);
+  // When the source last answered: while it cannot be asked, the lag against its last offset is a lower bound.
+  const sourceLastSeen = input.sourceOffset !== undefined ? now.toISOString() : previous?.sourceLastSeen;
   const lag = leaderOffset === undefined ? undefined : lagBytes(sourceOffset, leaderOffset);
   const lastSyncTime =
     link === "Up" && previous?.linkStatus !== "Up" ? now.toISOString() : previous?.lastSyncTime;
@@ -47,6 +49,7 @@ export function replicationReport(input: {
     ...(since === undefined ? {} : { linkDownSince: since, linkDownSeconds: secondsSince(since, now) ?? 0 }),
     ...(leaderOffset === undefined ? {} : { leaderOffset }),
     ...(sourceOffset === undefined ? {} : { sourceOffset }),
+    ...(sourceLastSeen === undefined ? {} : { sourceLastSeen }),
     ...(lag === undefined ? {} : { lagBytes: lag }),
     ...(lastSyncTime === undefined ? {} : { lastSyncTime }),
   };

@@ -100,7 +100,24 @@ for (const [topology, net] of [
           .filter((r) => r !== "PromotionCatchingUp"),
         ["PromotionRequested", "LeaderPromoted", "PromotionCompleted"],
       );
-      assert.equal(typeof h.status.promotion?.lagAtPromotionBytes, "number");
+      // The source was gone at promotion: the window is measured against its last seen offset, a lower bound.
+      const promotion = h.status.promotion;
+      assert.equal(typeof promotion?.lagAtPromotionBytes, "number");
+      assert.equal(promotion?.lagAtPromotionIsLowerBound, true);
+      assert.equal(
+        promotion?.sourceLastSeen,
+        h.status.replication?.sourceLastSeen ?? promotion?.sourceLastSeen,
+      );
+      assert.match(promotion?.sourceLastSeen ?? "", /^\d{4}-\d\d-\d\dT/);
+      const promoted = h.events.find((e) => e.reason === "LeaderPromoted")?.message ?? "";
+      assert.ok(
+        promoted.endsWith(
+          `it was at least ${promotion?.lagAtPromotionBytes} bytes behind prod-east when replication was broken ` +
+            `(prod-east could not be asked; it was last seen at ${promotion?.sourceLastSeen}, and writes it took ` +
+            "after that are lost too)",
+        ),
+        promoted,
+      );
       assert.equal(typeof h.status.promotion?.requestedAt, "string");
       assert.equal(typeof h.status.promotion?.completedAt, "string");
     });
@@ -264,6 +281,12 @@ describe("a DR drill: promotion while the source is still up", () => {
     await h.reconcileUntil("promoted", () => h.status.promotion?.phase === "Completed");
     await assertPromoted(h, before, fullSyncsBefore);
     assert.equal(h.status.promotion?.lagAtPromotionBytes, 0);
+    // The source answered at promotion: the figure is exact.
+    assert.equal(h.status.promotion?.lagAtPromotionIsLowerBound, undefined);
+    assert.match(
+      h.events.find((e) => e.reason === "LeaderPromoted")?.message ?? "",
+      /it was 0 bytes behind \S+ when replication was broken$/,
+    );
     assert.equal(
       h.status.promotion?.promotedOffset,
       Number(await infoField(h.source, "replication", "master_repl_offset")),

@@ -36,6 +36,7 @@ describe("replicationReport", () => {
           linkStatus: "Up",
           leaderOffset: 1000,
           sourceOffset: 1011,
+          sourceLastSeen: now.toISOString(),
           lagBytes: 11,
           lastSyncTime: now.toISOString(),
         },
@@ -58,7 +59,18 @@ describe("replicationReport", () => {
       now,
     });
     assert.equal(report.replication?.lagBytes, 4000);
+    assert.equal(report.replication?.sourceLastSeen, undefined);
     assert.equal(report.replication?.linkDownSince, "2026-01-01T00:09:00Z");
+    // When it was last seen is kept with the offset: the lag is a lower bound from then on.
+    const seen = replicationReport({
+      intent,
+      pods: [pod(0, cut(1000, 70))],
+      sourceOffset: undefined,
+      previous: { ...previous, sourceLastSeen: "2026-01-01T00:08:50.000Z" },
+      promotionPhase: undefined,
+      now,
+    });
+    assert.equal(seen.replication?.sourceLastSeen, "2026-01-01T00:08:50.000Z");
     assert.equal(report.replication?.linkDownSeconds, 60);
   });
 
