@@ -11,7 +11,7 @@
  * address plan: cluster `range` R owns 10.R.0.0/16.
  */
 import { execFile, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { KubeConfig } from "@kubernetes/client-node";
@@ -39,8 +39,10 @@ export interface RealClusterOptions {
   range: number;
   /** The nodes, each run by a node agent (default one, `node-<range>`); at most 4. */
   nodes?: readonly NodeSpec[];
-  /** State directory (default a new one under /var/tmp). */
+  /** State directory (default a new one under /var/tmp, removed when the cluster stops). */
   dir?: string;
+  /** Keep the state directory when the cluster stops (logs, etcd data, volumes). */
+  keepDir?: boolean;
   logger?: Logger;
   /** Install redis-dr from manifests/ (webhook and controller as pods). */
   operator?: boolean;
@@ -227,6 +229,17 @@ export class RealCluster {
       "the default ServiceAccount",
       async () => (await this.admin.find("/api/v1/namespaces/default/serviceaccounts/default")) !== undefined,
     );
+    // The API server puts the not-ready taint on a new Node; the node lifecycle controller lifts it once the
+    // agent reports Ready. Until then the scheduler places nothing there.
+    for (const agent of this.agents) {
+      await this.waitFor(`node ${agent.nodeName} schedulable`, async () => {
+        const node = await this.admin.find(`/api/v1/nodes/${agent.nodeName}`);
+        const taints = ((node?.spec as { taints?: { key: string }[] } | undefined)?.taints ?? []).map(
+          (t) => t.key,
+        );
+        return node !== undefined && !taints.includes("node.kubernetes.io/not-ready");
+      });
+    }
     this.logger.info({ ms: Date.now() - started }, "real cluster ready");
     if (this.options.operator) await this.installOperator();
   }
@@ -313,6 +326,8 @@ export class RealCluster {
     await attempt("the provisioner", () => this.provisioner?.stop());
     await attempt("the Service network", () => this.network?.stop());
     await attempt("the control plane", () => this.plane.stop());
+    if (this.options.dir === undefined && this.options.keepDir !== true)
+      await attempt("removing the state directory", () => rmSync(this.dir, { recursive: true, force: true }));
   }
 
   private async waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
