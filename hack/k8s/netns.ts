@@ -46,16 +46,7 @@ export async function runInsideNetns(bridge?: {
   );
   let server: net.Server | undefined;
   if (bridge) {
-    server = net.createServer((client) => {
-      const inner = net.connect(bridge.socket);
-      client.pipe(inner).pipe(client);
-      const close = () => {
-        client.destroy();
-        inner.destroy();
-      };
-      client.on("error", close);
-      inner.on("error", close);
-    });
+    server = forwarder(() => net.connect(bridge.socket));
     server.listen(bridge.port, bridge.host);
   }
   // Signals reach the whole foreground process group; the inner command stops itself.
@@ -68,8 +59,15 @@ export async function runInsideNetns(bridge?: {
 /** Inside: accepts connections on the Unix socket and forwards them to host:port (the API server). */
 export function serveBridge(socket: string, target: { host: string; port: number }): net.Server {
   rmSync(socket, { force: true });
-  const server = net.createServer((client) => {
-    const upstream = net.connect(target.port, target.host);
+  const server = forwarder(() => net.connect(target.port, target.host));
+  server.listen(socket);
+  return server;
+}
+
+/** A server that joins each connection to a new one made by `connect`, both ways. */
+function forwarder(connect: () => net.Socket): net.Server {
+  return net.createServer((client) => {
+    const upstream = connect();
     client.pipe(upstream).pipe(client);
     const close = () => {
       client.destroy();
@@ -78,6 +76,4 @@ export function serveBridge(socket: string, target: { host: string; port: number
     client.on("error", close);
     upstream.on("error", close);
   });
-  server.listen(socket);
-  return server;
 }
