@@ -19,8 +19,7 @@ import pino, { type Logger } from "pino";
 import YAML from "yaml";
 import type { KubeObject } from "../sandbox/api/types.ts";
 import type { Kubelet } from "../sandbox/kubelet/kubelet.ts";
-import { prepareRuntimeFiles } from "../sandbox/kubelet/runtime.ts";
-import { REPO_ROOT } from "../sandbox/sandbox.ts";
+import { OPERATOR_NAMESPACE, podRuntimeFiles, REPO_ROOT } from "../sandbox/sandbox.ts";
 import { startCertManagerStandIn, type CertManagerStandIn } from "./cert-manager.ts";
 import { ControlPlane } from "./control-plane.ts";
 import { productImageDir } from "./image.ts";
@@ -32,7 +31,7 @@ import { upstreamCrdFiles } from "./upstream-crds.ts";
 
 const run = promisify(execFile);
 
-export const OPERATOR_NAMESPACE = "redis-dr-system";
+export { OPERATOR_NAMESPACE };
 
 export interface RealClusterOptions {
   /** Second octet of the cluster's addresses (10.R.0.0/16); clusters running at once need different ones. */
@@ -201,10 +200,7 @@ export class RealCluster {
       this.logger.child({ component: "provisioner" }),
     );
     await this.provisioner.start();
-    const runtimeFiles = prepareRuntimeFiles(
-      join("/var/tmp", "redis-dr-sandbox-runtime"),
-      join(REPO_ROOT, "hack/sandbox/kubelet/podnet.c"),
-    );
+    const runtimeFiles = podRuntimeFiles();
     const nodes = this.options.nodes ?? [{ name: `node-${this.options.range}` }];
     if (nodes.length > this.plane.addresses.maxNodes)
       throw new Error(`at most ${this.plane.addresses.maxNodes} nodes per cluster, not ${nodes.length}`);

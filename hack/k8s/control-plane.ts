@@ -15,7 +15,7 @@
  * The API server's addresses are not loopback, because EndpointSlice validation refuses loopback addresses
  * (the `kubernetes` Service's endpoints would be refused).
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import https from "node:https";
@@ -23,14 +23,13 @@ import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import YAML from "yaml";
+import { CLUSTER_DOMAIN } from "../sandbox/network/services.ts";
 import {
   createCa,
   issueClientCertificate,
   issueServingCertificate,
   type CertificateAuthority,
 } from "../sandbox/certs.ts";
-
-export const CLUSTER_DOMAIN = "cluster.local";
 
 /** The address plan of cluster `range` (see the file's header). */
 export function clusterAddresses(range: number) {
@@ -410,19 +409,4 @@ export class ControlPlane {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
-}
-
-/** Runs the built kubectl against a kubeconfig; returns its exit status and output. */
-export function kubectl(
-  binaries: string,
-  kubeconfig: string,
-  args: string[],
-  input?: string,
-): { status: number; stdout: string; stderr: string } {
-  const result = spawnSync(join(binaries, "kubectl"), ["--kubeconfig", kubeconfig, ...args], {
-    input,
-    encoding: "utf8",
-    timeout: 120_000,
-  });
-  return { status: result.status ?? 1, stdout: result.stdout, stderr: result.stderr };
 }

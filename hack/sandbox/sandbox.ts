@@ -40,6 +40,13 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..
 const SANDBOX_TMP = existsSync("/var/tmp") ? "/var/tmp" : tmpdir();
 
 export const OPERATOR_NAMESPACE = "redis-dr-system";
+
+/** The pod runner's files (podnet.so, the image's /usr/local/bin), built once and shared by every cluster. */
+export const podRuntimeFiles = () =>
+  prepareRuntimeFiles(
+    join(SANDBOX_TMP, "redis-dr-sandbox-runtime"),
+    join(REPO_ROOT, "hack/sandbox/kubelet/podnet.c"),
+  );
 export const WEBHOOK_SERVICE = "redis-dr-webhook";
 
 export interface SandboxOptions {
@@ -140,10 +147,7 @@ export class Sandbox {
       this.core,
       this.logger.child({ component: "statefulset-controller" }),
     );
-    const files = prepareRuntimeFiles(
-      join(SANDBOX_TMP, "redis-dr-sandbox-runtime"),
-      join(REPO_ROOT, "hack/sandbox/kubelet/podnet.c"),
-    );
+    const files = podRuntimeFiles();
     const nodeName = options.name ?? `region-${this.range}`;
     this.kubelet = new Kubelet(
       new SandboxNodeBackend(this.core, this.network, new IpPool(this.range, 1, 99), nodeName, this.dir),
