@@ -85,3 +85,9 @@ async function ensureConfig(admin: RedisAdmin, parameter: string, value: string)
 
 /** A donor takes no writes: it only serves the leader's catch-up. */
 export const DONOR_MIN_REPLICAS_TO_WRITE = 1_000_000;
+
+/**
+ * A promoted leader takes no writes until status records its replication ID: a write accepted before then
+ * could be discarded by a revert the API server admits without the demotion token.
+ */
+export const UNRECORDED_MIN_REPLICAS_TO_WRITE = DONOR_MIN_REPLICAS_TO_WRITE;

@@ -4,7 +4,8 @@
  *   CatchingUp   the pods stop following the source (held: no writes, data kept); if a pod is ahead of the
  *                leader on the same history, the leader copies the difference from it (partial resync); if
  *                the leader restarted onto a history of its own, it copies the furthest-ahead pod in full
- *   Promoting    REPLICAOF NO ONE on the leader; its new replication ID is recorded as soon as it accepts writes
+ *   Promoting    REPLICAOF NO ONE on the leader, which refuses writes until its new replication ID (the
+ *                demotion token) is recorded in status
  *   Reattaching  the other pods switch masterauth to the cluster's password and follow the leader
  *   Completed    the cluster is a standalone primary
  *
@@ -35,7 +36,7 @@ import {
   upstreamOf,
 } from "./leader.ts";
 import { observePods, observeSource } from "./observe.ts";
-import { hold, makePrimary } from "./pod-actions.ts";
+import { UNRECORDED_MIN_REPLICAS_TO_WRITE, hold, makePrimary } from "./pod-actions.ts";
 
 export interface EngineResult {
   /** Come back after this long (a wait did not finish, or a pod could not be reached). */
@@ -252,12 +253,14 @@ async function promoting(ctx: ReplicationContext, source: SourceRef): Promise<"n
       );
       return "next";
     }
-    await makePrimary(ctx, leader, ctx.minSyncReplicas);
+    // A primary that refuses writes until its new history is recorded (see below).
+    await makePrimary(ctx, leader, UNRECORDED_MIN_REPLICAS_TO_WRITE);
     const [promoted] = await observePods({ ...ctx, pods: [leader] });
     if (promoted?.snapshot === undefined) return { requeueAfterMs: RETRY_MS };
     leader = promoted;
   } else {
-    await makePrimary(ctx, leader, ctx.minSyncReplicas);
+    // Made a primary by an earlier pass that could not record its history: still refusing writes.
+    await makePrimary(ctx, leader, UNRECORDED_MIN_REPLICAS_TO_WRITE);
   }
   const snapshot = leader.snapshot;
   if (snapshot === undefined) return { requeueAfterMs: RETRY_MS };
@@ -266,9 +269,13 @@ async function promoting(ctx: ReplicationContext, source: SourceRef): Promise<"n
   await ctx.event(
     "Normal",
     "LeaderPromoted",
-    `${leader.name} is a writable primary at offset ${promotedOffset} (replication ID ${replicationId}); ` +
-      `it was ${dataLossWindowText(ctx.status().promotion, source.clusterName)}`,
+    `${leader.name} is a primary at offset ${promotedOffset} (replication ID ${replicationId}) and accepts ` +
+      `writes once that ID is recorded in status; it was ` +
+      dataLossWindowText(ctx.status().promotion, source.clusterName),
   );
+  // The ID is the demotion token: a write accepted before it is in status could be discarded by a revert
+  // admitted without a token. Until this commit succeeds (the API server may be unreachable for the whole
+  // outage) the leader answers writes with NOREPLICAS; then it takes them.
   await ctx.commit(
     setPromotion({
       phase: "Reattaching",
@@ -277,6 +284,7 @@ async function promoting(ctx: ReplicationContext, source: SourceRef): Promise<"n
       message: `${leader.name} accepts writes; the other pods re-attach to it`,
     }),
   );
+  await makePrimary(ctx, leader, ctx.minSyncReplicas);
   return "next";
 }
 

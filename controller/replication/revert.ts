@@ -1,10 +1,10 @@
 /**
  * A promotion reverted (the spec replicates again) discards whatever the leader took as a primary: the pods
  * resynchronise from the source in full. A confirmed demotion (demotion.ts) knows the promoted history from
- * status.promotion.replicationId. A promotion reverted before that ID was recorded needs no token, and is
- * usually abandoned before the leader accepted writes — but a controller that died between REPLICAOF NO ONE
- * and the status write recording the new history leaves a leader that did accept writes. Which case it is,
- * the leader says.
+ * status.promotion.replicationId. A promotion reverted before that ID was recorded needs no token: the
+ * leader refuses writes until the ID is recorded, so it took none. A leader made a primary by an older
+ * controller (which lifted the refusal at REPLICAOF NO ONE) may have accepted writes: which case it is, the
+ * leader says.
  */
 import type { DemotionStatus, PromotionStatus } from "../../schemas/generated/rediscluster.ts";
 import type { InstanceSnapshot } from "../redis/admin-port.ts";
@@ -14,6 +14,8 @@ import type { ObservedPod } from "../reconcile/decisions/pods.ts";
 import { isPrimary } from "../reconcile/decisions/pods.ts";
 import type { ReplicationContext } from "./context.ts";
 import { splitPods } from "./leader.ts";
+import { podEndpoint } from "./observe.ts";
+import { UNRECORDED_MIN_REPLICAS_TO_WRITE } from "./pod-actions.ts";
 
 export type UnrecordedPromotion =
   /** REPLICAOF NO ONE never ran: nothing to discard. */
@@ -66,6 +68,12 @@ export async function discardPromotion(
   await ctx.commit((s) => ({ ...s, promotion: undefined, lastDemotion }));
 }
 
+/** The leader still refuses every write (UNRECORDED_MIN_REPLICAS_TO_WRITE): it took none as a primary. */
+async function refusesWrites(ctx: ReplicationContext, leader: ObservedPod): Promise<boolean> {
+  const value = await ctx.redis.get(podEndpoint(ctx, leader)).configGet("min-replicas-to-write");
+  return value === String(UNRECORDED_MIN_REPLICAS_TO_WRITE);
+}
+
 /**
  * Settles a promotion reverted before its replicationId was recorded. Returns false while the leader must
  * first be asked (the record is kept; the other pods may replicate meanwhile).
@@ -77,7 +85,11 @@ export async function settleUnrecordedPromotion(
 ): Promise<boolean> {
   const { leader, others } = splitPods(pods);
   const leaderName = `${ctx.cluster}-0`;
-  const verdict = judgeUnrecordedPromotion(ctx.status().promotion?.phase, leader, others);
+  let verdict = judgeUnrecordedPromotion(ctx.status().promotion?.phase, leader, others);
+  if (verdict.kind === "discarded" && leader !== undefined && (await refusesWrites(ctx, leader))) {
+    // Made a primary by this controller, which lifts the refusal only once the history is recorded.
+    verdict = { kind: "abandoned" };
+  }
   switch (verdict.kind) {
     case "abandoned":
       // The leader never accepted writes under a new history: nothing to discard, the pods just go back.

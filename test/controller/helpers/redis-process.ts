@@ -106,10 +106,22 @@ export class RedisProcess {
     return client;
   }
 
+  /** SIGSTOP: the process hangs (a frozen node, a stalled disk) with its connections open. */
+  pause(): void {
+    this.child?.kill("SIGSTOP");
+  }
+
+  /** SIGCONT after pause(). */
+  resume(): void {
+    this.child?.kill("SIGCONT");
+  }
+
   /** Stops the process (SIGKILL when `hard`, like a crashed pod) and keeps the data directory. */
   async kill(hard = false): Promise<void> {
     const child = this.child;
     if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    // A paused process would only act on SIGTERM once continued.
+    child.kill("SIGCONT");
     child.kill(hard ? "SIGKILL" : "SIGTERM");
     const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
     await this.exited;

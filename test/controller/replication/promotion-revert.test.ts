@@ -44,9 +44,12 @@ describe("a promotion reverted after the leader became a primary but before that
     assert.equal(h.status.promotion?.phase, "Promoting");
     assert.equal(h.status.promotion?.replicationId, undefined);
 
-    // The leader already takes writes.
+    // This controller's leader refuses writes until its history is recorded; one left by an older
+    // controller (min-replicas-to-write already lifted) takes them.
     const leader = h.pods[0]!;
     const client = leader.client();
+    await assert.rejects(client.set("refused", "x"), /NOREPLICAS/);
+    await client.config("SET", "min-replicas-to-write", "0");
     for (let i = 0; i < 10; i++) assert.equal(await client.set(`promoted-${i}`, "x".repeat(100)), "OK");
     client.disconnect();
     const replicationId = (await infoField(leader, "replication", "master_replid")) ?? "";
