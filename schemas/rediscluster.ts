@@ -386,6 +386,30 @@ const status: SchemaNode = {
         "the primary refuses writes (NOREPLICAS). Absent while no pod is a primary or the primary cannot be " +
         "asked.",
     },
+    lastKnownOffsets: {
+      type: "array",
+      description:
+        "Each pod's replication history and offset as the controller last saw them; kept while the pod " +
+        "cannot be asked. A leader that restarted onto a history of its own is compared with these before " +
+        "it may copy another pod or become a primary: a pod behind the offset the leader last reached is " +
+        "never copied without a confirmation (annotation redis.io/confirm-leader).",
+      maxItems: 64,
+      items: {
+        type: "object",
+        required: ["pod", "replicationId", "offset"],
+        properties: {
+          pod: { type: "string", description: "The pod's name.", maxLength: 63 },
+          replicationId: {
+            type: "string",
+            description: "The pod's master_replid: the history its offset is on.",
+            maxLength: 64,
+          },
+          offset: byteCount("The pod's master_repl_offset on that history."),
+          keys: { type: "integer", format: "int64", minimum: 0, description: "How many keys the pod held." },
+          observedAt: timestamp("When the controller first saw the pod at this offset."),
+        },
+      },
+    },
     replication: {
       type: "object",
       description: "The cross-region replication link, as seen from the designated leader and the source.",

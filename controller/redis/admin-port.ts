@@ -24,6 +24,8 @@ export interface InstanceSnapshot {
   readonly stats: StatsInfo;
   readonly persistence: PersistenceInfo;
   readonly keyCount: number;
+  /** The process' run_id: a confirmation about "this" instance names it, and a restart changes it. */
+  readonly runId?: string | undefined;
 }
 
 export interface RedisAdmin {

@@ -148,6 +148,11 @@ export function parsePersistenceInfo(text: string): PersistenceInfo {
   return { loading: str(fields, "loading") === "1", aofEnabled: str(fields, "aof_enabled") === "1" };
 }
 
+/** INFO server's run_id: changes whenever the process restarts (absent from a reply without that section). */
+export function parseRunId(text: string): string | undefined {
+  return str(parseInfo(text).get("server"), "run_id") || undefined;
+}
+
 /** Total keys over every database of `INFO keyspace` (`db0:keys=3,expires=0,avg_ttl=0`). */
 export function parseKeyCount(text: string): number {
   const fields = parseInfo(text).get("keyspace");

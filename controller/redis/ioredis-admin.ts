@@ -14,7 +14,13 @@ import type {
   RedisFailureKind,
 } from "./admin-port.ts";
 import { RedisAdminError } from "./admin-port.ts";
-import { parseKeyCount, parsePersistenceInfo, parseReplicationInfo, parseStatsInfo } from "./info.ts";
+import {
+  parseKeyCount,
+  parseRunId,
+  parsePersistenceInfo,
+  parseReplicationInfo,
+  parseStatsInfo,
+} from "./info.ts";
 import type { ReplicationInfo } from "./info.ts";
 
 export interface IoredisAdminOptions {
@@ -93,7 +99,7 @@ export class IoredisAdmin implements RedisAdmin {
 
   async snapshot(): Promise<InstanceSnapshot> {
     const text = await this.call("INFO", (c) =>
-      c.call("INFO", "replication", "stats", "persistence", "keyspace"),
+      c.call("INFO", "server", "replication", "stats", "persistence", "keyspace"),
     );
     const body = String(text);
     return {
@@ -101,6 +107,7 @@ export class IoredisAdmin implements RedisAdmin {
       stats: parseStatsInfo(body),
       persistence: parsePersistenceInfo(body),
       keyCount: parseKeyCount(body),
+      runId: parseRunId(body),
     };
   }
 

@@ -29,6 +29,8 @@ export interface ReplicationContext {
    */
   readonly sourceAuthUnavailable?: boolean;
   readonly minSyncReplicas: number;
+  /** The redis.io/confirm-leader annotation: a human's decision about the leader (see reviewCatchUp). */
+  readonly confirmLeader?: string | undefined;
   /** `mode: sentinel`: Sentinel sidecars run in the pods (they fail over only when `sentinelManaged`). */
   readonly sentinelMode: boolean;
   /** With `tlsSecret`: the CA (PEM) the pods' and the source's certificates are verified against. */

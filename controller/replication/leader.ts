@@ -3,13 +3,16 @@
  * keeping it one with the other pods following it.
  */
 import type { InstanceSnapshot } from "../redis/admin-port.ts";
-import type { CatchUp } from "../reconcile/decisions/catch-up.ts";
+import type { CatchUp, CatchUpReview } from "../reconcile/decisions/catch-up.ts";
 import {
   catchUpReason,
   decideCatchUp,
   isCaughtUp,
   othersFollowDonor,
+  reviewCatchUp,
 } from "../reconcile/decisions/catch-up.ts";
+import { leaderBlockedCondition } from "../reconcile/decisions/conditions.ts";
+import { findCondition, setCondition } from "../status/conditions.ts";
 import type { ObservedPod, Upstream } from "../reconcile/decisions/pods.ts";
 import { LEADER_ORDINAL, followsUpstream, isPrimary } from "../reconcile/decisions/pods.ts";
 import type { EventType, ReplicationContext } from "./context.ts";
@@ -110,7 +113,54 @@ export async function attachFollowers(
   return unlinked;
 }
 
-export type LeaderState = "primary" | "catching-up" | "unreachable";
+export type LeaderState = "primary" | "catching-up" | "unreachable" | "blocked";
+
+/**
+ * decideCatchUp, then the guard of reviewCatchUp (pods that cannot be asked, a donor behind what the leader
+ * last reached), with what status recorded and what a human confirmed.
+ */
+export function reviewLeader(
+  ctx: ReplicationContext,
+  target: ObservedPod & { snapshot: InstanceSnapshot },
+  others: readonly ObservedPod[],
+): CatchUpReview {
+  return reviewCatchUp(target.name, target.snapshot, others, decideCatchUp(target.snapshot, others), {
+    cluster: ctx.cluster,
+    instances: ctx.instances,
+    lastKnown: ctx.status().lastKnownOffsets,
+    confirmation: ctx.confirmLeader,
+  });
+}
+
+/**
+ * The leader waits for a pod or a human: condition LeaderBlocked True with the message (the commands that
+ * resolve it included) and a Warning Event, once per message — not on every pass that finds the same wait.
+ */
+export async function reportLeaderBlocked(
+  ctx: ReplicationContext,
+  review: Extract<CatchUpReview, { kind: "blocked" }>,
+): Promise<void> {
+  const current = findCondition(ctx.status().conditions, "LeaderBlocked");
+  if (current?.status === "True" && current.message === review.message) return;
+  ctx.log.warn({ reason: review.reason }, review.message);
+  await ctx.event("Warning", "LeaderBlocked", review.message);
+  const condition = leaderBlockedCondition(review.reason, review.message);
+  await ctx.commit((s) => ({
+    ...s,
+    conditions: setCondition(s.conditions, condition, undefined, ctx.now()),
+  }));
+}
+
+/** The wait is over (the pods answered, or a human decided): LeaderBlocked goes False, with an Event. */
+export async function clearLeaderBlocked(ctx: ReplicationContext): Promise<void> {
+  if (findCondition(ctx.status().conditions, "LeaderBlocked")?.status !== "True") return;
+  const condition = leaderBlockedCondition(undefined, "");
+  await ctx.event("Normal", "LeaderUnblocked", condition.message);
+  await ctx.commit((s) => ({
+    ...s,
+    conditions: setCondition(s.conditions, condition, undefined, ctx.now()),
+  }));
+}
 
 /**
  * Makes the leader a writable primary unless another pod holds writes it lacks (then it catches up first):
@@ -136,7 +186,13 @@ export async function ensurePrimary(
     await makePrimary(ctx, target, ctx.minSyncReplicas);
     return "primary";
   }
-  const decision = decideCatchUp(target.snapshot, others);
+  const review = reviewLeader(ctx, { ...target, snapshot: target.snapshot }, others);
+  if (review.kind === "blocked") {
+    await reportLeaderBlocked(ctx, review);
+    return "blocked";
+  }
+  await clearLeaderBlocked(ctx);
+  const decision = review.decision;
   if (decision.kind === "catch-up") {
     const leaderKeys = target.snapshot.keyCount;
     await announceCatchUp(ctx, target.name, target.snapshot, decision, (why) => {

@@ -30,8 +30,11 @@ import {
   announceCatchUp,
   attachFollowers,
   catchUpLeader,
+  clearLeaderBlocked,
   currentDonor,
   ensureLeaderPrimary,
+  reportLeaderBlocked,
+  reviewLeader,
   splitPods,
   upstreamOf,
 } from "./leader.ts";
@@ -135,12 +138,20 @@ async function catchingUp(ctx: ReplicationContext, source: SourceRef): Promise<"
   const { leader, others } = splitPods(pods);
   if (leader?.snapshot === undefined) return waitForLeader(ctx, leader);
 
-  const decision = decideCatchUp(leader.snapshot, others);
   if (ctx.status().promotion?.lagAtPromotionBytes === undefined) {
     // Measured on the history the leader continues: the donor's when the leader restarted onto its own.
-    const continued = decision.kind === "catch-up" ? decision.donor.snapshot : undefined;
+    const raw = decideCatchUp(leader.snapshot, others);
+    const continued = raw.kind === "catch-up" ? raw.donor.snapshot : undefined;
     await recordDataLossWindow(ctx, source, continued ?? leader.snapshot, pods);
   }
+  const review = reviewLeader(ctx, { ...leader, snapshot: leader.snapshot }, others);
+  if (review.kind === "blocked") {
+    await reportLeaderBlocked(ctx, review);
+    await note(ctx, review.message);
+    return { requeueAfterMs: RETRY_MS };
+  }
+  await clearLeaderBlocked(ctx);
+  const decision = review.decision;
   let donor: ObservedPod | undefined;
   let othersFollow = true;
   if (decision.kind === "catch-up") {
@@ -247,10 +258,11 @@ async function promoting(ctx: ReplicationContext, source: SourceRef): Promise<"n
       ({ leader, others } = splitPods(pods));
       if (leader?.snapshot === undefined) return { requeueAfterMs: RETRY_MS };
     }
-    if (decideCatchUp(leader.snapshot, others).kind === "catch-up") {
-      await ctx.commit(
-        setPromotion({ phase: "CatchingUp", message: "A pod got ahead of the leader; catching up again" }),
-      );
+    const review = reviewLeader(ctx, { ...leader, snapshot: leader.snapshot }, others);
+    if (review.kind === "blocked" || review.decision.kind === "catch-up") {
+      const message =
+        review.kind === "blocked" ? review.message : "A pod got ahead of the leader; catching up again";
+      await ctx.commit(setPromotion({ phase: "CatchingUp", message }));
       return "next";
     }
     // A primary that refuses writes until its new history is recorded (see below).

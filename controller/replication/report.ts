@@ -3,6 +3,7 @@
  * the metrics. Observation here, decisions in reconcile/decisions/.
  */
 import type { RedisClusterStatus } from "../../schemas/generated/rediscluster.ts";
+import { recordOffsets } from "../reconcile/decisions/catch-up.ts";
 import type { ConditionInput } from "../reconcile/decisions/conditions.ts";
 import { replicaModeCondition, replicationHealthyCondition } from "../reconcile/decisions/conditions.ts";
 import type { ObservedPod } from "../reconcile/decisions/pods.ts";
@@ -126,6 +127,7 @@ export async function observeAndReport(
       designatedLeader: designatedLeaderName(ctx.cluster),
       currentPrimary,
       syncReplicas: syncReplicasOf(pods.find((p) => p.name === currentPrimary)),
+      lastKnownOffsets: recordOffsets(s.lastKnownOffsets, pods, ctx.cluster, ctx.instances, now),
     };
     for (const condition of conditions) {
       next = { ...next, conditions: setCondition(next.conditions, condition, generation, now) };

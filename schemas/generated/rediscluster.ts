@@ -178,6 +178,33 @@ export interface RedisClusterStatus {
    * Number of replicas of the current primary that count for spec.minSyncReplicas right now: connected, online and acknowledged within min-replicas-max-lag (10 s). While it is below spec.minSyncReplicas the primary refuses writes (NOREPLICAS). Absent while no pod is a primary or the primary cannot be asked.
    */
   syncReplicas?: number;
+  /**
+   * Each pod's replication history and offset as the controller last saw them; kept while the pod cannot be asked. A leader that restarted onto a history of its own is compared with these before it may copy another pod or become a primary: a pod behind the offset the leader last reached is never copied without a confirmation (annotation redis.io/confirm-leader).
+   *
+   * @maxItems 64
+   */
+  lastKnownOffsets?: {
+    /**
+     * The pod's name.
+     */
+    pod: string;
+    /**
+     * The pod's master_replid: the history its offset is on.
+     */
+    replicationId: string;
+    /**
+     * The pod's master_repl_offset on that history.
+     */
+    offset: number;
+    /**
+     * How many keys the pod held.
+     */
+    keys?: number;
+    /**
+     * When the controller first saw the pod at this offset.
+     */
+    observedAt?: string;
+  }[];
   replication?: ReplicationStatus;
   promotion?: PromotionStatus;
   lastDemotion?: DemotionStatus;

@@ -161,3 +161,169 @@ export function promotedOffsetOf(snapshot: InstanceSnapshot): number {
   const second = snapshot.replication.secondReplOffset;
   return second > 0 ? second - 1 : snapshot.replication.masterReplOffset;
 }
+
+/** A pod's history and offset as status last recorded them (status.lastKnownOffsets). */
+export interface KnownOffset {
+  readonly pod: string;
+  readonly replicationId: string;
+  readonly offset: number;
+  readonly keys?: number | undefined;
+}
+
+/** What a human may confirm about the leader (annotation `redis.io/confirm-leader: <action>:<run_id>`). */
+export type LeaderAction = "promote" | "keep" | "copy";
+export const CONFIRM_LEADER_ANNOTATION = "redis.io/confirm-leader";
+
+export const confirmationToken = (action: LeaderAction, leader: InstanceSnapshot): string =>
+  `${action}:${leader.runId ?? "unknown"}`;
+
+const confirmCommand = (cluster: string, token: string): string =>
+  `kubectl annotate rediscluster ${cluster} ${CONFIRM_LEADER_ANNOTATION}=${token} --overwrite`;
+
+export interface CatchUpReviewInput {
+  /** The cluster's name (the pods are `<cluster>-<ordinal>`). */
+  readonly cluster: string;
+  /** spec.instances: every ordinal below it is a pod that may hold data. */
+  readonly instances: number;
+  readonly lastKnown: readonly KnownOffset[] | undefined;
+  /** The value of the redis.io/confirm-leader annotation, if any. */
+  readonly confirmation: string | undefined;
+}
+
+export type CatchUpReview =
+  | { readonly kind: "proceed"; readonly decision: CatchUpDecision }
+  | {
+      readonly kind: "blocked";
+      readonly reason: "UnobservedPods" | "DonorBehind";
+      /** What waits, why, and the commands that resolve it: for status, the Event and the log. */
+      readonly message: string;
+    };
+
+/**
+ * The guard a catch-up decision passes before the leader acts on it: decideCatchUp sees only the pods that
+ * answer, and knows nothing of what the leader held before it restarted.
+ * - `UnobservedPods`: the leader is empty or restarted onto a history of its own while a pod of
+ *   spec.instances cannot be asked (loading, hung, partitioned, not scheduled): that pod may hold what the
+ *   others lack, and would copy the leader's dataset, whatever it is, once the leader is a primary. Applies
+ *   once the cluster has held data (a recorded offset above 0): a new cluster's pods are all empty.
+ * - `DonorBehind`: the leader restarted onto a history of its own (from its AOF) and the pod it would copy is
+ *   behind the offset the leader last reached on their common history: the copy would discard writes the
+ *   leader acknowledged, which may still be in its own dataset.
+ * A confirmation (CONFIRM_LEADER_ANNOTATION) naming the leader's run_id lets a human decide: `promote` (go on
+ * with the pods that answer), `copy` (copy the donor anyway) or `keep` (the leader keeps its own data and
+ * the others copy it).
+ */
+export function reviewCatchUp(
+  leaderName: string,
+  leader: InstanceSnapshot,
+  others: readonly ObservedPod[],
+  decision: CatchUpDecision,
+  input: CatchUpReviewInput,
+): CatchUpReview {
+  const confirmed = (action: LeaderAction) => input.confirmation === confirmationToken(action, leader);
+  const observed = new Set(others.flatMap((p) => (p.snapshot === undefined ? [] : [p.name])));
+  const unobserved: string[] = [];
+  for (let ordinal = 0; ordinal < input.instances; ordinal++) {
+    const name = `${input.cluster}-${ordinal}`;
+    if (name !== leaderName && !observed.has(name)) unobserved.push(name);
+  }
+  const suspect = leader.keyCount === 0 || hasOwnHistory(leader, others);
+  // A source's offset stays 0 until it has a replica: its first copy arrives at offset 0, keys and all.
+  const heldData = (input.lastKnown ?? []).some((k) => k.offset > 0 || (k.keys ?? 0) > 0);
+  if (suspect && heldData && unobserved.length > 0 && !confirmed("promote")) {
+    const state =
+      leader.keyCount === 0
+        ? `${leaderName} is empty`
+        : `${leaderName} restarted onto a replication history of its own (offset ` +
+          `${leader.replication.masterReplOffset}, ${leader.keyCount} keys)`;
+    const token = confirmationToken("promote", leader);
+    return {
+      kind: "blocked",
+      reason: "UnobservedPods",
+      message:
+        `${state} and ${unobserved.join(", ")} cannot be asked: ${leaderName} does not become a primary ` +
+        `until every pod has been seen, since ${unobserved.length === 1 ? "that pod" : "those pods"} may ` +
+        `hold data the others lack and would copy ${leaderName}'s dataset. To go on with the pods that ` +
+        `answer, discarding whatever the others hold: ${confirmCommand(input.cluster, token)}`,
+    };
+  }
+  if (decision.kind !== "catch-up" || decision.reason !== "own-history" || leader.keyCount === 0) {
+    return { kind: "proceed", decision };
+  }
+  const known = input.lastKnown?.find((k) => k.pod === leaderName);
+  const donor = decision.donor.snapshot;
+  if (known === undefined || donor === undefined) return { kind: "proceed", decision };
+  const onKnownHistory =
+    donor.replication.masterReplid === known.replicationId ||
+    donor.replication.masterReplid2 === known.replicationId;
+  const donorOffset = donor.replication.masterReplOffset;
+  if (!onKnownHistory || donorOffset >= known.offset) return { kind: "proceed", decision };
+  if (confirmed("copy")) return { kind: "proceed", decision };
+  if (confirmed("keep")) return { kind: "proceed", decision: { kind: "caught-up" } };
+  const donorName = decision.donor.name;
+  return {
+    kind: "blocked",
+    reason: "DonorBehind",
+    message:
+      `${leaderName} restarted onto a replication history of its own with ${leader.keyCount} keys; the ` +
+      `furthest pod on the history it was on, ${donorName}, is at offset ${donorOffset}, ` +
+      `${known.offset - donorOffset} bytes behind the offset ${known.offset} ${leaderName} last reached: ` +
+      `copying ${donorName} would discard writes ${leaderName} acknowledged, which its own dataset may ` +
+      `still hold. To keep ${leaderName}'s data (the other pods then copy it in full): ` +
+      `${confirmCommand(input.cluster, confirmationToken("keep", leader))}; to copy ${donorName} anyway: ` +
+      confirmCommand(input.cluster, confirmationToken("copy", leader)),
+  };
+}
+
+/** status.lastKnownOffsets entries, as the schema has them. */
+export interface RecordedOffset extends KnownOffset {
+  readonly observedAt?: string | undefined;
+}
+
+/**
+ * The next status.lastKnownOffsets: each pod that answered, as it is now — unless it answered from a
+ * history of its own that it has not established (a restart: held, offset back to 0, no primary and no
+ * link), which would erase the offset it last reached. That one is replaced only once the pod continues the
+ * recorded history, is a primary, or is linked to one (it then shares its primary's history). Pods that did
+ * not answer keep their entry; pods beyond spec.instances are dropped.
+ */
+export function recordOffsets(
+  previous: readonly RecordedOffset[] | undefined,
+  pods: readonly ObservedPod[],
+  cluster: string,
+  instances: number,
+  now: Date,
+): RecordedOffset[] {
+  const byPod = new Map((previous ?? []).map((entry) => [entry.pod, entry]));
+  for (const pod of pods) {
+    const snapshot = pod.snapshot;
+    if (snapshot === undefined) continue;
+    const old = byPod.get(pod.name);
+    const replication = snapshot.replication;
+    const established =
+      replication.role === "master" ||
+      (replication.master?.linkStatus === "up" && !replication.master.syncInProgress);
+    const continues =
+      old !== undefined &&
+      (replication.masterReplid === old.replicationId || replication.masterReplid2 === old.replicationId);
+    if (old !== undefined && !continues && !established && replication.masterReplOffset < old.offset)
+      continue;
+    const unchanged =
+      old?.replicationId === replication.masterReplid &&
+      old.offset === replication.masterReplOffset &&
+      old.keys === snapshot.keyCount;
+    // Kept as it is when nothing moved: a steady cluster writes no status.
+    if (unchanged) continue;
+    byPod.set(pod.name, {
+      pod: pod.name,
+      replicationId: replication.masterReplid,
+      offset: replication.masterReplOffset,
+      keys: snapshot.keyCount,
+      observedAt: now.toISOString(),
+    });
+  }
+  const names = new Set(Array.from({ length: instances }, (_, ordinal) => `${cluster}-${ordinal}`));
+  return [...byPod.values()]
+    .filter((entry) => names.has(entry.pod))
+    .sort((a, b) => a.pod.localeCompare(b.pod));
+}

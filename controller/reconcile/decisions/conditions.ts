@@ -141,3 +141,22 @@ export function readyCondition(input: {
     message: `${input.readyInstances}/${input.instances} pods are ready`,
   };
 }
+
+/**
+ * LeaderBlocked: True while the designated leader waits for a pod that cannot be asked or for a human's
+ * confirmation before it may become a primary (reviewCatchUp); False once it went on.
+ */
+export function leaderBlockedCondition(
+  reason: "UnobservedPods" | "DonorBehind" | undefined,
+  message: string,
+): ConditionInput {
+  if (reason === undefined) {
+    return {
+      type: "LeaderBlocked",
+      status: "False",
+      reason: "Resolved",
+      message: "The designated leader no longer waits: every pod answered, or the confirmation was given",
+    };
+  }
+  return { type: "LeaderBlocked", status: "True", reason, message };
+}

@@ -7,6 +7,7 @@ import type { ReplicationContext } from "../../replication/context.ts";
 import { reconcileReplication } from "../../replication/engine.ts";
 import type { ReconcileContext, Step, StepResult } from "../context.ts";
 import { CONTINUE } from "../context.ts";
+import { CONFIRM_LEADER_ANNOTATION } from "../decisions/catch-up.ts";
 import type { PodEndpoint } from "../decisions/pods.ts";
 import { REDIS_PORT, ordinalOf } from "../decisions/pods.ts";
 
@@ -40,6 +41,7 @@ export function replicationContext(ctx: ReconcileContext): ReplicationContext {
     clusterPassword: ctx.clusterPassword,
     sourcePassword: ctx.sourcePassword,
     minSyncReplicas: ctx.cluster.spec.minSyncReplicas ?? 0,
+    confirmLeader: ctx.cluster.metadata?.annotations?.[CONFIRM_LEADER_ANNOTATION],
     sentinelMode: ctx.cluster.spec.mode === "sentinel",
     tlsCa: ctx.tlsCa,
     tlsCertificateFingerprint: ctx.tlsCertificateFingerprint,

@@ -52,6 +52,8 @@ export class DrHarness {
   readonly log: Logger;
   spec: RedisClusterSpec;
   sourcePassword: string | undefined = SOURCE_PASSWORD;
+  /** The redis.io/confirm-leader annotation's value. */
+  confirmLeader: string | undefined;
   /** Where the spec says the source is (a proxy in partition tests). */
   sourceAddress: { host: string; port: number };
   readonly tls: TestCertificates | undefined;
@@ -133,6 +135,7 @@ export class DrHarness {
       clusterPassword: CLUSTER_PASSWORD,
       sourcePassword: this.sourcePassword,
       minSyncReplicas: this.spec.minSyncReplicas ?? 0,
+      confirmLeader: this.confirmLeader,
       sentinelMode: this.spec.mode === "sentinel",
       tlsCa: this.tls?.ca,
       tlsCertificateFingerprint: this.tls?.fingerprint(),
