@@ -7,10 +7,17 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   PatchStrategy,
+  PolicyV1Api,
   V1MicroTime,
   setHeaderOptions,
 } from "@kubernetes/client-node";
-import type { KubeConfig, V1Pod, V1Service, V1StatefulSet } from "@kubernetes/client-node";
+import type {
+  KubeConfig,
+  V1Pod,
+  V1PodDisruptionBudget,
+  V1Service,
+  V1StatefulSet,
+} from "@kubernetes/client-node";
 import { randomBytes } from "node:crypto";
 import { GROUP, KIND, API_VERSION, PLURAL, VERSION } from "../../schemas/rediscluster.ts";
 import type { RedisCluster, RedisClusterStatus } from "../../schemas/generated/rediscluster.ts";
@@ -42,6 +49,7 @@ export class ClusterApi {
   private readonly custom: CustomObjectsApi;
   private readonly core: CoreV1Api;
   private readonly apps: AppsV1Api;
+  private readonly policy: PolicyV1Api;
 
   constructor(
     kubeConfig: KubeConfig,
@@ -55,6 +63,7 @@ export class ClusterApi {
     this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.apps = kubeConfig.makeApiClient(AppsV1Api);
+    this.policy = kubeConfig.makeApiClient(PolicyV1Api);
   }
 
   async getCluster(namespace: string, name: string): Promise<RedisCluster | undefined> {
@@ -211,6 +220,19 @@ export class ClusterApi {
 
   async createService(namespace: string, body: V1Service): Promise<void> {
     await this.core.createNamespacedService({ namespace, body });
+  }
+
+  async getPodDisruptionBudget(namespace: string, name: string): Promise<V1PodDisruptionBudget | undefined> {
+    try {
+      return await this.policy.readNamespacedPodDisruptionBudget({ namespace, name });
+    } catch (error) {
+      if (apiErrorCode(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async createPodDisruptionBudget(namespace: string, body: V1PodDisruptionBudget): Promise<void> {
+    await this.policy.createNamespacedPodDisruptionBudget({ namespace, body });
   }
 
   /**

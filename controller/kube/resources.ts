@@ -2,7 +2,15 @@
  * The Kubernetes objects a RedisCluster owns, built as pure functions of the RedisCluster.
  */
 import { createHash } from "node:crypto";
-import type { IntOrString, V1OwnerReference, V1Service, V1StatefulSet } from "@kubernetes/client-node";
+import type {
+  IntOrString,
+  V1OwnerReference,
+  V1PodDisruptionBudget,
+  V1PodSecurityContext,
+  V1SecurityContext,
+  V1Service,
+  V1StatefulSet,
+} from "@kubernetes/client-node";
 import { API_VERSION, KIND } from "../../schemas/rediscluster.ts";
 import type { RedisCluster } from "../../schemas/generated/rediscluster.ts";
 import { HOLD_UPSTREAM, REDIS_PORT } from "../reconcile/decisions/pods.ts";
@@ -108,6 +116,51 @@ export function sentinelScript(tls: boolean): string {
   ].join("\n");
 }
 
+/**
+ * The uid and gid the Redis and Sentinel processes run as: the `redis` user and group of the official Redis
+ * (and Valkey) images, Debian and Alpine alike. The image's /data belongs to it and its own entrypoint drops
+ * to it (gosu) when started as root, so data written by a stock deployment stays this user's files.
+ */
+export const REDIS_UID = 999;
+
+/**
+ * Where the redis container may write besides /data: its root filesystem is read-only, so anything the
+ * entrypoint generates at start (a config or ACL file) goes here. Memory-backed, so what it holds (it may
+ * hold passwords) never reaches a disk, and it is gone with the pod.
+ */
+export const CONFIG_DIR = "/etc/redis-dr";
+
+/**
+ * Pod Security `restricted` (the profile of Kubernetes v1.37), for every pod of a RedisCluster:
+ * - not root: runAsNonRoot (the kubelet refuses to start a container that would run as uid 0) with the
+ *   image's `redis` user, since our `sh -c` entrypoint bypasses the image's own drop from root;
+ * - fsGroup: the kubelet makes the volumes group-owned by 999 and group-writable, which is also what lets
+ *   pods that ran as root before (files on the PVC owned by root) keep writing their AOF after an upgrade.
+ *   OnRootMismatch: the recursive walk happens only when the volume's root is not already right, so a pod
+ *   with a large dataset restarts without a walk over every file (during an outage, that matters);
+ * - seccomp RuntimeDefault: the container runtime's default syscall filter.
+ */
+export const podSecurityContext: Readonly<V1PodSecurityContext> = {
+  runAsNonRoot: true,
+  runAsUser: REDIS_UID,
+  runAsGroup: REDIS_UID,
+  fsGroup: REDIS_UID,
+  fsGroupChangePolicy: "OnRootMismatch",
+  seccompProfile: { type: "RuntimeDefault" },
+};
+
+/**
+ * Per container (Pod Security checks these on each container, init containers included): no capability
+ * (Redis needs none: it binds 6379/26379, above 1024), no setuid gain, and a read-only root filesystem —
+ * redis-server writes only to `dir` (/data: AOF, RDB, their temporary files), Sentinel only to /sentinel
+ * (its config rewrites), the entrypoint only to CONFIG_DIR.
+ */
+export const containerSecurityContext: Readonly<V1SecurityContext> = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ["ALL"] },
+};
+
 export function ownerReference(cluster: RedisCluster): V1OwnerReference {
   return {
     apiVersion: API_VERSION,
@@ -149,6 +202,7 @@ export function statefulSetFor(cluster: RedisCluster): V1StatefulSet {
     image,
     command: ["sh", "-c", sentinelScript(tls)],
     ports: [{ name: "sentinel", containerPort: SENTINEL_PORT }],
+    securityContext: { ...containerSecurityContext },
     volumeMounts: [
       { name: "sentinel", mountPath: "/sentinel" },
       ...(tls ? [{ name: "tls", mountPath: TLS_MOUNT, readOnly: true }] : []),
@@ -156,6 +210,7 @@ export function statefulSetFor(cluster: RedisCluster): V1StatefulSet {
   };
   const volumes = [
     ...(storage === undefined ? [{ name: "data", emptyDir: {} }] : []),
+    { name: "config", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
     ...(sentinel ? [{ name: "sentinel", emptyDir: {} }] : []),
     ...(spec.tlsSecret === undefined ? [] : [{ name: "tls", secret: { secretName: spec.tlsSecret.name } }]),
   ];
@@ -175,12 +230,14 @@ export function statefulSetFor(cluster: RedisCluster): V1StatefulSet {
       metadata: { labels },
       spec: {
         ...(nodeSelector === undefined ? {} : { nodeSelector }),
+        securityContext: { ...podSecurityContext },
         containers: [
           {
             name: "redis",
             image: spec.image !== undefined && spec.image !== "" ? spec.image : DEFAULT_IMAGE,
             command: ["sh", "-c", entrypointScript(tls)],
             ports: [{ name: "redis", containerPort: REDIS_PORT }],
+            securityContext: { ...containerSecurityContext },
             env:
               spec.authSecret === undefined
                 ? []
@@ -209,12 +266,13 @@ export function statefulSetFor(cluster: RedisCluster): V1StatefulSet {
             },
             volumeMounts: [
               { name: "data", mountPath: "/data" },
+              { name: "config", mountPath: CONFIG_DIR },
               ...(tls ? [{ name: "tls", mountPath: TLS_MOUNT, readOnly: true }] : []),
             ],
           },
           ...(sentinel ? [sentinelContainer] : []),
         ],
-        ...(volumes.length === 0 ? {} : { volumes }),
+        volumes,
       },
     },
     ...(storage === undefined
@@ -245,6 +303,37 @@ export function statefulSetFor(cluster: RedisCluster): V1StatefulSet {
       ownerReferences: [ownerReference(cluster)],
     },
     spec: stsSpec,
+  };
+}
+
+/**
+ * At most one Redis pod of the cluster voluntarily down at a time: a node drain (or a cluster upgrade)
+ * evicts the pods one by one and waits until the evicted one is Ready again, so the other copies of the
+ * data stay up — in a DR cluster, the copy you would promote. maxUnavailable rather than minAvailable so it
+ * also fits `instances: 1`: there the one pod may be evicted (a single copy has no redundancy to keep, and a
+ * budget that never allows an eviction would block every drain of its node); the budget is there already
+ * when the cluster is scaled up, with no object to create or delete on scaling.
+ * unhealthyPodEvictionPolicy AlwaysAllow: a pod that is not Ready (still loading its dataset, crash-looping)
+ * may always be evicted — it serves nothing, its data stays on its volume — so a broken pod never blocks a
+ * drain, while the healthy ones stay protected.
+ */
+export function podDisruptionBudgetFor(cluster: RedisCluster): V1PodDisruptionBudget {
+  const name = cluster.metadata?.name ?? "";
+  return {
+    apiVersion: "policy/v1",
+    kind: "PodDisruptionBudget",
+    metadata: {
+      // The StatefulSet's name: another kind, so no clash, and no suffix for the name's length bound.
+      name,
+      namespace: cluster.metadata?.namespace,
+      labels: clusterLabels(name),
+      ownerReferences: [ownerReference(cluster)],
+    },
+    spec: {
+      maxUnavailable: 1,
+      selector: { matchLabels: { [CLUSTER_LABEL]: name } },
+      unhealthyPodEvictionPolicy: "AlwaysAllow",
+    },
   };
 }
 

@@ -18,6 +18,7 @@ const RESOURCES: Readonly<Record<string, string>> = {
   Event: "core/events",
   PersistentVolumeClaim: "core/persistentvolumeclaims",
   StatefulSet: "apps/statefulsets",
+  PodDisruptionBudget: "policy/poddisruptionbudgets",
   Lease: "coordination.k8s.io/leases",
   CustomObject: "redis.io/redisclusters", // the only custom resource the programs handle
 };

@@ -1,8 +1,14 @@
 /**
- * The StatefulSet and Services of the cluster: created when missing; the StatefulSet's replicas and pod
- * template follow the spec (detected through a hash annotation, so an unchanged spec costs no write).
+ * The StatefulSet, Services and PodDisruptionBudget of the cluster: created when missing; the StatefulSet's
+ * replicas and pod template follow the spec (detected through a hash annotation, so an unchanged spec costs
+ * no write). The budget depends on nothing in the spec but the name, so it is never updated.
  */
-import { SPEC_HASH_ANNOTATION, servicesFor, statefulSetFor } from "../../kube/resources.ts";
+import {
+  SPEC_HASH_ANNOTATION,
+  podDisruptionBudgetFor,
+  servicesFor,
+  statefulSetFor,
+} from "../../kube/resources.ts";
 import type { ReconcileContext, Step, StepResult } from "../context.ts";
 import { CONTINUE } from "../context.ts";
 
@@ -36,6 +42,10 @@ export const ensureWorkloads: Step = {
         await api.createService(ctx.namespace, service);
         ctx.log.info({ service: name }, "service created");
       }
+    }
+    if ((await api.getPodDisruptionBudget(ctx.namespace, ctx.name)) === undefined) {
+      await api.createPodDisruptionBudget(ctx.namespace, podDisruptionBudgetFor(ctx.cluster));
+      ctx.log.info({ podDisruptionBudget: ctx.name }, "pod disruption budget created");
     }
     return CONTINUE;
   },

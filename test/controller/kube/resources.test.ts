@@ -6,7 +6,12 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
-import { entrypointScript, servicesFor, statefulSetFor } from "../../../controller/kube/resources.ts";
+import {
+  entrypointScript,
+  podDisruptionBudgetFor,
+  servicesFor,
+  statefulSetFor,
+} from "../../../controller/kube/resources.ts";
 import { waitFor } from "../helpers/redis-process.ts";
 
 const cluster: RedisCluster = {
@@ -51,7 +56,10 @@ describe("the StatefulSet of a RedisCluster", () => {
       resources: { requests: { storage: "100Gi" } },
       storageClassName: "fast",
     });
-    assert.deepEqual(container?.volumeMounts, [{ name: "data", mountPath: "/data" }]);
+    assert.deepEqual(container?.volumeMounts, [
+      { name: "data", mountPath: "/data" },
+      { name: "config", mountPath: "/etc/redis-dr" },
+    ]);
   });
 
   it("passes the password only through a secretKeyRef environment variable", () => {
@@ -109,6 +117,66 @@ describe("the Sentinel sidecar", () => {
     assert.match(script, /sentinel resolve-hostnames no/);
     assert.doesNotMatch(script, /sentinel monitor|auth-pass/);
     assert.equal(primaryCluster?.env, undefined);
+  });
+});
+
+describe("the pods' security context (Pod Security restricted, v1.37)", () => {
+  const variants: [string, RedisCluster["spec"]][] = [
+    ["standalone", cluster.spec],
+    ["sentinel with TLS", { ...cluster.spec, mode: "sentinel", tlsSecret: { name: "tls" } }],
+    ["without storage", { instances: 1 }],
+  ];
+  for (const [name, spec] of variants) {
+    it(`${name}: every container runs as the image's redis user, without privileges, on a read-only root`, () => {
+      const pod = statefulSetFor({ ...cluster, spec }).spec?.template.spec;
+      assert.deepEqual(pod?.securityContext, {
+        runAsNonRoot: true,
+        runAsUser: 999,
+        runAsGroup: 999,
+        fsGroup: 999,
+        fsGroupChangePolicy: "OnRootMismatch",
+        seccompProfile: { type: "RuntimeDefault" },
+      });
+      const containers = [...(pod?.initContainers ?? []), ...(pod?.containers ?? [])];
+      assert.ok(containers.length > 0);
+      for (const c of containers) {
+        assert.deepEqual(
+          c.securityContext,
+          { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+          c.name,
+        );
+        // What `restricted` forbids besides: host namespaces and ports, privileged, added capabilities.
+        assert.equal(
+          c.ports?.some((p) => p.hostPort !== undefined),
+          false,
+          c.name,
+        );
+      }
+      assert.equal(pod?.hostNetwork ?? pod?.hostPID ?? pod?.hostIPC, undefined);
+      // Restricted allows only these volume types; the config emptyDir is the entrypoint's writable place.
+      for (const volume of pod?.volumes ?? [])
+        assert.ok(volume.emptyDir ?? volume.secret ?? volume.persistentVolumeClaim, volume.name);
+      assert.deepEqual(
+        pod?.volumes?.find((v) => v.name === "config"),
+        { name: "config", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
+      );
+    });
+  }
+});
+
+describe("the PodDisruptionBudget of a RedisCluster", () => {
+  it("lets at most one of the cluster's pods be evicted at a time, owned by the RedisCluster", () => {
+    const pdb = podDisruptionBudgetFor(cluster);
+    assert.equal(pdb.metadata?.name, "dr-redis");
+    assert.equal(pdb.metadata?.namespace, "production");
+    assert.deepEqual(pdb.metadata?.ownerReferences, statefulSetFor(cluster).metadata?.ownerReferences);
+    assert.deepEqual(pdb.spec, {
+      maxUnavailable: 1,
+      selector: { matchLabels: { "redis.io/cluster": "dr-redis" } },
+      unhealthyPodEvictionPolicy: "AlwaysAllow",
+    });
+    // The budget selects exactly the StatefulSet's pods.
+    assert.deepEqual(pdb.spec?.selector, statefulSetFor(cluster).spec?.selector);
   });
 });
 
