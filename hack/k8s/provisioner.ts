@@ -6,7 +6,7 @@
  * path the node agent mounts for the claim (`<dir>/<namespace>/<claim>`); a released volume is deleted with
  * its data (reclaim policy Delete), as a cloud disk would be.
  */
-import { mkdirSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { JsonObject, KubeObject } from "../sandbox/api/types.ts";
@@ -95,6 +95,9 @@ export class Provisioner {
         },
       });
       mkdirSync(path, { recursive: true });
+      // World-writable, as hostPath provisioners make them (local-path-provisioner): a pod running as a
+      // non-root user without fsGroup can still write its claim.
+      chmodSync(path, 0o777);
       this.logger.info({ claim: `${namespace}/${name}` }, "provisioned a volume");
     } catch (error) {
       if (!(error instanceof ApiRequestError && error.code === 409))

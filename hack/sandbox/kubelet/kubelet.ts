@@ -8,7 +8,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, rmSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import { join } from "node:path";
@@ -27,6 +27,14 @@ import {
   type Mount,
   type RuntimeFiles,
 } from "./runtime.ts";
+import {
+  formatPod,
+  imageDataOwner,
+  processSecurity,
+  type PodSecurityContextSpec,
+  type ProcessSecurity,
+  type SecurityContextSpec,
+} from "./security.ts";
 import { materializeVolumes, MissingObjectError, type ObjectLookup } from "./volumes.ts";
 
 export interface KubeletOptions {
@@ -59,6 +67,7 @@ interface ContainerSpec {
   readinessProbe?: Probe;
   livenessProbe?: Probe;
   startupProbe?: Probe;
+  securityContext?: SecurityContextSpec;
 }
 
 interface Probe {
@@ -92,6 +101,8 @@ interface ContainerRuntime {
   init: boolean;
   proc: ContainerProcess | undefined;
   env: Record<string, string>;
+  /** Who its processes run as (the pod's and its own securityContext), known once the pod is started. */
+  security: ProcessSecurity | undefined;
   restartCount: number;
   state: ContainerState;
   lastState: ContainerState | undefined;
@@ -213,7 +224,14 @@ export class Kubelet {
     const pod = this.runtimeOf(namespace, name);
     const target = container ? pod?.containers.get(container) : [...(pod?.containers.values() ?? [])][0];
     if (!pod || !target?.proc || !("running" in target.state)) return undefined;
-    return spawnInContainer(target.proc, argv, target.env, this.options.files, this.workingDir(target));
+    return spawnInContainer(
+      target.proc,
+      argv,
+      target.env,
+      this.options.files,
+      this.workingDir(target),
+      target.security,
+    );
   }
 
   async exec(
@@ -234,6 +252,7 @@ export class Kubelet {
       this.options.files,
       timeoutMs,
       this.workingDir(target),
+      target.security,
     );
   }
 
@@ -287,7 +306,9 @@ export class Kubelet {
       `${pod.metadata.namespace ?? ""}_${pod.metadata.name ?? ""}_${uid.slice(0, 8)}`,
     );
     mkdirSync(join(dir, "logs"), { recursive: true });
-    mkdirSync(join(dir, "tmp"), { recursive: true, mode: 0o1777 });
+    mkdirSync(join(dir, "tmp"), { recursive: true });
+    chmodSync(join(dir, "tmp"), 0o1777); // mkdir's mode goes through the umask
+
     const spec = (pod.spec ?? {}) as JsonObject;
     const toRuntime = (c: ContainerSpec, init: boolean): ContainerRuntime => ({
       spec: c,
@@ -295,6 +316,7 @@ export class Kubelet {
       init,
       proc: undefined,
       env: {},
+      security: undefined,
       restartCount: 0,
       state: { waiting: { reason: "ContainerCreating" } },
       lastState: undefined,
@@ -376,6 +398,13 @@ export class Kubelet {
       this.retry(runtime, 500);
       return;
     }
+    // runAsNonRoot and friends: a container that may not run stays Waiting with the kubelet's reason (its
+    // securityContext is immutable, so retrying would not change the answer); the others start.
+    const refused = this.applySecurity(pod, runtime);
+    if (runtime.initContainers.some((c) => refused.has(c))) {
+      this.writeStatus(runtime);
+      return;
+    }
     for (const init of runtime.initContainers) {
       if (runtime.initialized) break;
       if (init.state && "terminated" in init.state && init.state.terminated.exitCode === 0) continue;
@@ -394,8 +423,29 @@ export class Kubelet {
       }
     }
     runtime.initialized = true;
-    for (const c of runtime.containers.values()) this.launch(runtime, c);
+    for (const c of runtime.containers.values()) if (!refused.has(c)) this.launch(runtime, c);
     this.writeStatus(runtime);
+  }
+
+  /** Works out each container's ProcessSecurity; returns those refused, each Waiting with its message. */
+  private applySecurity(pod: KubeObject, runtime: PodRuntime): Set<ContainerRuntime> {
+    const podContext = (pod.spec as JsonObject | undefined)?.securityContext as
+      PodSecurityContextSpec | undefined;
+    const refused = new Set<ContainerRuntime>();
+    for (const c of this.allContainers(runtime)) {
+      const security = processSecurity(podContext, c.spec.securityContext, c.kind, {
+        pod: formatPod(runtime.name, runtime.namespace, runtime.uid),
+        container: c.spec.name,
+      });
+      if ("error" in security) {
+        refused.add(c);
+        c.state = { waiting: { reason: "CreateContainerConfigError", message: security.error } };
+        this.event(pod, "Warning", "Failed", `Error: ${security.error}`);
+      } else {
+        c.security = security;
+      }
+    }
+    return refused;
   }
 
   private async runToCompletion(runtime: PodRuntime, container: ContainerRuntime): Promise<number> {
@@ -448,8 +498,10 @@ export class Kubelet {
             : undefined,
         imageAppDir: container.kind === "redis-dr" ? this.options.files.appDir : undefined,
         podTmpDir: join(runtime.dir, "tmp"),
+        ...(container.security ? { security: container.security } : {}),
       },
       this.options.files,
+      imageDataOwner(container.kind),
     );
     container.proc = proc;
     container.sentSignal = undefined;
@@ -785,6 +837,7 @@ export class Kubelet {
         this.options.files,
         timeoutMs,
         this.workingDir(container),
+        container.security,
       );
       return result.code === 0;
     }

@@ -9,6 +9,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import {
+  chownSync,
   closeSync,
   existsSync,
   mkdirSync,
@@ -21,6 +22,7 @@ import {
 } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { privilegePrefix, type ProcessSecurity } from "./security.ts";
 
 export interface Mount {
   /** Host path (a directory, or a file for subPath mounts of files). */
@@ -45,6 +47,8 @@ export interface ContainerLaunch {
   /** The image's /app (our own image's compiled programs), read-only. */
   imageAppDir: string | undefined;
   podTmpDir: string;
+  /** The user, groups and privileges of the container's processes (security.ts); undefined: root. */
+  security?: ProcessSecurity;
 }
 
 export interface RuntimeFiles {
@@ -176,19 +180,33 @@ function launchScript(launch: ContainerLaunch, files: RuntimeFiles): string {
   lines.push(`mount --bind ${quote(launch.hostsFile)} /etc/hosts`);
   // Last: a private /tmp hides the host's, where sources of the mounts above may live; unless a volume is the
   // container's /tmp already (an emptyDir at /tmp, as a read-only root filesystem needs).
-  if (!launch.mounts.some((mount) => mount.target.replace(/\/+$/, "") === "/tmp"))
-    lines.push(`mount --bind ${quote(launch.podTmpDir)} /tmp`);
+  const tmpVolume = launch.mounts.some((mount) => mount.target.replace(/\/+$/, "") === "/tmp");
+  if (!tmpVolume) lines.push(`mount --bind ${quote(launch.podTmpDir)} /tmp`);
   lines.push(`hostname ${quote(launch.hostname)}`);
   lines.push(`mkdir -p ${quote(launch.workingDir)}`, `cd ${quote(launch.workingDir)}`);
   // The container counts as started once its filesystem is in place, like a runtime's StartContainer.
   lines.push(`: > ${quote(join(launch.containerDir, "started"))}`);
-  lines.push('exec "$@"', "");
+  if (launch.security?.readOnlyRootFilesystem) {
+    // Only this mount namespace's view changes (a bind remount sets the flag on this namespace's copy of the
+    // mount, never on the filesystem): the container writes nowhere but its volumes (and /dev/shm).
+    lines.push("mount -o remount,bind,ro /");
+    if (!tmpVolume) lines.push("mount -o remount,bind,ro /tmp");
+  }
+  lines.push(`exec ${privilegePrefix(launch.security).map(quote).join(" ")} "$@"`, "");
   return lines.join("\n");
 }
 
-export function startContainer(launch: ContainerLaunch, files: RuntimeFiles): ContainerProcess {
+export function startContainer(
+  launch: ContainerLaunch,
+  files: RuntimeFiles,
+  imageDataOwner?: number,
+): ContainerProcess {
   mkdirSync(launch.containerDir, { recursive: true });
-  if (launch.imageDataDir) mkdirSync(launch.imageDataDir, { recursive: true });
+  if (launch.imageDataDir) {
+    mkdirSync(launch.imageDataDir, { recursive: true });
+    // The image's /data belongs to its redis user, who may then write there without a volume.
+    if (imageDataOwner !== undefined) chownSync(launch.imageDataDir, imageDataOwner, imageDataOwner);
+  }
   const script = join(launch.containerDir, "launch.sh");
   const marker = join(launch.containerDir, "started");
   rmSync(marker, { force: true });
@@ -276,6 +294,7 @@ export function spawnInContainer(
   env: Record<string, string>,
   files: RuntimeFiles,
   workingDir = "/",
+  security?: ProcessSecurity,
 ): ChildProcess | undefined {
   const target = containerInitPid(proc);
   if (target === undefined) return undefined;
@@ -292,6 +311,7 @@ export function spawnInContainer(
       "-u",
       `--wd=${workingDir}`,
       "--",
+      ...privilegePrefix(security),
       ...argv,
     ],
     {
@@ -309,15 +329,22 @@ export function execInContainer(
   files: RuntimeFiles,
   timeoutMs: number,
   workingDir = "/",
+  security?: ProcessSecurity,
 ): Promise<{ code: number | null; output: string }> {
   const target = containerInitPid(proc);
   if (target === undefined) return Promise.resolve({ code: null, output: "container is not running" });
   return new Promise((resolve) => {
-    const child = spawn("nsenter", ["-t", String(target), "-m", "-u", `--wd=${workingDir}`, "--", ...argv], {
-      env: { ...env, LD_PRELOAD: files.podnetLibrary },
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true,
-    });
+    // Like a runtime's exec: the same user, groups and privileges as the container's own processes.
+    const command = [...privilegePrefix(security), ...argv];
+    const child = spawn(
+      "nsenter",
+      ["-t", String(target), "-m", "-u", `--wd=${workingDir}`, "--", ...command],
+      {
+        env: { ...env, LD_PRELOAD: files.podnetLibrary },
+        stdio: ["ignore", "pipe", "pipe"],
+        detached: true,
+      },
+    );
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));

@@ -3,9 +3,10 @@
  * object changes), emptyDir lives with the pod, a PersistentVolumeClaim is a directory that outlives pods and
  * goes with the claim. The container process sees them at their mountPaths through bind mounts.
  */
-import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { isObject, type JsonObject, type KubeObject } from "../api/types.ts";
+import { setVolumeOwnership, type PodSecurityContextSpec } from "./security.ts";
 
 export interface VolumeSource {
   name: string;
@@ -122,6 +123,9 @@ function writeFiles(
 /**
  * Materializes the pod's volumes and returns name → host directory. Throws MissingObjectError when a
  * referenced ConfigMap or Secret (not optional) does not exist yet — the kubelet retries, like FailedMount.
+ * With the pod's fsGroup, every volume but a hostPath is group-owned by it (setVolumeOwnership): ConfigMap,
+ * Secret and projected files group-readable, emptyDir and claims group-writable. An emptyDir and a new
+ * claim's directory start world-writable (0777), as a kubelet's emptyDir and hostPath provisioners' do.
  */
 export function materializeVolumes(
   pod: KubeObject,
@@ -131,6 +135,18 @@ export function materializeVolumes(
 ): Map<string, string> {
   const namespace = pod.metadata.namespace ?? "";
   const volumes = ((pod.spec as JsonObject | undefined)?.volumes ?? []) as VolumeSource[];
+  const security = (pod.spec as JsonObject | undefined)?.securityContext as
+    PodSecurityContextSpec | undefined;
+  const fsGroup = security?.fsGroup;
+  // The kubelet applies fsGroupChangePolicy to emptyDir and claims; files it writes itself get it each time.
+  const own = (dir: string, readOnly: boolean, policy: PodSecurityContextSpec["fsGroupChangePolicy"]) => {
+    if (fsGroup !== undefined) setVolumeOwnership(dir, fsGroup, readOnly, policy);
+  };
+  const worldWritableDir = (dir: string) => {
+    if (existsSync(dir)) return;
+    mkdirSync(dir, { recursive: true });
+    chmodSync(dir, 0o777);
+  };
   const out = new Map<string, string>();
   for (const volume of volumes) {
     const dir = join(podDir, "volumes", volume.name);
@@ -143,11 +159,13 @@ export function materializeVolumes(
         filesOf(cm, "configmaps", volume.configMap.items),
         volume.configMap.defaultMode ?? 0o644,
       );
+      own(dir, true, undefined);
     } else if (volume.secret) {
       const secret = lookup.object("secrets", namespace, volume.secret.secretName);
       if (!secret && !volume.secret.optional)
         throw new MissingObjectError(`secret "${volume.secret.secretName}" not found`);
       writeFiles(dir, filesOf(secret, "secrets", volume.secret.items), volume.secret.defaultMode ?? 0o644);
+      own(dir, true, undefined);
     } else if (volume.projected) {
       const files = new Map<string, { content: Buffer; mode?: number }>();
       for (const source of volume.projected.sources ?? []) {
@@ -174,6 +192,7 @@ export function materializeVolumes(
         }
       }
       writeFiles(dir, files, volume.projected.defaultMode ?? 0o644);
+      own(dir, true, undefined);
     } else if (volume.persistentVolumeClaim) {
       const claim = lookup.object(
         "persistentvolumeclaims",
@@ -185,7 +204,8 @@ export function materializeVolumes(
           `persistentvolumeclaim "${volume.persistentVolumeClaim.claimName}" not found`,
         );
       const pvcDir = join(pvcRoot, namespace, volume.persistentVolumeClaim.claimName);
-      mkdirSync(pvcDir, { recursive: true });
+      worldWritableDir(pvcDir);
+      own(pvcDir, volume.persistentVolumeClaim.readOnly ?? false, security?.fsGroupChangePolicy);
       out.set(volume.name, pvcDir);
       continue;
     } else if (volume.hostPath) {
@@ -193,7 +213,8 @@ export function materializeVolumes(
       continue;
     } else {
       // emptyDir, and anything else, is an empty directory that lives as long as the pod.
-      mkdirSync(dir, { recursive: true });
+      worldWritableDir(dir);
+      own(dir, false, security?.fsGroupChangePolicy);
     }
     out.set(volume.name, dir);
   }
