@@ -7,6 +7,7 @@ import { ClusterApi } from "./kube/cluster-api.ts";
 import type { ControllerMetrics } from "./metrics/metrics.ts";
 import type { RedisAdminFactory } from "./redis/admin-port.ts";
 import { reconcileCluster } from "./reconcile/reconciler.ts";
+import { SourceWatch } from "./replication/source-watch.ts";
 import type { ReconcileDeps } from "./reconcile/context.ts";
 import { keyOf, splitKey, startInformers } from "./watch/informers.ts";
 import type { Informers } from "./watch/informers.ts";
@@ -27,9 +28,12 @@ export class Controller {
   private informers: Informers | undefined;
   private running: Promise<void> | undefined;
   private readonly deps: ReconcileDeps;
+  private readonly sourceWatch: SourceWatch;
 
   constructor(private readonly options: ControllerOptions) {
+    this.sourceWatch = new SourceWatch(options.redis, (key) => this.queue.add(key), options.log);
     this.deps = {
+      sourceWatch: this.sourceWatch,
       api: new ClusterApi(options.kubeConfig),
       redis: options.redis,
       metrics: options.metrics,
@@ -72,6 +76,7 @@ export class Controller {
 
   async stop(): Promise<void> {
     this.queue.shutdown();
+    this.sourceWatch.stop();
     await this.informers?.stop();
     await this.running;
   }

@@ -3,6 +3,7 @@
  */
 import type { V1Pod } from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import type { SourceWatch } from "../replication/source-watch.ts";
 import type { RedisCluster, RedisClusterStatus } from "../../schemas/generated/rediscluster.ts";
 import type { ClusterApi } from "../kube/cluster-api.ts";
 import type { ControllerMetrics } from "../metrics/metrics.ts";
@@ -32,6 +33,8 @@ export interface ReconcileDeps {
   readonly now: () => Date;
   /** How often a healthy cluster is looked at again (status and metrics freshness). */
   readonly resyncMs: number;
+  /** Standing connections to the replica clusters' sources (absent where no work queue can be woken). */
+  readonly sourceWatch?: SourceWatch;
 }
 
 export class ReconcileContext {

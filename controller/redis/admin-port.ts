@@ -58,6 +58,11 @@ export interface RedisAdmin {
   /** WAIT numReplicas timeout: how many replicas acknowledged the writes so far. */
   wait(numReplicas: number, timeoutMs: number): Promise<number>;
   close(): Promise<void>;
+  /**
+   * Resolves when a connection that was established ends (the instance died, restarted or dropped us), or
+   * at once if none was: how the controller learns of a source going away the moment its replicas do.
+   */
+  closed?(): Promise<void>;
 }
 
 export interface RedisAdminFactory {

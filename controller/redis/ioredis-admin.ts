@@ -191,6 +191,11 @@ export class IoredisAdmin implements RedisAdmin {
   async close(): Promise<void> {
     this.client.disconnect();
   }
+
+  closed(): Promise<void> {
+    if (this.client.status === "end" || this.client.status === "wait") return Promise.resolve();
+    return new Promise((resolve) => this.client.once("end", () => resolve()));
+  }
 }
 
 export const ioredisAdminFactory = (options: IoredisAdminOptions = {}): RedisAdminFactory => ({

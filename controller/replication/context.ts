@@ -29,6 +29,13 @@ export interface ReplicationContext {
    */
   readonly sourceAuthUnavailable?: boolean;
   readonly minSyncReplicas: number;
+  /** The redis.io/accept-source-history annotation: the source history a human confirmed (source-continuity). */
+  readonly acceptSourceHistory?: string | undefined;
+  /**
+   * Keep a standing connection to the source (undefined: none), so its going away is seen at once
+   * (source-watch.ts). Absent in tests that drive the engine pass by pass.
+   */
+  readonly watchSource?: (endpoint: RedisEndpoint | undefined) => void;
   /** The redis.io/confirm-leader annotation: a human's decision about the leader (see reviewCatchUp). */
   readonly confirmLeader?: string | undefined;
   /** `mode: sentinel`: Sentinel sidecars run in the pods (they fail over only when `sentinelManaged`). */

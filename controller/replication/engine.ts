@@ -24,6 +24,8 @@ export async function reconcileReplication(ctx: ReplicationContext): Promise<Eng
   if ((intent.kind === "replicate" || intent.kind === "demote") && ctx.sourceAuthUnavailable === true) {
     return { requeueAfterMs: 10_000 };
   }
+  // Only replica mode follows a source: the standing connection to it goes with it (replica-mode.ts).
+  if (intent.kind !== "replicate") ctx.watchSource?.(undefined);
   switch (intent.kind) {
     case "replicate":
       return runReplicaMode(ctx, intent.source, intent.topology);

@@ -2,7 +2,7 @@
  * Asking every pod and the source what they are doing. Failures are data, not exceptions: an unreachable
  * pod or a source that refuses the password is something to report.
  */
-import type { RedisFailureKind } from "../redis/admin-port.ts";
+import type { InstanceSnapshot, RedisEndpoint, RedisFailureKind } from "../redis/admin-port.ts";
 import { RedisAdminError } from "../redis/admin-port.ts";
 import type { SourceRef } from "../reconcile/decisions/intent.ts";
 import type { ObservedPod, PodEndpoint } from "../reconcile/decisions/pods.ts";
@@ -10,6 +10,8 @@ import type { ReplicationContext } from "./context.ts";
 
 export interface SourceObservation {
   readonly offset?: number;
+  /** What the source says about itself, when it answered. */
+  readonly snapshot?: InstanceSnapshot;
   readonly failure?: { readonly kind: RedisFailureKind; readonly message: string };
 }
 
@@ -39,18 +41,20 @@ export async function observePod(ctx: ReplicationContext, pod: PodEndpoint): Pro
 export const observePods = (ctx: ReplicationContext): Promise<ObservedPod[]> =>
   Promise.all(ctx.pods.map((pod) => observePod(ctx, pod)));
 
+export const sourceEndpoint = (ctx: ReplicationContext, source: SourceRef): RedisEndpoint => ({
+  host: source.host,
+  port: source.port,
+  password: ctx.sourcePassword,
+  tls: ctx.tlsCa === undefined ? undefined : { ca: ctx.tlsCa, verifyHost: true },
+});
+
 export async function observeSource(ctx: ReplicationContext, source: SourceRef): Promise<SourceObservation> {
   // tls-replication makes the pods speak TLS to the source too, verified against the same CA. Redis checks
   // only the chain on that link; the controller checks that the certificate names the source's host.
-  const endpoint = {
-    host: source.host,
-    port: source.port,
-    password: ctx.sourcePassword,
-    tls: ctx.tlsCa === undefined ? undefined : { ca: ctx.tlsCa, verifyHost: true },
-  };
+  const endpoint = sourceEndpoint(ctx, source);
   try {
-    const replication = await ctx.redis.get(endpoint).replication();
-    return { offset: replication.masterReplOffset };
+    const snapshot = await ctx.redis.get(endpoint).snapshot();
+    return { offset: snapshot.replication.masterReplOffset, snapshot };
   } catch (error) {
     await ctx.redis.forget(endpoint);
     if (error instanceof RedisAdminError) {

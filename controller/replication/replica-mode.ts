@@ -4,12 +4,17 @@
  * if the leader already took writes, reported as a demotion: revert.ts), and a demotion is marked complete
  * once every pod follows its upstream again.
  */
+import { sourceDiscontinuityCondition } from "../reconcile/decisions/conditions.ts";
 import type { Topology, SourceRef } from "../reconcile/decisions/intent.ts";
+import type { SourceVerdict } from "../reconcile/decisions/source-continuity.ts";
+import { judgeSource } from "../reconcile/decisions/source-continuity.ts";
+import { findCondition, setCondition } from "../status/conditions.ts";
 import type { ObservedPod, Upstream } from "../reconcile/decisions/pods.ts";
 import { isHeld } from "../reconcile/decisions/pods.ts";
 import type { ReplicationContext } from "./context.ts";
 import { splitPods, upstreamOf } from "./leader.ts";
-import { observePods, observeSource } from "./observe.ts";
+import type { SourceObservation } from "./observe.ts";
+import { observePods, observeSource, sourceEndpoint } from "./observe.ts";
 import { attach, hold } from "./pod-actions.ts";
 import type { EngineResult } from "./promotion.ts";
 import { settleUnrecordedPromotion } from "./revert.ts";
@@ -40,10 +45,13 @@ export async function runReplicaMode(
       plan.push({ pod, upstream: sourceUpstream, masterauth: ctx.sourcePassword });
     }
   }
+  const observed = await observeSource(ctx, source);
+  if (!(await guardContinuity(ctx, source, observed, plan, sourceUpstream)))
+    return { requeueAfterMs: RETRY_MS };
   if (ctx.tlsCa !== undefined) {
     // Redis verifies only the source's certificate chain; whether it names the source's host is checked
     // here, and a source whose certificate names another host is never followed.
-    const { failure } = await observeSource(ctx, source);
+    const { failure } = observed;
     if (failure?.kind === "tls-identity") {
       let held = 0;
       for (const { pod, upstream } of plan) {
@@ -88,4 +96,80 @@ export async function runReplicaMode(
     }));
   }
   return complete ? {} : { requeueAfterMs: RETRY_MS };
+}
+
+type PlannedPod = { readonly pod: ObservedPod; readonly upstream: Upstream };
+
+/**
+ * Holds the pods that follow the source when following it could cost their data, and says so; returns
+ * whether they may follow it now. Two cases:
+ * - the source cannot be asked and the pods' links to it are down too (it died or restarted): held until it
+ *   answers, since Redis would re-connect them by itself to whatever comes back, before any check;
+ * - the source answers on another history, or with its keys collapsed (judgeSource): held until a human
+ *   confirms, with condition SourceDiscontinuity and a Warning Event.
+ * While the source answers, a standing connection to it (ctx.watchSource) brings the next pass the moment
+ * it goes away.
+ */
+async function guardContinuity(
+  ctx: ReplicationContext,
+  source: SourceRef,
+  observed: SourceObservation,
+  plan: readonly PlannedPod[],
+  sourceUpstream: Upstream,
+): Promise<boolean> {
+  const followers = plan.filter((p) => p.upstream === sourceUpstream && p.pod.snapshot !== undefined);
+  const snapshot = observed.snapshot;
+  if (snapshot === undefined) {
+    ctx.watchSource?.(undefined);
+    if (observed.failure?.kind !== "unreachable") return true;
+    // A pod in the middle of a full sync from the source is left to finish it: the source answers it, so
+    // the controller's own failure to ask it (a timeout under load) says nothing about a restart.
+    const cutOff = followers.filter((p) => {
+      const master = p.pod.snapshot?.replication.master;
+      return master?.linkStatus !== "up" && master?.syncInProgress !== true;
+    });
+    for (const { pod } of cutOff) await hold(ctx, pod);
+    return cutOff.length === 0;
+  }
+  const verdict = judgeSource({
+    cluster: ctx.cluster,
+    sourceName: source.clusterName,
+    source: snapshot,
+    followedId: ctx.status().replication?.sourceReplicationId,
+    pods: followers.map((p) => p.pod),
+    accepted: ctx.acceptSourceHistory,
+  });
+  if (verdict.kind === "discontinuous") {
+    for (const { pod } of followers) await hold(ctx, pod);
+    await reportDiscontinuity(ctx, verdict);
+    return false;
+  }
+  ctx.watchSource?.(sourceEndpoint(ctx, source));
+  await clearDiscontinuity(ctx, snapshot.replication.masterReplid);
+  return true;
+}
+
+async function reportDiscontinuity(
+  ctx: ReplicationContext,
+  verdict: Extract<SourceVerdict, { kind: "discontinuous" }>,
+): Promise<void> {
+  const current = findCondition(ctx.status().conditions, "SourceDiscontinuity");
+  if (current?.status === "True" && current.message === verdict.message) return;
+  ctx.log.warn({ reason: verdict.reason }, verdict.message);
+  await ctx.event("Warning", "SourceDiscontinuity", verdict.message);
+  const condition = sourceDiscontinuityCondition(verdict.reason, verdict.message);
+  await ctx.commit((s) => ({
+    ...s,
+    conditions: setCondition(s.conditions, condition, undefined, ctx.now()),
+  }));
+}
+
+async function clearDiscontinuity(ctx: ReplicationContext, sourceId: string): Promise<void> {
+  if (findCondition(ctx.status().conditions, "SourceDiscontinuity")?.status !== "True") return;
+  const condition = sourceDiscontinuityCondition(undefined, sourceId);
+  await ctx.event("Normal", "SourceHistoryAccepted", condition.message);
+  await ctx.commit((s) => ({
+    ...s,
+    conditions: setCondition(s.conditions, condition, undefined, ctx.now()),
+  }));
 }

@@ -160,3 +160,22 @@ export function leaderBlockedCondition(
   }
   return { type: "LeaderBlocked", status: "True", reason, message };
 }
+
+/**
+ * SourceDiscontinuity: True while the pods are held off a source that restarted its history or lost most of
+ * its keys (source-continuity.ts), until a human confirms it; False once they follow it again.
+ */
+export function sourceDiscontinuityCondition(
+  reason: "HistoryRestarted" | "KeysCollapsed" | undefined,
+  messageOrSourceId: string,
+): ConditionInput {
+  if (reason === undefined) {
+    return {
+      type: "SourceDiscontinuity",
+      status: "False",
+      reason: "Following",
+      message: `The pods follow the source again, on its replication history ${messageOrSourceId}`,
+    };
+  }
+  return { type: "SourceDiscontinuity", status: "True", reason, message: messageOrSourceId };
+}

@@ -8,6 +8,7 @@ import { reconcileReplication } from "../../replication/engine.ts";
 import type { ReconcileContext, Step, StepResult } from "../context.ts";
 import { CONTINUE } from "../context.ts";
 import { CONFIRM_LEADER_ANNOTATION } from "../decisions/catch-up.ts";
+import { ACCEPT_SOURCE_HISTORY_ANNOTATION } from "../decisions/source-continuity.ts";
 import type { PodEndpoint } from "../decisions/pods.ts";
 import { REDIS_PORT, ordinalOf } from "../decisions/pods.ts";
 
@@ -42,6 +43,8 @@ export function replicationContext(ctx: ReconcileContext): ReplicationContext {
     sourcePassword: ctx.sourcePassword,
     minSyncReplicas: ctx.cluster.spec.minSyncReplicas ?? 0,
     confirmLeader: ctx.cluster.metadata?.annotations?.[CONFIRM_LEADER_ANNOTATION],
+    acceptSourceHistory: ctx.cluster.metadata?.annotations?.[ACCEPT_SOURCE_HISTORY_ANNOTATION],
+    watchSource: (endpoint) => ctx.deps.sourceWatch?.watch(`${ctx.namespace}/${ctx.name}`, endpoint),
     sentinelMode: ctx.cluster.spec.mode === "sentinel",
     tlsCa: ctx.tlsCa,
     tlsCertificateFingerprint: ctx.tlsCertificateFingerprint,

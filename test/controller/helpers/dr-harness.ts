@@ -54,6 +54,8 @@ export class DrHarness {
   sourcePassword: string | undefined = SOURCE_PASSWORD;
   /** The redis.io/confirm-leader annotation's value. */
   confirmLeader: string | undefined;
+  /** The redis.io/accept-source-history annotation's value. */
+  acceptSourceHistory: string | undefined;
   /** Where the spec says the source is (a proxy in partition tests). */
   sourceAddress: { host: string; port: number };
   readonly tls: TestCertificates | undefined;
@@ -136,6 +138,7 @@ export class DrHarness {
       sourcePassword: this.sourcePassword,
       minSyncReplicas: this.spec.minSyncReplicas ?? 0,
       confirmLeader: this.confirmLeader,
+      acceptSourceHistory: this.acceptSourceHistory,
       sentinelMode: this.spec.mode === "sentinel",
       tlsCa: this.tls?.ca,
       tlsCertificateFingerprint: this.tls?.fingerprint(),

@@ -71,7 +71,7 @@ describe("a DR cluster whose tlsSecret trusts another CA than the source's", () 
     const healthy = h.condition("ReplicationHealthy");
     assert.equal(healthy?.status, "False");
     const why =
-      "TLS with source prod-east (127.24.3.1:6379) failed: INFO replication on 127.24.3.1:6379: self-signed " +
+      "TLS with source prod-east (127.24.3.1:6379) failed: INFO on 127.24.3.1:6379: self-signed " +
       "certificate in certificate chain. Its certificate must be valid and signed by a CA in ca.crt of " +
       "spec.tlsSecret";
     assert.match(healthy?.message ?? "", /^The leader's link to the source is down for \d+s: /);
@@ -106,7 +106,7 @@ describe("a DR cluster whose source's certificate, from the trusted CA, stops na
     await h.reconcileUntil("reported", () => h.condition("ReplicationHealthy")?.status === "False");
     await h.reconcile();
     const why =
-      "the TLS certificate of source prod-east (127.23.7.1:6379) does not name 127.23.7.1 (INFO replication on " +
+      "the TLS certificate of source prod-east (127.23.7.1:6379) does not name 127.23.7.1 (INFO on " +
       "127.23.7.1:6379: Hostname/IP does not match certificate's altnames: IP: 127.23.7.1 is not in the cert's " +
       "list: 127.0.0.1): the pods are held off it. Issue the source's certificate with 127.23.7.1 among its " +
       "subjectAltNames, or set spec.replicaMode.source.host to a name it lists";
