@@ -484,6 +484,13 @@ const status: SchemaNode = {
             "source's last seen offset: at least this many bytes were lost, more if the source took writes " +
             "after sourceLastSeen.",
         ),
+        initialSyncIncomplete: {
+          type: "boolean",
+          description:
+            "True when no pod had finished its initial copy of the source at promotion: everything the source " +
+            "held is lost on this side. lagAtPromotionBytes then counts the source's dataset (used_memory_dataset) " +
+            "when the source could be asked.",
+        },
         lagAtPromotionIsLowerBound: {
           type: "boolean",
           description:

@@ -26,6 +26,8 @@ export interface InstanceSnapshot {
   readonly keyCount: number;
   /** The process' run_id: a confirmation about "this" instance names it, and a restart changes it. */
   readonly runId?: string | undefined;
+  /** used_memory_dataset: what a copy of the whole dataset is worth, when no offset can say it. */
+  readonly datasetBytes?: number | undefined;
 }
 
 export interface RedisAdmin {

@@ -148,6 +148,12 @@ export function parsePersistenceInfo(text: string): PersistenceInfo {
   return { loading: str(fields, "loading") === "1", aofEnabled: str(fields, "aof_enabled") === "1" };
 }
 
+/** INFO memory's used_memory_dataset: the size of the dataset in memory (absent without that section). */
+export function parseDatasetBytes(text: string): number | undefined {
+  const fields = parseInfo(text).get("memory");
+  return fields?.has("used_memory_dataset") === true ? num(fields, "used_memory_dataset") : undefined;
+}
+
 /** INFO server's run_id: changes whenever the process restarts (absent from a reply without that section). */
 export function parseRunId(text: string): string | undefined {
   return str(parseInfo(text).get("server"), "run_id") || undefined;

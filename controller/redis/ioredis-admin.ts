@@ -17,6 +17,7 @@ import { RedisAdminError } from "./admin-port.ts";
 import {
   parseKeyCount,
   parseRunId,
+  parseDatasetBytes,
   parsePersistenceInfo,
   parseReplicationInfo,
   parseStatsInfo,
@@ -99,7 +100,7 @@ export class IoredisAdmin implements RedisAdmin {
 
   async snapshot(): Promise<InstanceSnapshot> {
     const text = await this.call("INFO", (c) =>
-      c.call("INFO", "server", "replication", "stats", "persistence", "keyspace"),
+      c.call("INFO", "server", "replication", "stats", "persistence", "memory", "keyspace"),
     );
     const body = String(text);
     return {
@@ -108,6 +109,7 @@ export class IoredisAdmin implements RedisAdmin {
       persistence: parsePersistenceInfo(body),
       keyCount: parseKeyCount(body),
       runId: parseRunId(body),
+      datasetBytes: parseDatasetBytes(body),
     };
   }
 

@@ -214,9 +214,19 @@ async function recordDataLossWindow(
       newest = Math.max(newest, pod.snapshot.replication.masterReplOffset);
     }
   }
+  // Offsets do not count the initial snapshot: a cluster promoted before any pod finished its first copy
+  // lost the whole dataset, whatever the offsets say. Its size is the source's dataset when it can be asked.
+  const podsHoldNothing = pods.every((p) => p.snapshot === undefined || p.snapshot.keyCount === 0);
+  const initialSyncIncomplete =
+    podsHoldNothing &&
+    (live.snapshot !== undefined
+      ? live.snapshot.keyCount > 0
+      : ctx.status().replication?.lastSyncTime === undefined);
+  const snapshotBytes = initialSyncIncomplete ? (live.snapshot?.datasetBytes ?? 0) : 0;
   await ctx.commit(
     setPromotion({
-      lagAtPromotionBytes: Math.max(0, sourceOffset - newest),
+      ...(initialSyncIncomplete ? { initialSyncIncomplete: true } : {}),
+      lagAtPromotionBytes: Math.max(0, sourceOffset - newest) + snapshotBytes,
       ...(lowerBound
         ? { lagAtPromotionIsLowerBound: true, ...(lastSeen ? { sourceLastSeen: lastSeen } : {}) }
         : {}),
@@ -227,12 +237,26 @@ async function recordDataLossWindow(
 /** The data-loss window as the LeaderPromoted Event says it: exact, a lower bound, or unknown. */
 export function dataLossWindowText(
   promotion:
-    | { lagAtPromotionBytes?: number; lagAtPromotionIsLowerBound?: boolean; sourceLastSeen?: string }
+    | {
+        lagAtPromotionBytes?: number;
+        lagAtPromotionIsLowerBound?: boolean;
+        sourceLastSeen?: string;
+        initialSyncIncomplete?: boolean;
+      }
     | undefined,
   source: string,
 ): string {
   const lag = promotion?.lagAtPromotionBytes;
   if (lag === undefined) return `an unknown number of bytes behind ${source} when replication was broken`;
+  if (promotion?.initialSyncIncomplete === true) {
+    return (
+      `${lag} bytes behind ${source} when replication was broken: no pod had finished its initial copy of ` +
+      `${source}, so everything ${source} held is lost on this side` +
+      (promotion.lagAtPromotionIsLowerBound === true
+        ? ` (${source} could not be asked: its dataset's size is not counted)`
+        : ` (its dataset, ${lag} bytes with the stream)`)
+    );
+  }
   if (promotion?.lagAtPromotionIsLowerBound !== true)
     return `${lag} bytes behind ${source} when replication was broken`;
   const seen = promotion.sourceLastSeen ?? "an unknown time";

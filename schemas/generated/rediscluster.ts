@@ -312,6 +312,10 @@ export interface PromotionStatus {
    */
   lagAtPromotionBytes?: number;
   /**
+   * True when no pod had finished its initial copy of the source at promotion: everything the source held is lost on this side. lagAtPromotionBytes then counts the source's dataset (used_memory_dataset) when the source could be asked.
+   */
+  initialSyncIncomplete?: boolean;
+  /**
    * True when the source could not be asked at promotion: lagAtPromotionBytes is then a lower bound.
    */
   lagAtPromotionIsLowerBound?: boolean;
