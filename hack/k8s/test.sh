@@ -3,13 +3,15 @@
 # (E2E_BACKEND=real, hack/k8s/testing.ts). Builds the binaries (or finds them in the cache) and fetches the
 # upstream CRDs' Go modules while the network is there, then runs the test files inside a network namespace
 # of their own (hack/k8s/in-netns.sh), one file at a time: each starts its own cluster, and a control plane
-# is 4-5 processes on 2 cores. Arguments replace the file list.
+# is 4-5 processes on 2 cores. Arguments replace the file list. Ends with the fault suite's summary for this
+# back end (hack/faults-summary.ts; the ledger's real-control-plane lines are dropped at the start).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 bash hack/k8s/build.sh >/dev/null
 node --import tsx --eval 'await (await import("./hack/k8s/upstream-crds.ts")).upstreamCrdFiles();'
 
+require=()
 if [ $# -gt 0 ]; then
   files=("$@")
 else
@@ -30,6 +32,11 @@ else
     test/e2e/faults/link-and-source.test.ts
     test/e2e/faults/pods-and-controller.test.ts
   )
+  require=(--require)
 fi
-E2E_BACKEND=real exec hack/k8s/in-netns.sh node --import tsx --test --test-concurrency=1 --test-timeout=600000 \
-  "${files[@]}"
+node --import tsx hack/faults-summary.ts --reset real
+status=0
+E2E_BACKEND=real hack/k8s/in-netns.sh node --import tsx --test --test-concurrency=1 --test-timeout=600000 \
+  "${files[@]}" || status=$?
+node --import tsx hack/faults-summary.ts --backend real "${require[@]}" || status=1
+exit "$status"

@@ -25,6 +25,9 @@ import {
   writeKeys,
   type Region,
 } from "../scenarios/region-fixture.ts";
+import { assertNothingLost, trackScenarios } from "./ledger.ts";
+
+trackScenarios();
 
 const NS = "default";
 const SOURCE_PASSWORD = "east-pw-37";
@@ -73,7 +76,7 @@ after(async () => {
 const secretsCondition = async () => condition(await region.view(NS).cluster("dr"), "SecretsAvailable");
 
 describe("faults on the Kubernetes side", () => {
-  it("the source's Secret deleted after admission: SecretsAvailable False and an Event, the link is left replicating; restored, all clear", async () => {
+  it("the source's Secret deleted after admission: SecretsAvailable False and an Event, the link is left replicating; restored, all clear", async (t) => {
     const view = region.view(NS);
     await region.kubectl.ok(["delete", "secret", "east-auth"]);
     try {
@@ -105,9 +108,10 @@ describe("faults on the Kubernetes side", () => {
     await waitFor(async () => (await secretsCondition())?.status === "True", {
       what: "SecretsAvailable True",
     });
+    await assertNothingLost(t, { view, pods, password: CLUSTER_PASSWORD, keys: replicated });
   });
 
-  it("the cluster's own Secret deleted after admission: SecretsAvailable False naming spec.authSecret and an Event, the pods keep their data; restored, all clear", async () => {
+  it("the cluster's own Secret deleted after admission: SecretsAvailable False naming spec.authSecret and an Event, the pods keep their data; restored, all clear", async (t) => {
     const view = region.view(NS);
     await region.kubectl.ok(["delete", "secret", "dr-auth"]);
     try {
@@ -151,9 +155,10 @@ describe("faults on the Kubernetes side", () => {
         condition(c, "Ready")?.status === "True" &&
         replicating(c),
     );
+    await assertNothingLost(t, { view, pods, password: CLUSTER_PASSWORD, keys: replicated });
   });
 
-  it("two clients replace the cluster from the same resourceVersion: one wins, the other gets 409 Conflict, status follows the winner", async () => {
+  it("two clients replace the cluster from the same resourceVersion: one wins, the other gets 409 Conflict, status follows the winner", async (t) => {
     const view = region.view(NS);
     // The controller's status writes also move the resourceVersion: when one lands between the read and the
     // two replaces, both are (rightly) refused, and the two clients read and race again.
@@ -208,10 +213,10 @@ describe("faults on the Kubernetes side", () => {
       );
       assert.equal((await view.cluster("dr")).spec.replicaMode?.promote, undefined);
     }
-    await everyPodHolds(view, pods, CLUSTER_PASSWORD, replicated);
+    await assertNothingLost(t, { view, pods, password: CLUSTER_PASSWORD, keys: replicated });
   });
 
-  it("two clients promote at the same moment: both accepted, one promotion, no full resync, nothing lost", async () => {
+  it("two clients promote at the same moment: both accepted, one promotion, no full resync, nothing lost", async (t) => {
     const view = region.view(NS);
     const before = await view.cluster("dr");
     if (before.status?.promotion?.phase === "Completed") {
@@ -251,11 +256,18 @@ describe("faults on the Kubernetes side", () => {
         what: "2 replicas on dr-0",
       },
     );
-    await everyPodHolds(view, pods, CLUSTER_PASSWORD, replicated);
-    assert.equal(await fullSyncsServed(view, pods, CLUSTER_PASSWORD), fullBefore);
+    const fullAfter = await fullSyncsServed(view, pods, CLUSTER_PASSWORD);
+    await assertNothingLost(t, {
+      view,
+      pods,
+      password: CLUSTER_PASSWORD,
+      keys: replicated,
+      fullResyncs: fullAfter - fullBefore,
+    });
+    assert.equal(fullAfter, fullBefore);
   });
 
-  it("the webhook down: failurePolicy Fail refuses applies; without the webhook configurations the CRD's CEL rule still refuses the revert; restored, the confirmed demotion works", async () => {
+  it("the webhook down: failurePolicy Fail refuses applies; without the webhook configurations the CRD's CEL rule still refuses the revert; restored, the confirmed demotion works", async (t) => {
     const view = region.view(NS);
     const promoted = await view.cluster("dr");
     const token = promoted.status?.promotion?.replicationId ?? "";
@@ -329,6 +341,6 @@ describe("faults on the Kubernetes side", () => {
         c.status.lastDemotion.completedAt !== undefined &&
         replicating(c),
     );
-    await everyPodHolds(view, pods, CLUSTER_PASSWORD, replicated);
+    await assertNothingLost(t, { view, pods, password: CLUSTER_PASSWORD, keys: replicated });
   });
 });

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it, type TestContext } from "node:test";
 import { Watch } from "@kubernetes/client-node";
 import { RegionLink } from "../../../hack/demo/lib/link.ts";
 import { condition, redisClient } from "../../../hack/demo/lib/observe.ts";
@@ -25,6 +25,9 @@ import {
   waitFor,
   type Region,
 } from "../scenarios/region-fixture.ts";
+import { assertNothingLost, trackScenarios } from "./ledger.ts";
+
+trackScenarios();
 
 const NS = "default";
 const SOURCE_PASSWORD = "east-pw-36";
@@ -116,8 +119,11 @@ async function demote(): Promise<void> {
   await everyPodHolds(region.view(NS), pods, CLUSTER_PASSWORD, replicated);
 }
 
-/** After a promotion: dr-0 the only primary, the others linked to it, every replicated key everywhere. */
-async function assertPromotedWhole(fullSyncsBefore?: number): Promise<void> {
+/**
+ * After a promotion: dr-0 the only primary, the others linked to it, every replicated key everywhere
+ * (recorded in the fault ledger), and with `fullSyncsBefore` no full resync since.
+ */
+async function assertPromotedWhole(t: TestContext, fullSyncsBefore?: number): Promise<void> {
   const view = region.view(NS);
   const promoted = await untilCluster(view, "dr", "promotion completed", promotionCompleted, 60_000);
   assert.equal(condition(promoted, "ReplicaMode")?.status, "False");
@@ -132,13 +138,19 @@ async function assertPromotedWhole(fullSyncsBefore?: number): Promise<void> {
     const info = await view.info(pod, CLUSTER_PASSWORD, "replication");
     assert.equal(info["master_host"], region.sb.podIP("dr-0", NS));
   }
-  await everyPodHolds(view, pods, CLUSTER_PASSWORD, replicated);
-  if (fullSyncsBefore !== undefined)
-    assert.equal(await fullSyncsServed(view, pods, CLUSTER_PASSWORD), fullSyncsBefore, "full resyncs");
+  const fullSyncs = await fullSyncsServed(view, pods, CLUSTER_PASSWORD);
+  await assertNothingLost(t, {
+    view,
+    pods,
+    password: CLUSTER_PASSWORD,
+    keys: replicated,
+    ...(fullSyncsBefore === undefined ? {} : { fullResyncs: fullSyncs - fullSyncsBefore }),
+  });
+  if (fullSyncsBefore !== undefined) assert.equal(fullSyncs, fullSyncsBefore, "full resyncs");
 }
 
 describe("faults inside the DR region", () => {
-  it("a DR pod killed during the initial full sync: status says Syncing, the pod comes back and the sync finishes with every key", async () => {
+  it("a DR pod killed during the initial full sync: status says Syncing, the pod comes back and the sync finishes with every key", async (t) => {
     replicated = await writeRandomKeys("big", 1000, 1000);
     wan.throttle(150_000);
     await region.kubectl.apply([
@@ -161,12 +173,18 @@ describe("faults inside the DR region", () => {
       (c) => replicating(c) && c.status?.replication?.lagBytes === 0,
       60_000,
     );
-    await everyPodHolds(view, pods, CLUSTER_PASSWORD, replicated, 30_000);
+    await assertNothingLost(t, {
+      view,
+      pods,
+      password: CLUSTER_PASSWORD,
+      keys: replicated,
+      timeoutMs: 30_000,
+    });
     const reasons = (await view.events("dr")).map((e) => e.reason);
     assert.ok(reasons.includes("SyncStarted"), "a SyncStarted Event");
   });
 
-  it("the leader killed mid-promotion: the promotion completes after its restart, nothing replicated is lost", async () => {
+  it("the leader killed mid-promotion: the promotion completes after its restart, nothing replicated is lost", async (t) => {
     const watch = await onStatus(
       (c) => c.status?.promotion?.phase !== undefined,
       () => region.sb.killPod("dr-0", NS),
@@ -178,12 +196,12 @@ describe("faults inside the DR region", () => {
     } finally {
       watch.stop();
     }
-    await assertPromotedWhole();
+    await assertPromotedWhole(t);
     await demote();
   });
 
   for (const step of ["requested", "CatchingUp", "Promoting", "Reattaching"] as const) {
-    it(`the controller killed at promotion step ${step}: the restarted controller finishes it without a full resync`, async () => {
+    it(`the controller killed at promotion step ${step}: the restarted controller finishes it without a full resync`, async (t) => {
       const fullBefore = await fullSyncsServed(region.view(NS), pods, CLUSTER_PASSWORD);
       if (step === "requested") {
         await patchPromote(true);
@@ -201,7 +219,7 @@ describe("faults inside the DR region", () => {
         }
       }
       await region.sb.restartController();
-      await assertPromotedWhole(fullBefore);
+      await assertPromotedWhole(t, fullBefore);
       await demote();
     });
   }

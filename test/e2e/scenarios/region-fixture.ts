@@ -180,21 +180,48 @@ export async function everyPodHolds(
   expected: readonly string[],
   timeoutMs = 20_000,
 ): Promise<void> {
+  const missing = await keysMissing(view, pods, password, expected, timeoutMs);
+  if (missing.lost > 0) throw new Error(missing.detail);
+}
+
+/**
+ * How many keys of `expected` are missing from at least one pod: each pod is read back (every key it holds)
+ * until it holds them all or `timeoutMs` passes, polled because replicas may still be applying. `detail`
+ * names the pods that lack keys, with examples. A pod that cannot be read counts as lacking every key.
+ */
+export async function keysMissing(
+  view: RegionView,
+  pods: readonly string[],
+  password: string,
+  expected: readonly string[],
+  timeoutMs = 20_000,
+): Promise<{ lost: number; detail: string }> {
+  const lostAnywhere = new Set<string>();
+  const details: string[] = [];
   for (const pod of pods) {
-    let lost: string[] = [];
+    let lost: readonly string[] = expected;
+    let lastError: unknown;
     await waitFor(
       async () => {
-        const keys = await view.keys(pod, password);
-        lost = expected.filter((k) => !keys.has(k));
+        try {
+          const keys = await view.keys(pod, password);
+          lost = expected.filter((k) => !keys.has(k));
+          lastError = undefined;
+        } catch (error) {
+          lastError = error;
+        }
         return lost.length === 0;
       },
       { what: `${pod} holding all ${expected.length} keys`, timeoutMs, intervalMs: 200 },
-    ).catch(() => {
-      throw new Error(
-        `${pod} lacks ${lost.length} of ${expected.length} keys, e.g. ${lost.slice(0, 3).join(", ")}`,
-      );
-    });
+    ).catch(() => undefined);
+    if (lost.length === 0) continue;
+    for (const key of lost) lostAnywhere.add(key);
+    details.push(
+      `${pod} lacks ${lost.length} of ${expected.length} keys, e.g. ${lost.slice(0, 3).join(", ")}` +
+        (lastError === undefined ? "" : ` (last read failed: ${String(lastError)})`),
+    );
   }
+  return { lost: lostAnywhere.size, detail: details.join("; ") };
 }
 
 export const podNames = (cluster: string, instances: number): string[] =>
