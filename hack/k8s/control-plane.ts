@@ -119,6 +119,18 @@ export class ControlPlane {
     return this.ca.certPem;
   }
 
+  /** Test hook: signals a running component (SIGSTOP/SIGCONT the API server for an unreachable one). */
+  signal(
+    component: "etcd" | "kube-apiserver" | "kube-controller-manager" | "kube-scheduler",
+    signal: NodeJS.Signals,
+  ): void {
+    const running = this.processes.filter(
+      (p) => p.name === component && p.child.exitCode === null && p.child.signalCode === null,
+    );
+    if (running.length === 0) throw new Error(`${component} is not running`);
+    for (const p of running) p.child.kill(signal);
+  }
+
   /** Writes the PKI and starts etcd, then the API server, then the controller manager and the scheduler. */
   async start(): Promise<void> {
     assertPrivateNetworkNamespace();

@@ -44,6 +44,10 @@
  *   breakWatches()                           cuts every open watch connection
  *   failNextWatches(count, code = 500)       the next watch requests fail with that HTTP code
  *   compact()                                forgets the watch history: resuming watches get 410 Gone
+ *   failNextRequests(matches, count, code)   the next matching requests get a 409/500/503/504 Status
+ *   pauseApiServer() / resumeApiServer()     the API server answers nothing meanwhile (requests and
+ *                                            watch events wait)
+ *   controllerAddresses()                    where the controller's connections come from (127.0.0.1)
  *   stop()                                   stops everything; safe to call twice
  *
  * Every pod process is started under a parent-death signal and in its own PID namespace, so nothing
@@ -95,6 +99,14 @@ export interface TestCluster {
   startWebhook(): Promise<void>;
   /** The URL of the (leading) controller's /metrics. */
   controllerMetricsUrl(): Promise<string>;
+  /**
+   * The API server stops answering, as when it hangs or its network is cut (the sandbox holds every request
+   * and watch event; the real kube-apiserver gets SIGSTOP), until resumeApiServer().
+   */
+  pauseApiServer(): void;
+  resumeApiServer(): void;
+  /** The addresses the controller's connections to pods come from (to cut its network to them). */
+  controllerAddresses(): Promise<string[]>;
   stop(): Promise<void>;
 }
 
@@ -106,6 +118,12 @@ export interface TestSandbox extends TestCluster {
   breakWatches(): void;
   failNextWatches(count: number, code?: number): void;
   compact(): void;
+  /** sandbox.api.failNextRequests: the next `count` matching requests answered with that error Status. */
+  failNextRequests(
+    matches: (method: string, path: string) => boolean,
+    count: number,
+    code: 409 | 500 | 503 | 504,
+  ): { answered: () => number; done: Promise<void> };
 }
 
 /** Polls `check` until it returns something other than undefined/false/null; resolves with that value. */
@@ -198,6 +216,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<TestSa
     breakWatches: () => sandbox.api.breakWatches(),
     failNextWatches: (count, code = 500) => sandbox.api.failNextWatches(count, code),
     compact: () => sandbox.core.store.compact(),
+    failNextRequests: (matches, count, code) => sandbox.api.failNextRequests(matches, count, code),
+    pauseApiServer: () => sandbox.api.pause(),
+    resumeApiServer: () => sandbox.api.resume(),
+    // A process of the host: the kernel picks 127.0.0.1 as the source of its loopback connections.
+    controllerAddresses: async () => ["127.0.0.1"],
     stop: () => (stopped ??= sandbox.stop()),
   };
 }

@@ -19,7 +19,16 @@ import { apiVersionOf, storageKey, type ResourceType } from "./resources.ts";
 import { parseFieldSelector, parseLabelSelector } from "./selectors.ts";
 import type { Change } from "./store.ts";
 import { toTable } from "./table.ts";
-import { ApiError, badRequest, internalError, isObject, type JsonObject, type KubeObject } from "./types.ts";
+import {
+  ApiError,
+  badRequest,
+  conflict,
+  internalError,
+  isObject,
+  OBJECT_MODIFIED,
+  type JsonObject,
+  type KubeObject,
+} from "./types.ts";
 
 const MAX_BODY = 3 * 1024 * 1024;
 
@@ -43,11 +52,21 @@ export interface ApiServerOptions {
   podLogFile?: (namespace: string, name: string, container: string | undefined) => string | undefined;
 }
 
+interface RequestFault {
+  matches: (method: string, path: string) => boolean;
+  remaining: number;
+  code: 409 | 500 | 503 | 504;
+  answered: number;
+  done: () => void;
+}
+
 export class ApiServer {
   private server: https.Server | undefined;
   private readonly watches = new Set<ServerResponse>();
   private failingWatches: { remaining: number; code: number } = { remaining: 0, code: 500 };
   private readonly requestListeners = new Set<(req: IncomingMessage) => void>();
+  private readonly requestFaults: RequestFault[] = [];
+  private paused: { promise: Promise<void>; resume: () => void } | undefined;
 
   constructor(
     readonly core: ApiCore,
@@ -97,6 +116,42 @@ export class ApiServer {
     this.failingWatches = { remaining: count, code };
   }
 
+  /**
+   * Test hook: the next `count` requests that `matches` (method, path) are answered with HTTP `code` and the
+   * Status body the real API server sends for it (409 Conflict "the object has been modified", 500
+   * InternalError, 503 ServiceUnavailable, 504 Timeout), without being applied. Resolves when all `count`
+   * have been answered.
+   */
+  failNextRequests(
+    matches: (method: string, path: string) => boolean,
+    count: number,
+    code: 409 | 500 | 503 | 504,
+  ): { answered: () => number; done: Promise<void> } {
+    let resolveDone: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => (resolveDone = resolve));
+    const fault: RequestFault = { matches, remaining: count, code, answered: 0, done: resolveDone };
+    if (count > 0) this.requestFaults.push(fault);
+    else resolveDone();
+    return { answered: () => fault.answered, done };
+  }
+
+  /**
+   * Test hook: the API server stops answering (like a SIGSTOPped kube-apiserver): requests already read and
+   * new ones wait, open watches deliver nothing, until resume(). Connections stay open.
+   */
+  pause(): void {
+    if (this.paused) return;
+    let resume: () => void = () => undefined;
+    const promise = new Promise<void>((resolve) => (resume = resolve));
+    this.paused = { promise, resume };
+  }
+
+  resume(): void {
+    const paused = this.paused;
+    this.paused = undefined;
+    paused?.resume();
+  }
+
   /** Benchmark hook: `listener` sees every request as it arrives (counting API calls); returns unsubscribe. */
   onRequest(listener: (req: IncomingMessage) => void): () => void {
     this.requestListeners.add(listener);
@@ -106,7 +161,9 @@ export class ApiServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     for (const listener of this.requestListeners) listener(req);
     const url = new URL(req.url ?? "/", "http://sandbox");
+    while (this.paused) await this.paused.promise;
     try {
+      this.injectedFault(req.method ?? "GET", url.pathname);
       await this.route(req, res, url);
     } catch (error) {
       const apiError = error instanceof ApiError ? error : internalError((error as Error).message);
@@ -115,6 +172,38 @@ export class ApiServer {
       const warnings = (error as { warnings?: string[] }).warnings;
       if (!res.headersSent) this.send(res, apiError.code, apiError.status, warnings);
       else res.end();
+    }
+  }
+
+  /** Throws the Status of the first matching fault of failNextRequests, if any. */
+  private injectedFault(method: string, path: string): void {
+    const fault = this.requestFaults.find((f) => f.remaining > 0 && f.matches(method, path));
+    if (!fault) return;
+    fault.remaining--;
+    fault.answered++;
+    if (fault.remaining === 0) {
+      this.requestFaults.splice(this.requestFaults.indexOf(fault), 1);
+      fault.done();
+    }
+    const segments = path.split("/").filter(Boolean);
+    // /apis/<group>/<version>/namespaces/<ns>/<resource>/<name>[/status] or /api/v1/namespaces/<ns>/<resource>/<name>
+    const core = segments[0] === "api";
+    const group = core ? "" : (segments[1] ?? "");
+    const resource = segments[core ? 4 : 5] ?? "";
+    const name = segments[core ? 5 : 6] ?? "";
+    switch (fault.code) {
+      case 409:
+        throw conflict(resource, group, name, OBJECT_MODIFIED);
+      case 500:
+        throw ApiError.of(500, "InternalError", "Internal error occurred: injected fault");
+      case 503:
+        throw ApiError.of(503, "ServiceUnavailable", "the server is currently unable to handle the request");
+      case 504:
+        throw ApiError.of(
+          504,
+          "Timeout",
+          "Timeout: request did not complete within requested timeout - context deadline exceeded",
+        );
     }
   }
 
@@ -402,8 +491,21 @@ export class ApiServer {
     });
     res.flushHeaders();
     this.watches.add(res);
+    // Events in order; while the server is paused they wait (a stopped API server sends nothing).
+    let queue = Promise.resolve();
     const write = (eventType: string, object: unknown) => {
-      if (!res.writableEnded) res.write(`${JSON.stringify({ type: eventType, object })}\n`);
+      const line = `${JSON.stringify({ type: eventType, object })}\n`;
+      const send = () => {
+        if (!res.writableEnded) res.write(line);
+      };
+      if (!this.paused) {
+        send();
+        return;
+      }
+      queue = queue.then(async () => {
+        while (this.paused) await this.paused.promise;
+        send();
+      });
     };
     const onChange = (change: Change) => {
       if (change.key !== key) return;
