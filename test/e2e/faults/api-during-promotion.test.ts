@@ -21,7 +21,7 @@ import {
   writeKeys,
   type Region,
 } from "../scenarios/region-fixture.ts";
-import { trackScenarios } from "./ledger.ts";
+import { skipScenario, trackScenarios } from "./ledger.ts";
 import { assertPromotedWhole, demote, onStatus, patchPromote, type DrCluster } from "./promotion-helpers.ts";
 
 trackScenarios();
@@ -117,7 +117,7 @@ describe("the Kubernetes API failing in the middle of a promotion", () => {
     if (sandbox === undefined) {
       // kube-apiserver has no fault injection: a 500 there comes from its storage failing, which fails every
       // request at once — the unreachable case below.
-      t.skip("the real kube-apiserver cannot be made to answer 500 to some requests only");
+      skipScenario(t, "the real kube-apiserver cannot be made to answer 500 to some requests only");
       return;
     }
     await freshSourceWrites("before-500");

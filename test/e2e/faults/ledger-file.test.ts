@@ -49,4 +49,9 @@ describe("the fault ledger's summary", () => {
     assert.deepEqual(summarize(entries, "real").unrecorded, ["test/e2e/faults/x.test.ts › hung"]);
     assert.equal(summarize(entries, "sandbox").run, 0);
   });
+
+  it("counts a skipped scenario neither as run nor as missing", () => {
+    const entries = [started("real", "s"), { ...started("real", "s"), kind: "skipped" as const }];
+    assert.deepEqual([summarize(entries, "real").run, summarize(entries, "real").unrecorded], [0, []]);
+  });
 });

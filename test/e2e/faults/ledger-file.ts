@@ -14,7 +14,7 @@ export function ledgerPath(): string {
 }
 
 export interface LedgerEntry {
-  kind: "started" | "result";
+  kind: "started" | "result" | "skipped";
   backend: "sandbox" | "real";
   /** The test file, relative to the repository. */
   file: string;
@@ -53,7 +53,7 @@ export function summarize(entries: readonly LedgerEntry[], backend: Backend): Ba
   const mine = entries.filter((e) => e.backend === backend);
   const results = mine.filter((e) => e.kind === "result");
   const key = (e: LedgerEntry) => `${e.file} › ${e.test}`;
-  const recorded = new Set(results.map(key));
+  const recorded = new Set(mine.filter((e) => e.kind !== "started").map(key));
   return {
     backend,
     run: results.length,

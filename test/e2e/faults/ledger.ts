@@ -56,6 +56,12 @@ export interface ScenarioFigures {
   note?: string;
 }
 
+/** Skips the test, with the reason in the ledger (a skipped scenario is neither run nor missing). */
+export function skipScenario(t: TestContext, reason: string): void {
+  append({ kind: "skipped", backend: e2eBackend(), file: testFile(), test: t.name, note: reason });
+  t.skip(reason);
+}
+
 /** Emits the figures as a test diagnostic and appends them to the ledger. */
 export function recordScenario(t: TestContext, figures: ScenarioFigures): void {
   const scenario = figures.scenario ?? t.name;
