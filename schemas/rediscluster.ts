@@ -450,6 +450,13 @@ const status: SchemaNode = {
             "reports no lag while it is cut off, so its own figure is never used alone).",
         ),
         lastSyncTime: timestamp("When the leader last completed a full synchronisation."),
+        sourceRunId: {
+          type: "string",
+          description:
+            "The run_id of the source process the pods were last judged safe to follow (see the " +
+            "SourceDiscontinuity condition): a restarted or replaced source has another and is judged again.",
+          maxLength: 64,
+        },
         sourceReplicationId: {
           type: "string",
           description:

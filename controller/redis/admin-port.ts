@@ -57,6 +57,10 @@ export interface RedisAdmin {
   sentinelFailover(name: string): Promise<"started" | "in-progress" | false>;
   /** On a Sentinel: SENTINEL REMOVE name (nothing when it does not monitor that name). */
   sentinelRemove(name: string): Promise<void>;
+  /** Up to `count` distinct keys picked at random (RANDOMKEY): a sample of what the instance holds. */
+  sampleKeys(count: number): Promise<string[]>;
+  /** How many of `keys` the instance holds (EXISTS). */
+  countExisting(keys: readonly string[]): Promise<number>;
   /** WAIT numReplicas timeout: how many replicas acknowledged the writes so far. */
   wait(numReplicas: number, timeoutMs: number): Promise<number>;
   close(): Promise<void>;

@@ -185,6 +185,21 @@ export class IoredisAdmin implements RedisAdmin {
     }
   }
 
+  async sampleKeys(count: number): Promise<string[]> {
+    const keys = new Set<string>();
+    for (let i = 0; i < count * 2 && keys.size < count; i++) {
+      const key = await this.call("RANDOMKEY", (c) => c.randomkey());
+      if (key === null) break;
+      keys.add(key);
+    }
+    return [...keys];
+  }
+
+  async countExisting(keys: readonly string[]): Promise<number> {
+    if (keys.length === 0) return 0;
+    return Number(await this.call("EXISTS", (c) => c.exists(...keys)));
+  }
+
   async wait(numReplicas: number, timeoutMs: number): Promise<number> {
     const reply = await this.call("WAIT", (c) => c.call("WAIT", String(numReplicas), String(timeoutMs)));
     return Number(reply);

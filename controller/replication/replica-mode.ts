@@ -7,14 +7,14 @@
 import { sourceDiscontinuityCondition } from "../reconcile/decisions/conditions.ts";
 import type { Topology, SourceRef } from "../reconcile/decisions/intent.ts";
 import type { SourceVerdict } from "../reconcile/decisions/source-continuity.ts";
-import { judgeSource } from "../reconcile/decisions/source-continuity.ts";
+import { SAMPLE_SIZE, judgeSource } from "../reconcile/decisions/source-continuity.ts";
 import { findCondition, setCondition } from "../status/conditions.ts";
 import type { ObservedPod, Upstream } from "../reconcile/decisions/pods.ts";
 import { isHeld } from "../reconcile/decisions/pods.ts";
 import type { ReplicationContext } from "./context.ts";
 import { splitPods, upstreamOf } from "./leader.ts";
 import type { SourceObservation } from "./observe.ts";
-import { observePods, observeSource, sourceEndpoint } from "./observe.ts";
+import { observePods, observeSource, podEndpoint, sourceEndpoint } from "./observe.ts";
 import { attach, hold } from "./pod-actions.ts";
 import type { EngineResult } from "./promotion.ts";
 import { settleUnrecordedPromotion } from "./revert.ts";
@@ -131,14 +131,38 @@ async function guardContinuity(
     for (const { pod } of cutOff) await hold(ctx, pod);
     return cutOff.length === 0;
   }
-  const verdict = judgeSource({
+  const input = {
     cluster: ctx.cluster,
     sourceName: source.clusterName,
     source: snapshot,
     followedId: ctx.status().replication?.sourceReplicationId,
+    followedRunId: ctx.status().replication?.sourceRunId,
     pods: followers.map((p) => p.pod),
     accepted: ctx.acceptSourceHistory,
-  });
+  };
+  let verdict = judgeSource(input);
+  if (verdict.kind === "sample") {
+    const sampledPod = verdict.pod;
+    // Held while asked: Redis may be re-connecting them to the restarted source at this very moment.
+    for (const { pod } of followers) await hold(ctx, pod);
+    const sample = await sampleOnSource(ctx, source, followers, verdict.pod);
+    verdict = judgeSource({ ...input, sample });
+    if (verdict.kind === "follow") {
+      await ctx.event(
+        "Warning",
+        "SourceRestarted",
+        `${source.clusterName} restarted on a new replication history (ID ${snapshot.replication.masterReplid}) ` +
+          `with its data: it holds ${snapshot.keyCount} keys, and ${sample.present} of ${sample.sampled} keys ` +
+          `sampled on ${sampledPod}; the pods copy it in full`,
+      );
+    }
+  }
+  const runId = snapshot.runId;
+  if (verdict.kind === "follow" && runId !== undefined && runId !== input.followedRunId) {
+    // This process is followed from now on (continuous, judged the same dataset, or confirmed): a pass
+    // before the pods' copy is done must not judge it again and interrupt the copy.
+    await ctx.commit((s) => ({ ...s, replication: { ...s.replication, sourceRunId: runId } }));
+  }
   if (verdict.kind === "discontinuous") {
     for (const { pod } of followers) await hold(ctx, pod);
     await reportDiscontinuity(ctx, verdict);
@@ -172,4 +196,18 @@ async function clearDiscontinuity(ctx: ReplicationContext, sourceId: string): Pr
     ...s,
     conditions: setCondition(s.conditions, condition, undefined, ctx.now()),
   }));
+}
+
+/** SAMPLE_SIZE keys of `podName`, and how many of them the source holds. */
+async function sampleOnSource(
+  ctx: ReplicationContext,
+  source: SourceRef,
+  followers: readonly PlannedPod[],
+  podName: string,
+): Promise<{ sampled: number; present: number }> {
+  const pod = followers.find((p) => p.pod.name === podName)?.pod;
+  if (pod === undefined) return { sampled: 0, present: 0 };
+  const keys = await ctx.redis.get(podEndpoint(ctx, pod)).sampleKeys(SAMPLE_SIZE);
+  const present = await ctx.redis.get(sourceEndpoint(ctx, source)).countExisting(keys);
+  return { sampled: keys.length, present };
 }

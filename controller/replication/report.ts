@@ -123,6 +123,7 @@ export async function observeAndReport(
           : {
               ...report.replication,
               sourceReplicationId: sourceReplicationIdOf(leader, s.replication?.sourceReplicationId),
+              ...(s.replication?.sourceRunId === undefined ? {} : { sourceRunId: s.replication.sourceRunId }),
             },
       designatedLeader: designatedLeaderName(ctx.cluster),
       currentPrimary,

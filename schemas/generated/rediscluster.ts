@@ -283,6 +283,10 @@ export interface ReplicationStatus {
    */
   lastSyncTime?: string;
   /**
+   * The run_id of the source process the pods were last judged safe to follow (see the SourceDiscontinuity condition): a restarted or replaced source has another and is judged again.
+   */
+  sourceRunId?: string;
+  /**
    * The replication ID of the source's primary as the leader last saw it with its link up. It changes when the source's primary changes (e.g. a Sentinel failover behind the source's leader Service) and the leader resynchronised from the new one (Event SourceResynchronised).
    */
   sourceReplicationId?: string;

@@ -23,6 +23,11 @@ export type DiscontinuityReason = "HistoryRestarted" | "KeysCollapsed";
 
 export type SourceVerdict =
   | { readonly kind: "follow" }
+  /**
+   * The source restarted its history but holds at least as many keys as `pod`: sample `pod`'s keys on the
+   * source and judge again — the same dataset (restarted from its AOF or RDB) is followed, another is not.
+   */
+  | { readonly kind: "sample"; readonly pod: string }
   | {
       readonly kind: "discontinuous";
       readonly reason: DiscontinuityReason;
@@ -31,6 +36,10 @@ export type SourceVerdict =
       /** What happened and the command that resolves it, for the condition, the Event and the log. */
       readonly message: string;
     };
+
+/** Share of a pod's sampled keys the source must hold to be taken for the same dataset (keys expire). */
+export const SAME_DATASET_SHARE = 0.75;
+export const SAMPLE_SIZE = 16;
 
 const linkedTo = (pod: InstanceSnapshot, source: InstanceSnapshot): boolean =>
   pod.replication.master?.linkStatus === "up" &&
@@ -48,12 +57,21 @@ export function judgeSource(input: {
   readonly source: InstanceSnapshot;
   /** The source's replication ID as last followed; undefined before the first link. */
   readonly followedId: string | undefined;
+  /**
+   * The run_id of the source process last judged safe to follow: that process may still change its
+   * replication ID (Redis starts a new one when a restarted primary creates its backlog for its first
+   * replica), which is no restart.
+   */
+  readonly followedRunId?: string | undefined;
   readonly pods: readonly ObservedPod[];
   readonly accepted: string | undefined;
+  /** Keys sampled on the richest pod, and how many of them the source holds (after a `sample` verdict). */
+  readonly sample?: { readonly sampled: number; readonly present: number } | undefined;
 }): SourceVerdict {
   const { source, followedId } = input;
   const sourceId = source.replication.masterReplid;
   if (input.accepted !== undefined && input.accepted === sourceId) return { kind: "follow" };
+  if (source.runId !== undefined && source.runId === input.followedRunId) return { kind: "follow" };
   if (followedId === undefined || followedId === NO_REPLID) return { kind: "follow" };
   const holding = input.pods.filter(
     (p): p is ObservedPod & { snapshot: InstanceSnapshot } =>
@@ -65,6 +83,13 @@ export function judgeSource(input: {
   const unlinked = holding.filter((p) => !linkedTo(p.snapshot, source));
   const collapsed = unlinked.some((p) => source.keyCount * 2 < p.snapshot.keyCount);
   if (!restarted && !collapsed) return { kind: "follow" };
+  if (restarted && source.keyCount >= richest.snapshot.keyCount) {
+    const sample = input.sample;
+    if (sample === undefined) return { kind: "sample", pod: richest.name };
+    if (sample.sampled > 0 && sample.present >= Math.ceil(sample.sampled * SAME_DATASET_SHARE)) {
+      return { kind: "follow" };
+    }
+  }
   const reason: DiscontinuityReason = restarted ? "HistoryRestarted" : "KeysCollapsed";
   const names = input.pods.map((p) => p.name);
   const what = restarted

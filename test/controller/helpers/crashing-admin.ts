@@ -25,6 +25,8 @@ export function crashingAfterChanges(
         replication: () => admin.replication(),
         configGet: (p) => admin.configGet(p),
         wait: (n, t) => admin.wait(n, t),
+        sampleKeys: (n) => admin.sampleKeys(n),
+        countExisting: (keys) => admin.countExisting(keys),
         serverCertificateFingerprint: () => admin.serverCertificateFingerprint(),
         sentinelMaster: (name) => admin.sentinelMaster(name),
         sentinelMonitor: (name, primary, quorum, settings) =>
