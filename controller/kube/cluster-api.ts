@@ -15,12 +15,14 @@ import type {
   KubeConfig,
   V1Pod,
   V1PodDisruptionBudget,
+  V1Secret,
   V1Service,
   V1StatefulSet,
 } from "@kubernetes/client-node";
 import { randomBytes } from "node:crypto";
 import { GROUP, KIND, API_VERSION, PLURAL, VERSION } from "../../schemas/rediscluster.ts";
 import type { RedisCluster, RedisClusterStatus } from "../../schemas/generated/rediscluster.ts";
+import { secretText } from "../redis/users.ts";
 import type { StatusTransaction } from "../status/transaction.ts";
 import { jsonEqual, mergePatch } from "../status/transaction.ts";
 
@@ -145,17 +147,36 @@ export class ClusterApi {
     return this.secretValue(namespace, name, "password");
   }
 
-  /** One key of a Secret, decoded. */
+  /**
+   * One key of a Secret, decoded, less one trailing newline (secretText: the pods' entrypoint reads the
+   * mounted file by the same rule). A value that is empty then counts as missing, as for the pods.
+   */
   async secretValue(namespace: string, name: string, key: string): Promise<SecretLookup> {
     try {
       const secret = await this.core.readNamespacedSecret({ name, namespace });
       const encoded = secret.data?.[key];
       if (encoded === undefined) return { kind: "missing", reason: `Secret ${name} has no key "${key}"` };
-      return { kind: "found", value: Buffer.from(encoded, "base64").toString("utf8") };
+      const value = secretText(Buffer.from(encoded, "base64").toString("utf8"));
+      if (value === "") return { kind: "missing", reason: `Secret ${name} has an empty "${key}"` };
+      return { kind: "found", value };
     } catch (error) {
       if (apiErrorCode(error) === 404) return { kind: "missing", reason: `Secret ${name} not found` };
       throw error;
     }
+  }
+
+  /** A whole Secret (the controller's own users Secret), or undefined when there is none. */
+  async getSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
+    try {
+      return await this.core.readNamespacedSecret({ name, namespace });
+    } catch (error) {
+      if (apiErrorCode(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async createSecret(namespace: string, body: V1Secret): Promise<void> {
+    await this.core.createNamespacedSecret({ namespace, body });
   }
 
   async listPods(namespace: string, labelSelector: string): Promise<V1Pod[]> {

@@ -8,6 +8,7 @@ import type { RedisCluster, RedisClusterStatus } from "../../schemas/generated/r
 import type { ClusterApi } from "../kube/cluster-api.ts";
 import type { ControllerMetrics } from "../metrics/metrics.ts";
 import type { RedisAdminFactory } from "../redis/admin-port.ts";
+import type { ClusterUsers } from "../redis/users.ts";
 import { AdminPool } from "../replication/context.ts";
 import type { StatusTransaction } from "../status/transaction.ts";
 import type { ClusterIntent } from "./decisions/intent.ts";
@@ -40,7 +41,11 @@ export interface ReconcileDeps {
 export class ReconcileContext {
   intent: ClusterIntent | undefined;
   clusterPassword: string | undefined;
+  /** The passwords of the pods' ACL users, from the controller's own Secret (redis/users.ts). */
+  users: ClusterUsers | undefined;
   sourcePassword: string | undefined;
+  /** The source's ACL user, when its Secret has a `username` key. */
+  sourceUsername: string | undefined;
   /** ca.crt of the tlsSecret, when the cluster speaks TLS. */
   tlsCa: string | undefined;
   tlsCertificateFingerprint: string | undefined;

@@ -8,6 +8,8 @@ import type { PersistenceInfo, ReplicationInfo, StatsInfo } from "./info.ts";
 export interface RedisEndpoint {
   readonly host: string;
   readonly port: number;
+  /** AUTH user name; the `default` user when undefined. */
+  readonly username?: string | undefined;
   /** AUTH password; never logged, never put in an error message. */
   readonly password?: string | undefined;
   /**
@@ -39,6 +41,8 @@ export interface RedisAdmin {
   replicaOfNoOne(): Promise<void>;
   configSet(parameter: string, value: string): Promise<void>;
   configGet(parameter: string): Promise<string | undefined>;
+  /** ACL SETUSER username ...rules (a rule `>password` is sent over the connection, never logged). */
+  aclSetUser(username: string, rules: string): Promise<void>;
   /** SHA-256 fingerprint of the certificate the instance presents (TLS connections only). */
   serverCertificateFingerprint(): Promise<string | undefined>;
   /** On a Sentinel: SENTINEL GET-MASTER-ADDR-BY-NAME; undefined when it does not know the name. */

@@ -66,6 +66,7 @@ export class IoredisAdmin implements RedisAdmin {
     this.client = new Redis({
       host: endpoint.host,
       port: endpoint.port,
+      username: endpoint.username,
       password: endpoint.password,
       ...(endpoint.tls === undefined ? {} : { tls: tlsOptions(endpoint.host, endpoint.tls) }),
       lazyConnect: true,
@@ -134,6 +135,12 @@ export class IoredisAdmin implements RedisAdmin {
     const reply = await this.call(`CONFIG GET ${parameter}`, (c) => c.call("CONFIG", "GET", parameter));
     if (Array.isArray(reply) && typeof reply[1] === "string") return reply[1];
     return undefined;
+  }
+
+  async aclSetUser(username: string, rules: string): Promise<void> {
+    await this.call(`ACL SETUSER ${username}`, (c) =>
+      c.call("ACL", "SETUSER", username, ...rules.split(" ")),
+    );
   }
 
   async serverCertificateFingerprint(): Promise<string | undefined> {

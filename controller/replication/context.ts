@@ -6,6 +6,7 @@
 import type { Logger } from "pino";
 import type { RedisClusterStatus } from "../../schemas/generated/rediscluster.ts";
 import type { RedisAdmin, RedisAdminFactory, RedisEndpoint } from "../redis/admin-port.ts";
+import type { ClusterUsers } from "../redis/users.ts";
 import type { ClusterIntent } from "../reconcile/decisions/intent.ts";
 import type { PodEndpoint } from "../reconcile/decisions/pods.ts";
 import type { StatusTransaction } from "../status/transaction.ts";
@@ -19,10 +20,21 @@ export interface ReplicationContext {
   /** spec.instances: how many pods there should be. */
   readonly instances: number;
   readonly intent: ClusterIntent;
-  /** The cluster's own password (requirepass of every pod, masterauth of pods following the leader). */
+  /**
+   * The cluster's own password: the application's (`default` user) on every pod. Without `users` (pods of
+   * an older controller, and tests that start pods that way) also the controller's login and the masterauth
+   * of pods following the leader.
+   */
   readonly clusterPassword: string | undefined;
+  /**
+   * The pods' ACL users (redis/users.ts): the controller logs in as ADMIN_USER, pods follow each other as
+   * REPLICATION_USER, Sentinels reach the pods as SENTINEL_USER.
+   */
+  readonly users?: ClusterUsers | undefined;
   /** The source's password (masterauth of pods following the source). */
   readonly sourcePassword: string | undefined;
+  /** The source's ACL user (masteruser of pods following the source); its `default` user when undefined. */
+  readonly sourceUsername?: string | undefined;
   /**
    * The source's Secret is named but unreadable: the pods' links to the source are left exactly as they are
    * (re-pointing them would drop a working masterauth), while a promotion can still go ahead.

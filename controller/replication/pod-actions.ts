@@ -4,6 +4,7 @@
 import type { RedisAdmin } from "../redis/admin-port.ts";
 import type { ObservedPod, Upstream } from "../reconcile/decisions/pods.ts";
 import { HOLD_UPSTREAM, followsUpstream } from "../reconcile/decisions/pods.ts";
+import { REPLICATION_USER } from "../redis/users.ts";
 import type { ReplicationContext } from "./context.ts";
 import { podEndpoint } from "./observe.ts";
 
@@ -18,8 +19,23 @@ import { podEndpoint } from "./observe.ts";
 export const foreignReplicaName = (pod: { name: string }): string => `${pod.name}.dr-replica.invalid`;
 
 /**
- * Makes the pod replicate from `upstream`, authenticating with `masterauth` (set before REPLICAOF, which
- * starts the handshake at once). Returns true when it had to re-point the pod.
+ * The user and password a pod authenticates with to its upstream: to the source, the source's user (its
+ * `default` user when none is named) and `masterauth`; to a pod of its own cluster, REPLICATION_USER when the
+ * cluster has its users (redis/users.ts), else `default` with `masterauth` (the cluster's password).
+ */
+function upstreamCredentials(
+  ctx: ReplicationContext,
+  masterauth: string | undefined,
+  ofSource: boolean,
+): { user: string; password: string } {
+  if (ofSource) return { user: ctx.sourceUsername ?? "", password: masterauth ?? "" };
+  if (ctx.users === undefined) return { user: "", password: masterauth ?? "" };
+  return { user: REPLICATION_USER, password: ctx.users.replication };
+}
+
+/**
+ * Makes the pod replicate from `upstream`, authenticating as upstreamCredentials says (set before REPLICAOF,
+ * which starts the handshake at once). Returns true when it had to re-point the pod.
  * `ofSource` (a pod following another cluster) sets replica-priority 0 and announces foreignReplicaName: the
  * source's Sentinels must never elect or re-point a pod of another cluster. Pods following a pod of their own
  * cluster announce their address, for their own cluster's Sentinels.
@@ -36,7 +52,9 @@ export async function attach(
   // Announced at the next handshake: set before REPLICAOF below starts one.
   await ensureConfig(admin, "replica-announce-ip", ofSource ? foreignReplicaName(pod) : "");
   // Compared in memory and never logged; set only when it differs (e.g. the source Secret rotated).
-  await ensureConfig(admin, "masterauth", masterauth ?? "");
+  const credentials = upstreamCredentials(ctx, masterauth, ofSource);
+  await ensureConfig(admin, "masteruser", credentials.user);
+  await ensureConfig(admin, "masterauth", credentials.password);
   if (followsUpstream(pod.snapshot, upstream)) return false;
   // A pod that was a temporary catch-up donor still refuses writes through this; a replica ignores it anyway.
   await ensureConfig(admin, "min-replicas-to-write", "0");
@@ -69,13 +87,16 @@ export async function makePrimary(
   }
 }
 
-/** The pod authenticates to its primary with this password (set only when it differs). */
+/** The pod authenticates to its primary, a pod of its own cluster, as it should (set only when it differs). */
 export async function ensureMasterauth(
   ctx: ReplicationContext,
   pod: ObservedPod,
   masterauth: string | undefined,
 ): Promise<void> {
-  await ensureConfig(ctx.redis.get(podEndpoint(ctx, pod)), "masterauth", masterauth ?? "");
+  const admin = ctx.redis.get(podEndpoint(ctx, pod));
+  const credentials = upstreamCredentials(ctx, masterauth, false);
+  await ensureConfig(admin, "masteruser", credentials.user);
+  await ensureConfig(admin, "masterauth", credentials.password);
 }
 
 /** CONFIG SET only when the value differs: every action must be a no-op when repeated. */

@@ -6,6 +6,7 @@
  *   - un-parks restarted pods: a parked pod follows the current primary (Sentinel would also fix it, later).
  * Which pod is the primary comes from the Sentinels when they answer, else from the pods themselves.
  */
+import { ADMIN_USER, SENTINEL_USER } from "../redis/users.ts";
 import type { ObservedPod } from "../reconcile/decisions/pods.ts";
 import { isAttachedTo, isHeld, isPrimary } from "../reconcile/decisions/pods.ts";
 import type { ReplicationContext } from "./context.ts";
@@ -26,24 +27,32 @@ export const SENTINEL_TIMING = {
 
 export const sentinelQuorum = (instances: number): number => Math.floor(instances / 2) + 1;
 
-/** A pod's Sentinel; over TLS with `tlsSecret`, like the pod itself (its name unchecked, as for pods). */
+/**
+ * A pod's Sentinel; over TLS with `tlsSecret`, like the pod itself (its name unchecked, as for pods). The
+ * controller logs in as ADMIN_USER (Sentinels refuse clients without a password, redis/users.ts).
+ */
 const sentinelEndpoint = (ctx: ReplicationContext, pod: { host: string }) => ({
   host: pod.host,
   port: SENTINEL_PORT,
+  ...(ctx.users === undefined ? {} : { username: ADMIN_USER, password: ctx.users.admin }),
   tls: ctx.tlsCa === undefined ? undefined : { ca: ctx.tlsCa },
 });
 
 /**
  * A `mode: sentinel` cluster with a primary of its own (a primary cluster, or a DR cluster once promoted)
  * hands its failover to Sentinel: every Sentinel that does not yet monitor the cluster is told to monitor
- * `primary` (with the cluster's password). Returns how many did.
+ * `primary` (with the password of SENTINEL_USER). Returns how many did.
  */
 export async function handOverToSentinels(
   ctx: ReplicationContext,
   primary: { readonly name: string; readonly host: string; readonly port: number },
 ): Promise<number> {
   const settings: Record<string, string> = { ...SENTINEL_TIMING };
-  if (ctx.clusterPassword !== undefined) settings["auth-pass"] = ctx.clusterPassword;
+  // Sentinel reaches the pods as SENTINEL_USER (only what Sentinel sends); auth-user before auth-pass.
+  if (ctx.users !== undefined) {
+    settings["auth-user"] = SENTINEL_USER;
+    settings["auth-pass"] = ctx.users.sentinel;
+  } else if (ctx.clusterPassword !== undefined) settings["auth-pass"] = ctx.clusterPassword;
   const told = await Promise.all(
     ctx.pods.map(async (pod) => {
       const admin = ctx.redis.get(sentinelEndpoint(ctx, pod));

@@ -75,6 +75,7 @@ describe("RBAC", () => {
       "create apps/statefulsets",
       "create coordination.k8s.io/leases in redis-dr-system",
       "create core/events",
+      "create core/secrets",
       "create core/services",
       "create policy/poddisruptionbudgets",
       "get apps/statefulsets",

@@ -141,7 +141,7 @@ describe("the product's Redis pod template, run as a kubelet runs it", () => {
     const redisFs = await exec(
       "secure-0",
       "redis",
-      "id -u; touch /data/ok && echo data-ok; echo x > /etc/redis-dr/probe && echo config-ok; " +
+      "id -u; touch /data/ok && echo data-ok; echo x > /etc/redis-dr/run/probe && echo config-ok; " +
         "touch /etc/nope 2>&1; touch /tmp/nope 2>&1; touch /nope 2>&1; true",
     );
     assert.equal(redisFs.code, 0, redisFs.output);

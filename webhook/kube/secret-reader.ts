@@ -37,6 +37,12 @@ async function getSecret(api: CoreV1Api, namespace: string, name: string): Promi
   }
 }
 
+/** A value less one trailing newline is not empty: the rule of the controller and the pods (secretText). */
+const nonEmpty = (base64: string) =>
+  Buffer.from(base64, "base64")
+    .toString("utf8")
+    .replace(/\r?\n$/, "") !== "";
+
 export function kubeSecretReader(
   api: CoreV1Api,
   logger: Logger,
@@ -61,7 +67,7 @@ export function kubeSecretReader(
         throw new SecretReadError("the Kubernetes API could not be reached");
       }
       const keys = new Set<string>();
-      for (const [key, value] of Object.entries(secret.data ?? {})) if (value) keys.add(key);
+      for (const [key, value] of Object.entries(secret.data ?? {})) if (nonEmpty(value)) keys.add(key);
       for (const [key, value] of Object.entries(secret.stringData ?? {})) if (value) keys.add(key);
       return keys;
     },

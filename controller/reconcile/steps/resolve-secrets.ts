@@ -3,7 +3,19 @@
  * start either); the source's Secret missing only stops the controller from touching the replication link
  * — a promotion during an outage must still work.
  */
-import { X509Certificate } from "node:crypto";
+import { X509Certificate, randomBytes } from "node:crypto";
+import { KIND } from "../../../schemas/rediscluster.ts";
+import { apiErrorCode } from "../../kube/cluster-api.ts";
+import { usersSecretFor } from "../../kube/resources.ts";
+import type { ClusterUsers } from "../../redis/users.ts";
+import {
+  ADMIN_USER,
+  REPLICATION_USER,
+  SENTINEL_USER,
+  generateUsers,
+  usersFromSecretData,
+  usersSecretName,
+} from "../../redis/users.ts";
 import { setCondition, findCondition } from "../../status/conditions.ts";
 import type { ReconcileContext, Step, StepResult } from "../context.ts";
 import { CONTINUE, requeue } from "../context.ts";
@@ -26,6 +38,11 @@ export const resolveSecrets: Step = {
     const spec = ctx.cluster.spec;
     ctx.intent = decideIntent(spec, ctx.cluster.status);
     const problems: string[] = [];
+    const users = await ensureUsersSecret(ctx);
+    if (typeof users === "string") {
+      ctx.clusterAuthMissing = `${users}: the cluster's pods cannot start or be administered`;
+      problems.push(ctx.clusterAuthMissing);
+    } else ctx.users = users;
     if (spec.authSecret !== undefined) {
       const own = await ctx.deps.api.secretPassword(ctx.namespace, spec.authSecret.name);
       if (own.kind === "found") ctx.clusterPassword = own.value;
@@ -49,8 +66,12 @@ export const resolveSecrets: Step = {
     const sourceSecret = spec.replicaMode?.source?.authSecretName;
     if (sourceSecret !== undefined && ctx.intent.kind !== "standalone" && ctx.intent.kind !== "sentinel") {
       const source = await ctx.deps.api.secretPassword(ctx.namespace, sourceSecret);
-      if (source.kind === "found") ctx.sourcePassword = source.value;
-      else {
+      if (source.kind === "found") {
+        ctx.sourcePassword = source.value;
+        // Optional: the source's ACL user (its `default` user without it).
+        const username = await ctx.deps.api.secretValue(ctx.namespace, sourceSecret, "username");
+        if (username.kind === "found") ctx.sourceUsername = username.value;
+      } else {
         ctx.sourceAuthMissing = true;
         problems.push(
           `${source.reason} (spec.replicaMode.source.authSecretName): the replication link is left as it is`,
@@ -94,3 +115,36 @@ export const resolveSecrets: Step = {
     return ctx.clusterAuthMissing === undefined ? CONTINUE : requeue(RETRY_MS);
   },
 };
+
+/**
+ * The controller's users Secret (redis/users.ts): created with new passwords when missing, owned by the
+ * RedisCluster. Returns the passwords, or why they cannot be used (a Secret of that name that this
+ * RedisCluster does not own is never adopted: whoever made it would know the admin password).
+ */
+async function ensureUsersSecret(ctx: ReconcileContext): Promise<ClusterUsers | string> {
+  const api = ctx.deps.api;
+  const name = usersSecretName(ctx.name);
+  let secret = await api.getSecret(ctx.namespace, name);
+  if (secret === undefined) {
+    const desired = usersSecretFor(ctx.cluster, generateUsers(randomBytes));
+    try {
+      await api.createSecret(ctx.namespace, desired);
+      await ctx.event(
+        "Normal",
+        "UsersSecretCreated",
+        `Created Secret ${name} with the passwords of the Redis users ${ADMIN_USER}, ${REPLICATION_USER} and ${SENTINEL_USER}`,
+      );
+      secret = desired;
+    } catch (error) {
+      // Another controller replica (or a previous attempt) created it meanwhile: use that one.
+      if (apiErrorCode(error) !== 409) throw error;
+      secret = await api.getSecret(ctx.namespace, name);
+      if (secret === undefined) return `Secret ${name} could not be created or read`;
+    }
+  }
+  const uid = ctx.cluster.metadata?.uid;
+  const owned = (secret.metadata?.ownerReferences ?? []).some((r) => r.kind === KIND && r.uid === uid);
+  if (!owned) return `Secret ${name} exists and is not owned by this RedisCluster: delete or rename it`;
+  const users = usersFromSecretData(secret.data);
+  return typeof users === "string" ? `Secret ${name}: ${users}` : users;
+}

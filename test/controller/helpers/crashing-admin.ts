@@ -37,6 +37,7 @@ export function crashingAfterChanges(
         replicaOf: after("REPLICAOF", (host: string, port: number) => admin.replicaOf(host, port)),
         replicaOfNoOne: after("REPLICAOF NO ONE", () => admin.replicaOfNoOne()),
         configSet: after("CONFIG SET", (p: string, v: string) => admin.configSet(p, v)),
+        aclSetUser: after("ACL SETUSER", (u: string, r: string) => admin.aclSetUser(u, r)),
       };
       return wrapped;
     },

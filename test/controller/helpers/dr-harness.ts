@@ -19,11 +19,39 @@ import { reconcileReplication } from "../../../controller/replication/engine.ts"
 import type { EngineResult } from "../../../controller/replication/engine.ts";
 import type { ClusterReport } from "../../../controller/replication/report.ts";
 import { observeAndReport } from "../../../controller/replication/report.ts";
+import type { ClusterUsers } from "../../../controller/redis/users.ts";
+import {
+  ADMIN_RULES,
+  ADMIN_USER,
+  APPLICATION_RULES,
+  REPLICATION_RULES,
+  REPLICATION_USER,
+  SENTINEL_RULES,
+  SENTINEL_USER,
+} from "../../../controller/redis/users.ts";
 import { RedisProcess, stopAll, waitFor } from "./redis-process.ts";
 import type { TestCertificates } from "./tls.ts";
 
 export const SOURCE_PASSWORD = "source-pw-7f3a";
 export const CLUSTER_PASSWORD = "cluster-pw-91bc";
+/** The passwords of the pods' ACL users, as the controller keeps them in its users Secret. */
+export const CLUSTER_USERS: ClusterUsers = {
+  admin: "admin-pw-3c1d",
+  replication: "replication-pw-88e0",
+  sentinel: "sentinel-pw-0b7a",
+};
+
+/** The `user` lines and masteruser/masterauth of a pod, as the controller's entrypoint renders them. */
+export function podUsersConfig(applicationPassword: string, users: ClusterUsers = CLUSTER_USERS): string[] {
+  return [
+    `user default on >${applicationPassword} ${APPLICATION_RULES}`,
+    `user ${ADMIN_USER} on >${users.admin} ${ADMIN_RULES}`,
+    `user ${REPLICATION_USER} on >${users.replication} ${REPLICATION_RULES}`,
+    `user ${SENTINEL_USER} on >${users.sentinel} ${SENTINEL_RULES}`,
+    `masteruser ${REPLICATION_USER}`,
+    `masterauth ${users.replication}`,
+  ];
+}
 
 export interface RecordedEvent {
   readonly type: EventType;
@@ -40,6 +68,15 @@ export const POD_BOOT_CONFIG = [
   "appendonly yes",
   "appendfsync everysec",
   "replicaof 127.0.0.1 1",
+  ...podUsersConfig(CLUSTER_PASSWORD),
+];
+
+/** A pod started by an older controller: the `default` user has every right and the cluster's password. */
+export const OLDER_POD_BOOT_CONFIG = [
+  "appendonly yes",
+  "appendfsync everysec",
+  "replicaof 127.0.0.1 1",
+  `requirepass ${CLUSTER_PASSWORD}`,
   `masterauth ${CLUSTER_PASSWORD}`,
 ];
 
@@ -68,6 +105,8 @@ export class DrHarness {
       tls?: TestCertificates;
       /** The source's own certificates (another CA than the pods'), when not `tls`. */
       sourceTls?: TestCertificates;
+      /** Pods started by an older controller's entrypoint (no ACL users but `default`). */
+      olderPods?: boolean;
     } = {},
   ) {
     this.tls = options.tls;
@@ -81,9 +120,16 @@ export class DrHarness {
       (_, i) =>
         new RedisProcess({
           host: `${prefix}.${10 + i}`,
-          password: CLUSTER_PASSWORD,
+          // The tests' own clients log in as the controller does.
+          ...(options.olderPods === true
+            ? { password: CLUSTER_PASSWORD }
+            : { username: ADMIN_USER, password: CLUSTER_USERS.admin }),
           tls: options.tls,
-          config: [...POD_BOOT_CONFIG, `bind-source-addr ${prefix}.${10 + i}`, ...(options.podConfig ?? [])],
+          config: [
+            ...(options.olderPods === true ? OLDER_POD_BOOT_CONFIG : POD_BOOT_CONFIG),
+            `bind-source-addr ${prefix}.${10 + i}`,
+            ...(options.podConfig ?? []),
+          ],
         }),
     );
     this.sourceAddress = { host: this.source.host, port: this.source.port };
@@ -135,6 +181,7 @@ export class DrHarness {
       instances: this.pods.length,
       intent: decideIntent(this.spec, this.status),
       clusterPassword: CLUSTER_PASSWORD,
+      users: CLUSTER_USERS,
       sourcePassword: this.sourcePassword,
       minSyncReplicas: this.spec.minSyncReplicas ?? 0,
       confirmLeader: this.confirmLeader,

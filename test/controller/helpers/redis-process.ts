@@ -13,6 +13,9 @@ import type { TestCertificates } from "./tls.ts";
 export interface RedisProcessOptions {
   readonly host: string;
   readonly port?: number;
+  /** The user the test's clients log in as (its `user` line is in `config`); `default` when undefined. */
+  readonly username?: string;
+  /** Without `username`: requirepass. */
   readonly password?: string;
   /** Extra redis.conf lines. */
   readonly config?: readonly string[];
@@ -27,6 +30,7 @@ export class RedisProcess {
   readonly host: string;
   readonly port: number;
   readonly password: string | undefined;
+  readonly username: string | undefined;
   private readonly config: readonly string[];
   readonly tls: TestCertificates | undefined;
 
@@ -34,15 +38,17 @@ export class RedisProcess {
     this.host = options.host;
     this.port = options.port ?? 6379;
     this.password = options.password;
+    this.username = options.username;
     this.config = options.config ?? [];
     this.tls = options.tls;
     this.dir = mkdtempSync(join(tmpdir(), "redis-dr-test-"));
   }
 
-  get endpoint(): { host: string; port: number; password?: string; tls?: { ca: string } } {
+  get endpoint(): { host: string; port: number; username?: string; password?: string; tls?: { ca: string } } {
     return {
       host: this.host,
       port: this.port,
+      ...(this.username === undefined ? {} : { username: this.username }),
       ...(this.password === undefined ? {} : { password: this.password }),
       ...(this.tls === undefined ? {} : { tls: { ca: this.tls.ca } }),
     };
@@ -68,7 +74,7 @@ export class RedisProcess {
       "appendonly no",
       "repl-diskless-sync yes",
       "repl-diskless-sync-delay 0",
-      ...(this.password === undefined ? [] : [`requirepass ${this.password}`]),
+      ...(this.password === undefined || this.username !== undefined ? [] : [`requirepass ${this.password}`]),
       ...this.config,
     ];
     const file = join(this.dir, "redis.conf");
@@ -91,11 +97,12 @@ export class RedisProcess {
   }
 
   /** A plain client for test assertions and writes; the caller disconnects it. */
-  client(): Redis {
+  client(login: { username?: string; password?: string } = this): Redis {
     const client = new Redis({
       host: this.host,
       port: this.port,
-      password: this.password,
+      username: login.username,
+      password: login.password,
       ...(this.tls === undefined ? {} : { tls: { ca: [this.tls.ca], checkServerIdentity: () => undefined } }),
       lazyConnect: false,
       maxRetriesPerRequest: 1,

@@ -5,7 +5,18 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
+import {
+  ADMIN_RULES,
+  ADMIN_USER,
+  SENTINEL_DISCOVERY_RULES,
+  SENTINEL_PEER_RULES,
+  SENTINEL_USER,
+} from "../../../controller/redis/users.ts";
+import { CLUSTER_PASSWORD, CLUSTER_USERS } from "./dr-harness.ts";
 import { waitFor } from "./redis-process.ts";
+
+/** How the tests' helpers log in to a Sentinel: as the controller does. */
+export const SENTINEL_ADMIN = { username: ADMIN_USER, password: CLUSTER_USERS.admin };
 
 export class SentinelProcess {
   private child: ChildProcess | undefined;
@@ -18,20 +29,21 @@ export class SentinelProcess {
       name: string;
       host: string;
       quorum: number;
-      password?: string;
       /** false: the Sentinel starts monitoring nothing (the controller hands the cluster over later). */
       atBoot?: boolean;
     },
   ) {}
 
   async start(): Promise<void> {
-    const { name, host, quorum, password, atBoot = true } = this.monitor;
+    const { name, host, quorum, atBoot = true } = this.monitor;
     const monitorLines = [
       `sentinel monitor ${name} ${host} 6379 ${quorum}`,
       `sentinel down-after-milliseconds ${name} 1000`,
       `sentinel failover-timeout ${name} 3000`,
       `sentinel parallel-syncs ${name} 1`,
-      ...(password === undefined ? [] : [`sentinel auth-pass ${name} ${password}`]),
+      // As the controller sets it (replication/sentinel.ts): the pods' Sentinel user.
+      `sentinel auth-user ${name} ${SENTINEL_USER}`,
+      `sentinel auth-pass ${name} ${CLUSTER_USERS.sentinel}`,
     ];
     const file = join(this.dir, "sentinel.conf");
     writeFileSync(
@@ -42,6 +54,12 @@ export class SentinelProcess {
         `dir ${this.dir}`,
         // Loopback connections leave from 127.0.0.1: announce the address the other Sentinels can reach.
         `sentinel announce-ip ${this.host}`,
+        // The sidecar's users (kube/resources.ts, sentinelScript).
+        `user default on >${CLUSTER_PASSWORD} ${SENTINEL_DISCOVERY_RULES}`,
+        `user ${ADMIN_USER} on >${CLUSTER_USERS.admin} ${ADMIN_RULES}`,
+        `user ${SENTINEL_USER} on >${CLUSTER_USERS.sentinel} ${SENTINEL_PEER_RULES}`,
+        `sentinel sentinel-user ${SENTINEL_USER}`,
+        `sentinel sentinel-pass ${CLUSTER_USERS.sentinel}`,
         ...(atBoot ? monitorLines : []),
         "",
       ].join("\n"),
@@ -53,6 +71,7 @@ export class SentinelProcess {
       const client = new Redis({
         host: this.host,
         port: 26379,
+        ...SENTINEL_ADMIN,
         lazyConnect: false,
         retryStrategy: () => null,
       });
@@ -69,7 +88,7 @@ export class SentinelProcess {
 
   /** One SENTINEL subcommand on a short-lived connection. */
   private async sentinel(...args: string[]): Promise<unknown> {
-    const client = new Redis({ host: this.host, port: 26379, retryStrategy: () => null });
+    const client = new Redis({ host: this.host, port: 26379, ...SENTINEL_ADMIN, retryStrategy: () => null });
     client.on("error", () => undefined);
     try {
       return await client.call("SENTINEL", ...args);

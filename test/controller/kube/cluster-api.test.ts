@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import {
   AppsV1Api,
   CoordinationV1Api,
+  CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
   PatchStrategy,
@@ -81,6 +82,28 @@ describe("patchStatus", () => {
       currentPrimary: "status-a-0",
       designatedLeader: "status-a-0",
       readyInstances: 1,
+    });
+  });
+
+  it("reads a password less one trailing newline, as the pods do; only a newline is an empty password", async () => {
+    const core = sb.kubeConfig.makeApiClient(CoreV1Api);
+    const data = (text: string) => Buffer.from(text).toString("base64");
+    await core.createNamespacedSecret({
+      namespace: "default",
+      body: {
+        metadata: { name: "from-file" },
+        data: { password: data("pw 1\n"), crlf: data("pw 2\r\n"), two: data("pw 3\n\n"), empty: data("\n") },
+      },
+    });
+    assert.deepEqual(await api.secretPassword("default", "from-file"), { kind: "found", value: "pw 1" });
+    assert.deepEqual(await api.secretValue("default", "from-file", "crlf"), { kind: "found", value: "pw 2" });
+    assert.deepEqual(await api.secretValue("default", "from-file", "two"), {
+      kind: "found",
+      value: "pw 3\n",
+    });
+    assert.deepEqual(await api.secretValue("default", "from-file", "empty"), {
+      kind: "missing",
+      reason: 'Secret from-file has an empty "empty"',
     });
   });
 

@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { TcpProxy } from "../helpers/tcp-proxy.ts";
-import { DrHarness, SOURCE_PASSWORD, CLUSTER_PASSWORD, infoField, keysOf } from "../helpers/dr-harness.ts";
+import { REPLICATION_USER } from "../../../controller/redis/users.ts";
+import {
+  DrHarness,
+  SOURCE_PASSWORD,
+  CLUSTER_PASSWORD,
+  CLUSTER_USERS,
+  infoField,
+  keysOf,
+} from "../helpers/dr-harness.ts";
 import { waitFor } from "../helpers/redis-process.ts";
 
 // This file's loopback range: 127.21.0.0/16, one /24 per scenario.
@@ -95,12 +103,18 @@ for (const [topology, net] of [
       assert.equal(h.status.replication?.leaderOffset, h.status.replication?.sourceOffset);
     });
 
-    it("keeps each pod's masterauth to its upstream's password", async () => {
+    it("logs each pod in to its upstream: the source's default user, or the leader's replication user", async () => {
       for (const [ordinal, pod] of h.pods.entries()) {
+        // As the controller's admin user: the application's password may not read masterauth.
         const client = pod.client();
+        const [, masteruser] = (await client.config("GET", "masteruser")) as [string, string];
         const [, masterauth] = (await client.config("GET", "masterauth")) as [string, string];
         client.disconnect();
-        assert.equal(masterauth, topology === "cascade" && ordinal > 0 ? CLUSTER_PASSWORD : SOURCE_PASSWORD);
+        const followsLeader = topology === "cascade" && ordinal > 0;
+        assert.deepEqual(
+          [masteruser, masterauth],
+          followsLeader ? [REPLICATION_USER, CLUSTER_USERS.replication] : ["", SOURCE_PASSWORD],
+        );
       }
     });
   });

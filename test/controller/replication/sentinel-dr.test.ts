@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { CLUSTER_PASSWORD, DrHarness, infoField, keysOf } from "../helpers/dr-harness.ts";
+import { DrHarness, infoField, keysOf } from "../helpers/dr-harness.ts";
 import { waitFor } from "../helpers/redis-process.ts";
 import { SentinelProcess } from "../helpers/sentinel-process.ts";
 
@@ -15,7 +15,6 @@ describe("a DR cluster in sentinel mode", () => {
         name: "dr",
         host: h.pods[0]!.host,
         quorum: 2,
-        password: CLUSTER_PASSWORD,
         atBoot: i === 0,
       }),
   );

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { CLUSTER_PASSWORD, DrHarness, infoField, keysOf } from "../helpers/dr-harness.ts";
+import { Redis } from "ioredis";
+import { SENTINEL_USER } from "../../../controller/redis/users.ts";
+import { CLUSTER_PASSWORD, CLUSTER_USERS, DrHarness, infoField, keysOf } from "../helpers/dr-harness.ts";
 import { waitFor } from "../helpers/redis-process.ts";
 import { SentinelProcess } from "../helpers/sentinel-process.ts";
 
@@ -14,7 +16,6 @@ describe("sentinel mode", () => {
         name: "dr",
         host: h.pods[0]!.host,
         quorum: 2,
-        password: CLUSTER_PASSWORD,
       }),
   );
   before(async () => {
@@ -44,6 +45,49 @@ describe("sentinel mode", () => {
     for (let i = 0; i < 30; i++) await writer.set(`s-${i}`, "v");
     await writer.call("WAIT", "2", "2000");
     writer.disconnect();
+  });
+
+  it("Sentinels obey only the controller: a client without its password cannot fail over or re-monitor", async () => {
+    const sentinelAs = async (login: { username?: string; password?: string }, ...args: string[]) => {
+      const client = new Redis({ host: h.pods[1]!.host, port: 26379, ...login, retryStrategy: () => null });
+      client.on("error", () => undefined);
+      try {
+        return await client.call("SENTINEL", ...args).then(
+          (reply) => reply,
+          (error: Error) => error.message,
+        );
+      } finally {
+        client.disconnect();
+      }
+    };
+    const orders = [
+      ["FAILOVER", "dr"],
+      ["SET", "dr", "down-after-milliseconds", "1"],
+      ["MONITOR", "evil", h.pods[2]!.host, "6379", "1"],
+      ["REMOVE", "dr"],
+    ];
+    for (const order of orders) {
+      const sub = order[0]!.toLowerCase();
+      // (ioredis' first command on a connection without a password is HELLO, refused as NOAUTH too.)
+      assert.match(String(await sentinelAs({}, ...order)), /^NOAUTH /);
+      // The application's password discovers the primary and nothing more.
+      assert.equal(
+        await sentinelAs({ password: CLUSTER_PASSWORD }, ...order),
+        `NOPERM this user has no permissions to run the 'sentinel|${sub}' command`,
+      );
+    }
+    assert.deepEqual(await sentinelAs({ password: CLUSTER_PASSWORD }, "GET-MASTER-ADDR-BY-NAME", "dr"), [
+      h.pods[0]!.host,
+      "6379",
+    ]);
+    // Sentinel reaches the pods as its own user, which may not read or change their configuration.
+    const asSentinel = h.pods[0]!.client({ username: SENTINEL_USER, password: CLUSTER_USERS.sentinel });
+    try {
+      await assert.rejects(asSentinel.config("GET", "masterauth"), /NOPERM/);
+      await assert.rejects(asSentinel.get("s-1"), /NOPERM/);
+    } finally {
+      asSentinel.disconnect();
+    }
   });
 
   it("follows the primary Sentinel elects when the leader dies, and never takes it back", async () => {
