@@ -510,7 +510,12 @@ describe("the controller on the sandbox", () => {
     // Sentinel learns the replicas from the primary's INFO every 10 s; only then can it fail over.
     await waitFor(
       async () => {
-        const sentinel = new Redis({ host: sb.podIP("sentry-1"), port: 26379, retryStrategy: () => null });
+        const sentinel = new Redis({
+          host: sb.podIP("sentry-1"),
+          port: 26379,
+          password: CLUSTER_PASSWORD,
+          retryStrategy: () => null,
+        });
         sentinel.on("error", () => undefined);
         try {
           const fields = (await sentinel.call("SENTINEL", "MASTER", "sentry")) as string[];

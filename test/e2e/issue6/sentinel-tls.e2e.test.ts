@@ -43,7 +43,8 @@ async function onPod<T>(pod: string, run: (client: Redis) => Promise<T>, port = 
   const client = new Redis({
     host: sb.podIP(pod),
     port,
-    password: port === 6379 ? PASSWORD : undefined,
+    // Sentinels too: the application's password discovers the primary there (SENTINEL MASTER, REPLICAS …).
+    password: PASSWORD,
     tls: { ca: [certificates.ca], checkServerIdentity: () => undefined },
     retryStrategy: () => null,
     maxRetriesPerRequest: 1,
