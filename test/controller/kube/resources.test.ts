@@ -257,6 +257,8 @@ describe("the container entrypoint, run for real", () => {
   const password = `p"a\\ss $HOME 'w0rd`;
   const socket = join(dir, "redis.sock");
   const files = secretFiles(dir, password, USERS);
+  // The application's opt-in (docs/security.md): one more right, from the authSecret's `acl` key.
+  writeFileSync(join(dir, "auth", "acl"), "+flushdb\n");
   // Same script, but on a unix socket in a temp dir instead of port 6379 and /data.
   const script = entrypointScript(false, files)
     .replace("port 6379", `port 0\nunixsocket ${socket}`)
@@ -331,6 +333,8 @@ describe("the container entrypoint, run for real", () => {
     assert.equal(await reply(app, "REPLICAOF", "NO", "ONE"), refused("replicaof"));
     assert.equal(await reply(app, "SHUTDOWN"), refused("shutdown"));
     assert.equal(await reply(app, "FLUSHALL"), refused("flushall"));
+    // Opted in through the `acl` key: allowed by the ACL (a parked replica refuses the write itself).
+    assert.match(String(await reply(app, "FLUSHDB")), /^READONLY /);
     assert.equal(await reply(app, "CLIENT", "LIST"), refused("client|list"));
     assert.equal(await reply(app, "MONITOR"), refused("monitor"));
     // DEBUG is off for everyone (enable-debug-command no), the admin user included.
