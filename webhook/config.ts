@@ -1,5 +1,12 @@
 /** Command-line configuration of the webhook: `--cert-dir DIR [--port 9443] [--health-port 8081] [--host H]`. */
 import { parseArgs } from "node:util";
+import { AllowedSourceRanges } from "./validation/rules/source-address.ts";
+
+/**
+ * The environment variable that gives `--allow-source-cidrs` when the flag is absent: test harnesses whose
+ * Redis sources live on loopback set it on the webhook's container or process.
+ */
+export const ALLOW_SOURCE_CIDRS_ENV = "REDIS_DR_ALLOW_SOURCE_CIDRS";
 
 export interface WebhookConfig {
   readonly certDir: string;
@@ -9,11 +16,13 @@ export interface WebhookConfig {
   readonly certPollMs: number;
   readonly shutdownGraceMs: number;
   readonly logLevel: string;
+  /** CIDR ranges `source.host` may be in although loopback, link-local…: none unless configured. */
+  readonly allowedSourceCidrs: readonly string[];
 }
 
 export const USAGE =
   "usage: npm run webhook -- --cert-dir DIR [--port 9443] [--health-port 8081] [--host 0.0.0.0] " +
-  "[--cert-poll-ms 5000] [--log-level info]";
+  "[--cert-poll-ms 5000] [--log-level info] [--allow-source-cidrs CIDR,CIDR]";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
@@ -27,7 +36,10 @@ function port(value: string, flag: string): number {
   return n;
 }
 
-export function parseConfig(args: readonly string[]): WebhookConfig {
+export function parseConfig(
+  args: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = {},
+): WebhookConfig {
   const { values } = parseArgs({
     args: [...args],
     strict: true,
@@ -38,6 +50,7 @@ export function parseConfig(args: readonly string[]): WebhookConfig {
       "health-port": { type: "string", default: "8081" },
       "cert-poll-ms": { type: "string", default: "5000" },
       "log-level": { type: "string", default: "info" },
+      "allow-source-cidrs": { type: "string" },
     },
   });
   const certDir = values["cert-dir"];
@@ -50,6 +63,15 @@ export function parseConfig(args: readonly string[]): WebhookConfig {
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new Error(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
   }
+  const allowedSourceCidrs = (values["allow-source-cidrs"] ?? env[ALLOW_SOURCE_CIDRS_ENV] ?? "")
+    .split(",")
+    .map((cidr) => cidr.trim())
+    .filter((cidr) => cidr !== "");
+  try {
+    new AllowedSourceRanges(allowedSourceCidrs);
+  } catch (error) {
+    throw new Error(`--allow-source-cidrs: ${(error as Error).message}`);
+  }
   return {
     certDir,
     host: values.host,
@@ -58,5 +80,6 @@ export function parseConfig(args: readonly string[]): WebhookConfig {
     certPollMs,
     shutdownGraceMs: 10_000,
     logLevel,
+    allowedSourceCidrs,
   };
 }

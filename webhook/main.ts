@@ -2,17 +2,19 @@
  * The redis-dr admission webhook: `npm run webhook -- --cert-dir DIR [--port 9443] [--health-port 8081]`.
  * Kubernetes access from KUBECONFIG or the in-cluster service account.
  */
-import { CoreV1Api } from "@kubernetes/client-node";
+import { AuthorizationV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
 import { USAGE, parseConfig, type WebhookConfig } from "./config.ts";
 import { createLogger } from "./logger.ts";
 import { loadKubeConfig } from "./kube/kube-config.ts";
 import { kubeSecretReader } from "./kube/secret-reader.ts";
+import { kubeAccessReviewer } from "./kube/access-reviewer.ts";
+import { AllowedSourceRanges } from "./validation/rules/source-address.ts";
 import { serve } from "./server/serve.ts";
 
 let config: WebhookConfig;
 try {
-  config = parseConfig(process.argv.slice(2));
+  config = parseConfig(process.argv.slice(2), process.env);
 } catch (error) {
   console.error(`${(error as Error).message}\n${USAGE}`);
   process.exit(2);
@@ -41,6 +43,11 @@ const webhook = await serve({
   certPollMs: config.certPollMs,
   shutdownGraceMs: config.shutdownGraceMs,
   secrets: kubeSecretReader(kubeConfig.makeApiClient(CoreV1Api), logger.child({ component: "secrets" })),
+  access: kubeAccessReviewer(
+    kubeConfig.makeApiClient(AuthorizationV1Api),
+    logger.child({ component: "access-reviews" }),
+  ),
+  allowedSourceRanges: new AllowedSourceRanges(config.allowedSourceCidrs),
   logger,
   registry,
 });
@@ -65,7 +72,15 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
 }
 
 webhook.ready.then(
-  (port) => logger.info({ port, healthPort: webhook.healthPort }, "webhook ready"),
+  (port) => {
+    logger.info({ port, healthPort: webhook.healthPort }, "webhook ready");
+    if (config.allowedSourceCidrs.length > 0) {
+      logger.warn(
+        { allowedSourceCidrs: config.allowedSourceCidrs },
+        "source.host may be a loopback, link-local, unspecified or multicast address in these ranges",
+      );
+    }
+  },
   (err: unknown) => {
     // Stopped before a certificate arrived: nothing to report. Otherwise the admission port could not be
     // opened (e.g. EADDRINUSE): a webhook that never answers must exit, so that it is restarted and seen.

@@ -10,6 +10,7 @@
  * every replica (the kubelet restarts them, as in a cluster), stopController scales the Deployment to 0 and
  * startController back to its manifest's 2.
  */
+import { ALLOW_SOURCE_CIDRS_ENV } from "../../webhook/config.ts";
 import type { Logger } from "pino";
 import { startSandbox, waitFor, type TestCluster } from "../sandbox/testing.ts";
 import { OPERATOR_NAMESPACE, RealCluster } from "./cluster.ts";
@@ -69,7 +70,9 @@ export async function startRealTestCluster(options: TestClusterOptions): Promise
     install: {
       webhookConfigurations: options.webhook ?? false,
       controllerReplicas: (options.controller ?? false) ? CONTROLLER_REPLICAS : 0,
-      env: options.operatorEnv ?? {},
+      // The scenarios' sources and region links listen on 127.x addresses of the test's network namespace,
+      // where the pods reach them: the webhook must admit those hosts.
+      env: { [ALLOW_SOURCE_CIDRS_ENV]: "127.0.0.0/8", ...options.operatorEnv },
     },
     ...(options.logger ? { logger: options.logger } : {}),
   });

@@ -4,6 +4,7 @@
  * 127.R.0.0/16 (see network/addresses.ts). `Sandbox.start()` brings it up; `stop()` ends every process it
  * started and removes its working directory.
  */
+import { ALLOW_SOURCE_CIDRS_ENV } from "../../webhook/config.ts";
 import {
   mkdirSync,
   mkdtempSync,
@@ -270,6 +271,8 @@ export class Sandbox {
     return {
       KUBECONFIG: this.kubeconfigPath,
       POD_NAMESPACE: OPERATOR_NAMESPACE,
+      // Every Redis of the sandbox, sources included, listens on 127.0.0.0/8: the webhook must admit them.
+      [ALLOW_SOURCE_CIDRS_ENV]: "127.0.0.0/8",
       ...this.options.operatorEnv,
     };
   }

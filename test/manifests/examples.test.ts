@@ -15,6 +15,7 @@ import type { AdmissionOutcome } from "../../webhook/admission/types.ts";
 import { formatFieldError } from "../../webhook/validation/field-errors.ts";
 import type { SecretReader } from "../../webhook/validation/secrets.ts";
 import { MANIFESTS, parseObjects, type KubeObject } from "./helpers.ts";
+import { FakeAccess } from "../webhook/support/fake-access.ts";
 
 /** Secrets by "namespace/name", as key-name sets (the webhook only ever sees key names). */
 class Secrets implements SecretReader {
@@ -46,7 +47,8 @@ async function admit(secrets: SecretReader, object: KubeObject, old?: KubeObject
     uid: "00000000-0000-4000-8000-000000000000",
     operation: old === undefined ? ("CREATE" as const) : ("UPDATE" as const),
     name: object.metadata.name,
-    namespace: object.metadata.namespace ?? "",
+    namespace: object.metadata.namespace ?? "default",
+    userInfo: { username: "kubernetes-admin", groups: ["system:masters", "system:authenticated"] },
     object,
     ...(old === undefined ? {} : { oldObject: old }),
   };
@@ -57,7 +59,10 @@ async function admit(secrets: SecretReader, object: KubeObject, old?: KubeObject
   const defaulted = fastJsonPatch.applyPatch(structuredClone(object), operations, true).newDocument;
   const celErrors = validateWithCel(redisClusterSchema, defaulted, old);
   if (celErrors.length > 0) return { allowed: false, message: celErrors.map(formatFieldError).join("; ") };
-  const validated = await validateCluster({ secrets })({ ...request, object: defaulted });
+  const validated = await validateCluster({ secrets, access: FakeAccess.allowingAll() })({
+    ...request,
+    object: defaulted,
+  });
   if (!validated.allowed) return { allowed: false, message: messageOf(validated) };
   return { allowed: true, object: defaulted, warnings: validated.warnings ?? [] };
 }

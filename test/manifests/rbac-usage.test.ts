@@ -21,6 +21,7 @@ const RESOURCES: Readonly<Record<string, string>> = {
   PodDisruptionBudget: "policy/poddisruptionbudgets",
   Lease: "coordination.k8s.io/leases",
   CustomObject: "redis.io/redisclusters", // the only custom resource the programs handle
+  SubjectAccessReview: "authorization.k8s.io/subjectaccessreviews",
 };
 
 /** client-node method prefixes and the RBAC verb each needs. */
@@ -43,6 +44,8 @@ const VERBS: Readonly<Record<string, string>> = {
  */
 const API_CALL =
   /\.(read|get|list|create|patch|replace|deleteCollection|delete)(?:(?:Namespaced|Cluster)([A-Z][A-Za-z]*?)(Status)?|([A-Z][A-Za-z]*?)ForAllNamespaces)\(/g;
+/** A call on a cluster-scoped kind whose method names neither "Namespaced" nor "Cluster": `createSubjectAccessReview(`. */
+const UNSCOPED_CALL = /\.(create)(SubjectAccessReview)\(/g;
 /** `makeInformer(kubeConfig, \`/api/v1${scope}/pods\`, …)`: the informer lists and watches that resource. */
 const INFORMER = /makeInformer\(\s*\w+,\s*`\/(api\/v1|apis\/([^/`$]+|\$\{GROUP\})\/[^/`]+)[^`]*\/([^/`]+)`/g;
 
@@ -61,6 +64,9 @@ function permissionsUsed(folder: string): string[] {
       const resource = RESOURCES[namespacedKind ?? allNamespacesKind ?? ""];
       assert.ok(resource, `${folder}: no RBAC mapping for the API call ${call}: add its kind to RESOURCES`);
       used.add(`${VERBS[prefix ?? ""]} ${resource}${status === undefined ? "" : "/status"}`);
+    }
+    for (const [, prefix, kind] of source.matchAll(UNSCOPED_CALL)) {
+      used.add(`${VERBS[prefix ?? ""]} ${RESOURCES[kind ?? ""]}`);
     }
     for (const [call, , group, plural] of source.matchAll(INFORMER)) {
       const apiGroup = group === undefined ? "core" : group === "${GROUP}" ? "redis.io" : group;

@@ -64,8 +64,9 @@ const roles = (objects: readonly KubeObject[]) =>
   objects.filter((o) => o.kind === "ClusterRole" || o.kind === "Role");
 
 describe("RBAC", () => {
-  it("the webhook may only get Secrets (by name), in any namespace", () => {
+  it("the webhook may only get Secrets (by name), in any namespace, and ask who else may", () => {
     assert.deepEqual(effectivePermissions(installation, "redis-dr-system", "redis-dr-webhook"), [
+      "create authorization.k8s.io/subjectaccessreviews",
       "get core/secrets",
     ]);
   });

@@ -3,6 +3,18 @@ import assert from "node:assert/strict";
 import { parseConfig } from "../../webhook/config.ts";
 
 describe("parseConfig", () => {
+  test("takes the allowed source ranges from --allow-source-cidrs, else from the environment", () => {
+    const env = { REDIS_DR_ALLOW_SOURCE_CIDRS: "127.0.0.0/8" };
+    assert.deepEqual(parseConfig(["--cert-dir=/c"], env).allowedSourceCidrs, ["127.0.0.0/8"]);
+    assert.deepEqual(
+      parseConfig(["--cert-dir=/c", "--allow-source-cidrs", "10.0.0.0/8, fd00::/8"], env).allowedSourceCidrs,
+      ["10.0.0.0/8", "fd00::/8"],
+    );
+    assert.throws(() => parseConfig(["--cert-dir=/c", "--allow-source-cidrs=127.0.0.1"]), {
+      message: '--allow-source-cidrs: "127.0.0.1" is not a CIDR range such as 127.0.0.0/8 or fd00::/8',
+    });
+  });
+
   test("needs only --cert-dir, and defaults the rest", () => {
     assert.deepEqual(parseConfig(["--cert-dir", "/tmp/k8s-webhook-server/serving-certs"]), {
       certDir: "/tmp/k8s-webhook-server/serving-certs",
@@ -12,6 +24,7 @@ describe("parseConfig", () => {
       certPollMs: 5000,
       shutdownGraceMs: 10_000,
       logLevel: "info",
+      allowedSourceCidrs: [],
     });
   });
 
@@ -37,6 +50,7 @@ describe("parseConfig", () => {
         certPollMs: 250,
         shutdownGraceMs: 10_000,
         logLevel: "debug",
+        allowedSourceCidrs: [],
       },
     );
   });

@@ -121,8 +121,10 @@ test("serves admission over HTTPS, reports a Kubernetes API it cannot reach, and
   assert.equal(
     response.status.message,
     'RedisCluster.redis.io "redis-west" is invalid: [spec.authSecret.name: Internal error: could not check Secret ' +
-      '"redis-password": the Kubernetes API could not be reached, spec.replicaMode.source.authSecretName: Internal ' +
-      'error: could not check Secret "redis-password": the Kubernetes API could not be reached]',
+      '"redis-password": could not ask whether user "kubernetes-admin" may get it: the Kubernetes API could not ' +
+      "be reached, spec.replicaMode.source.authSecretName: Internal error: could not check Secret " +
+      '"redis-password": could not ask whether user "kubernetes-admin" may get it: the Kubernetes API could not ' +
+      "be reached]",
   );
   // The decision is logged before the answer is sent, but the log pipe may deliver it later.
   const decision = await webhook.logLine("denied");

@@ -7,7 +7,8 @@ import { defaultingPatch } from "../defaulting/defaults.ts";
 import { FieldPath } from "../validation/field-path.ts";
 import { formatFieldError, type FieldError } from "../validation/field-errors.ts";
 import { validateStructure } from "../validation/structural.ts";
-import { checkSecrets, type SecretReader } from "../validation/secrets.ts";
+import { checkSecrets, type SecretAccessReviewer, type SecretReader } from "../validation/secrets.ts";
+import { sourceAddressRule, type AllowedSourceRanges } from "../validation/rules/source-address.ts";
 import { validatePromoteRevert } from "../validation/rules/promote-revert.ts";
 import {
   secretRequirements,
@@ -20,6 +21,10 @@ export type Admit = (request: AdmissionRequest) => Promise<AdmissionOutcome>;
 
 export interface ValidateDeps {
   readonly secrets: SecretReader;
+  /** Whether the requesting user may read the Secrets they name (SubjectAccessReview). */
+  readonly access: SecretAccessReviewer;
+  /** Address ranges `source.host` may use although they are loopback, link-local… (default: none). */
+  readonly allowedSourceRanges?: AllowedSourceRanges;
 }
 
 type Objects =
@@ -38,6 +43,26 @@ function objectsOf(request: AdmissionRequest): Objects {
   if (!isRecord(request.object)) return bad(`request.object must be a JSON object on ${request.operation}`);
   if (request.operation === "UPDATE" && !isRecord(request.oldObject)) {
     return bad("request.oldObject must be a JSON object on UPDATE");
+  }
+  // The API server puts the namespace of the URL in both places. A request where they differ did not come
+  // from it, and is not answered: Secrets are looked up in the object's namespace, and nowhere else.
+  for (const [what, object] of [
+    ["object", request.object],
+    ["oldObject", request.oldObject],
+  ] as const) {
+    const metadata = isRecord(object) && isRecord(object.metadata) ? object.metadata : {};
+    const namespace = metadata.namespace;
+    if (
+      typeof namespace === "string" &&
+      namespace !== "" &&
+      request.namespace &&
+      namespace !== request.namespace
+    ) {
+      return bad(
+        `request.${what}.metadata.namespace ${JSON.stringify(namespace)} differs from request.namespace ` +
+          JSON.stringify(request.namespace),
+      );
+    }
   }
   const withIdentity = (object: Record<string, unknown>): RedisCluster => {
     const metadata = isRecord(object.metadata) ? object.metadata : {};
@@ -82,8 +107,12 @@ export const mutateCluster: Admit = async (request) => {
   return { allowed: true, patch: defaultingPatch(request.object) };
 };
 
-/** Validating endpoint: the schema, every rule, and the referenced Secrets; every problem at once. */
+/**
+ * Validating endpoint: the schema, every rule, the source's address, and the referenced Secrets (the user may
+ * read them, and they hold the needed keys); every problem at once.
+ */
 export function validateCluster(deps: ValidateDeps): Admit {
+  const validateSourceAddress = sourceAddressRule(deps.allowedSourceRanges);
   return async (request) => {
     const objects = objectsOf(request);
     if (!objects.ok) return objects.outcome;
@@ -93,7 +122,14 @@ export function validateCluster(deps: ValidateDeps): Admit {
     const errors = unique([
       ...validateStructure(request.object),
       ...validationRules.flatMap((rule) => rule(cluster, root, old)),
-      ...(await checkSecrets(secretRequirements(cluster, root, old), namespace, deps.secrets)),
+      ...validateSourceAddress(cluster, root),
+      // The object's namespace only: a request never makes the webhook look into another one.
+      ...(await checkSecrets(secretRequirements(cluster, root, old), {
+        namespace,
+        user: request.userInfo,
+        secrets: deps.secrets,
+        access: deps.access,
+      })),
     ]);
     if (errors.length > 0) {
       return { allowed: false, status: invalidStatus(cluster.metadata?.name ?? "", errors) };

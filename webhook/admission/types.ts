@@ -22,11 +22,15 @@ export interface GroupVersionResource {
   readonly resource: string;
 }
 
-/** Who sent the request, as authenticated by the API server. Logged, never used for decisions. */
+/**
+ * Who sent the request, as authenticated by the API server. Logged, and the subject of the SubjectAccessReviews
+ * that check the user may read the Secrets they name (validation/secrets.ts).
+ */
 export interface UserInfo {
   readonly username?: string;
   readonly uid?: string;
   readonly groups?: readonly string[];
+  readonly extra?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface AdmissionRequest {

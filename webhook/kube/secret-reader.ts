@@ -9,11 +9,11 @@ import { SecretReadError, type SecretReader } from "../validation/secrets.ts";
 /** Well inside the API server's admission timeout (5 s in our webhook configurations). */
 export const SECRET_LOOKUP_TIMEOUT_MS = 3_000;
 
-class LookupTimeout extends Error {
+export class LookupTimeout extends Error {
   override readonly name = "LookupTimeout";
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => reject(new LookupTimeout(`no answer within ${ms}ms`)), ms);
@@ -25,7 +25,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
  * A pooled keep-alive connection can be closed by the API server just as it is reused; the GET never reached
  * the server, so it is retried once on a fresh connection.
  */
-const isStaleConnection = (error: unknown): boolean =>
+export const isStaleConnection = (error: unknown): boolean =>
   typeof error === "object" && error !== null && (error as { code?: unknown }).code === "ECONNRESET";
 
 async function getSecret(api: CoreV1Api, namespace: string, name: string): Promise<V1Secret> {

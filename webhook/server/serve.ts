@@ -11,7 +11,8 @@ import { createAdmissionApp } from "./app.ts";
 import { createHealthApp } from "./health.ts";
 import { CertificateWatcher, type KeyPair } from "./certificates.ts";
 import { mutateCluster, validateCluster } from "../admission/admit.ts";
-import type { SecretReader } from "../validation/secrets.ts";
+import type { SecretAccessReviewer, SecretReader } from "../validation/secrets.ts";
+import type { AllowedSourceRanges } from "../validation/rules/source-address.ts";
 import { createMetrics } from "../metrics.ts";
 import { validateStructure } from "../validation/structural.ts";
 
@@ -27,6 +28,8 @@ export interface ServeOptions {
   /** How long a stop waits for requests in flight before closing their connections. */
   readonly shutdownGraceMs: number;
   readonly secrets: SecretReader;
+  readonly access: SecretAccessReviewer;
+  readonly allowedSourceRanges?: AllowedSourceRanges;
   readonly logger: Logger;
   readonly registry: Registry;
 }
@@ -89,7 +92,11 @@ export async function serve(options: ServeOptions): Promise<RunningWebhook> {
   const certificates = new CertificateWatcher(options.certDir, options.certPollMs, logger);
   const admissionApp = createAdmissionApp({
     mutate: mutateCluster,
-    validate: validateCluster({ secrets: options.secrets }),
+    validate: validateCluster({
+      secrets: options.secrets,
+      access: options.access,
+      ...(options.allowedSourceRanges ? { allowedSourceRanges: options.allowedSourceRanges } : {}),
+    }),
     logger,
     metrics,
   });

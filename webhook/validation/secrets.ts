@@ -1,8 +1,15 @@
 /**
- * Checking referenced Secrets through a narrow port. The port answers with key names only, so a Secret's
- * content never reaches validation, logs or messages.
+ * Checking referenced Secrets through two narrow ports: may the requesting user `get` the Secret (a
+ * SubjectAccessReview), and does it hold the needed keys. The reader answers with key names only, so a
+ * Secret's content never reaches validation, logs or messages.
+ *
+ * The webhook reads Secrets with its own rights, which are wider than its users': without the access check,
+ * anyone who may edit a RedisCluster could name any Secret of the namespace and have the controller send its
+ * `password` to a host of their choosing (a confused deputy). The access check comes first, and a user who may
+ * not read a Secret learns nothing about it — not even whether it exists.
  */
-import { internalError, invalid, notFound, type FieldError } from "./field-errors.ts";
+import type { UserInfo } from "../admission/types.ts";
+import { forbidden, internalError, invalid, notFound, type FieldError } from "./field-errors.ts";
 import type { SecretRequirement } from "./rules/secret-references.ts";
 
 export interface SecretReader {
@@ -17,6 +24,38 @@ export interface SecretReader {
 /** A Secret that could not be read; the message is safe to show (no content, no credentials). */
 export class SecretReadError extends Error {
   override readonly name = "SecretReadError";
+}
+
+export interface SecretAccessReviewer {
+  /**
+   * Whether `user` may `get` Secret `namespace/name`, as the API server's authorizers answer a
+   * SubjectAccessReview for them. Throws SecretReadError when the API server could not answer.
+   */
+  mayGetSecret(user: UserInfo, namespace: string, name: string): Promise<boolean>;
+}
+
+/** Who is asking and where: the object's namespace is the only one looked in. */
+export interface SecretCheckContext {
+  readonly namespace: string;
+  /** The AdmissionRequest's userInfo; without a username, no Secret is looked up. */
+  readonly user: UserInfo | undefined;
+  readonly secrets: SecretReader;
+  readonly access: SecretAccessReviewer;
+}
+
+const userText = (user: UserInfo | undefined) => JSON.stringify(user?.username ?? "");
+
+/** The field error for a user who may not read a Secret: names the user, the verb, the Secret, the namespace. */
+export function accessDenied(
+  requirement: SecretRequirement,
+  namespace: string,
+  user: UserInfo | undefined,
+): FieldError {
+  return forbidden(
+    requirement.path,
+    `user ${userText(user)} may not get Secret ${JSON.stringify(requirement.name)} in namespace ` +
+      `${JSON.stringify(namespace)}: a RedisCluster may only name Secrets its author may read`,
+  );
 }
 
 /** The field errors for one requirement, given the Secret's keys (undefined: no such Secret). */
@@ -47,17 +86,42 @@ export function secretErrors(
   ];
 }
 
-/** Looks every required Secret up once (one `get` per distinct name) and reports all problems. */
+/**
+ * Checks every required Secret once per distinct name: first whether the user may `get` it, then (only if so)
+ * that it exists with its keys. Reports all problems; fails closed when the API server cannot be asked.
+ */
 export async function checkSecrets(
   requirements: readonly SecretRequirement[],
-  namespace: string,
-  reader: SecretReader,
+  context: SecretCheckContext,
 ): Promise<FieldError[]> {
-  const lookups = new Map<string, Promise<ReadonlySet<string> | undefined>>();
+  const { namespace, user, secrets, access } = context;
+  if (requirements.length === 0) return [];
+  if (namespace === "") {
+    // A RedisCluster is namespaced: without a namespace a review would ask about every namespace's Secrets.
+    return requirements.map((requirement) =>
+      forbidden(requirement.path, "the request names no namespace, so no Secret is looked up"),
+    );
+  }
+  if (typeof user?.username !== "string" || user.username === "") {
+    // The API server always says who is asking (system:anonymous included): this request did not come from it.
+    return requirements.map((requirement) =>
+      forbidden(
+        requirement.path,
+        `the request names no user (request.userInfo.username), so whether they may get Secret ` +
+          `${JSON.stringify(requirement.name)} cannot be checked`,
+      ),
+    );
+  }
+  type Found =
+    { readonly kind: "denied" } | { readonly kind: "keys"; readonly keys: ReadonlySet<string> | undefined };
+  const lookups = new Map<string, Promise<Found>>();
   const lookup = (name: string) => {
     let pending = lookups.get(name);
     if (pending === undefined) {
-      pending = reader.secretKeys(namespace, name);
+      pending = (async (): Promise<Found> => {
+        if (!(await access.mayGetSecret(user, namespace, name))) return { kind: "denied" };
+        return { kind: "keys", keys: await secrets.secretKeys(namespace, name) };
+      })();
       lookups.set(name, pending);
     }
     return pending;
@@ -65,7 +129,9 @@ export async function checkSecrets(
   const results = await Promise.all(
     requirements.map(async (requirement): Promise<FieldError[]> => {
       try {
-        return secretErrors(requirement, namespace, await lookup(requirement.name));
+        const found = await lookup(requirement.name);
+        if (found.kind === "denied") return [accessDenied(requirement, namespace, user)];
+        return secretErrors(requirement, namespace, found.keys);
       } catch (error) {
         const reason = error instanceof SecretReadError ? error.message : "unexpected error";
         return [

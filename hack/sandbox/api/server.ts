@@ -3,6 +3,7 @@
  * every served type (`/api/v1/namespaces/ns/secrets/name`, `/apis/g/v/...`, `/status`), watch streams
  * (`?watch=1`), Table responses for kubectl, and `Status` errors. HTTPS on loopback.
  */
+import { SUBJECT_ACCESS_REVIEW_PATH, answerSubjectAccessReview } from "./access-review.ts";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { existsSync, readFileSync } from "node:fs";
 import https from "node:https";
@@ -246,6 +247,8 @@ export class ApiServer {
         serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: req.headers.host ?? "" }],
       });
     if (path === "/apis") return this.send(res, 200, this.groupList());
+    if (path === SUBJECT_ACCESS_REVIEW_PATH && method === "POST")
+      return this.send(res, 201, answerSubjectAccessReview(await readJson(req)));
     if (path === "/openapi/v3") return this.send(res, 200, this.openApiRoot());
     if (path === "/openapi/v2") {
       // An empty OpenAPI v2 document (an empty protobuf message): kubectl's client-side validation then

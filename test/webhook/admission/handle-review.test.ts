@@ -4,6 +4,7 @@ import { handleReview } from "../../../webhook/admission/handle-review.ts";
 import { mutateCluster, validateCluster, type Admit } from "../../../webhook/admission/admit.ts";
 import { parseAdmissionReview } from "../../../webhook/admission/review.ts";
 import type { AdmissionReviewRequest, JsonPatchOperation } from "../../../webhook/admission/types.ts";
+import { FakeAccess } from "../support/fake-access.ts";
 import { FakeSecrets } from "../support/fake-secrets.ts";
 import { captureLogs } from "../support/logs.ts";
 import { fixture, type Json } from "../support/fixtures.ts";
@@ -84,7 +85,7 @@ describe("handleReview: validate", () => {
     const { logger } = captureLogs();
     const secrets = withPassword();
     const answer = await handleReview(review(fixture("create-redis-west")), {
-      admit: validateCluster({ secrets }),
+      admit: validateCluster({ secrets, access: FakeAccess.allowingAll() }),
       logger,
     });
     assert.deepEqual(answer.response, { uid: "3f9d1b8e-2c4a-4e7b-9a61-0d5c8e2f7a10", allowed: true });
@@ -98,7 +99,7 @@ describe("handleReview: validate", () => {
     const request = body.request as Json;
     request.object = mergePatch(request.object, { spec: { replicaMode: { source: { port: 70000 } } } });
     const answer = await handleReview(review(body), {
-      admit: validateCluster({ secrets: new FakeSecrets() }),
+      admit: validateCluster({ secrets: new FakeSecrets(), access: FakeAccess.allowingAll() }),
       logger,
     });
     assert.deepEqual(answer.response, {
@@ -145,7 +146,7 @@ describe("handleReview: validate", () => {
     const { logger } = captureLogs();
     const secrets = new FakeSecrets();
     const answer = await handleReview(review(fixture("update-promote-redis-west")), {
-      admit: validateCluster({ secrets }),
+      admit: validateCluster({ secrets, access: FakeAccess.allowingAll() }),
       logger,
     });
     assert.deepEqual(answer.response, {
@@ -169,7 +170,7 @@ describe("handleReview: validate", () => {
     request.oldObject = mergePatch(request.object, promotedState);
     request.object = mergePatch(request.oldObject, { spec: { replicaMode: { promote: false } } });
     const answer = await handleReview(review(body), {
-      admit: validateCluster({ secrets: withPassword() }),
+      admit: validateCluster({ secrets: withPassword(), access: FakeAccess.allowingAll() }),
       logger,
     });
     assert.equal(answer.response.allowed, false);
@@ -185,7 +186,10 @@ describe("handleReview: validate", () => {
   test("answers a dry run exactly like the real request", async () => {
     const { logger } = captureLogs();
     for (const name of ["create-redis-west", "update-promote-redis-west"]) {
-      for (const admit of [mutateCluster, validateCluster({ secrets: new FakeSecrets() })]) {
+      for (const admit of [
+        mutateCluster,
+        validateCluster({ secrets: new FakeSecrets(), access: FakeAccess.allowingAll() }),
+      ]) {
         const real = fixture(name);
         const dry = fixture(name);
         (dry.request as Json).dryRun = true;
@@ -202,7 +206,7 @@ describe("handleReview: validate", () => {
     const body = fixture("create-redis-west");
     (body.request as Json).object = "not an object";
     const answer = await handleReview(review(body), {
-      admit: validateCluster({ secrets: new FakeSecrets() }),
+      admit: validateCluster({ secrets: new FakeSecrets(), access: FakeAccess.allowingAll() }),
       logger,
     });
     assert.deepEqual(answer.response.status, {
@@ -218,7 +222,7 @@ describe("handleReview: validate", () => {
     const body = fixture("update-promote-redis-west");
     delete (body.request as Json).oldObject;
     const answer = await handleReview(review(body), {
-      admit: validateCluster({ secrets: new FakeSecrets() }),
+      admit: validateCluster({ secrets: new FakeSecrets(), access: FakeAccess.allowingAll() }),
       logger,
     });
     assert.equal(answer.response.status?.message, "request.oldObject must be a JSON object on UPDATE");
@@ -283,7 +287,7 @@ describe("handleReview: envelope", () => {
   test("logs each decision with the request's uid, operation and dry-run flag", async () => {
     const logs = captureLogs();
     await handleReview(review(fixture("update-promote-redis-west")), {
-      admit: validateCluster({ secrets: new FakeSecrets() }),
+      admit: validateCluster({ secrets: new FakeSecrets(), access: FakeAccess.allowingAll() }),
       logger: logs.logger,
     });
     const decision = logs.lines().find((line) => line.msg === "admitted");
@@ -296,11 +300,11 @@ describe("handleReview: envelope", () => {
 
   test("logs routine admissions at debug, and warnings and denials at info", async () => {
     const logs = captureLogs();
-    const admit = validateCluster({ secrets: withPassword() });
+    const admit = validateCluster({ secrets: withPassword(), access: FakeAccess.allowingAll() });
     await handleReview(review(fixture("create-redis-west")), { admit, logger: logs.logger });
     await handleReview(review(fixture("update-promote-redis-west")), { admit, logger: logs.logger });
     await handleReview(review(fixture("create-redis-west")), {
-      admit: validateCluster({ secrets: new FakeSecrets() }),
+      admit: validateCluster({ secrets: new FakeSecrets(), access: FakeAccess.allowingAll() }),
       logger: logs.logger,
     });
     const levels = logs

@@ -15,6 +15,7 @@ import { VALIDATE_PATH } from "../../../webhook/server/app.ts";
 import { createTestCa, type TestCa } from "../support/certs.ts";
 import { captureLogs } from "../support/logs.ts";
 import { FakeSecrets } from "../support/fake-secrets.ts";
+import { FakeAccess } from "../support/fake-access.ts";
 import type { SecretReader } from "../../../webhook/validation/secrets.ts";
 import { fixture } from "../support/fixtures.ts";
 
@@ -128,6 +129,7 @@ describe("serving over real TLS", () => {
       certPollMs: 50,
       shutdownGraceMs: 2_000,
       secrets: new FakeSecrets().with("default", "redis-password", ["password"]),
+      access: FakeAccess.allowingAll(),
       logger: logs.logger,
       registry: new Registry(),
     });
@@ -299,6 +301,7 @@ describe("stopping gracefully", () => {
       certPollMs: 50,
       shutdownGraceMs: 5_000,
       secrets,
+      access: FakeAccess.allowingAll(),
       logger: captureLogs().logger,
       registry: new Registry(),
     });

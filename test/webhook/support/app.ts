@@ -3,6 +3,7 @@ import { Registry } from "prom-client";
 import { createAdmissionApp } from "../../../webhook/server/app.ts";
 import { mutateCluster, validateCluster } from "../../../webhook/admission/admit.ts";
 import { createMetrics } from "../../../webhook/metrics.ts";
+import { FakeAccess } from "./fake-access.ts";
 import { FakeSecrets } from "./fake-secrets.ts";
 import { captureLogs, type CapturedLogs } from "./logs.ts";
 
@@ -11,7 +12,7 @@ export function testApp(secrets = new FakeSecrets().with("default", "redis-passw
   const logs: CapturedLogs = captureLogs("info");
   const app = createAdmissionApp({
     mutate: mutateCluster,
-    validate: validateCluster({ secrets }),
+    validate: validateCluster({ secrets, access: FakeAccess.allowingAll() }),
     logger: logs.logger,
     metrics: createMetrics(registry),
   });
