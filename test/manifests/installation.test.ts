@@ -295,11 +295,12 @@ describe("the optional components", () => {
     ]);
   });
 
-  it("leave the webhook port open to the API server and the metrics ports to monitoring only", () => {
+  it("open the webhook port to the API server's addresses only (a placeholder that matches nothing until set) and the metrics ports to monitoring only", () => {
     const webhookPolicy = oneOf(full, "NetworkPolicy", "redis-dr-webhook");
     const ingress = list(webhookPolicy, "spec", "ingress");
+    assert.equal(ingress.length, 2);
     assert.deepEqual(get(ingress[0], "ports"), [{ port: "webhook", protocol: "TCP" }]);
-    assert.equal(get(ingress[0], "from"), undefined);
+    assert.deepEqual(get(ingress[0], "from"), [{ ipBlock: { cidr: "192.0.2.0/24" } }]);
     assert.deepEqual(get(ingress[1], "ports"), [{ port: "metrics", protocol: "TCP" }]);
     assert.deepEqual(get(oneOf(full, "NetworkPolicy", "redis-dr-default-deny-ingress"), "spec"), {
       podSelector: {},

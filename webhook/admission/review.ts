@@ -12,7 +12,12 @@ import {
   type Operation,
   type Status,
 } from "./types.ts";
-import { errorBody, formatFieldErrors, type FieldError } from "../validation/field-errors.ts";
+import {
+  MAX_REPORTED_ERRORS,
+  errorBody,
+  formatFieldErrors,
+  type FieldError,
+} from "../validation/field-errors.ts";
 import { GROUP, KIND } from "../../schemas/rediscluster.ts";
 
 export type ParsedReview =
@@ -96,7 +101,10 @@ export function reviewResponse(
   return { apiVersion: ADMISSION_API_VERSION, kind: ADMISSION_KIND, response };
 }
 
-/** A denial shaped like the API server's own validation errors: 422 Invalid, one cause per field error. */
+/**
+ * A denial shaped like the API server's own validation errors: 422 Invalid, one cause per field error, at most
+ * MAX_REPORTED_ERRORS of them (the message then ends with how many more there were).
+ */
 export function invalidStatus(name: string, errors: readonly FieldError[]): Status {
   return {
     status: "Failure",
@@ -107,7 +115,9 @@ export function invalidStatus(name: string, errors: readonly FieldError[]): Stat
       name,
       group: GROUP,
       kind: KIND,
-      causes: errors.map((error) => ({ reason: error.type, message: errorBody(error), field: error.field })),
+      causes: errors
+        .slice(0, MAX_REPORTED_ERRORS)
+        .map((error) => ({ reason: error.type, message: errorBody(error), field: error.field })),
     },
   };
 }

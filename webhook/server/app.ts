@@ -12,8 +12,13 @@ import { UNKNOWN_OPERATION, type Decision, type Endpoint, type WebhookMetrics } 
 export const MUTATE_PATH = "/mutate-redis-io-v1-rediscluster";
 export const VALIDATE_PATH = "/validate-redis-io-v1-rediscluster";
 
-/** The API server sends at most ~3 MiB objects, twice (object and oldObject) on UPDATE, plus the envelope. */
-export const BODY_LIMIT_BYTES = 7 * 1024 * 1024;
+/**
+ * The largest AdmissionReview worth reading. An object the API server can store is at most 1.5 MiB (etcd's
+ * default --max-request-bytes, which managed clusters keep; the API server itself takes request bodies up to
+ * 3 MiB, but a larger object is refused by etcd anyway): an UPDATE carries two, object and oldObject, plus
+ * the envelope (userInfo, options), for which 512 KiB is ample. A valid RedisCluster is a few KiB.
+ */
+export const BODY_LIMIT_BYTES = 3.5 * 1024 * 1024;
 
 export interface AppDeps {
   readonly mutate: Admit;

@@ -89,12 +89,50 @@ const SHOWS_VALUE: ReadonlySet<FieldErrorType> = new Set([
   "FieldValueNotFound",
 ]);
 
+const MAX_VALUE_LENGTH = 200;
+
+/**
+ * JSON of `value`, cut after about `budget` characters: the work is bounded by the budget, not by the value,
+ * which may be a huge map or nested thousands of levels deep (JSON.stringify would overflow the stack).
+ */
+function boundedJson(value: unknown, budget: number): string {
+  let out = "";
+  const write = (text: string) => {
+    out += text;
+    return out.length <= budget;
+  };
+  const visit = (v: unknown): boolean => {
+    if (out.length > budget) return false;
+    if (v === null || typeof v !== "object") {
+      return write(JSON.stringify(v) ?? "null");
+    }
+    if (Array.isArray(v)) {
+      if (!write("[")) return false;
+      for (let i = 0; i < v.length; i++) {
+        if ((i > 0 && !write(",")) || !visit(v[i])) return false;
+      }
+      return write("]");
+    }
+    if (!write("{")) return false;
+    let first = true;
+    for (const key of Object.keys(v)) {
+      if ((!first && !write(",")) || !write(`${JSON.stringify(key)}:`)) return false;
+      first = false;
+      if (!visit((v as Record<string, unknown>)[key])) return false;
+    }
+    return write("}");
+  };
+  // Each level writes at least one character, so the budget also bounds the recursion depth.
+  visit(value);
+  return out;
+}
+
 /** Prints a value the way Kubernetes does: strings quoted, numbers and booleans bare, the rest as JSON. */
 export function formatValue(value: unknown): string {
   if (value === undefined) return "null";
   if (typeof value === "number" || typeof value === "boolean") return String(value);
-  const json = JSON.stringify(value) ?? String(value);
-  return json.length > 200 ? `${json.slice(0, 197)}...` : json;
+  const json = boundedJson(value, MAX_VALUE_LENGTH);
+  return json.length > MAX_VALUE_LENGTH ? `${json.slice(0, MAX_VALUE_LENGTH - 3)}...` : json;
 }
 
 /** The part after the field path: `Invalid value: 70000: must be between 1 and 65535`. */
@@ -109,8 +147,23 @@ export function formatFieldError(error: FieldError): string {
   return `${error.field}: ${errorBody(error)}`;
 }
 
-/** Joins several errors like Kubernetes' aggregate: one line, or a bracketed list. */
+/**
+ * At most this many field errors are reported in one answer: a hostile object with 32k invalid entries gets
+ * the first 100 and a count of the rest, not a 7 MB answer.
+ */
+export const MAX_REPORTED_ERRORS = 100;
+
+/**
+ * What stands for the errors past the first MAX_REPORTED_ERRORS, in the words kube-apiserver uses when it cuts
+ * a list of errors short (its LIST of corrupt objects: "too many errors, the list is truncated"), with the
+ * count of those left out.
+ */
+export const truncationNote = (omitted: number): string =>
+  `too many errors, the list is truncated: ${omitted} more not shown`;
+
+/** Joins several errors like Kubernetes' aggregate: one line, or a bracketed list; capped (see above). */
 export function formatFieldErrors(errors: readonly FieldError[]): string {
-  const lines = errors.map(formatFieldError);
+  const lines = errors.slice(0, MAX_REPORTED_ERRORS).map(formatFieldError);
+  if (errors.length > MAX_REPORTED_ERRORS) lines.push(truncationNote(errors.length - MAX_REPORTED_ERRORS));
   return lines.length === 1 ? (lines[0] ?? "") : `[${lines.join(", ")}]`;
 }

@@ -12,6 +12,7 @@ import { MUTATE_PATH, VALIDATE_PATH } from "../../../webhook/server/app.ts";
 import { testApp } from "../support/app.ts";
 import { FakeSecrets } from "../support/fake-secrets.ts";
 import { TOKEN } from "../support/clusters.ts";
+import { fixture } from "../support/fixtures.ts";
 
 type Json = Record<string, unknown>;
 
@@ -243,6 +244,163 @@ describe("fuzzing the admission app", () => {
       apiVersion: "admission.k8s.io/v1",
       kind: "AdmissionReview",
       response: { uid: "after-fuzz", allowed: true },
+    });
+  });
+
+  describe("hostile shapes: each answered with a bounded, correct answer", () => {
+    const ADMIN = { username: "kubernetes-admin", groups: ["system:masters", "system:authenticated"] };
+    /** A CREATE (or with `old`, an UPDATE) of redis-west whose spec is `spec`, sent as the raw JSON text. */
+    const reviewText = (specJson: string, oldSpecJson?: string, statusJson?: string) => {
+      const object = (specText: string, withStatus = false) =>
+        `{"apiVersion":"redis.io/v1","kind":"RedisCluster","metadata":{"name":"redis-west","namespace":"default"},` +
+        `"spec":${specText}${withStatus && statusJson ? `,"status":${statusJson}` : ""}}`;
+      const request =
+        `{"uid":"hostile","kind":{"group":"redis.io","version":"v1","kind":"RedisCluster"},"name":"redis-west",` +
+        `"namespace":"default","operation":"${oldSpecJson === undefined ? "CREATE" : "UPDATE"}",` +
+        `"userInfo":${JSON.stringify(ADMIN)},"object":${object(specJson)}` +
+        (oldSpecJson === undefined ? "" : `,"oldObject":${object(oldSpecJson, true)}`) +
+        "}";
+      return `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":${request}}`;
+    };
+    const send = async (endpoint: string, text: string) => {
+      const res = await fetch(`${base}${endpoint}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: text,
+      });
+      const answer = await res.text();
+      return { status: res.status, size: answer.length, json: JSON.parse(answer) as Json };
+    };
+    const responseOf = (json: Json) =>
+      json.response as {
+        allowed: boolean;
+        patch?: string;
+        status?: { code: number; message: string; details?: { causes: unknown[] } };
+      };
+    const deep = (depth: number, leaf = "1") => "[".repeat(depth) + leaf + "]".repeat(depth);
+    const manyEntries = (n: number, value: (i: number) => string) =>
+      `{${Array.from({ length: n }, (_, i) => `"k${i}":${value(i)}`).join(",")}}`;
+    const auth = '"authSecret":{"name":"redis-password"}';
+
+    test("a map of 100k valid labels", async () => {
+      const { status, size, json } = await send(
+        VALIDATE_PATH,
+        reviewText(`{${auth},"nodeSelector":${manyEntries(100_000, (i) => `"v${i}"`)}}`),
+      );
+      assert.equal(status, 200);
+      assert.ok(size < 1_000, `${size} bytes`);
+      assert.equal(responseOf(json).allowed, true);
+    });
+
+    test("a map of 100k invalid quantities: 100 errors and the count of the rest", async () => {
+      const { size, json } = await send(
+        VALIDATE_PATH,
+        reviewText(`{${auth},"resources":{"requests":${manyEntries(100_000, () => "true")}}}`),
+      );
+      const st = responseOf(json).status;
+      assert.ok(size < 40_000, `${size} bytes`);
+      assert.equal(st?.details?.causes.length, 100);
+      assert.match(st?.message ?? "", /, too many errors, the list is truncated: 99900 more not shown\]$/);
+    });
+
+    test("a list of 200k conditions missing every required field", async () => {
+      const conditions = `[${Array.from({ length: 200_000 }, () => "{}").join(",")}]`;
+      const text = reviewText(`{${auth}}`).replace(
+        '"spec":{',
+        `"status":{"conditions":${conditions}},"spec":{`,
+      );
+      const { size, json } = await send(VALIDATE_PATH, text);
+      const st = responseOf(json).status;
+      assert.ok(size < 40_000, `${size} bytes`);
+      assert.equal(st?.details?.causes.length, 100);
+      assert.match(
+        st?.message ?? "",
+        /^RedisCluster.redis.io "redis-west" is invalid: \[status.conditions\[0\].type: Required value, /,
+      );
+      assert.match(st?.message ?? "", /the list is truncated: 999900 more not shown\]$/);
+    });
+
+    test("a spec that is a list of a million numbers", async () => {
+      const { size, json } = await send(
+        VALIDATE_PATH,
+        reviewText(`[${Array.from({ length: 1_000_000 }, (_, i) => i % 10).join(",")}]`),
+      );
+      assert.ok(size < 2_000, `${size} bytes`);
+      assert.match(
+        responseOf(json).status?.message ?? "",
+        /^RedisCluster.redis.io "redis-west" is invalid: spec: Invalid value: \[0,1,2,3,4,5,6,7,8,9,0,1,[0-9,]*\.\.\.: must be of type object$/,
+      );
+    });
+
+    for (const endpoint of [MUTATE_PATH, VALIDATE_PATH]) {
+      test(`${endpoint}: values nested 100k levels deep, where a string belongs, in unknown fields and in a revert`, async () => {
+        const promoted = `{"enabled":true,"promote":true,"source":{"host":"35.123.45.67"}}`;
+        const completed = `{"promotion":{"phase":"Completed","replicationId":"${TOKEN}"}}`;
+        for (const text of [
+          reviewText(`{${auth},"image":${deep(100_000)}}`),
+          reviewText(`{${auth},"unknown":${deep(100_000)},"storage":{"size":"1Gi","x":${deep(100_000)}}}`),
+          reviewText(
+            `{${auth},"unknown":${deep(100_000)},"replicaMode":{"enabled":true,"source":{"host":"35.123.45.67"}}}`,
+            `{${auth},"unknown":${deep(100_000, "2")},"replicaMode":${promoted}}`,
+            completed,
+          ),
+        ]) {
+          const { status, size, json } = await send(endpoint, text);
+          assert.equal(status, 200);
+          assert.ok(size < 4_000, `${size} bytes`);
+          const response = responseOf(json);
+          assert.notEqual(response.status?.code, 500, response.status?.message);
+        }
+      });
+    }
+
+    test("__proto__, constructor and prototype keys are data, and pollute nothing", async () => {
+      const keys = '{"__proto__":"a","constructor":"b","prototype":"c"}';
+      const admitted = await send(
+        VALIDATE_PATH,
+        reviewText(
+          `{${auth},"nodeSelector":${keys},"__proto__":{"instances":-5},"constructor":{"prototype":{"x":1}}}`,
+        ),
+      );
+      assert.equal(responseOf(admitted.json).allowed, true, JSON.stringify(admitted.json));
+      const refused = await send(
+        VALIDATE_PATH,
+        reviewText(`{${auth},"resources":{"limits":{"__proto__":"lots","constructor":"1Gi"}}}`),
+      );
+      assert.equal(
+        responseOf(refused.json).status?.message,
+        'RedisCluster.redis.io "redis-west" is invalid: spec.resources.limits[__proto__]: Invalid value: "lots": ' +
+          "must be a quantity such as 100Gi, 512Mi or 500m",
+      );
+      // The mutating endpoint defaults what is missing, and the __proto__ key did not hide anything.
+      const mutated = await send(MUTATE_PATH, reviewText(`{"__proto__":{"mode":"sentinel"}}`));
+      const ops = JSON.parse(Buffer.from(String(responseOf(mutated.json).patch), "base64").toString()) as {
+        path: string;
+      }[];
+      assert.ok(
+        ops.some((op) => op.path === "/spec/mode"),
+        JSON.stringify(ops),
+      );
+      // A revert's suggested command keeps such keys as data.
+      const revert = await send(
+        MUTATE_PATH,
+        reviewText(
+          `{"replicaMode":{"__proto__":{"a":1},"enabled":true,"source":{"host":"35.123.45.67"}}}`,
+          `{"replicaMode":{"enabled":true,"promote":true,"source":{"host":"35.123.45.67"}}}`,
+          `{"promotion":{"phase":"Completed","replicationId":"${TOKEN}"}}`,
+        ),
+      );
+      assert.match(responseOf(revert.json).status?.message ?? "", /"__proto__":\{"a":1\}/);
+      for (const probe of [{}, [], Object.create(Object.prototype) as object]) {
+        for (const key of ["instances", "mode", "a", "x", "prototype"]) {
+          assert.equal((probe as Record<string, unknown>)[key], undefined, key);
+        }
+      }
+    });
+
+    test("a normal review is still admitted after all of them", async () => {
+      const { json } = await send(VALIDATE_PATH, JSON.stringify(fixture("create-redis-west")));
+      assert.equal(responseOf(json).allowed, true);
     });
   });
 });

@@ -94,20 +94,22 @@ export function mergePatchDiff(
   to: Record<string, unknown>,
 ): Record<string, unknown> {
   const patch: Record<string, unknown> = {};
+  // A key such as `__proto__` is an ordinary key in JSON: define it, never assign it (that sets a prototype).
+  const set = (key: string, value: unknown) =>
+    Object.defineProperty(patch, key, { value, enumerable: true, writable: true, configurable: true });
+  const own = (object: Record<string, unknown>, key: string) =>
+    Object.prototype.hasOwnProperty.call(object, key);
   for (const [key, value] of Object.entries(to)) {
-    const before = from[key];
+    const before = own(from, key) ? from[key] : undefined;
     if (isRecord(before) && isRecord(value)) {
       const nested = mergePatchDiff(before, value);
-      if (Object.keys(nested).length > 0) patch[key] = nested;
-    } else if (
-      !Object.prototype.hasOwnProperty.call(from, key) ||
-      JSON.stringify(before) !== JSON.stringify(value)
-    ) {
-      patch[key] = value;
+      if (Object.keys(nested).length > 0) set(key, nested);
+    } else if (!own(from, key) || JSON.stringify(before) !== JSON.stringify(value)) {
+      set(key, value);
     }
   }
   for (const key of Object.keys(from)) {
-    if (!Object.prototype.hasOwnProperty.call(to, key)) patch[key] = null;
+    if (!own(to, key)) set(key, null);
   }
   return patch;
 }
