@@ -42,6 +42,7 @@ export interface SchemaNode {
   readonly minLength?: number;
   readonly maxLength?: number;
   readonly maxItems?: number;
+  readonly maxProperties?: number;
   readonly pattern?: string;
   readonly format?: string;
   readonly anyOf?: readonly SchemaNode[];
@@ -80,6 +81,22 @@ const secretReference = (description: string, keys: string): SchemaNode => ({
     },
   },
 });
+
+/** metav1.Condition's message limit; the controller cuts longer messages (controller/status/conditions.ts). */
+export const CONDITION_MESSAGE_MAX_LENGTH = 32768;
+
+/**
+ * The most Redis pods a cluster may have. One primary serves every replica its own replication stream, and
+ * each full resync a fork and an RDB transfer; in the `direct` topology every pod is a cross-region stream from
+ * the source; and the controller asks every pod each reconcile. 16 leaves room for read scaling (the
+ * reference's clusters have 3 and 5) while bounding what one RedisCluster can make its primary, its source and
+ * the controller do.
+ */
+export const MAX_INSTANCES = 16;
+/** nodeSelector entries (a node carries a few dozen labels at most; a selector names a handful). */
+export const MAX_NODE_SELECTOR_ENTRIES = 64;
+/** Entries of resources.limits and .requests (cpu, memory, ephemeral-storage, hugepages-*, a few extended). */
+export const MAX_RESOURCE_ENTRIES = 16;
 
 /** metav1.Condition, as Kubernetes' own types define it. */
 const condition: SchemaNode = {
@@ -121,7 +138,7 @@ const condition: SchemaNode = {
     message: {
       type: "string",
       description: "A sentence for humans with the details.",
-      maxLength: 32768,
+      maxLength: CONDITION_MESSAGE_MAX_LENGTH,
     },
   },
 };
@@ -251,8 +268,9 @@ const spec: SchemaNode = {
     instances: {
       type: "integer",
       format: "int32",
-      description: "Number of Redis pods, at least 1. Defaults to 1. Ordinal 0 is the designated leader.",
+      description: `Number of Redis pods, from 1 to ${MAX_INSTANCES}. Defaults to 1. Ordinal 0 is the designated leader.`,
       minimum: 1,
+      maximum: MAX_INSTANCES,
       default: 1,
     },
     mode: {
@@ -299,8 +317,10 @@ const spec: SchemaNode = {
     ),
     nodeSelector: {
       type: "object",
-      description: "Node labels the pods must be scheduled on, e.g. topology.kubernetes.io/region.",
-      additionalProperties: { type: "string" },
+      description: `Node labels the pods must be scheduled on, e.g. topology.kubernetes.io/region. At most ${MAX_NODE_SELECTOR_ENTRIES}.`,
+      maxProperties: MAX_NODE_SELECTOR_ENTRIES,
+      // A label value: the pods' nodeSelector refuses longer ones.
+      additionalProperties: { type: "string", maxLength: 63 },
     },
     resources: {
       type: "object",
@@ -308,12 +328,14 @@ const spec: SchemaNode = {
       properties: {
         limits: {
           type: "object",
-          description: "Maximum resources, e.g. memory: 4Gi.",
+          description: `Maximum resources, e.g. memory: 4Gi. At most ${MAX_RESOURCE_ENTRIES}.`,
+          maxProperties: MAX_RESOURCE_ENTRIES,
           additionalProperties: quantity("A resource quantity."),
         },
         requests: {
           type: "object",
-          description: "Guaranteed resources, e.g. cpu: 500m.",
+          description: `Guaranteed resources, e.g. cpu: 500m. At most ${MAX_RESOURCE_ENTRIES}.`,
+          maxProperties: MAX_RESOURCE_ENTRIES,
           additionalProperties: quantity("A resource quantity."),
         },
       },
@@ -567,6 +589,14 @@ export const NAME_RULE: CelRule = {
   fieldPath: ".metadata.name",
 };
 
+/**
+ * Why status.promotion.replicationId cannot be dropped, as the CRD's transition rule says it: without it the
+ * next revert of the promotion would need no token.
+ */
+export const REPLICATION_ID_KEPT =
+  "status.promotion.replicationId records a completed promotion and is the demotion token: it cannot be " +
+  "removed or emptied until spec.replicaMode.demotionToken confirms the demotion with the same value";
+
 /** Transition rules on the whole object: they see status, and they also run when a field is deleted. */
 export const ROOT_TRANSITION_RULES: readonly CelRule[] = [
   {
@@ -599,6 +629,19 @@ export const ROOT_TRANSITION_RULES: readonly CelRule[] = [
     message: "cannot turn replica mode off while replicating: promote first (spec.replicaMode.promote: true)",
     reason: "FieldValueForbidden",
     fieldPath: ".spec.replicaMode.enabled",
+  },
+  {
+    // Status writes go through the status subresource, which no webhook of ours sees: the rule is the guard.
+    // The controller drops the ID only when it demotes, i.e. when the stored spec carries the matching token.
+    rule:
+      `!${PROMOTION_COMPLETED} || ` +
+      "(has(self.status) && has(self.status.promotion) && has(self.status.promotion.replicationId) && " +
+      "self.status.promotion.replicationId != '') || " +
+      "(has(self.spec.replicaMode) && has(self.spec.replicaMode.demotionToken) && " +
+      "self.spec.replicaMode.demotionToken == oldSelf.status.promotion.replicationId)",
+    message: REPLICATION_ID_KEPT,
+    reason: "FieldValueForbidden",
+    fieldPath: ".status.promotion.replicationId",
   },
 ];
 

@@ -3,7 +3,24 @@
  * status does, as Kubernetes' own meta.SetStatusCondition does, so a steady cluster produces no status writes.
  */
 import type { Condition } from "../../schemas/generated/rediscluster.ts";
+import { CONDITION_MESSAGE_MAX_LENGTH } from "../../schemas/rediscluster.ts";
 import type { ConditionInput } from "../reconcile/decisions/conditions.ts";
+
+const TRUNCATED = " … (truncated)";
+
+/**
+ * A message the CRD accepts: at most CONDITION_MESSAGE_MAX_LENGTH characters (the API server counts Unicode
+ * code points). A longer one — an error quoting a huge reply — would make every status write fail with 422.
+ */
+export function conditionMessage(message: string): string {
+  // UTF-16 units are never fewer than code points: a short string is within the limit without counting.
+  if (message.length <= CONDITION_MESSAGE_MAX_LENGTH) return message;
+  const codePoints = Array.from(message);
+  if (codePoints.length <= CONDITION_MESSAGE_MAX_LENGTH) return message;
+  return (
+    codePoints.slice(0, CONDITION_MESSAGE_MAX_LENGTH - Array.from(TRUNCATED).length).join("") + TRUNCATED
+  );
+}
 
 export function setCondition(
   conditions: readonly Condition[] | undefined,
@@ -18,7 +35,7 @@ export function setCondition(
     type: input.type,
     status: input.status,
     reason: input.reason,
-    message: input.message,
+    message: conditionMessage(input.message),
     lastTransitionTime:
       existing !== undefined && existing.status === input.status
         ? existing.lastTransitionTime

@@ -22,7 +22,7 @@ export interface RedisCluster {
  */
 export interface RedisClusterSpec {
   /**
-   * Number of Redis pods, at least 1. Defaults to 1. Ordinal 0 is the designated leader.
+   * Number of Redis pods, from 1 to 16. Defaults to 1. Ordinal 0 is the designated leader.
    */
   instances?: number;
   /**
@@ -37,7 +37,7 @@ export interface RedisClusterSpec {
   authSecret?: SecretReference;
   tlsSecret?: TlsSecretReference;
   /**
-   * Node labels the pods must be scheduled on, e.g. topology.kubernetes.io/region.
+   * Node labels the pods must be scheduled on, e.g. topology.kubernetes.io/region. At most 64.
    */
   nodeSelector?: {
     [k: string]: string | undefined;
@@ -85,7 +85,7 @@ export interface TlsSecretReference {
  */
 export interface ResourceRequirements {
   /**
-   * Maximum resources, e.g. memory: 4Gi.
+   * Maximum resources, e.g. memory: 4Gi. At most 16.
    */
   limits?: {
     /**
@@ -94,7 +94,7 @@ export interface ResourceRequirements {
     [k: string]: number | string | undefined;
   };
   /**
-   * Guaranteed resources, e.g. cpu: 500m.
+   * Guaranteed resources, e.g. cpu: 500m. At most 16.
    */
   requests?: {
     /**

@@ -2,12 +2,13 @@
  * The webhook's security checks on a real control plane, with real RBAC and the real SubjectAccessReview API
  * (issue 16): a user may only name Secrets they may `get` themselves (no confused deputy), and that is asked
  * only when a reference changes; `source.host` may not be a loopback, link-local, unspecified or multicast
- * address. The restricted user is `alice`, by impersonation (`kubectl --as`), granted only what a Role says.
+ * address; and status cannot be edited to drop the demotion token. The restricted user is `alice`, by impersonation (`kubectl --as`), granted only what a Role says.
  * Range 10.72.0.0/16; runs inside the test network namespace (hack/k8s/test.sh).
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { RealCluster, type CommandResult } from "../../hack/k8s/cluster.ts";
+import { REPLICATION_ID_KEPT } from "../../schemas/rediscluster.ts";
 
 const RANGE = 72;
 const NAMESPACE = "team-a";
@@ -167,6 +168,76 @@ describe("source.host may not be a loopback, link-local, unspecified or multicas
 
   it("admits a routable address", async () => {
     const result = await run(["create", "-f", "-"], replicaOf("routable", "east-auth", "35.123.45.67"));
+    assert.equal(result.status, 0, result.stderr);
+  });
+});
+
+describe("status.promotion.replicationId cannot be dropped to bypass the demotion token", () => {
+  const TOKEN = "4f1c0b2a9d6e4f3a7b5c1d0e2f4a6b8c9d0e1f2a";
+  const status = (args: string[]) =>
+    run(["patch", "rdc", "promoted", "-n", NAMESPACE, "--subresource=status", ...args]);
+
+  it("refuses removing or emptying it through the status subresource, with the CRD rule's message", async () => {
+    await ok(["create", "-f", "-"], replicaOf("promoted", "east-auth", "35.123.45.67"));
+    await ok([
+      "patch",
+      "rdc",
+      "promoted",
+      "-n",
+      NAMESPACE,
+      "--type=merge",
+      "-p",
+      '{"spec":{"replicaMode":{"promote":true}}}',
+    ]);
+    // What the controller records when the promotion completes (it runs at 0 replicas here).
+    await ok([
+      "patch",
+      "rdc",
+      "promoted",
+      "-n",
+      NAMESPACE,
+      "--subresource=status",
+      "--type=merge",
+      "-p",
+      JSON.stringify({ status: { promotion: { phase: "Completed", replicationId: TOKEN } } }),
+    ]);
+    for (const patch of [
+      ["--type=json", "-p", '[{"op":"remove","path":"/status/promotion/replicationId"}]'],
+      ["--type=merge", "-p", '{"status":{"promotion":null}}'],
+      ["--type=merge", "-p", '{"status":{"promotion":{"replicationId":""}}}'],
+      ["--type=json", "-p", '[{"op":"remove","path":"/status"}]'],
+    ]) {
+      const result = await status(patch);
+      assert.notEqual(result.status, 0, patch.join(" "));
+      assert.ok(
+        result.stderr.includes(`status.promotion.replicationId: Forbidden: ${REPLICATION_ID_KEPT}`),
+        result.stderr,
+      );
+    }
+    const kept = await ok([
+      "get",
+      "rdc",
+      "promoted",
+      "-n",
+      NAMESPACE,
+      "-o",
+      "jsonpath={.status.promotion.replicationId}",
+    ]);
+    assert.equal(kept, TOKEN);
+  });
+
+  it("lets it go once the spec confirms the demotion with the token (what the controller does then)", async () => {
+    await ok([
+      "patch",
+      "rdc",
+      "promoted",
+      "-n",
+      NAMESPACE,
+      "--type=merge",
+      "-p",
+      JSON.stringify({ spec: { replicaMode: { promote: false, demotionToken: TOKEN } } }),
+    ]);
+    const result = await status(["--type=merge", "-p", '{"status":{"promotion":null}}']);
     assert.equal(result.status, 0, result.stderr);
   });
 });

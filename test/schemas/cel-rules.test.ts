@@ -4,6 +4,7 @@ import { compileRule, validateWithCel } from "../../hack/cel/kubernetes-cel.ts";
 import { formatFieldError as formatApiServerError } from "../../hack/sandbox/api/field-errors.ts";
 import {
   NAME_NAMES_OWNED_OBJECTS,
+  REPLICATION_ID_KEPT,
   STORAGE_IMMUTABLE,
   redisClusterSchema,
   type CelRule,
@@ -80,7 +81,7 @@ function rulesOf(node: SchemaNode): CelRule[] {
 
 test("every CEL rule and message expression of the schema parses", () => {
   const rules = rulesOf(redisClusterSchema);
-  assert.equal(rules.length, 7);
+  assert.equal(rules.length, 8);
   for (const rule of rules) {
     assert.doesNotThrow(() => compileRule(rule.rule), rule.rule);
     if (rule.messageExpression) assert.doesNotThrow(() => compileRule(rule.messageExpression as string));
@@ -304,5 +305,38 @@ describe("the storage rule (a transition rule at the root)", () => {
     );
     assert.deepEqual(webhook.map(formatFieldError), [REFUSED]);
     assert.deepEqual(errorsOf(updated, withStorage), webhook.map(formatFieldError));
+  });
+});
+
+describe("the replicationId rule (status cannot drop the demotion token)", () => {
+  const KEPT = `status.promotion.replicationId: Forbidden: ${REPLICATION_ID_KEPT}`;
+
+  for (const [name, patch] of [
+    ["removing replicationId", { status: { promotion: { replicationId: null } } }],
+    ["emptying it", { status: { promotion: { replicationId: "" } } }],
+    ["removing the promotion", { status: { promotion: null } }],
+    ["removing the whole status", { status: null }],
+  ] as const) {
+    test(`refuses ${name} while the spec does not confirm the demotion`, () => {
+      assert.deepEqual(errorsOf(mergePatch(promoted, patch), promoted), [KEPT]);
+    });
+  }
+
+  test("lets the controller drop it once the stored spec carries the matching token", () => {
+    const confirmed = mergePatch(promoted, {
+      spec: { replicaMode: { promote: false, demotionToken: "8c1f9e6a0b" } },
+    }) as Json;
+    assert.deepEqual(errorsOf(mergePatch(confirmed, { status: { promotion: null } }), confirmed), []);
+  });
+
+  test("still refuses with a token for another promotion", () => {
+    const wrong = mergePatch(promoted, { spec: { replicaMode: { demotionToken: "0000" } } }) as Json;
+    assert.deepEqual(errorsOf(mergePatch(wrong, { status: { promotion: null } }), wrong), [KEPT]);
+  });
+
+  test("lets every other status write through, and says nothing before a promotion completed", () => {
+    const lagged = mergePatch(promoted, { status: { replication: { lagBytes: 5 } } });
+    assert.deepEqual(errorsOf(lagged, promoted), []);
+    assert.deepEqual(errorsOf(mergePatch(promotionPending, { status: null }), promotionPending), []);
   });
 });

@@ -310,8 +310,12 @@ test("bounds and defaults are in the CRD as defence in depth", () => {
   assert.equal(port?.description, "Port of the external Redis primary, from 1 to 65535. Defaults to 6379.");
   const spec = redisClusterSchema.properties?.spec?.properties;
   assert.equal(spec?.instances?.minimum, 1);
+  assert.equal(spec?.instances?.maximum, 16);
   assert.equal(spec?.instances?.default, 1);
-  assert.match(spec?.instances?.description ?? "", /at least 1\. Defaults to 1\./);
+  assert.match(spec?.instances?.description ?? "", /from 1 to 16\. Defaults to 1\./);
+  assert.equal(spec?.nodeSelector?.maxProperties, 64);
+  assert.equal(spec?.resources?.properties?.limits?.maxProperties, 16);
+  assert.equal(spec?.resources?.properties?.requests?.maxProperties, 16);
   assert.equal(spec?.mode?.default, "standalone");
   assert.equal(spec?.replicaMode?.properties?.topology?.default, "direct");
 });

@@ -58,7 +58,7 @@ const cases: [string, Json, string[]][] = [
   [
     "zero instances",
     withSpec({ instances: 0 }),
-    ["spec.instances: Invalid value: 0: must be greater than or equal to 1"],
+    ["spec.instances: Invalid value: 0: must be between 1 and 16"],
   ],
   [
     "negative minSyncReplicas",
@@ -130,7 +130,7 @@ const cases: [string, Json, string[]][] = [
     "several problems at once, all reported",
     withSpec({ instances: 0, mode: "cluster", replicaMode: { enabled: "yes", source: { port: 70000 } } }),
     [
-      "spec.instances: Invalid value: 0: must be greater than or equal to 1",
+      "spec.instances: Invalid value: 0: must be between 1 and 16",
       'spec.mode: Unsupported value: "cluster": supported values: "standalone", "sentinel"',
       'spec.replicaMode.enabled: Invalid value: "yes": must be of type boolean',
       "spec.replicaMode.source.host: Required value",

@@ -11,6 +11,7 @@ export type FieldErrorType =
   | "FieldValueNotSupported"
   | "FieldValueForbidden"
   | "FieldValueTooLong"
+  | "FieldValueTooMany"
   | "FieldValueNotFound"
   | "InternalError";
 
@@ -59,6 +60,14 @@ export const tooLong = (path: FieldPath, maxLength: number): FieldError => ({
   detail: `may not be more than ${maxLength} bytes`,
 });
 
+/** A map or list with more entries than its schema allows, printed like Kubernetes' field.TooMany. */
+export const tooMany = (path: FieldPath, actual: number, max: number): FieldError => ({
+  type: "FieldValueTooMany",
+  field: path.toString(),
+  badValue: actual,
+  detail: `must have at most ${max} ${max === 1 ? "item" : "items"}`,
+});
+
 export const notFound = (path: FieldPath, badValue: unknown, detail = ""): FieldError => ({
   type: "FieldValueNotFound",
   field: path.toString(),
@@ -79,12 +88,14 @@ const TYPE_TEXT: Readonly<Record<FieldErrorType, string>> = {
   FieldValueNotSupported: "Unsupported value",
   FieldValueForbidden: "Forbidden",
   FieldValueTooLong: "Too long",
+  FieldValueTooMany: "Too many",
   FieldValueNotFound: "Not found",
   InternalError: "Internal error",
 };
 
 const SHOWS_VALUE: ReadonlySet<FieldErrorType> = new Set([
   "FieldValueInvalid",
+  "FieldValueTooMany",
   "FieldValueNotSupported",
   "FieldValueNotFound",
 ]);

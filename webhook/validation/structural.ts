@@ -7,7 +7,7 @@ import addFormatsModule from "ajv-formats";
 import { redisClusterSchema, type SchemaNode } from "../../schemas/rediscluster.ts";
 import type { RedisCluster } from "../../schemas/generated/rediscluster.ts";
 import { FieldPath } from "./field-path.ts";
-import { invalid, notSupported, required, tooLong, type FieldError } from "./field-errors.ts";
+import { invalid, notSupported, required, tooLong, tooMany, type FieldError } from "./field-errors.ts";
 
 // ajv-formats is published as CommonJS with a default export.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv, formats: string[]) => Ajv;
@@ -104,6 +104,14 @@ function toFieldError(error: ErrorObject): FieldError {
         : invalid(path, value, `must be at least ${node.minLength} characters`);
     case "maxLength":
       return tooLong(path, node.maxLength ?? 0);
+    case "maxProperties":
+      return tooMany(
+        path,
+        typeof value === "object" && value !== null ? Object.keys(value).length : -1,
+        node.maxProperties ?? 0,
+      );
+    case "maxItems":
+      return tooMany(path, Array.isArray(value) ? value.length : -1, node.maxItems ?? 0);
     case "pattern":
       if (node["x-kubernetes-int-or-string"]) {
         return invalid(path, value, "must be a quantity such as 100Gi, 512Mi or 500m");

@@ -295,6 +295,9 @@ function nodeErrors(node: JsonObject, value: unknown, place: Place): FieldError[
   }
 
   if (isObject(value)) {
+    const count = Object.keys(value).length;
+    if (typeof node.maxProperties === "number" && count > node.maxProperties)
+      errors.push(tooMany(field, count, node.maxProperties));
     const properties = isObject(node.properties) ? node.properties : {};
     if (isObject(node.additionalProperties)) {
       const additional = node.additionalProperties;

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { setCondition } from "../../../controller/status/conditions.ts";
+import { conditionMessage, setCondition } from "../../../controller/status/conditions.ts";
+import { validateStructure } from "../../../webhook/validation/structural.ts";
+import { CONDITION_MESSAGE_MAX_LENGTH } from "../../../schemas/rediscluster.ts";
 import { jsonEqual, mergePatch } from "../../../controller/status/transaction.ts";
 
 const t0 = new Date("2026-01-01T00:00:00Z");
@@ -79,5 +81,40 @@ describe("mergePatch", () => {
   it("compares JSON values regardless of key order and undefined fields", () => {
     assert.equal(jsonEqual({ a: 1, b: undefined, c: [1, { d: 2 }] }, { c: [1, { d: 2 }], a: 1 }), true);
     assert.equal(jsonEqual({ a: [1, 2] }, { a: [2, 1] }), false);
+  });
+});
+
+describe("conditionMessage", () => {
+  it("keeps a message within the CRD's limit as it is", () => {
+    const fits = "é".repeat(CONDITION_MESSAGE_MAX_LENGTH);
+    assert.equal(conditionMessage(fits), fits);
+    assert.equal(conditionMessage("3/3 ready"), "3/3 ready");
+  });
+
+  it("cuts a longer one to exactly the limit, counted in code points, and says so", () => {
+    // Astral characters are two UTF-16 units each: the limit is on characters, as the API server counts.
+    const long = "🙂".repeat(CONDITION_MESSAGE_MAX_LENGTH) + "tail";
+    const cut = conditionMessage(long);
+    assert.equal(Array.from(cut).length, CONDITION_MESSAGE_MAX_LENGTH);
+    assert.ok(cut.startsWith("🙂🙂🙂"));
+    assert.ok(cut.endsWith(" … (truncated)"));
+  });
+
+  it("lets setCondition write a status the CRD's schema accepts, whatever the message", () => {
+    const conditions = setCondition(
+      undefined,
+      { type: "Ready", status: "False", reason: "Error", message: "x".repeat(1_000_000) },
+      1,
+      t0,
+    );
+    const object = {
+      apiVersion: "redis.io/v1",
+      kind: "RedisCluster",
+      metadata: { name: "r" },
+      spec: {},
+      status: { conditions },
+    };
+    assert.deepEqual(validateStructure(object), []);
+    assert.equal(conditions[0]?.message.length, CONDITION_MESSAGE_MAX_LENGTH);
   });
 });

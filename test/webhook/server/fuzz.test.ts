@@ -282,14 +282,17 @@ describe("fuzzing the admission app", () => {
       `{${Array.from({ length: n }, (_, i) => `"k${i}":${value(i)}`).join(",")}}`;
     const auth = '"authSecret":{"name":"redis-password"}';
 
-    test("a map of 100k valid labels", async () => {
+    test("a map of 100k valid labels: one error, the schema's bound", async () => {
       const { status, size, json } = await send(
         VALIDATE_PATH,
         reviewText(`{${auth},"nodeSelector":${manyEntries(100_000, (i) => `"v${i}"`)}}`),
       );
       assert.equal(status, 200);
       assert.ok(size < 1_000, `${size} bytes`);
-      assert.equal(responseOf(json).allowed, true);
+      assert.equal(
+        responseOf(json).status?.message,
+        'RedisCluster.redis.io "redis-west" is invalid: spec.nodeSelector: Too many: 100000: must have at most 64 items',
+      );
     });
 
     test("a map of 100k invalid quantities: 100 errors and the count of the rest", async () => {
@@ -300,7 +303,10 @@ describe("fuzzing the admission app", () => {
       const st = responseOf(json).status;
       assert.ok(size < 40_000, `${size} bytes`);
       assert.equal(st?.details?.causes.length, 100);
-      assert.match(st?.message ?? "", /, too many errors, the list is truncated: 99900 more not shown\]$/);
+      assert.match(
+        st?.message ?? "",
+        /^RedisCluster.redis.io "redis-west" is invalid: \[spec.resources.requests: Too many: 100000: must have at most 16 items, spec.resources.requests\[k0\]: Invalid value: true: must be an integer or a string, .*, too many errors, the list is truncated: 99901 more not shown\]$/,
+      );
     });
 
     test("a list of 200k conditions missing every required field", async () => {

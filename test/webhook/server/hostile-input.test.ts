@@ -107,16 +107,23 @@ describe("a hostile AdmissionReview on the HTTPS port", () => {
     assert.equal(st.code, 422);
     assert.equal(st.reason, "Invalid");
     assert.equal(st.details.causes.length, 100);
-    assert.deepEqual(st.details.causes[0], {
-      reason: "FieldValueInvalid",
-      field: "spec.resources.limits[r0]",
-      message: 'Invalid value: "x": must be a quantity such as 100Gi, 512Mi or 500m',
-    });
-    assert.equal(st.details.causes[99]?.field, "spec.resources.limits[r99]");
+    assert.deepEqual(st.details.causes.slice(0, 2), [
+      {
+        reason: "FieldValueTooMany",
+        field: "spec.resources.limits",
+        message: `Too many: ${ENTRIES}: must have at most 16 items`,
+      },
+      {
+        reason: "FieldValueInvalid",
+        field: "spec.resources.limits[r0]",
+        message: 'Invalid value: "x": must be a quantity such as 100Gi, 512Mi or 500m',
+      },
+    ]);
+    assert.equal(st.details.causes[99]?.field, "spec.resources.limits[r98]");
     assert.ok(
       st.message.endsWith(
-        'spec.resources.limits[r99]: Invalid value: "x": must be a quantity such as 100Gi, 512Mi or 500m, ' +
-          `too many errors, the list is truncated: ${ENTRIES - 100} more not shown]`,
+        'spec.resources.limits[r98]: Invalid value: "x": must be a quantity such as 100Gi, 512Mi or 500m, ' +
+          `too many errors, the list is truncated: ${ENTRIES + 1 - 100} more not shown]`,
       ),
       st.message.slice(-300),
     );

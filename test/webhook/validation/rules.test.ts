@@ -10,7 +10,12 @@ import {
 } from "../../../webhook/validation/rules/replica-source.ts";
 import { validatePromoteRevert } from "../../../webhook/validation/rules/promote-revert.ts";
 import { validateStorageUnchanged } from "../../../webhook/validation/rules/storage-unchanged.ts";
-import { warnDataReplaced, warnPromotionWithoutSync } from "../../../webhook/validation/rules/warnings.ts";
+import {
+  NO_AUTH_SECRET_WARNING,
+  warnDataReplaced,
+  warnNoAuthSecret,
+  warnPromotionWithoutSync,
+} from "../../../webhook/validation/rules/warnings.ts";
 import { secretRequirements } from "../../../webhook/validation/rules/secret-references.ts";
 import { validationRules } from "../../../webhook/validation/rules/index.ts";
 import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
@@ -138,7 +143,17 @@ describe("validateInstanceCounts", () => {
     {
       name: "denies 0 instances",
       spec: { instances: 0 },
-      errors: ["spec.instances: Invalid value: 0: must be greater than or equal to 1"],
+      errors: ["spec.instances: Invalid value: 0: must be between 1 and 16"],
+    },
+    {
+      name: "denies 17 instances",
+      spec: { instances: 17 },
+      errors: ["spec.instances: Invalid value: 17: must be between 1 and 16"],
+    },
+    {
+      name: "accepts the most instances there may be",
+      spec: { instances: 16, minSyncReplicas: 15 },
+      errors: [],
     },
     {
       name: "denies as many sync replicas as instances",
@@ -157,7 +172,7 @@ describe("validateInstanceCounts", () => {
     {
       name: "does not measure sync replicas against an invalid instance count",
       spec: { instances: -1, minSyncReplicas: 4 },
-      errors: ["spec.instances: Invalid value: -1: must be greater than or equal to 1"],
+      errors: ["spec.instances: Invalid value: -1: must be between 1 and 16"],
     },
   ];
   for (const c of cases) {
@@ -561,6 +576,20 @@ describe("warnings", () => {
       );
     });
   }
+});
+
+describe("warnNoAuthSecret", () => {
+  test("warns, in under 120 characters, when the cluster's Redis would take clients without a password", () => {
+    assert.deepEqual(warnNoAuthSecret(cluster({})), [
+      "spec.authSecret: not set: any pod that reaches this cluster's Redis can read and write it without a password",
+    ]);
+    assert.ok(NO_AUTH_SECRET_WARNING.length < 120);
+    assert.deepEqual(warnNoAuthSecret(cluster({ authSecret: {} }), replicating), [NO_AUTH_SECRET_WARNING]);
+  });
+
+  test("says nothing when authSecret names a Secret", () => {
+    assert.deepEqual(warnNoAuthSecret(cluster({ authSecret: { name: "redis-password" } })), []);
+  });
 });
 
 describe("secretRequirements", () => {

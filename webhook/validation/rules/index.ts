@@ -12,7 +12,12 @@ import { validateInstanceCounts } from "./instance-counts.ts";
 import { validateReplicaSource } from "./replica-source.ts";
 import { validatePromoteRevert } from "./promote-revert.ts";
 import { validateStorageUnchanged } from "./storage-unchanged.ts";
-import { warnDataReplaced, warnPromotionWithoutSync, type WarningRule } from "./warnings.ts";
+import {
+  warnDataReplaced,
+  warnNoAuthSecret,
+  warnPromotionWithoutSync,
+  type WarningRule,
+} from "./warnings.ts";
 
 export type ValidationRule = (cluster: RedisCluster, path: FieldPath, old?: RedisCluster) => FieldError[];
 
@@ -27,6 +32,7 @@ export const validationRules: readonly ValidationRule[] = [
 export const warningRules: readonly WarningRule[] = [
   warnDataReplaced, // a cluster with data starts replicating: its data is replaced
   warnPromotionWithoutSync, // promoting with the link down or never synced: the known lag is lost
+  warnNoAuthSecret, // no authSecret: the cluster's Redis takes clients without a password
 ];
 
 export { secretRequirements } from "./secret-references.ts";

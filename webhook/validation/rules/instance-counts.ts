@@ -1,5 +1,5 @@
-/** `spec.instances` ≥ 1 and `spec.minSyncReplicas` ≤ instances − 1 (Redis min-replicas-to-write). */
-import { redisClusterSchema } from "../../../schemas/rediscluster.ts";
+/** `spec.instances` from 1 to MAX_INSTANCES and `spec.minSyncReplicas` ≤ instances − 1 (min-replicas-to-write). */
+import { MAX_INSTANCES, redisClusterSchema } from "../../../schemas/rediscluster.ts";
 import type { FieldPath } from "../field-path.ts";
 import { invalid, type FieldError } from "../field-errors.ts";
 import { integerField, specOf, type RedisCluster } from "./cluster.ts";
@@ -12,8 +12,8 @@ export function validateInstanceCounts(cluster: RedisCluster, path: FieldPath): 
   const specPath = path.child("spec");
   const errors: FieldError[] = [];
   const instances = integerField(spec, "instances");
-  if (instances !== undefined && instances < 1) {
-    errors.push(invalid(specPath.child("instances"), instances, "must be greater than or equal to 1"));
+  if (instances !== undefined && (instances < 1 || instances > MAX_INSTANCES)) {
+    errors.push(invalid(specPath.child("instances"), instances, `must be between 1 and ${MAX_INSTANCES}`));
   }
   const minSyncReplicas = integerField(spec, "minSyncReplicas");
   const pods = instances ?? DEFAULT_INSTANCES;

@@ -9,6 +9,7 @@ import {
   promoteRequested,
   replicationOf,
   sourceOf,
+  specOf,
   stringField,
   type RedisCluster,
 } from "./cluster.ts";
@@ -21,6 +22,22 @@ function sourceDescription(cluster: RedisCluster): string {
   const endpoint = `${stringField(source, "host") ?? "?"}:${integerField(source, "port") ?? 6379}`;
   return clusterName ? `${clusterName} (${endpoint})` : endpoint;
 }
+
+export const NO_AUTH_SECRET_WARNING =
+  "spec.authSecret: not set: any pod that reaches this cluster's Redis can read and write it without a password";
+
+/**
+ * Without authSecret the cluster's Redis requires no password (the reference always sets one). Legal — a
+ * test cluster — but never what a DR cluster holding production data should be; said on every write.
+ */
+export const warnNoAuthSecret: WarningRule = (cluster) => {
+  const authSecret = specOf(cluster)?.authSecret;
+  const named =
+    typeof authSecret === "object" &&
+    authSecret !== null &&
+    typeof (authSecret as { name?: unknown }).name === "string";
+  return named ? [] : [NO_AUTH_SECRET_WARNING];
+};
 
 /** A cluster that starts replicating on an UPDATE has data of its own, which the full sync replaces. */
 export const warnDataReplaced: WarningRule = (cluster, old) => {
