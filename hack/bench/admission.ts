@@ -8,7 +8,11 @@
  *   ceiling           bare HTTPS server, parses the review and answers "allowed"
  *   validate-update   a RedisCluster UPDATE that changes no Secret reference: schema + rules, no API call
  *   mutate-create     a CREATE that needs defaults: the JSONPatch is computed and returned
- *   validate-create   a CREATE naming two Secrets: two Secret `get`s against the sandbox API server
+ *   validate-create   a CREATE naming two Secrets: two SubjectAccessReviews and two Secret `get`s against the
+ *                     sandbox API server
+ * and, once, the hostile review of issue 16 (32k resources.limits entries that are neither integer nor string,
+ * 437 KB) one at a time:
+ * its latency and the size of the answer.
  *
  * Latency is recorded per response in microseconds (autocannon's own histogram has 1 ms resolution), and every
  * figure is the median over the repetitions, scenarios interleaved so drift on this shared machine hits all.
@@ -86,7 +90,8 @@ function review(operation: "CREATE" | "UPDATE", object: unknown, oldObject?: unk
       name: "dr-redis",
       namespace: NAMESPACE,
       operation,
-      userInfo: { username: "bench", groups: ["system:authenticated"] },
+      // The sandbox authorizes system:masters only: the webhook's SubjectAccessReviews are allowed.
+      userInfo: { username: "bench", groups: ["system:masters", "system:authenticated"] },
       object,
       oldObject: oldObject ?? null,
       dryRun: false,
@@ -221,6 +226,33 @@ async function measure(port: number, scenario: Scenario, connections: number): P
   return figures;
 }
 
+const HOSTILE_ENTRIES = 32_000;
+
+/** The hostile review of issue 16, posted one at a time: it must be answered fast with a small answer. */
+async function measureHostile(port: number, ca: string) {
+  const limits = Object.fromEntries(Array.from({ length: HOSTILE_ENTRIES }, (_, i) => [`r${i}`, true]));
+  const body = review("CREATE", cluster({ ...SPEC, resources: { limits } }));
+  const samples = QUICK ? 3 : 10;
+  const times: number[] = [];
+  let answerBytes = 0;
+  for (let i = 0; i < samples; i++) {
+    const started = performance.now();
+    const { status, json } = await post(port, "/validate-redis-io-v1-rediscluster", body, ca);
+    times.push(performance.now() - started);
+    const response = (json as { response?: { allowed?: boolean } }).response;
+    if (status !== 200 || response?.allowed !== false)
+      throw new Error(`hostile review: unexpected answer ${status}`);
+    answerBytes = JSON.stringify(json).length;
+  }
+  return {
+    requestBytes: Buffer.byteLength(body),
+    samples,
+    medianMs: median(times),
+    maxMs: Math.max(...times),
+    answerBytes,
+  };
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "redis-dr-bench-"));
   const children: ChildProcess[] = [];
@@ -312,15 +344,23 @@ async function main(): Promise<void> {
         });
       }
     }
+    const hostile = await measureHostile(webhookPort, ca.certPem);
+
     console.log(`\nAdmission over TLS with keep-alive, ${REPS} repetition(s) × ${DURATION_S}s, medians:`);
     printTable(rows);
     console.log(`RSS (max seen): webhook ${rss.get("webhook")} MiB, ceiling ${rss.get("ceiling")} MiB`);
+    console.log(
+      `Hostile review (${hostile.requestBytes} bytes, ${HOSTILE_ENTRIES} invalid entries), ${hostile.samples} ` +
+        `sequential requests: median ${round(hostile.medianMs, 1)} ms, max ${round(hostile.maxMs, 1)} ms, ` +
+        `answer ${hostile.answerBytes} bytes`,
+    );
     writeJson(values.json ?? "hack/bench/results/admission.json", {
       machine: await machineDescription(),
       durationSeconds: DURATION_S,
       repetitions: REPS,
       rows,
       rssMiB: Object.fromEntries(rss),
+      hostile,
     });
   } finally {
     for (const child of children) child.kill("SIGTERM");

@@ -60,14 +60,15 @@ function pathOf(instancePath: string): FieldPath {
   return path;
 }
 
+const MAP_PARENT = /\/(nodeSelector|limits|requests)$/;
+
 /** Entries of a string-keyed map are printed as `[key]`, like Kubernetes does. */
 function mapEntryPath(error: ErrorObject): FieldPath | undefined {
-  const segments = error.instancePath.split("/");
-  const key = segments.pop();
-  if (key === undefined) return undefined;
-  const parentPath = segments.join("/");
-  return /\/(nodeSelector|limits|requests)$/.test(parentPath)
-    ? pathOf(parentPath).key(unescapePointer(key))
+  const slash = error.instancePath.lastIndexOf("/");
+  if (slash === -1) return undefined;
+  const parentPath = error.instancePath.slice(0, slash);
+  return MAP_PARENT.test(parentPath)
+    ? pathOf(parentPath).key(unescapePointer(error.instancePath.slice(slash + 1)))
     : undefined;
 }
 
@@ -136,13 +137,16 @@ function toFieldErrors(errors: readonly ErrorObject[]): FieldError[] {
   const anyOfByPath = new Map<string, string[]>();
   for (const error of errors) {
     if (error.keyword !== "anyOf") continue;
-    const schemaPaths = anyOfByPath.get(error.instancePath);
-    if (schemaPaths === undefined) anyOfByPath.set(error.instancePath, [error.schemaPath]);
-    else schemaPaths.push(error.schemaPath);
+    const branchPrefix = `${error.schemaPath}/`;
+    const prefixes = anyOfByPath.get(error.instancePath);
+    if (prefixes === undefined) anyOfByPath.set(error.instancePath, [branchPrefix]);
+    else prefixes.push(branchPrefix);
   }
-  const inFailedBranch = (e: ErrorObject) =>
-    e.keyword !== "anyOf" &&
-    (anyOfByPath.get(e.instancePath) ?? []).some((schemaPath) => e.schemaPath.startsWith(`${schemaPath}/`));
+  const inFailedBranch = (e: ErrorObject): boolean => {
+    if (e.keyword === "anyOf") return false;
+    const prefixes = anyOfByPath.get(e.instancePath);
+    return prefixes !== undefined && prefixes.some((prefix) => e.schemaPath.startsWith(prefix));
+  };
   const seen = new Set<string>();
   const out: FieldError[] = [];
   for (const error of errors) {
