@@ -18,11 +18,19 @@ export interface WebhookConfig {
   readonly logLevel: string;
   /** CIDR ranges `source.host` may be in although loopback, link-local…: none unless configured. */
   readonly allowedSourceCidrs: readonly string[];
+  /**
+   * Verify the API server's client certificate against this CA bundle (off when unset): only clients with a
+   * certificate it signed complete the TLS handshake.
+   */
+  readonly clientCaFile?: string;
+  /** With clientCaFile, the client certificate's common name must be one of these (any, when empty). */
+  readonly clientNames: readonly string[];
 }
 
 export const USAGE =
   "usage: npm run webhook -- --cert-dir DIR [--port 9443] [--health-port 8081] [--host 0.0.0.0] " +
-  "[--cert-poll-ms 5000] [--log-level info] [--allow-source-cidrs CIDR,CIDR]";
+  "[--cert-poll-ms 5000] [--log-level info] [--allow-source-cidrs CIDR,CIDR] " +
+  "[--client-ca-file FILE [--client-names NAME,NAME]]";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
@@ -51,6 +59,8 @@ export function parseConfig(
       "cert-poll-ms": { type: "string", default: "5000" },
       "log-level": { type: "string", default: "info" },
       "allow-source-cidrs": { type: "string" },
+      "client-ca-file": { type: "string" },
+      "client-names": { type: "string" },
     },
   });
   const certDir = values["cert-dir"];
@@ -72,6 +82,17 @@ export function parseConfig(
   } catch (error) {
     throw new Error(`--allow-source-cidrs: ${(error as Error).message}`);
   }
+  const clientCaFile = values["client-ca-file"];
+  if (clientCaFile === "") throw new Error("--client-ca-file must name a file");
+  const clientNames = (values["client-names"] ?? "")
+    .split(",")
+    .map((name) => name.trim())
+    .filter((name) => name !== "");
+  if (clientNames.length > 0 && clientCaFile === undefined) {
+    throw new Error(
+      "--client-names needs --client-ca-file: names are read from verified client certificates",
+    );
+  }
   return {
     certDir,
     host: values.host,
@@ -81,5 +102,7 @@ export function parseConfig(
     shutdownGraceMs: 10_000,
     logLevel,
     allowedSourceCidrs,
+    ...(clientCaFile !== undefined ? { clientCaFile } : {}),
+    clientNames,
   };
 }

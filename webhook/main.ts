@@ -48,6 +48,9 @@ const webhook = await serve({
     logger.child({ component: "access-reviews" }),
   ),
   allowedSourceRanges: new AllowedSourceRanges(config.allowedSourceCidrs),
+  ...(config.clientCaFile !== undefined
+    ? { clientAuth: { caFile: config.clientCaFile, names: config.clientNames } }
+    : {}),
   logger,
   registry,
 });

@@ -3,6 +3,21 @@ import assert from "node:assert/strict";
 import { parseConfig } from "../../webhook/config.ts";
 
 describe("parseConfig", () => {
+  test("verifies client certificates only when given a CA, and names only with one", () => {
+    const config = parseConfig([
+      "--cert-dir=/c",
+      "--client-ca-file=/ca/ca.crt",
+      "--client-names",
+      "kube-apiserver, x",
+    ]);
+    assert.equal(config.clientCaFile, "/ca/ca.crt");
+    assert.deepEqual(config.clientNames, ["kube-apiserver", "x"]);
+    assert.equal(parseConfig(["--cert-dir=/c"]).clientCaFile, undefined);
+    assert.throws(() => parseConfig(["--cert-dir=/c", "--client-names=kube-apiserver"]), {
+      message: "--client-names needs --client-ca-file: names are read from verified client certificates",
+    });
+  });
+
   test("takes the allowed source ranges from --allow-source-cidrs, else from the environment", () => {
     const env = { REDIS_DR_ALLOW_SOURCE_CIDRS: "127.0.0.0/8" };
     assert.deepEqual(parseConfig(["--cert-dir=/c"], env).allowedSourceCidrs, ["127.0.0.0/8"]);
@@ -25,6 +40,7 @@ describe("parseConfig", () => {
       shutdownGraceMs: 10_000,
       logLevel: "info",
       allowedSourceCidrs: [],
+      clientNames: [],
     });
   });
 
@@ -51,6 +67,7 @@ describe("parseConfig", () => {
         shutdownGraceMs: 10_000,
         logLevel: "debug",
         allowedSourceCidrs: [],
+        clientNames: [],
       },
     );
   });

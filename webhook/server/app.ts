@@ -2,6 +2,7 @@
  * The admission HTTP surface (express 5): parse, hand the review to handleReview, send. Every bad input gets
  * a clear 4xx as a Kubernetes Status; nothing a client sends can crash or hang the server.
  */
+import type { TLSSocket } from "node:tls";
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from "express";
 import type { Logger } from "pino";
 import { handleReview } from "../admission/handle-review.ts";
@@ -25,6 +26,11 @@ export interface AppDeps {
   readonly validate: Admit;
   readonly logger: Logger;
   readonly metrics: WebhookMetrics;
+  /**
+   * When set (and not empty), only clients whose verified certificate has one of these common names are
+   * answered: the API server's names under --client-ca-file.
+   */
+  readonly clientNames?: readonly string[];
 }
 
 function sendStatus(res: Response, code: number, reason: string, message: string): void {
@@ -76,9 +82,30 @@ export function createAdmissionApp(deps: AppDeps): express.Express {
     answered(req, endpoint, parsed.review.request.operation, decision);
   };
 
+  // Before the body is read: an unknown client costs nothing more than its handshake.
+  const clientNames = deps.clientNames ?? [];
+  const knownClient =
+    (endpoint: Endpoint): RequestHandler =>
+    (req, res, next) => {
+      if (clientNames.length === 0) return next();
+      const socket = req.socket as Partial<TLSSocket>;
+      const name = socket.authorized === true ? socket.getPeerCertificate?.().subject?.CN : undefined;
+      if (typeof name === "string" && clientNames.includes(name)) return next();
+      deps.metrics.errors.inc({ endpoint, kind: "bad_request" });
+      deps.logger.warn({ endpoint, clientName: name }, "refused an admission request from an unknown client");
+      sendStatus(res, 403, "Forbidden", "this webhook answers the API server only (see --client-names)");
+      answered(req, endpoint, UNKNOWN_OPERATION, "rejected");
+    };
+
   const json = express.json({ limit: BODY_LIMIT_BYTES, type: "application/json", strict: false });
-  app.post(MUTATE_PATH, startClock("mutate"), json, route("mutate", deps.mutate));
-  app.post(VALIDATE_PATH, startClock("validate"), json, route("validate", deps.validate));
+  app.post(MUTATE_PATH, startClock("mutate"), knownClient("mutate"), json, route("mutate", deps.mutate));
+  app.post(
+    VALIDATE_PATH,
+    startClock("validate"),
+    knownClient("validate"),
+    json,
+    route("validate", deps.validate),
+  );
   app.all([MUTATE_PATH, VALIDATE_PATH], (_req, res) => {
     res.set("Allow", "POST");
     sendStatus(res, 405, "MethodNotAllowed", "admission endpoints accept POST only");

@@ -106,3 +106,69 @@ export class CertificateWatcher {
     if (!first) for (const listener of this.listeners) listener(pair);
   }
 }
+
+/**
+ * The CA bundle client certificates are verified against (`--client-ca-file`, e.g. a mounted ConfigMap),
+ * re-read whenever its bytes change, like the serving certificate.
+ */
+export class ClientCaWatcher {
+  private current: Buffer | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private readonly listeners: ((bundle: Buffer) => void)[] = [];
+
+  constructor(
+    private readonly file: string,
+    private readonly pollMs: number,
+    private readonly logger: Logger,
+  ) {}
+
+  get bundle(): Buffer | undefined {
+    return this.current;
+  }
+
+  /** Called with every new, usable bundle (not with the first one `start` resolves with). */
+  onChange(listener: (bundle: Buffer) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Polls until a usable bundle is loaded, then keeps polling for changes. Resolves with the first one. */
+  async start(): Promise<Buffer> {
+    this.stopped = false;
+    await this.load();
+    while (this.current === undefined) {
+      await new Promise((resolve) => setTimeout(resolve, this.pollMs));
+      if (this.stopped) throw new Error("stopped before the client CA bundle was loaded");
+      await this.load();
+    }
+    this.timer = setInterval(() => void this.load(), this.pollMs);
+    this.timer.unref();
+    return this.current;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private async load(): Promise<void> {
+    let bundle: Buffer;
+    try {
+      bundle = await readFile(this.file);
+      if (this.current !== undefined && bundle.equals(this.current)) return;
+      createSecureContext({ ca: bundle });
+      if (!bundle.includes("-----BEGIN CERTIFICATE-----")) throw new Error("no PEM certificate in the file");
+    } catch (err) {
+      this.logger.warn(
+        { err, file: this.file },
+        "client CA bundle not usable; keeping the loaded one, if any",
+      );
+      return;
+    }
+    const first = this.current === undefined;
+    this.current = bundle;
+    this.logger.info({ file: this.file }, first ? "client CA bundle loaded" : "client CA bundle reloaded");
+    if (!first) for (const listener of this.listeners) listener(bundle);
+  }
+}

@@ -9,7 +9,7 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { createAdmissionApp } from "./app.ts";
 import { createHealthApp } from "./health.ts";
-import { CertificateWatcher, type KeyPair } from "./certificates.ts";
+import { CertificateWatcher, ClientCaWatcher, type KeyPair } from "./certificates.ts";
 import { mutateCluster, validateCluster } from "../admission/admit.ts";
 import type { SecretAccessReviewer, SecretReader } from "../validation/secrets.ts";
 import type { AllowedSourceRanges } from "../validation/rules/source-address.ts";
@@ -30,6 +30,11 @@ export interface ServeOptions {
   readonly secrets: SecretReader;
   readonly access: SecretAccessReviewer;
   readonly allowedSourceRanges?: AllowedSourceRanges;
+  /**
+   * Verify clients' certificates (the API server's, where it is configured to present one): only those the CA
+   * bundle in `caFile` signed complete the handshake, and with `names`, only those common names are answered.
+   */
+  readonly clientAuth?: { readonly caFile: string; readonly names: readonly string[] };
   readonly logger: Logger;
   readonly registry: Registry;
 }
@@ -99,7 +104,11 @@ export async function serve(options: ServeOptions): Promise<RunningWebhook> {
     }),
     logger,
     metrics,
+    ...(options.clientAuth ? { clientNames: options.clientAuth.names } : {}),
   });
+  const clientCa = options.clientAuth
+    ? new ClientCaWatcher(options.clientAuth.caFile, options.certPollMs, logger)
+    : undefined;
   let admissionListening = false;
   const healthServer = createHttpServer(
     createHealthApp({
@@ -114,14 +123,26 @@ export async function serve(options: ServeOptions): Promise<RunningWebhook> {
   let httpsServer: HttpsServer | undefined;
   let stopping = false;
   const ready = certificates.start().then(async (pair) => {
+    await clientCa?.start();
     if (stopping) throw new Error("stopped before the admission server started");
+    const contextOf = (keyPair: KeyPair) => ({
+      ...secureContextOptions(keyPair),
+      ...(clientCa?.bundle ? { ca: clientCa.bundle } : {}),
+    });
     const server = createHttpsServer(
-      { ...secureContextOptions(pair), ...ADMISSION_SERVER_TIMEOUTS },
+      {
+        ...contextOf(pair),
+        ...ADMISSION_SERVER_TIMEOUTS,
+        ...(clientCa ? { requestCert: true, rejectUnauthorized: true } : {}),
+      },
       admissionApp,
     );
     httpsServer = server;
-    // New handshakes use the new certificate; established connections keep theirs.
-    certificates.onChange((next) => server.setSecureContext(secureContextOptions(next)));
+    // New handshakes use the new certificate (or client CA); established connections keep theirs.
+    certificates.onChange((next) => server.setSecureContext(contextOf(next)));
+    clientCa?.onChange(() => {
+      if (certificates.keyPair) server.setSecureContext(contextOf(certificates.keyPair));
+    });
     server.on("tlsClientError", (err) => logger.debug({ err }, "TLS handshake failed"));
     const port = await listen(server, options.port, options.host);
     admissionListening = true;
@@ -137,6 +158,7 @@ export async function serve(options: ServeOptions): Promise<RunningWebhook> {
     async stop() {
       stopping = true;
       certificates.stop();
+      clientCa?.stop();
       await Promise.all([
         httpsServer ? close(httpsServer, options.shutdownGraceMs) : Promise.resolve(),
         close(healthServer, options.shutdownGraceMs),

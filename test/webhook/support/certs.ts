@@ -12,8 +12,14 @@ const run = promisify(execFile);
 
 export interface TestCa {
   readonly certPem: string;
-  /** A serving certificate for `commonName`, valid for 127.0.0.1 and localhost; `serial` in lowercase hex. */
-  issue(commonName: string): Promise<{ cert: string; key: string; serial: string }>;
+  /**
+   * A serving certificate for `commonName`, valid for 127.0.0.1 and localhost (or, with `clientAuth`, a client
+   * certificate, as an API server presents to webhooks); `serial` in lowercase hex.
+   */
+  issue(
+    commonName: string,
+    usage?: "serverAuth" | "clientAuth",
+  ): Promise<{ cert: string; key: string; serial: string }>;
 }
 
 const NEW_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
@@ -55,7 +61,7 @@ export async function createTestCa(name = "redis-dr test CA"): Promise<TestCa> {
   });
   return {
     certPem,
-    issue: (commonName) =>
+    issue: (commonName, usage = "serverAuth") =>
       inTempDir(async (dir) => {
         serialCounter += 1;
         const serial = serialCounter.toString(16);
@@ -64,7 +70,7 @@ export async function createTestCa(name = "redis-dr test CA"): Promise<TestCa> {
         await writeFile(
           join(dir, "ext.cnf"),
           "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n" +
-            "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
+            `extendedKeyUsage=${usage}\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n`,
         );
         await run("openssl", [
           "req",
