@@ -11,7 +11,15 @@ import type { RedisClusterStatus } from "../../../schemas/generated/rediscluster
 import { ioredisAdminFactory } from "../../../controller/redis/ioredis-admin.ts";
 import { AdminPool } from "../../../controller/replication/context.ts";
 import { reconcileReplication } from "../../../controller/replication/engine.ts";
-import { DrHarness, infoField, keysOf, missingKeys, waitPersisted } from "../helpers/dr-harness.ts";
+import { ADMIN_USER } from "../../../controller/redis/users.ts";
+import {
+  CLUSTER_USERS,
+  DrHarness,
+  infoField,
+  keysOf,
+  missingKeys,
+  waitPersisted,
+} from "../helpers/dr-harness.ts";
 import type { RedisProcess } from "../helpers/redis-process.ts";
 import { waitFor } from "../helpers/redis-process.ts";
 
@@ -117,7 +125,7 @@ describe("a promoted leader restarted from its AOF while its replicas lag behind
     );
     // The replicas stop following (a partition inside the region); the leader takes 50 more writes.
     for (const replica of replicas) {
-      const client = replica.client();
+      const client = replica.client({ username: ADMIN_USER, password: CLUSTER_USERS.admin });
       await client.call("REPLICAOF", "127.0.0.1", "1");
       client.disconnect();
     }

@@ -4,7 +4,8 @@ import { ioredisAdminFactory } from "../../../controller/redis/ioredis-admin.ts"
 import { AdminPool } from "../../../controller/replication/context.ts";
 import { reconcileReplication } from "../../../controller/replication/engine.ts";
 import { Interrupted, crashingAfterChanges } from "../helpers/crashing-admin.ts";
-import { DrHarness, infoField, keysOf } from "../helpers/dr-harness.ts";
+import { ADMIN_USER } from "../../../controller/redis/users.ts";
+import { CLUSTER_USERS, DrHarness, infoField, keysOf } from "../helpers/dr-harness.ts";
 import { waitFor } from "../helpers/redis-process.ts";
 
 // This file's loopback range: 127.67.0.0/16, one /24 per scenario.
@@ -49,7 +50,9 @@ describe("a promotion reverted after the leader became a primary but before that
     const leader = h.pods[0]!;
     const client = leader.client();
     await assert.rejects(client.set("refused", "x"), /NOREPLICAS/);
-    await client.config("SET", "min-replicas-to-write", "0");
+    const admin = leader.client({ username: ADMIN_USER, password: CLUSTER_USERS.admin });
+    await admin.config("SET", "min-replicas-to-write", "0");
+    admin.disconnect();
     for (let i = 0; i < 10; i++) assert.equal(await client.set(`promoted-${i}`, "x".repeat(100)), "OK");
     client.disconnect();
     const replicationId = (await infoField(leader, "replication", "master_replid")) ?? "";
