@@ -15,37 +15,34 @@ export interface KeyPair {
 
 const sameBytes = (a: KeyPair, b: KeyPair): boolean => a.cert.equals(b.cert) && a.key.equals(b.key);
 
-export class CertificateWatcher {
-  private current: KeyPair | undefined;
+/**
+ * Polls something on disk until a usable value is loaded, then keeps polling for changes; `load` (one poll)
+ * calls `accept` with each new, usable value.
+ */
+abstract class PolledValue<T> {
+  protected current: T | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
-  /** The last unusable pair: reported once, and not re-checked at every poll while it stays on disk. */
-  private rejected: KeyPair | undefined;
   private polling = false;
-  private readonly listeners: ((pair: KeyPair) => void)[] = [];
+  private readonly listeners: ((value: T) => void)[] = [];
 
   constructor(
-    private readonly dir: string,
     private readonly pollMs: number,
-    private readonly logger: Logger,
+    private readonly what: string,
   ) {}
 
-  get keyPair(): KeyPair | undefined {
-    return this.current;
-  }
-
-  /** Called with every new, usable key pair (not with the first one `start` resolves with). */
-  onChange(listener: (pair: KeyPair) => void): void {
+  /** Called with every new, usable value (not with the first one `start` resolves with). */
+  onChange(listener: (value: T) => void): void {
     this.listeners.push(listener);
   }
 
-  /** Polls until a usable pair is loaded, then keeps polling for changes. Resolves with the first pair. */
-  async start(): Promise<KeyPair> {
+  /** Polls until a usable value is loaded, then keeps polling for changes. Resolves with the first one. */
+  async start(): Promise<T> {
     this.stopped = false;
     await this.poll();
     while (this.current === undefined) {
       await new Promise((resolve) => setTimeout(resolve, this.pollMs));
-      if (this.stopped) throw new Error("stopped before a serving certificate was loaded");
+      if (this.stopped) throw new Error(`stopped before the ${this.what} was loaded`);
       await this.poll();
     }
     this.timer = setInterval(() => void this.poll(), this.pollMs);
@@ -59,6 +56,16 @@ export class CertificateWatcher {
     this.timer = undefined;
   }
 
+  protected abstract load(): Promise<void>;
+
+  /** Takes `value` as the current one; returns whether it is the first. */
+  protected accept(value: T): boolean {
+    const first = this.current === undefined;
+    this.current = value;
+    if (!first) for (const listener of this.listeners) listener(value);
+    return first;
+  }
+
   private async poll(): Promise<void> {
     if (this.polling) return;
     this.polling = true;
@@ -68,8 +75,25 @@ export class CertificateWatcher {
       this.polling = false;
     }
   }
+}
 
-  private async load(): Promise<void> {
+export class CertificateWatcher extends PolledValue<KeyPair> {
+  /** The last unusable pair: reported once, and not re-checked at every poll while it stays on disk. */
+  private rejected: KeyPair | undefined;
+
+  constructor(
+    private readonly dir: string,
+    pollMs: number,
+    private readonly logger: Logger,
+  ) {
+    super(pollMs, "serving certificate");
+  }
+
+  get keyPair(): KeyPair | undefined {
+    return this.current;
+  }
+
+  protected async load(): Promise<void> {
     let pair: KeyPair;
     try {
       const [cert, key] = await Promise.all([
@@ -97,13 +121,11 @@ export class CertificateWatcher {
       return;
     }
     this.rejected = undefined;
-    const first = this.current === undefined;
-    this.current = pair;
+    const first = this.accept(pair);
     this.logger.info(
       { dir: this.dir },
       first ? "serving certificate loaded" : "serving certificate reloaded",
     );
-    if (!first) for (const listener of this.listeners) listener(pair);
   }
 }
 
@@ -111,48 +133,20 @@ export class CertificateWatcher {
  * The CA bundle client certificates are verified against (`--client-ca-file`, e.g. a mounted ConfigMap),
  * re-read whenever its bytes change, like the serving certificate.
  */
-export class ClientCaWatcher {
-  private current: Buffer | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
-  private readonly listeners: ((bundle: Buffer) => void)[] = [];
-
+export class ClientCaWatcher extends PolledValue<Buffer> {
   constructor(
     private readonly file: string,
-    private readonly pollMs: number,
+    pollMs: number,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    super(pollMs, "client CA bundle");
+  }
 
   get bundle(): Buffer | undefined {
     return this.current;
   }
 
-  /** Called with every new, usable bundle (not with the first one `start` resolves with). */
-  onChange(listener: (bundle: Buffer) => void): void {
-    this.listeners.push(listener);
-  }
-
-  /** Polls until a usable bundle is loaded, then keeps polling for changes. Resolves with the first one. */
-  async start(): Promise<Buffer> {
-    this.stopped = false;
-    await this.load();
-    while (this.current === undefined) {
-      await new Promise((resolve) => setTimeout(resolve, this.pollMs));
-      if (this.stopped) throw new Error("stopped before the client CA bundle was loaded");
-      await this.load();
-    }
-    this.timer = setInterval(() => void this.load(), this.pollMs);
-    this.timer.unref();
-    return this.current;
-  }
-
-  stop(): void {
-    this.stopped = true;
-    clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
-  private async load(): Promise<void> {
+  protected async load(): Promise<void> {
     let bundle: Buffer;
     try {
       bundle = await readFile(this.file);
@@ -166,9 +160,7 @@ export class ClientCaWatcher {
       );
       return;
     }
-    const first = this.current === undefined;
-    this.current = bundle;
+    const first = this.accept(bundle);
     this.logger.info({ file: this.file }, first ? "client CA bundle loaded" : "client CA bundle reloaded");
-    if (!first) for (const listener of this.listeners) listener(bundle);
   }
 }
