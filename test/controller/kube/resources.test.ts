@@ -76,6 +76,7 @@ describe("the StatefulSet of a RedisCluster", () => {
 
   it("mounts the cluster's Secret and the controller's users Secret as files; the password env is for exec", () => {
     assert.deepEqual(pod?.volumes, [
+      { name: "config", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
       { name: "auth", secret: { secretName: "dr-redis-auth", defaultMode: 0o440 } },
       { name: "redis-dr-users", secret: { secretName: "dr-redis-redis-dr-users", defaultMode: 0o440 } },
     ]);
