@@ -9,7 +9,7 @@ import type { ClusterIntent } from "./intent.ts";
 import { endpointText } from "./intent.ts";
 import { lagBytes, linkDownSince, linkStatusOf, secondsSince } from "./link.ts";
 import type { ObservedPod, Upstream } from "./pods.ts";
-import { LEADER_ORDINAL, followsUpstream } from "./pods.ts";
+import { LEADER_ORDINAL, followsUpstream, isHeld } from "./pods.ts";
 
 export interface ReplicationReport {
   readonly replication: ReplicationStatus | undefined;
@@ -107,7 +107,10 @@ export function podReplicationFigures(
     const master = replication.master;
     if (master === undefined) return [{ pod: pod.name }];
     let upstreamOffset: number | undefined;
-    if (source !== undefined && followsUpstream(pod.snapshot, source)) upstreamOffset = sourceOffset;
+    // A pod held off the source (it went away, or came back on another history) still lags it.
+    if (source !== undefined && (followsUpstream(pod.snapshot, source) || isHeld(pod.snapshot))) {
+      upstreamOffset = sourceOffset;
+    }
     else if (leader !== undefined && leader !== pod && followsUpstream(pod.snapshot, leader)) {
       upstreamOffset = leader.snapshot?.replication.masterReplOffset;
     }
