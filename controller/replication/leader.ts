@@ -12,11 +12,11 @@ import {
   reviewCatchUp,
 } from "../reconcile/decisions/catch-up.ts";
 import { leaderBlockedCondition } from "../reconcile/decisions/conditions.ts";
-import { findCondition, setCondition } from "../status/conditions.ts";
 import type { ObservedPod, Upstream } from "../reconcile/decisions/pods.ts";
 import { LEADER_ORDINAL, followsUpstream, isPrimary } from "../reconcile/decisions/pods.ts";
 import type { EventType, ReplicationContext } from "./context.ts";
 import { podEndpoint } from "./observe.ts";
+import { raiseCondition, settleCondition } from "./raised-conditions.ts";
 import { DONOR_MIN_REPLICAS_TO_WRITE, attach, makePrimary } from "./pod-actions.ts";
 import { pollUntil } from "./wait.ts";
 
@@ -132,35 +132,15 @@ export function reviewLeader(
   });
 }
 
-/**
- * The leader waits for a pod or a human: condition LeaderBlocked True with the message (the commands that
- * resolve it included) and a Warning Event, once per message — not on every pass that finds the same wait.
- */
-export async function reportLeaderBlocked(
+/** The leader waits for a pod or a human: condition LeaderBlocked (see raised-conditions.ts). */
+export const reportLeaderBlocked = (
   ctx: ReplicationContext,
   review: Extract<CatchUpReview, { kind: "blocked" }>,
-): Promise<void> {
-  const current = findCondition(ctx.status().conditions, "LeaderBlocked");
-  if (current?.status === "True" && current.message === review.message) return;
-  ctx.log.warn({ reason: review.reason }, review.message);
-  await ctx.event("Warning", "LeaderBlocked", review.message);
-  const condition = leaderBlockedCondition(review.reason, review.message);
-  await ctx.commit((s) => ({
-    ...s,
-    conditions: setCondition(s.conditions, condition, undefined, ctx.now()),
-  }));
-}
+): Promise<void> => raiseCondition(ctx, leaderBlockedCondition(review.reason, review.message));
 
-/** The wait is over (the pods answered, or a human decided): LeaderBlocked goes False, with an Event. */
-export async function clearLeaderBlocked(ctx: ReplicationContext): Promise<void> {
-  if (findCondition(ctx.status().conditions, "LeaderBlocked")?.status !== "True") return;
-  const condition = leaderBlockedCondition(undefined, "");
-  await ctx.event("Normal", "LeaderUnblocked", condition.message);
-  await ctx.commit((s) => ({
-    ...s,
-    conditions: setCondition(s.conditions, condition, undefined, ctx.now()),
-  }));
-}
+/** The wait is over (the pods answered, or a human decided): LeaderBlocked goes False. */
+export const clearLeaderBlocked = (ctx: ReplicationContext): Promise<void> =>
+  settleCondition(ctx, leaderBlockedCondition(undefined, ""), "LeaderUnblocked");
 
 /**
  * Makes the leader a writable primary unless another pod holds writes it lacks (then it catches up first):

@@ -8,13 +8,13 @@ import { sourceDiscontinuityCondition } from "../reconcile/decisions/conditions.
 import type { Topology, SourceRef } from "../reconcile/decisions/intent.ts";
 import type { SourceVerdict } from "../reconcile/decisions/source-continuity.ts";
 import { SAMPLE_SIZE, judgeSource } from "../reconcile/decisions/source-continuity.ts";
-import { findCondition, setCondition } from "../status/conditions.ts";
 import type { ObservedPod, Upstream } from "../reconcile/decisions/pods.ts";
 import { isHeld } from "../reconcile/decisions/pods.ts";
 import type { ReplicationContext } from "./context.ts";
 import { splitPods, upstreamOf } from "./leader.ts";
 import type { SourceObservation } from "./observe.ts";
 import { observePods, observeSource, podEndpoint, sourceEndpoint } from "./observe.ts";
+import { raiseCondition, settleCondition } from "./raised-conditions.ts";
 import { attach, hold } from "./pod-actions.ts";
 import type { EngineResult } from "./promotion.ts";
 import { settleUnrecordedPromotion } from "./revert.ts";
@@ -173,30 +173,13 @@ async function guardContinuity(
   return true;
 }
 
-async function reportDiscontinuity(
+const reportDiscontinuity = (
   ctx: ReplicationContext,
   verdict: Extract<SourceVerdict, { kind: "discontinuous" }>,
-): Promise<void> {
-  const current = findCondition(ctx.status().conditions, "SourceDiscontinuity");
-  if (current?.status === "True" && current.message === verdict.message) return;
-  ctx.log.warn({ reason: verdict.reason }, verdict.message);
-  await ctx.event("Warning", "SourceDiscontinuity", verdict.message);
-  const condition = sourceDiscontinuityCondition(verdict.reason, verdict.message);
-  await ctx.commit((s) => ({
-    ...s,
-    conditions: setCondition(s.conditions, condition, undefined, ctx.now()),
-  }));
-}
+): Promise<void> => raiseCondition(ctx, sourceDiscontinuityCondition(verdict.reason, verdict.message));
 
-async function clearDiscontinuity(ctx: ReplicationContext, sourceId: string): Promise<void> {
-  if (findCondition(ctx.status().conditions, "SourceDiscontinuity")?.status !== "True") return;
-  const condition = sourceDiscontinuityCondition(undefined, sourceId);
-  await ctx.event("Normal", "SourceHistoryAccepted", condition.message);
-  await ctx.commit((s) => ({
-    ...s,
-    conditions: setCondition(s.conditions, condition, undefined, ctx.now()),
-  }));
-}
+const clearDiscontinuity = (ctx: ReplicationContext, sourceId: string): Promise<void> =>
+  settleCondition(ctx, sourceDiscontinuityCondition(undefined, sourceId), "SourceHistoryAccepted");
 
 /** SAMPLE_SIZE keys of `podName`, and how many of them the source holds. */
 async function sampleOnSource(
