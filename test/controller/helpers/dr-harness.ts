@@ -289,6 +289,18 @@ export async function infoField(
   }
 }
 
+/** Writes `<prefix>-<i>` (value: the key) for i < count, one by one; returns the keys. */
+export async function writeNumbered(p: RedisProcess, prefix: string, count: number): Promise<string[]> {
+  const client = p.client();
+  try {
+    const keys = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+    for (const key of keys) await client.set(key, key);
+    return keys;
+  } finally {
+    client.disconnect();
+  }
+}
+
 /** Writes `key-<n>` to the source in a loop until stopped; returns how many writes were acknowledged. */
 export function startWriteLoad(source: RedisProcess, prefix = "load"): { stop: () => Promise<number> } {
   const client = source.client();

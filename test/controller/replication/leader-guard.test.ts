@@ -18,21 +18,11 @@ import {
   infoField,
   keysOf,
   missingKeys,
+  writeNumbered,
   waitPersisted,
 } from "../helpers/dr-harness.ts";
 import type { RedisProcess } from "../helpers/redis-process.ts";
 import { waitFor } from "../helpers/redis-process.ts";
-
-async function write(p: RedisProcess, prefix: string, count: number): Promise<string[]> {
-  const client = p.client();
-  try {
-    const keys = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
-    for (const key of keys) await client.set(key, key);
-    return keys;
-  } finally {
-    client.disconnect();
-  }
-}
 
 async function replicating(h: DrHarness, keys: readonly string[]): Promise<void> {
   h.spec = h.replicaSpec(false, "direct");
@@ -54,7 +44,7 @@ describe("an empty leader whose peers cannot be asked, promotion requested", () 
   after(() => h.stop());
 
   it("waits, says why and how to go on, and loses nothing when the peers resume", async () => {
-    const keys = await write(h.source, "k", 60);
+    const keys = await writeNumbered(h.source, "k", 60);
     await replicating(h, keys);
     await h.source.kill(true); // the primary region is lost
     const [leader, one, two] = h.pods as [RedisProcess, RedisProcess, RedisProcess];
@@ -111,14 +101,14 @@ describe("a promoted leader restarted from its AOF while its replicas lag behind
   after(() => h.stop());
 
   it("is not replaced by a copy of a lagging replica; confirmed, it keeps its data and the others copy it", async () => {
-    const keys = await write(h.source, "k", 40);
+    const keys = await writeNumbered(h.source, "k", 40);
     await replicating(h, keys);
     await h.source.kill(true);
     h.spec = h.replicaSpec(true, "direct");
     await h.reconcileUntil("promoted", () => h.status.promotion?.phase === "Completed");
     const [leader, ...replicas] = h.pods as [RedisProcess, ...RedisProcess[]];
 
-    const replicated = await write(leader, "replicated", 30);
+    const replicated = await writeNumbered(leader, "replicated", 30);
     await waitFor(
       "the replicas have the promoted writes",
       async () => (await missingKeys(h, new Set(replicated))).length === 0,
@@ -129,7 +119,7 @@ describe("a promoted leader restarted from its AOF while its replicas lag behind
       await client.call("REPLICAOF", "127.0.0.1", "1");
       client.disconnect();
     }
-    const later = await write(leader, "later", 50);
+    const later = await writeNumbered(leader, "later", 50);
     // The controller sees the leader at its new offset (a status report, as after any reconcile).
     h.status = (await h.report()).transaction(h.status);
     const leaderOffset = Number(await infoField(leader, "replication", "master_repl_offset"));
@@ -180,7 +170,7 @@ describe("a promotion whose replication ID cannot be recorded (the API server un
   after(() => h.stop());
 
   it("leaves the leader refusing writes until the ID is in status, then it takes them", async () => {
-    const keys = await write(h.source, "k", 20);
+    const keys = await writeNumbered(h.source, "k", 20);
     await replicating(h, keys);
     await h.source.kill(true);
     h.spec = h.replicaSpec(true, "direct");

@@ -7,19 +7,15 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { DrHarness, SOURCE_PASSWORD, infoField, keysOf, missingKeys } from "../helpers/dr-harness.ts";
+import {
+  DrHarness,
+  SOURCE_PASSWORD,
+  infoField,
+  keysOf,
+  missingKeys,
+  writeNumbered,
+} from "../helpers/dr-harness.ts";
 import { RedisProcess, waitFor } from "../helpers/redis-process.ts";
-
-async function write(p: RedisProcess, prefix: string, count: number): Promise<string[]> {
-  const client = p.client();
-  try {
-    const keys = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
-    for (const key of keys) await client.set(key, key);
-    return keys;
-  } finally {
-    client.disconnect();
-  }
-}
 
 async function linked(h: DrHarness, keys: readonly string[]): Promise<void> {
   h.spec = h.replicaSpec(false, "direct");
@@ -38,7 +34,7 @@ describe("a source restarted empty", () => {
   after(() => h.stop());
 
   it("is not followed: the pods keep every key, status says why and how to confirm; confirmed, it is", async () => {
-    const keys = await write(h.source, "k", 80);
+    const keys = await writeNumbered(h.source, "k", 80);
     await linked(h, keys);
     const followed = h.status.replication?.sourceReplicationId;
     assert.equal(typeof followed, "string");
@@ -74,7 +70,7 @@ describe("a source restarted empty", () => {
     );
 
     h.acceptSourceHistory = sourceId;
-    const fresh = await write(h.source, "new", 5);
+    const fresh = await writeNumbered(h.source, "new", 5);
     await h.reconcileUntil(
       "following the confirmed source",
       async () =>
@@ -103,7 +99,7 @@ describe("a source failover that keeps the history", () => {
     await client.config("SET", "masterauth", SOURCE_PASSWORD);
     await client.call("REPLICAOF", h.source.host, String(h.source.port));
     client.disconnect();
-    const keys = await write(h.source, "k", 50);
+    const keys = await writeNumbered(h.source, "k", 50);
     await linked(h, keys);
     await waitFor("the standby in sync", async () => (await keysOf(standby)).size === 50);
 
@@ -112,7 +108,7 @@ describe("a source failover that keeps the history", () => {
     await h.reconcile();
     const promoted = standby.client();
     await promoted.call("REPLICAOF", "NO", "ONE");
-    const later = await write(standby, "later", 10);
+    const later = await writeNumbered(standby, "later", 10);
     promoted.disconnect();
     h.sourceAddress = { host: standby.host, port: standby.port };
     h.spec = h.replicaSpec(false, "direct");
