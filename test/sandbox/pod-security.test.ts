@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { AppsV1Api, CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { Redis } from "ioredis";
-import { statefulSetFor } from "../../controller/kube/resources.ts";
+import { statefulSetFor, usersSecretFor } from "../../controller/kube/resources.ts";
+import { ADMIN_USER } from "../../controller/redis/users.ts";
 import type { RedisCluster } from "../../schemas/generated/rediscluster.ts";
 import { startSandbox, waitFor, type TestSandbox } from "../../hack/sandbox/testing.ts";
 
@@ -35,11 +36,16 @@ after(async () => {
   await sb?.stop();
 });
 
-function redis(host: string, port = 6379, password: string | undefined = PASSWORD): Redis {
+/** The controller's users Secret (the controller generates it; no controller runs here). */
+const USERS = { admin: "admin-pw-57", replication: "replication-pw-57", sentinel: "sentinel-pw-57" };
+
+/** The admin user on a pod's Redis or Sentinel: the commands below are the controller's, not an app's. */
+function redis(host: string, port = 6379): Redis {
   const client = new Redis({
     host,
     port,
-    ...(password === undefined ? {} : { password }),
+    username: ADMIN_USER,
+    password: USERS.admin,
     lazyConnect: true,
     maxRetriesPerRequest: 1,
     retryStrategy: () => null,
@@ -82,6 +88,9 @@ describe("the product's Redis pod template, run as a kubelet runs it", () => {
       namespace: NS,
       body: { metadata: { name: "secure-auth" }, stringData: { password: PASSWORD } },
     });
+    const users = usersSecretFor(cluster, USERS);
+    delete users.metadata?.ownerReferences;
+    await core.createNamespacedSecret({ namespace: NS, body: users });
     const sts = statefulSetFor(cluster);
     delete sts.metadata?.ownerReferences; // no RedisCluster object here: the garbage collector would act
     await apps.createNamespacedStatefulSet({ namespace: NS, body: sts });
@@ -125,7 +134,7 @@ describe("the product's Redis pod template, run as a kubelet runs it", () => {
   });
 
   test("Sentinel rewrites its config on its volume (SENTINEL MONITOR, SENTINEL SET persist)", async () => {
-    const sentinel = redis(ip, 26379, undefined);
+    const sentinel = redis(ip, 26379);
     await sentinel.call("SENTINEL", "MONITOR", "secure", ip, "6379", "1");
     await sentinel.call("SENTINEL", "SET", "secure", "down-after-milliseconds", "4321");
     const volume = join(sb.dir, "pods");
