@@ -337,6 +337,7 @@ async function reattaching(ctx: ReplicationContext, source: SourceRef): Promise<
       `Waiting for ${unlinked.join(", ")} to follow ${leader.name}: not linked to it yet, or still copying its dataset`,
     );
   }
+  await followBacklogSwitch(ctx, leader);
   const formerSource = ctx.status().promotion?.formerSource ?? source.clusterName;
   await ctx.event(
     "Normal",
@@ -351,6 +352,28 @@ async function reattaching(ctx: ReplicationContext, source: SourceRef): Promise<
     }),
   );
   return "next";
+}
+
+/**
+ * A leader promoted before it ever completed a sync has no replication backlog, and Redis starts yet another
+ * replication ID (clearing replid2) when it creates one for its first replica: the recorded ID would then name
+ * a history no pod is on. The record follows it (the ID is still the demotion token, said in an Event), so a
+ * demotion can measure what it discards.
+ */
+async function followBacklogSwitch(ctx: ReplicationContext, leader: ObservedPod): Promise<void> {
+  const recorded = ctx.status().promotion?.replicationId;
+  const [now] = await observePods({ ...ctx, pods: [leader] });
+  const replication = now?.snapshot?.replication;
+  if (recorded === undefined || replication === undefined) return;
+  if (replication.masterReplid === recorded || replication.masterReplid2 === recorded) return;
+  const replicationId = replication.masterReplid;
+  await ctx.event(
+    "Normal",
+    "PromotionTokenChanged",
+    `${leader.name} had no replication backlog when promoted, and Redis started a new replication ID when ` +
+      `it created one for its first replica: the demotion token is now ${replicationId} (was ${recorded})`,
+  );
+  await ctx.commit(setPromotion({ replicationId }));
 }
 
 /** After promotion (and in standalone mode): the leader stays primary, the others follow it. */
