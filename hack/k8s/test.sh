@@ -29,8 +29,10 @@ else
     test/e2e/issue6/tls-dr.e2e.test.ts
     test/e2e/faults/admission-and-api.test.ts
     test/e2e/faults/api-during-promotion.test.ts
+    test/e2e/faults/disk-full.test.ts
     test/e2e/faults/empty-source.test.ts
     test/e2e/faults/initial-sync.test.ts
+    test/e2e/faults/leader-guard.test.ts
     test/e2e/faults/link-and-source.test.ts
     test/e2e/faults/pods-and-controller.test.ts
     test/e2e/faults/promotion-faults.test.ts
