@@ -53,12 +53,19 @@ export const reportStatus: Step = {
       // A failover keeps the offsets growing (PSYNC2); an offset that went backwards is a new history: the
       // source restarted without its replication state or was replaced, and Redis replicas copy it in full
       // by themselves — possibly an empty dataset. Said loudly, since data may be gone on both sides.
-      if (offsetBefore !== undefined && offsetNow !== undefined && offsetNow < offsetBefore) {
+      // Or the leader's keys collapsed with the switch: the pods copied a source that lost its data while
+      // nothing held them (the controller was down when the source restarted).
+      const leaderName = `${ctx.name}-0`;
+      const keysBefore = before.lastKnownOffsets?.find((k) => k.pod === leaderName)?.keys ?? 0;
+      const keysNow = ctx.status().lastKnownOffsets?.find((k) => k.pod === leaderName)?.keys ?? keysBefore;
+      const collapsed = keysBefore > 0 && keysNow * 2 < keysBefore;
+      if ((offsetBefore !== undefined && offsetNow !== undefined && offsetNow < offsetBefore) || collapsed) {
         await ctx.event(
           "Warning",
           "SourceHistoryReset",
           `${from} restarted its replication history (its offset went from ${offsetBefore} to ${offsetNow}, ` +
-            `replication ID ${sourceIdBefore} → ${sourceIdNow}): it was restarted without its data or replaced. ` +
+            `replication ID ${sourceIdBefore} → ${sourceIdNow}; ${leaderName} held ${keysBefore} keys and now ` +
+            `holds ${keysNow}): it was restarted without its data or replaced. ` +
             `${ctx.name}'s pods re-synchronised from it in full and now hold only what it holds; if it came back ` +
             "empty, so are they — check the source before relying on this cluster",
         );
