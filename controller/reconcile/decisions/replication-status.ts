@@ -110,8 +110,7 @@ export function podReplicationFigures(
     // A pod held off the source (it went away, or came back on another history) still lags it.
     if (source !== undefined && (followsUpstream(pod.snapshot, source) || isHeld(pod.snapshot))) {
       upstreamOffset = sourceOffset;
-    }
-    else if (leader !== undefined && leader !== pod && followsUpstream(pod.snapshot, leader)) {
+    } else if (leader !== undefined && leader !== pod && followsUpstream(pod.snapshot, leader)) {
       upstreamOffset = leader.snapshot?.replication.masterReplOffset;
     }
     const up = master.linkStatus === "up" && !master.syncInProgress;
