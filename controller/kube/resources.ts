@@ -139,6 +139,8 @@ export function entrypointScript(tls: boolean, files: SecretFiles = podSecretFil
     "save 3600 1 300 100 60 10000",
     `replicaof ${HOLD_UPSTREAM.host} ${HOLD_UPSTREAM.port}`,
     "replica-read-only yes",
+    // Sentinel never elects a pod before its first copy is complete (replication/pod-actions.ts, markElectable).
+    "replica-priority 0",
     `user default on $app_pass ${APPLICATION_RULES} $app_extra`,
     `user ${ADMIN_USER} on $admin_pass ${ADMIN_RULES}`,
     `user ${REPLICATION_USER} on $replication_pass ${REPLICATION_RULES}`,

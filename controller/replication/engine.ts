@@ -55,15 +55,18 @@ export async function reconcileReplication(ctx: ReplicationContext): Promise<Eng
 /**
  * A `mode: sentinel` cluster with a primary of its own (a primary cluster, or a promoted DR cluster): Sentinel
  * fails it over; the controller follows, and hands the cluster to any Sentinel that does not monitor it yet —
- * once the replicas hold the primary's data: Sentinel elects any replica it knows, even one still waiting for
- * its first copy (repl-diskless-sync-delay), and the pods that follow would then copy an empty dataset.
- * Until then the controller alone keeps the primary (restored in place, with the catch-up guard).
+ * at once, on the pass that makes the primary, and again while it hangs (to the Sentinels that came up after
+ * it). Sentinel elects any replica it knows, even one still waiting for its first copy
+ * (repl-diskless-sync-delay), and the pods that follow would then copy an empty dataset: so a replica is
+ * unelectable (replica-priority 0) until its first copy is complete (pod-actions.ts, markElectable). Until
+ * one is, a primary that dies is restored in place by the controller (with the catch-up guard).
  */
 async function underSentinel(ctx: ReplicationContext): Promise<EngineResult> {
   const result = await runSentinelMode(ctx);
-  const primary = ctx.pods.find((p) => p.name === result.primaryPod);
+  const primary = ctx.pods.find((p) => p.name === result.recordedPrimary);
   if (primary === undefined) return result;
-  if (result.replicasInSync !== true) return { ...result, requeueAfterMs: result.requeueAfterMs ?? 2000 };
   await handOverToSentinels(ctx, primary);
-  return result;
+  // Back soon while a replica that answers is not electable yet: its priority follows its first copy.
+  const waiting = result.replicasInSync !== true;
+  return waiting ? { ...result, requeueAfterMs: result.requeueAfterMs ?? 2000 } : result;
 }

@@ -38,7 +38,8 @@ function upstreamCredentials(
  * which starts the handshake at once). Returns true when it had to re-point the pod.
  * `ofSource` (a pod following another cluster) sets replica-priority 0 and announces foreignReplicaName: the
  * source's Sentinels must never elect or re-point a pod of another cluster. Pods following a pod of their own
- * cluster announce their address, for their own cluster's Sentinels.
+ * cluster announce their address, for their own cluster's Sentinels; in Sentinel mode a pod the controller
+ * re-points gets replica-priority 0 too, until its first copy is complete (markElectable).
  */
 export async function attach(
   ctx: ReplicationContext,
@@ -48,7 +49,8 @@ export async function attach(
   ofSource = false,
 ): Promise<boolean> {
   const admin = ctx.redis.get(podEndpoint(ctx, pod));
-  await ensureConfig(admin, "replica-priority", ofSource ? "0" : "100");
+  const priority = replicaPriority(ctx, ofSource, followsUpstream(pod.snapshot, upstream));
+  if (priority !== undefined) await ensureConfig(admin, "replica-priority", priority);
   // Announced at the next handshake: set before REPLICAOF below starts one.
   await ensureConfig(admin, "replica-announce-ip", ofSource ? foreignReplicaName(pod) : "");
   // Compared in memory and never logged; set only when it differs (e.g. the source Secret rotated).
@@ -60,6 +62,37 @@ export async function attach(
   await ensureConfig(admin, "min-replicas-to-write", "0");
   await admin.replicaOf(upstream.host, upstream.port);
   ctx.log.info({ pod: pod.name, upstream: `${upstream.host}:${upstream.port}` }, "pod re-pointed");
+  return true;
+}
+
+/**
+ * `replica-priority` (Sentinel never elects a replica whose priority is 0): every pod boots with 0
+ * (kube/resources.ts), a pod following the source keeps 0, and in Sentinel mode a pod being re-pointed within
+ * its cluster gets 0 — Sentinel elects any replica it knows, even one still waiting for its first copy, and
+ * the pods that follow it would then copy an empty dataset. markElectable sets ELECTABLE_PRIORITY once the
+ * copy is complete. Without Sentinel the value does not matter: own-cluster pods get the default.
+ * Undefined: leave it as it is (an attached pod of a Sentinel cluster: markElectable decides).
+ */
+function replicaPriority(ctx: ReplicationContext, ofSource: boolean, following: boolean): string | undefined {
+  if (ofSource) return UNELECTABLE_PRIORITY;
+  if (!ctx.sentinelMode) return ELECTABLE_PRIORITY;
+  return following ? undefined : UNELECTABLE_PRIORITY;
+}
+
+/** Redis' default replica-priority: Sentinel may elect the replica. */
+export const ELECTABLE_PRIORITY = "100";
+/** Sentinel never elects a replica with this priority. */
+export const UNELECTABLE_PRIORITY = "0";
+
+/**
+ * The replica holds its primary's data (its link is up: its first copy is complete and loaded), so Sentinel
+ * may elect it. Returns true when it had to change the priority.
+ */
+export async function markElectable(ctx: ReplicationContext, pod: ObservedPod): Promise<boolean> {
+  const admin = ctx.redis.get(podEndpoint(ctx, pod));
+  if ((await admin.configGet("replica-priority")) === ELECTABLE_PRIORITY) return false;
+  await admin.configSet("replica-priority", ELECTABLE_PRIORITY);
+  ctx.log.info({ pod: pod.name }, "replica holds the primary's data: Sentinel may elect it");
   return true;
 }
 

@@ -51,6 +51,13 @@ export interface EngineResult {
    * its first dataset — a replica Sentinel could elect without losing what the primary holds.
    */
   readonly replicasInSync?: boolean;
+  /**
+   * Sentinel mode: the primary as last known — the one settled on this pass, or the one the Sentinels (else
+   * status) name while it cannot be asked.
+   */
+  readonly recordedPrimary?: string;
+  /** Sentinel mode: replicas of recordedPrimary that hold its data, which Sentinel may elect. */
+  readonly electableReplicas?: number;
 }
 
 const RETRY_MS = 2000;

@@ -12,7 +12,7 @@ import { isAttachedTo, isHeld, isPrimary } from "../reconcile/decisions/pods.ts"
 import type { ReplicationContext } from "./context.ts";
 import { ensurePrimary, splitPods, upstreamOf } from "./leader.ts";
 import { observePods } from "./observe.ts";
-import { attach, ensureMasterauth, makePrimary } from "./pod-actions.ts";
+import { attach, ensureMasterauth, makePrimary, markElectable } from "./pod-actions.ts";
 import type { EngineResult } from "./promotion.ts";
 
 export const SENTINEL_PORT = 26379;
@@ -41,38 +41,39 @@ const sentinelEndpoint = (ctx: ReplicationContext, pod: { host: string }) => ({
 /**
  * A `mode: sentinel` cluster with a primary of its own (a primary cluster, or a DR cluster once promoted)
  * hands its failover to Sentinel: every Sentinel that does not yet monitor the cluster is told to monitor
- * `primary` (with the password of SENTINEL_USER). Returns how many did.
+ * `primary` (with the password of SENTINEL_USER). Returns how many were told, and how many monitor the
+ * cluster now (told, or already monitoring it).
  */
 export async function handOverToSentinels(
   ctx: ReplicationContext,
   primary: { readonly name: string; readonly host: string; readonly port: number },
-): Promise<number> {
+): Promise<{ told: number; monitoring: number }> {
   const settings: Record<string, string> = { ...SENTINEL_TIMING };
   // Sentinel reaches the pods as SENTINEL_USER (only what Sentinel sends); auth-user before auth-pass.
   if (ctx.users !== undefined) {
     settings["auth-user"] = SENTINEL_USER;
     settings["auth-pass"] = ctx.users.sentinel;
   } else if (ctx.clusterPassword !== undefined) settings["auth-pass"] = ctx.clusterPassword;
-  const told = await Promise.all(
-    ctx.pods.map(async (pod) => {
+  const answers = await Promise.all(
+    ctx.pods.map(async (pod): Promise<"told" | "monitoring" | "unreachable"> => {
       const admin = ctx.redis.get(sentinelEndpoint(ctx, pod));
       try {
-        if ((await admin.sentinelMaster(ctx.cluster)) !== undefined) return false;
+        if ((await admin.sentinelMaster(ctx.cluster)) !== undefined) return "monitoring";
         await admin.sentinelMonitor(
           ctx.cluster,
           { host: primary.host, port: primary.port },
           sentinelQuorum(ctx.instances),
           settings,
         );
-        return true;
+        return "told";
       } catch (error) {
         ctx.log.warn({ pod: pod.name, err: error }, "could not hand the cluster over to the pod's Sentinel");
         await ctx.redis.forget(sentinelEndpoint(ctx, pod));
-        return false;
+        return "unreachable";
       }
     }),
   );
-  const count = told.filter(Boolean).length;
+  const count = answers.filter((a) => a === "told").length;
   if (count > 0) {
     await ctx.event(
       "Normal",
@@ -80,7 +81,23 @@ export async function handOverToSentinels(
       `${count} Sentinel(s) now monitor ${primary.name}: Sentinel runs the failover of the promoted cluster`,
     );
   }
-  return count;
+  return { told: count, monitoring: answers.filter((a) => a !== "unreachable").length };
+}
+
+/**
+ * Makes every replica attached to `primary` (link up: its first copy is complete) electable by Sentinel
+ * (pod-actions.ts, markElectable). Returns how many replicas are electable now. Needs only the replicas'
+ * answers, so a hung primary's replicas still become electable.
+ */
+async function markElectableReplicas(
+  ctx: ReplicationContext,
+  pods: readonly ObservedPod[],
+  primary: ObservedPod,
+): Promise<number> {
+  const upstream = upstreamOf(primary);
+  const attached = pods.filter((p) => p !== primary && isAttachedTo(p.snapshot, upstream));
+  for (const pod of attached) await markElectable(ctx, pod);
+  return attached.length;
 }
 
 /**
@@ -175,10 +192,21 @@ export function choosePrimary(
 export async function runSentinelMode(ctx: ReplicationContext): Promise<EngineResult> {
   const pods = await observePods(ctx);
   const named = await sentinelsPrimary(ctx, pods);
+  // The primary as last known (the Sentinels' answer, else status): while it cannot be asked (hung), its
+  // replicas that hold its data are still made electable and the Sentinels not told yet are told.
+  const recorded = named ?? pods.find((p) => p.name === ctx.status().currentPrimary);
+  const unsettled = async (): Promise<EngineResult> =>
+    recorded === undefined
+      ? { requeueAfterMs: RETRY_MS }
+      : {
+          requeueAfterMs: RETRY_MS,
+          recordedPrimary: recorded.name,
+          electableReplicas: await markElectableReplicas(ctx, pods, recorded),
+        };
   let primary = choosePrimary(pods, named);
   if (primary === "ambiguous") {
     // Several primaries and no Sentinel verdict (a failover in progress): Sentinel decides, not us.
-    return { requeueAfterMs: RETRY_MS };
+    return unsettled();
   }
   if (primary === "none") {
     // The primary Sentinel names came back parked after its process died, and replicas are there to take
@@ -201,7 +229,7 @@ export async function runSentinelMode(ctx: ReplicationContext): Promise<EngineRe
     // Otherwise nobody can take over (a new cluster, or no replica left): the one Sentinel names, else the
     // designated leader, is restored as the primary with the catch-up guard.
     const target = named ?? splitPods(pods).leader;
-    if (target === undefined) return { requeueAfterMs: RETRY_MS };
+    if (target === undefined) return unsettled();
     const master = target.snapshot?.replication.master;
     const catchingUp = pods.some((p) => p !== target && p.host === master?.host && p.port === master.port);
     if (named !== undefined && master !== undefined && !isHeld(target.snapshot) && !catchingUp) {
@@ -219,7 +247,7 @@ export async function runSentinelMode(ctx: ReplicationContext): Promise<EngineRe
       target,
       pods.filter((p) => p !== target),
     );
-    if (state !== "primary") return { requeueAfterMs: RETRY_MS };
+    if (state !== "primary") return unsettled();
     primary = target;
   }
   const previous = ctx.status().currentPrimary;
@@ -241,5 +269,6 @@ export async function runSentinelMode(ctx: ReplicationContext): Promise<EngineRe
     // Sentinel re-points replicas but never sets masterauth: a pod that was a primary may lack it.
     else await ensureMasterauth(ctx, pod, ctx.clusterPassword);
   }
-  return { primaryPod: primary.name, replicasInSync };
+  const electableReplicas = await markElectableReplicas(ctx, pods, primary);
+  return { primaryPod: primary.name, recordedPrimary: primary.name, replicasInSync, electableReplicas };
 }

@@ -78,7 +78,10 @@ async function labelledPrimary(cluster: string): Promise<string> {
 
 let lastSentinelProblem = "";
 
-/** Every Sentinel of the cluster knows its replicas (and west's pods following it) and the other Sentinels (it can then fail over). */
+/**
+ * Every Sentinel of the cluster knows its replicas (and west's pods following it), may elect them, and knows
+ * the other Sentinels (it can then fail over).
+ */
 async function sentinelsReady(cluster: string, instances: number): Promise<boolean> {
   for (let i = 0; i < instances; i++) {
     const ready = await onPod(
@@ -86,10 +89,16 @@ async function sentinelsReady(cluster: string, instances: number): Promise<boole
       async (c) => {
         const fields = (await c.call("SENTINEL", "MASTER", cluster)) as string[];
         lastSentinelProblem = `${cluster}-${i}: ${fields.join(" ")}`;
-        return (
-          Number(fields[fields.indexOf("num-slaves") + 1]) >= instances - 1 &&
-          fields[fields.indexOf("num-other-sentinels") + 1] === String(instances - 1)
-        );
+        if (
+          Number(fields[fields.indexOf("num-slaves") + 1]) < instances - 1 ||
+          fields[fields.indexOf("num-other-sentinels") + 1] !== String(instances - 1)
+        )
+          return false;
+        // It may elect them: Sentinel reads each replica's priority (0 until its first copy) every 10 s.
+        const replicas = (await c.call("SENTINEL", "REPLICAS", cluster)) as string[][];
+        const electable = replicas.filter((r) => r[r.indexOf("slave-priority") + 1] !== "0");
+        lastSentinelProblem = `${cluster}-${i}: ${electable.length} electable replica(s)`;
+        return electable.length >= instances - 1;
       },
       26379,
     ).catch((error: unknown) => {

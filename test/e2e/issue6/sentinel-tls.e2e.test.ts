@@ -1,9 +1,9 @@
 /**
  * Sentinel mode with TLS end to end on the sandbox: the Redis pods speak only TLS, so do their Sentinels
  * (to the pods, to each other and to the controller). The primary's process is killed as soon as every
- * Sentinel monitors it: Sentinel fails over, the controller follows, and no key is lost — the controller
- * hands the cluster to the Sentinels only once the replicas hold the primary's data (a replica still waiting
- * for its first copy, e.g. during repl-diskless-sync-delay, would be elected empty).
+ * Sentinel monitors it and knows both replicas as electable: Sentinel fails over, the controller follows, and
+ * no key is lost — a replica is electable (replica-priority above 0) only once it holds the primary's data (a
+ * replica still waiting for its first copy, e.g. during repl-diskless-sync-delay, would be elected empty).
  * Loopback range 127.27.0.0/16 (sandbox range 27).
  */
 import assert from "node:assert/strict";
@@ -108,6 +108,14 @@ describe("Sentinel mode with tlsSecret", () => {
           if (field(fields, "flags") !== "master") return false;
           if (field(fields, "num-slaves") !== "2" || field(fields, "num-other-sentinels") !== "2")
             return false;
+          // Sentinel reads each replica's priority from its INFO (every 10 s).
+          const replicas = (await onPod(
+            pod,
+            async (c) => (await c.call("SENTINEL", "REPLICAS", "secure")) as string[][],
+            26379,
+          ).catch(() => [])) as string[][];
+          last = `${pod}: replica priorities ${replicas.map((r) => field(r, "slave-priority")).join()}`;
+          if (replicas.filter((r) => field(r, "slave-priority") !== "0").length !== 2) return false;
         }
         return true;
       },
