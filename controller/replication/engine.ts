@@ -1,13 +1,21 @@
 /**
  * The replication engine's entry point: one pass that moves the pods towards what the intent says.
  */
-import { promotedMessage } from "../reconcile/decisions/conditions.ts";
+import type { SentinelProtection } from "../reconcile/decisions/conditions.ts";
+import { promotedMessage, sentinelProtectedCondition } from "../reconcile/decisions/conditions.ts";
+import { findCondition, setCondition } from "../status/conditions.ts";
 import type { ReplicationContext } from "./context.ts";
 import { runDemotion } from "./demotion.ts";
 import type { EngineResult } from "./promotion.ts";
 import { maintainPromoted, runPromotion } from "./promotion.ts";
 import { runReplicaMode } from "./replica-mode.ts";
-import { handOverToSentinels, releaseSentinels, runSentinelMode } from "./sentinel.ts";
+import {
+  SENTINEL_TIMING,
+  handOverToSentinels,
+  releaseSentinels,
+  runSentinelMode,
+  sentinelQuorum,
+} from "./sentinel.ts";
 import { sentinelManaged } from "../reconcile/decisions/intent.ts";
 
 export type { EngineResult } from "./promotion.ts";
@@ -19,7 +27,10 @@ export async function reconcileReplication(ctx: ReplicationContext): Promise<Eng
       return underSentinel(ctx);
     }
     // Replicating, promoting or demoting: the controller drives the roles, Sentinel must not.
-    if (!sentinelManaged(intent, true, ctx.status().promotion?.phase)) await releaseSentinels(ctx);
+    if (!sentinelManaged(intent, true, ctx.status().promotion?.phase)) {
+      await releaseSentinels(ctx);
+      await reportProtection(ctx, { kind: "replica-cluster" });
+    }
   }
   if ((intent.kind === "replicate" || intent.kind === "demote") && ctx.sourceAuthUnavailable === true) {
     return { requeueAfterMs: 10_000 };
@@ -60,13 +71,34 @@ export async function reconcileReplication(ctx: ReplicationContext): Promise<Eng
  * (repl-diskless-sync-delay), and the pods that follow would then copy an empty dataset: so a replica is
  * unelectable (replica-priority 0) until its first copy is complete (pod-actions.ts, markElectable). Until
  * one is, a primary that dies is restored in place by the controller (with the catch-up guard).
+ * SentinelProtected says which of these holds.
  */
 async function underSentinel(ctx: ReplicationContext): Promise<EngineResult> {
   const result = await runSentinelMode(ctx);
   const primary = ctx.pods.find((p) => p.name === result.recordedPrimary);
   if (primary === undefined) return result;
-  await handOverToSentinels(ctx, primary);
+  const { monitoring } = await handOverToSentinels(ctx, primary);
+  await reportProtection(ctx, {
+    kind: "primary",
+    primary: primary.name,
+    monitoring,
+    instances: ctx.instances,
+    quorum: sentinelQuorum(ctx.instances),
+    electable: result.electableReplicas ?? 0,
+    downAfterSeconds: Number(SENTINEL_TIMING["down-after-milliseconds"]) / 1000,
+  });
   // Back soon while a replica that answers is not electable yet: its priority follows its first copy.
   const waiting = result.replicasInSync !== true;
   return waiting ? { ...result, requeueAfterMs: result.requeueAfterMs ?? 2000 } : result;
+}
+
+/** Condition SentinelProtected, written only when it changes (status and message). */
+async function reportProtection(ctx: ReplicationContext, protection: SentinelProtection): Promise<void> {
+  const condition = sentinelProtectedCondition(protection);
+  const current = findCondition(ctx.status().conditions, condition.type);
+  if (current?.status === condition.status && current.message === condition.message) return;
+  await ctx.commit((s) => ({
+    ...s,
+    conditions: setCondition(s.conditions, condition, undefined, ctx.now()),
+  }));
 }

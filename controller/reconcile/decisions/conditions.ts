@@ -179,3 +179,67 @@ export function sourceDiscontinuityCondition(
   }
   return { type: "SourceDiscontinuity", status: "True", reason, message: messageOrSourceId };
 }
+
+/** What Sentinel protection a `mode: sentinel` cluster has now (condition SentinelProtected). */
+export type SentinelProtection =
+  | { readonly kind: "replica-cluster" }
+  | {
+      readonly kind: "primary";
+      readonly primary: string;
+      /** Sentinels that monitor the cluster. */
+      readonly monitoring: number;
+      readonly instances: number;
+      readonly quorum: number;
+      /** Replicas that hold the primary's data, which Sentinel may elect. */
+      readonly electable: number;
+      readonly downAfterSeconds: number;
+    };
+
+/**
+ * SentinelProtected: True when enough Sentinels monitor the primary to reach their quorum and at least one
+ * replica holding its data can be elected — a primary that stops answering is then failed over by Sentinel.
+ */
+export function sentinelProtectedCondition(protection: SentinelProtection): ConditionInput {
+  const type = "SentinelProtected";
+  if (protection.kind === "replica-cluster") {
+    return {
+      type,
+      status: "False",
+      reason: "ReplicaCluster",
+      message:
+        "The cluster replicates from its source: its Sentinels monitor nothing (they must not elect a primary " +
+        "inside a replica cluster); they take over its failover once a promotion completes",
+    };
+  }
+  const { primary, monitoring, instances, quorum, electable } = protection;
+  const sentinels = `${monitoring} of ${instances} Sentinels monitor ${primary} (quorum ${quorum})`;
+  if (monitoring < quorum) {
+    return {
+      type,
+      status: "False",
+      reason: "QuorumNotMonitoring",
+      message:
+        `Not protected: only ${sentinels}, so a hung primary is not failed over; the controller hands the ` +
+        "cluster to each Sentinel as soon as it answers",
+    };
+  }
+  if (electable === 0) {
+    return {
+      type,
+      status: "False",
+      reason: "NoElectableReplica",
+      message:
+        `Not protected: ${sentinels}, but no replica holds ${primary}'s data yet (none has completed its first ` +
+        "copy, or there is none): Sentinel elects none, since the pods following an empty replica would copy " +
+        "its emptiness",
+    };
+  }
+  return {
+    type,
+    status: "True",
+    reason: "Monitored",
+    message:
+      `${sentinels}; ${electable} replica(s) holding its data can be elected: a primary that does not answer ` +
+      `for ${protection.downAfterSeconds} s is failed over`,
+  };
+}

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { DrHarness, infoField, keysOf } from "../helpers/dr-harness.ts";
+import { ADMIN_USER } from "../../../controller/redis/users.ts";
+import { CLUSTER_USERS, DrHarness, infoField, keysOf } from "../helpers/dr-harness.ts";
 import { waitFor } from "../helpers/redis-process.ts";
 import { SentinelProcess } from "../helpers/sentinel-process.ts";
 
@@ -56,6 +57,8 @@ describe("a DR cluster in sentinel mode", () => {
     writer.disconnect();
     await h.reconcileUntil("linked", async () => (await h.report()).figures.every((f) => f.linkUp === 1));
     for (const sentinel of sentinels) assert.deepEqual(await sentinel.monitored(), []);
+    const protection = h.status.conditions?.find((c) => c.type === "SentinelProtected");
+    assert.equal(`${protection?.status}/${protection?.reason}`, "False/ReplicaCluster");
     assert.equal(await primaryNow(), undefined);
     assert.equal(h.status.currentPrimary, undefined);
   });
@@ -83,6 +86,16 @@ describe("a DR cluster in sentinel mode", () => {
       },
       30000,
     );
+    // Both replicas hold the primary's data: Sentinel may elect either, and status says the cluster is guarded.
+    await h.reconcileUntil(
+      "protected",
+      () => h.status.conditions?.find((c) => c.type === "SentinelProtected")?.status === "True",
+    );
+    for (const pod of [h.pods[1]!, h.pods[2]!]) {
+      const admin = pod.client({ username: ADMIN_USER, password: CLUSTER_USERS.admin });
+      assert.deepEqual(await admin.config("GET", "replica-priority"), ["replica-priority", "100"]);
+      admin.disconnect();
+    }
 
     await h.pods[0]!.kill(true);
     let elected = -1;

@@ -100,6 +100,11 @@ describe("sentinel mode", () => {
       },
       30000,
     );
+    // Sentinel elects only replicas the controller saw holding the primary's data (replica-priority 100).
+    await h.reconcileUntil(
+      "replicas electable",
+      () => h.status.conditions?.find((c) => c.type === "SentinelProtected")?.status === "True",
+    );
     await h.pods[0]!.kill(true);
     const elected = await (async () => {
       let found: number | undefined;

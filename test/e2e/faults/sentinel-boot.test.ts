@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { redisClient } from "../../../hack/demo/lib/observe.ts";
+import { condition, redisClient } from "../../../hack/demo/lib/observe.ts";
 import {
   podNames,
   redisClusterManifest,
@@ -101,6 +101,16 @@ describe("Sentinel protection from the first second", () => {
     const after = await writeKeys(view.podIP(elected), 6379, PASSWORD, "after", 10);
     assert.equal(after.length, 10, `${elected} takes writes`);
     for (const key of after) acknowledged.add(key);
+
+    // While the old primary hangs, the other replica follows the elected one and Sentinel protects it again.
+    const protectedAgain = await untilCluster(
+      view,
+      NAME,
+      "SentinelProtected True after the failover",
+      (c) => condition(c, "SentinelProtected")?.status === "True",
+      60_000,
+    );
+    assert.match(condition(protectedAgain, "SentinelProtected")?.message ?? "", new RegExp(elected));
 
     region.sb.resumePod(`${NAME}-0`, NS);
     await waitFor(
