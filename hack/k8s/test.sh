@@ -36,6 +36,7 @@ else
     test/e2e/faults/link-and-source.test.ts
     test/e2e/faults/pods-and-controller.test.ts
     test/e2e/faults/promotion-faults.test.ts
+    test/e2e/faults/sentinel-boot.test.ts
     test/e2e/security/redis-users.e2e.test.ts
   )
   require=(--require)
