@@ -11,7 +11,8 @@ import { LEADER_ORDINAL, designatedLeaderName, isPrimary } from "../reconcile/de
 import type { PodReplicationFigures } from "../reconcile/decisions/replication-status.ts";
 import { podReplicationFigures, replicationReport } from "../reconcile/decisions/replication-status.ts";
 import { sentinelManaged } from "../reconcile/decisions/intent.ts";
-import { setCondition } from "../status/conditions.ts";
+import { replicasInSyncCondition } from "../reconcile/decisions/replica-health.ts";
+import { findCondition, setCondition } from "../status/conditions.ts";
 import type { StatusTransaction } from "../status/transaction.ts";
 import type { ReplicationContext } from "./context.ts";
 import type { SourceObservation } from "./observe.ts";
@@ -103,6 +104,7 @@ export async function observeAndReport(
   // says why the lag is unknown while the link is up.
   const problem = source?.failure?.message ?? leader?.error;
   const downSeconds = report.replication?.linkDownSeconds;
+  const replicas = replicasInSyncCondition(pods, findCondition(status.conditions, "ReplicasInSync"), now);
   const conditions = [
     replicaModeCondition(intent, status),
     replicationHealthyCondition(intent, {
@@ -111,6 +113,7 @@ export async function observeAndReport(
       lagBytes: report.replication?.lagBytes,
       problem,
     }),
+    ...(replicas === undefined ? [] : [replicas]),
   ];
   const transaction: StatusTransaction = (s) => {
     const sentinel = sentinelManaged(intent, ctx.sentinelMode, s.promotion?.phase);

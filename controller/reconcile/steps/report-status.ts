@@ -5,7 +5,7 @@
  */
 import type { V1Pod } from "@kubernetes/client-node";
 import { observeAndReport } from "../../replication/report.ts";
-import { setCondition } from "../../status/conditions.ts";
+import { findCondition, setCondition } from "../../status/conditions.ts";
 import { compose } from "../../status/transaction.ts";
 import type { ReconcileContext, Step, StepResult } from "../context.ts";
 import { CONTINUE } from "../context.ts";
@@ -77,6 +77,13 @@ export const reportStatus: Step = {
             `${sourceIdBefore} → ${sourceIdNow}), e.g. a failover behind its leader Service`,
         );
       }
+    }
+    const replicas = findCondition(ctx.status().conditions, "ReplicasInSync");
+    if (
+      replicas?.reason === "NotInSync" &&
+      findCondition(before.conditions, "ReplicasInSync")?.reason !== "NotInSync"
+    ) {
+      await ctx.event("Warning", "ReplicaNotInSync", replicas.message);
     }
     await linkEvents(
       ctx,

@@ -4,7 +4,7 @@
  * dataset about 6 MiB of incompressible values, so the RDB dr-1 receives never fits and every sync attempt
  * fails ("short write" in its log). The other pods keep every key; once the volume is grown dr-1
  * completes its sync and every key is on every pod. What status and Events say meanwhile is checked by a
- * second test, a todo: the controller reports nothing about it (see that test).
+ * second test: status names dr-1 in condition ReplicasInSync meanwhile.
  * Both back ends keep a claim's data in `<cluster dir>/pvcs/<namespace>/<claim>` on the host (the sandbox's
  * kubelet; the real back end's provisioner, a directory shared by its nodes), created only if missing.
  * Loopback range 127.84.0.0/16 (10.84/16 on the real back end).
@@ -139,25 +139,16 @@ describe("a replica's disk full", () => {
     );
   });
 
-  it(
-    "status or a Warning Event names dr-1 while its volume is too full to sync",
-    {
-      todo:
-        "controller defect: while dr-1 failed every sync, status said Ready 3/3 and ReplicationHealthy LinkUp " +
-        "(the leader's link only), with no Event; only status.lastKnownOffsets showed dr-1 at offset 0, 0 keys",
-    },
-    (t) => {
-      recordScenario(t, {
-        acknowledgedKeys: 0,
-        lostKeys: 0,
-        note: "checks what the previous scenario's cluster reported; its keys are counted there",
-      });
-      assert.ok(reported !== undefined, "the disk-full scenario ran");
-      t.diagnostic(`status: ${JSON.stringify(reported.status)}`);
-      t.diagnostic(`events: ${JSON.stringify(reported.events.map((e) => [e.type, e.reason, e.message]))}`);
-      const warned = reported.events.some((e) => e.type === "Warning" && e.message.includes("dr-1"));
-      const conditioned = (reported.status?.conditions ?? []).some((c) => c.message.includes("dr-1"));
-      assert.ok(warned || conditioned, "no Warning Event and no condition names dr-1");
-    },
-  );
+  it("status names dr-1 while its volume is too full to sync (condition ReplicasInSync)", (t) => {
+    recordScenario(t, {
+      acknowledgedKeys: 0,
+      lostKeys: 0,
+      note: "checks what the previous scenario's cluster reported; its keys are counted there",
+    });
+    assert.ok(reported !== undefined, "the disk-full scenario ran");
+    t.diagnostic(`events: ${JSON.stringify(reported.events.map((e) => [e.type, e.reason, e.message]))}`);
+    const replicas = (reported.status?.conditions ?? []).find((c) => c.type === "ReplicasInSync");
+    assert.equal(replicas?.status, "False", JSON.stringify(reported.status?.conditions));
+    assert.match(replicas.message, /^dr-1 has not completed a copy of \S+ \(0 keys, the leader holds 1500/);
+  });
 });
