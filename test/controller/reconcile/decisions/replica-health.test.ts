@@ -26,7 +26,7 @@ describe("replicasInSyncCondition", () => {
   it("says NotInSync once it has been False for the grace period, and True again when it recovers", () => {
     const previous = {
       type: "ReplicasInSync",
-      status: "False",
+      status: "False" as const,
       reason: "Syncing",
       message: "…",
       lastTransitionTime: "2026-12-06T09:59:00Z",
