@@ -519,9 +519,14 @@ describe("the controller on the sandbox", () => {
         sentinel.on("error", () => undefined);
         try {
           const fields = (await sentinel.call("SENTINEL", "MASTER", "sentry")) as string[];
+          // Replicas boot unelectable (replica-priority 0) and the controller raises their priority once
+          // they hold the primary's data; Sentinel re-reads it from their INFO every 10 s.
+          const replicas = (await sentinel.call("SENTINEL", "REPLICAS", "sentry")) as string[][];
+          const electable = replicas.filter((r) => r[r.indexOf("slave-priority") + 1] !== "0");
           return (
             fields[fields.indexOf("num-slaves") + 1] === "2" &&
-            fields[fields.indexOf("num-other-sentinels") + 1] === "2"
+            fields[fields.indexOf("num-other-sentinels") + 1] === "2" &&
+            electable.length === 2
           );
         } finally {
           sentinel.disconnect();
