@@ -46,6 +46,8 @@ export interface ReplicationInfo {
   readonly secondReplOffset: number;
   readonly connectedSlaves: number;
   readonly replicas: readonly ConnectedReplica[];
+  /** repl_backlog_size: how many bytes of its stream a primary keeps for partial resyncs (absent if unsaid). */
+  readonly replBacklogSize?: number;
   /** Only for `role: slave`. */
   readonly master?: {
     readonly host: string;
@@ -118,6 +120,7 @@ export function parseReplicationInfo(text: string): ReplicationInfo {
     secondReplOffset: num(fields, "second_repl_offset", -1),
     connectedSlaves: num(fields, "connected_slaves"),
     replicas,
+    ...(fields.has("repl_backlog_size") ? { replBacklogSize: num(fields, "repl_backlog_size") } : {}),
   };
   if (role === "master") return info;
   return {

@@ -22,7 +22,14 @@ describe("INFO parser", () => {
       secondReplOffset: -1,
       connectedSlaves: 1,
       replicas: [{ ip: "127.0.0.1", port: 6379, state: "online", offset: 0, lag: 0 }],
+      replBacklogSize: 1048576,
     });
+  });
+
+  it("leaves the backlog size out when INFO does not say it", () => {
+    const info = parseReplicationInfo("# Replication\r\nrole:master\r\nmaster_repl_offset:42\r\n");
+    assert.equal(info.masterReplOffset, 42);
+    assert.equal("replBacklogSize" in info, false);
   });
 
   it("reads a replica whose link is up", () => {
