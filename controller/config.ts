@@ -1,6 +1,6 @@
 /**
- * Command-line configuration: `[--namespace NS] [--metrics-port 8080] [--leader-elect]`, plus a few
- * environment variables for what operators rarely change. The leader election timings take seconds, with
+ * Command-line configuration: `[--namespace NS] [--metrics-port 8080] [--leader-elect]
+ * [--backlog-horizon-threshold 300]`, plus a few environment variables for what operators rarely change. The leader election timings take seconds, with
  * client-go's defaults and flag names (`--leader-elect-lease-duration 15` etc.).
  */
 import { hostname } from "node:os";
@@ -21,6 +21,8 @@ export interface ControllerConfig {
   readonly retryPeriodSeconds: number;
   readonly resyncSeconds: number;
   readonly workers: number;
+  /** Below this backlog horizon (seconds) the controller recommends a larger repl-backlog-size. */
+  readonly backlogHorizonThresholdSeconds: number;
   readonly logLevel: string;
 }
 
@@ -38,6 +40,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Co
       "leader-elect-retry-period": { type: "string", default: "2" },
       "resync-seconds": { type: "string", default: env["RESYNC_SECONDS"] ?? "5" },
       workers: { type: "string", default: "4" },
+      "backlog-horizon-threshold": { type: "string", default: "300" },
     },
     strict: true,
   });
@@ -69,6 +72,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Co
     retryPeriodSeconds,
     resyncSeconds,
     workers: Math.max(1, Number(values.workers) || 4),
+    backlogHorizonThresholdSeconds: seconds(values, "backlog-horizon-threshold"),
     logLevel: env["LOG_LEVEL"] ?? "info",
   };
 }

@@ -21,6 +21,8 @@ export interface ControllerOptions {
   readonly log: Logger;
   readonly resyncMs: number;
   readonly workers: number;
+  /** --backlog-horizon-threshold, in seconds. */
+  readonly backlogHorizonThresholdSeconds?: number;
 }
 
 export class Controller {
@@ -40,6 +42,8 @@ export class Controller {
       log: options.log,
       now: () => new Date(),
       resyncMs: options.resyncMs,
+      sourceMemory: new Map(),
+      backlogHorizonThresholdSeconds: options.backlogHorizonThresholdSeconds,
     };
   }
 

@@ -69,6 +69,7 @@ async function main(): Promise<void> {
     log,
     resyncMs: config.resyncSeconds * 1000,
     workers: config.workers,
+    backlogHorizonThresholdSeconds: config.backlogHorizonThresholdSeconds,
   });
 
   let elector: LeaderElector | undefined;

@@ -5,6 +5,7 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { PromotionStatus } from "../../schemas/generated/rediscluster.ts";
 import type { PodReplicationFigures } from "../reconcile/decisions/replication-status.ts";
+import type { DrFigures } from "../replication/report.ts";
 
 type PromotionPhase = NonNullable<PromotionStatus["phase"]>;
 
@@ -51,6 +52,44 @@ export class ControllerMetrics {
     labelNames: ["namespace", "cluster", "phase"],
     registers: [this.registry],
   });
+  private readonly writeRate = new Gauge({
+    name: "redis_dr_source_write_rate_bytes_per_second",
+    help:
+      "Growth of the source's master_repl_offset between the controller's last two sightings of it (bytes of " +
+      "replication stream per second). No series before a second sighting, after a change of the source's " +
+      "history, or while the source cannot be asked.",
+    labelNames: ["namespace", "cluster"],
+    registers: [this.registry],
+  });
+  private readonly rpo = new Gauge({
+    name: "redis_dr_rpo_seconds",
+    help:
+      "How far back in time the DR leader's data lies (what a promotion now would lose, in time, if the " +
+      "source keeps writing): its lag in bytes against the source's offset over the source's write rate; 0 " +
+      "when it lags by 0 bytes. While the source cannot be asked: that lag-time when it was last seen plus " +
+      "the seconds since (assumes the leader received nothing since; errs high). No series before the " +
+      "first write rate, or while bytes are missing and the source writes nothing (they cannot be dated).",
+    labelNames: ["namespace", "cluster"],
+    registers: [this.registry],
+  });
+  private readonly backlogHorizon = new Gauge({
+    name: "redis_dr_backlog_horizon_seconds",
+    help:
+      "How long the leader's link may be down before the source's backlog no longer holds what the leader " +
+      "lacks and only a full cross-region resync helps: (source repl_backlog_size - lag bytes) / write rate. " +
+      "No series while the write rate is 0 or unknown.",
+    labelNames: ["namespace", "cluster"],
+    registers: [this.registry],
+  });
+  private readonly promotionDataLoss = new Gauge({
+    name: "redis_dr_promotion_data_loss_bytes",
+    help:
+      "status.promotion.lagAtPromotionBytes: bytes the leader was behind the source when the promotion broke " +
+      "replication (the data-loss window; a lower bound when the source could not be asked). No series " +
+      "before a promotion has broken replication.",
+    labelNames: ["namespace", "cluster"],
+    registers: [this.registry],
+  });
   private readonly podsByCluster = new Map<string, Set<string>>();
   private readonly phaseByCluster = new Map<string, PromotionPhase>();
 
@@ -66,6 +105,23 @@ export class ControllerMetrics {
     }
     this.promotionPhase.set({ namespace, cluster, phase }, 1);
     this.phaseByCluster.set(key, phase);
+  }
+
+  /** The DR pair's figures; each one absent (undefined) has no series. */
+  setDrFigures(namespace: string, cluster: string, figures: DrFigures | undefined): void {
+    const labels = { namespace, cluster };
+    const set = (gauge: Gauge, value: number | undefined) => {
+      if (value === undefined) gauge.remove(labels);
+      else gauge.set(labels, value);
+    };
+    set(this.writeRate, figures?.writeRateBytesPerSecond);
+    set(this.rpo, figures?.rpoSeconds);
+    set(this.backlogHorizon, figures?.backlogHorizonSeconds);
+  }
+
+  setPromotionDataLoss(namespace: string, cluster: string, bytes: number | undefined): void {
+    if (bytes === undefined) this.promotionDataLoss.remove({ namespace, cluster });
+    else this.promotionDataLoss.set({ namespace, cluster }, bytes);
   }
 
   /**
@@ -122,6 +178,8 @@ export class ControllerMetrics {
     for (const pod of this.podsByCluster.get(key) ?? []) this.forgetPod(namespace, cluster, pod);
     this.podsByCluster.delete(key);
     this.setPromotionPhase(namespace, cluster, undefined);
+    this.setDrFigures(namespace, cluster, undefined);
+    this.setPromotionDataLoss(namespace, cluster, undefined);
   }
 
   private forgetPod(namespace: string, cluster: string, pod: string): void {

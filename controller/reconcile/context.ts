@@ -12,6 +12,7 @@ import type { ClusterUsers } from "../redis/users.ts";
 import { AdminPool } from "../replication/context.ts";
 import type { StatusTransaction } from "../status/transaction.ts";
 import type { ClusterIntent } from "./decisions/intent.ts";
+import type { SourceMemory } from "./decisions/rpo.ts";
 
 export type StepResult =
   | { readonly kind: "continue" }
@@ -34,6 +35,13 @@ export interface ReconcileDeps {
   readonly now: () => Date;
   /** How often a healthy cluster is looked at again (status and metrics freshness). */
   readonly resyncMs: number;
+  /**
+   * The previous sighting of each replica cluster's source (`namespace/name`), for its write rate. In memory:
+   * a restart loses one interval of rate, and keeping it in status would write status every pass.
+   */
+  readonly sourceMemory?: Map<string, SourceMemory>;
+  /** --backlog-horizon-threshold: below it, condition BacklogHorizon is False and Event BacklogTooSmall. */
+  readonly backlogHorizonThresholdSeconds?: number;
   /** Standing connections to the replica clusters' sources (absent where no work queue can be woken). */
   readonly sourceWatch?: SourceWatch;
 }

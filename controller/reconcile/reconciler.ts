@@ -15,6 +15,7 @@ export async function reconcileCluster(
   if (cluster === undefined) {
     // Deleted: its StatefulSet and Services go with it (owner references); only the metrics are ours to drop.
     deps.metrics.forgetCluster(namespace, name);
+    deps.sourceMemory?.delete(`${namespace}/${name}`);
     deps.sourceWatch?.watch(`${namespace}/${name}`, undefined);
     return {};
   }

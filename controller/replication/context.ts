@@ -8,6 +8,7 @@ import type { RedisClusterStatus } from "../../schemas/generated/rediscluster.ts
 import type { RedisAdmin, RedisAdminFactory, RedisEndpoint } from "../redis/admin-port.ts";
 import type { ClusterUsers } from "../redis/users.ts";
 import type { ClusterIntent } from "../reconcile/decisions/intent.ts";
+import type { SourceMemory } from "../reconcile/decisions/rpo.ts";
 import type { PodEndpoint } from "../reconcile/decisions/pods.ts";
 import type { StatusTransaction } from "../status/transaction.ts";
 
@@ -66,6 +67,16 @@ export interface ReplicationContext {
   event(type: EventType, reason: string, message: string): Promise<void>;
   now(): Date;
   readonly log: Logger;
+  /**
+   * What the controller remembers about this cluster's source between passes (the previous offset sample
+   * the write rate is computed from), in memory: absent, no rate, RPO or backlog horizon is computed.
+   */
+  readonly sourceMemory?: {
+    get(): SourceMemory | undefined;
+    set(memory: SourceMemory | undefined): void;
+  };
+  /** Below this backlog horizon, condition BacklogHorizon is False with a recommendation (default 300 s). */
+  readonly backlogHorizonThresholdSeconds?: number;
   /** How long one reconcile waits in place for a catch-up or re-attachment before asking to be requeued. */
   readonly waitTimeoutMs: number;
 }

@@ -12,6 +12,16 @@ import type { PodReplicationFigures } from "../reconcile/decisions/replication-s
 import { podReplicationFigures, replicationReport } from "../reconcile/decisions/replication-status.ts";
 import { sentinelManaged } from "../reconcile/decisions/intent.ts";
 import { replicasInSyncCondition } from "../reconcile/decisions/replica-health.ts";
+import type { SourceMemory } from "../reconcile/decisions/rpo.ts";
+import {
+  backlogHorizonCondition,
+  backlogHorizonSeconds,
+  lagSeconds,
+  recommendedBacklogBytes,
+  rememberSample,
+  rpoSeconds,
+  stableRecommendation,
+} from "../reconcile/decisions/rpo.ts";
 import { findCondition, setCondition } from "../status/conditions.ts";
 import type { StatusTransaction } from "../status/transaction.ts";
 import type { ReplicationContext } from "./context.ts";
@@ -22,6 +32,8 @@ export interface ClusterReport {
   readonly pods: readonly ObservedPod[];
   readonly source: SourceObservation | undefined;
   readonly figures: readonly PodReplicationFigures[];
+  /** The DR pair's time figures (undefined for a cluster that does not follow a source). */
+  readonly dr: DrFigures | undefined;
   readonly conditions: readonly ConditionInput[];
   readonly transaction: StatusTransaction;
   /** The designated leader accepts writes (undefined when it could not be asked). */
@@ -51,6 +63,73 @@ function currentPrimaryOf(
   }
   if (leader?.snapshot === undefined) return previous;
   return isPrimary(leader.snapshot) ? leader.name : undefined;
+}
+
+/** Per DR cluster, for the metrics: each absent while it cannot be computed (see rpo.ts). */
+export interface DrFigures {
+  readonly writeRateBytesPerSecond?: number;
+  readonly rpoSeconds?: number;
+  readonly backlogHorizonSeconds?: number;
+}
+
+/** The default of --backlog-horizon-threshold. */
+export const DEFAULT_BACKLOG_HORIZON_THRESHOLD_SECONDS = 300;
+
+/**
+ * The write rate, RPO and backlog horizon from this pass' sighting of the source (or its absence) and what
+ * the controller remembers from earlier ones; the memory to keep for the next pass.
+ */
+export function drFiguresOf(input: {
+  readonly memory: SourceMemory | undefined;
+  readonly source: SourceObservation | undefined;
+  readonly lagBytes: number | undefined;
+  readonly thresholdSeconds: number;
+  readonly now: Date;
+}): {
+  readonly figures: DrFigures;
+  readonly memory: SourceMemory | undefined;
+  readonly backlogBytes?: number;
+} {
+  const { memory, lagBytes, thresholdSeconds, now } = input;
+  const snapshot = input.source?.snapshot;
+  if (snapshot === undefined) {
+    const rpo = rpoSeconds({
+      sourceSeen: false,
+      lagSecondsNow: undefined,
+      lastLagSeconds: memory?.lagSeconds,
+      lastSeenMs: memory?.seenAtMs,
+      nowMs: now.getTime(),
+    });
+    return { figures: rpo === undefined ? {} : { rpoSeconds: rpo }, memory };
+  }
+  const { sample, rate } = rememberSample(memory, {
+    replid: snapshot.replication.masterReplid,
+    offset: snapshot.replication.masterReplOffset,
+    atMs: now.getTime(),
+  });
+  const lagTime = lagSeconds(lagBytes, rate);
+  const backlogBytes = snapshot.replication.replBacklogSize;
+  const horizon = backlogHorizonSeconds(backlogBytes, lagBytes, rate);
+  const recommended =
+    horizon !== undefined && horizon < thresholdSeconds && rate !== undefined
+      ? stableRecommendation(memory?.recommendedBacklogBytes, recommendedBacklogBytes(rate))
+      : undefined;
+  return {
+    figures: {
+      ...(rate === undefined ? {} : { writeRateBytesPerSecond: rate }),
+      ...(lagTime === undefined ? {} : { rpoSeconds: lagTime }),
+      ...(horizon === undefined ? {} : { backlogHorizonSeconds: horizon }),
+    },
+    memory: {
+      sample,
+      rate,
+      lagSeconds: lagTime,
+      seenAtMs: now.getTime(),
+      // Kept while the horizon is unknown (no rate this pass), so the condition's message does not move.
+      recommendedBacklogBytes: horizon === undefined ? memory?.recommendedBacklogBytes : recommended,
+    },
+    ...(backlogBytes === undefined ? {} : { backlogBytes }),
+  };
 }
 
 /** The replica-max-lag Redis applies to min-replicas-to-write (its default; the pods keep it). */
@@ -105,6 +184,27 @@ export async function observeAndReport(
   const problem = source?.failure?.message ?? leader?.error;
   const downSeconds = report.replication?.linkDownSeconds;
   const replicas = replicasInSyncCondition(pods, findCondition(status.conditions, "ReplicasInSync"), now);
+  const followsSource = sourceRef !== undefined && (intent.kind === "replicate" || intent.kind === "demote");
+  const dr = followsSource
+    ? drFiguresOf({
+        memory: ctx.sourceMemory?.get(),
+        source,
+        lagBytes: report.replication?.lagBytes,
+        thresholdSeconds: ctx.backlogHorizonThresholdSeconds ?? DEFAULT_BACKLOG_HORIZON_THRESHOLD_SECONDS,
+        now,
+      })
+    : undefined;
+  if (ctx.sourceMemory !== undefined) ctx.sourceMemory.set(dr?.memory);
+  const backlogCondition =
+    dr === undefined || sourceRef === undefined || ctx.sourceMemory === undefined
+      ? undefined
+      : backlogHorizonCondition({
+          horizonSeconds: dr.figures.backlogHorizonSeconds,
+          thresholdSeconds: ctx.backlogHorizonThresholdSeconds ?? DEFAULT_BACKLOG_HORIZON_THRESHOLD_SECONDS,
+          backlogBytes: dr.backlogBytes,
+          recommendedBytes: dr.memory?.recommendedBacklogBytes,
+          sourceName: sourceRef.clusterName,
+        });
   const conditions = [
     replicaModeCondition(intent, status),
     replicationHealthyCondition(intent, {
@@ -114,6 +214,7 @@ export async function observeAndReport(
       problem,
     }),
     ...(replicas === undefined ? [] : [replicas]),
+    ...(backlogCondition === undefined ? [] : [backlogCondition]),
   ];
   const transaction: StatusTransaction = (s) => {
     const sentinel = sentinelManaged(intent, ctx.sentinelMode, s.promotion?.phase);
@@ -149,6 +250,7 @@ export async function observeAndReport(
     pods,
     source,
     figures,
+    dr: ctx.sourceMemory === undefined ? undefined : dr?.figures,
     conditions,
     transaction,
     leaderWritable: leader?.snapshot === undefined ? undefined : isPrimary(leader.snapshot),

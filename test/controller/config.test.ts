@@ -24,6 +24,18 @@ describe("parseConfig", () => {
     assert.equal(config.leaseDurationSeconds, 15);
     assert.equal(config.renewDeadlineSeconds, 10);
     assert.equal(config.retryPeriodSeconds, 2);
+    assert.equal(config.backlogHorizonThresholdSeconds, 300);
+  });
+
+  it("reads the backlog horizon threshold in seconds and refuses a non-positive one", () => {
+    assert.equal(
+      parseConfig(["--backlog-horizon-threshold", "900s"], {}).backlogHorizonThresholdSeconds,
+      900,
+    );
+    assert.throws(
+      () => parseConfig(["--backlog-horizon-threshold", "0"], {}),
+      /--backlog-horizon-threshold must be a positive number of seconds, got 0/,
+    );
   });
 
   it("reads the leader election timings in seconds, with or without the unit", () => {

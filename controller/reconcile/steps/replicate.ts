@@ -10,6 +10,7 @@ import { CONTINUE } from "../context.ts";
 import { CONFIRM_LEADER_ANNOTATION } from "../decisions/catch-up.ts";
 import { ACCEPT_SOURCE_HISTORY_ANNOTATION } from "../decisions/source-continuity.ts";
 import type { PodEndpoint } from "../decisions/pods.ts";
+import type { SourceMemory } from "../decisions/rpo.ts";
 import { REDIS_PORT, ordinalOf } from "../decisions/pods.ts";
 
 export function podEndpoints(cluster: string, pods: readonly V1Pod[]): PodEndpoint[] {
@@ -57,6 +58,23 @@ export function replicationContext(ctx: ReconcileContext): ReplicationContext {
     now: ctx.deps.now,
     log: ctx.log,
     waitTimeoutMs: 10_000,
+    ...(ctx.deps.sourceMemory === undefined
+      ? {}
+      : { sourceMemory: clusterMemory(ctx.deps.sourceMemory, `${ctx.namespace}/${ctx.name}`) }),
+    backlogHorizonThresholdSeconds: ctx.deps.backlogHorizonThresholdSeconds,
+  };
+}
+
+function clusterMemory(
+  memories: Map<string, SourceMemory>,
+  key: string,
+): NonNullable<ReplicationContext["sourceMemory"]> {
+  return {
+    get: () => memories.get(key),
+    set: (memory) => {
+      if (memory === undefined) memories.delete(key);
+      else memories.set(key, memory);
+    },
   };
 }
 

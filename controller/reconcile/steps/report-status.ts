@@ -10,6 +10,7 @@ import { compose } from "../../status/transaction.ts";
 import type { ReconcileContext, Step, StepResult } from "../context.ts";
 import { CONTINUE } from "../context.ts";
 import { readyCondition } from "../decisions/conditions.ts";
+import { BACKLOG_HORIZON_CONDITION, backlogTooSmallEventDue } from "../decisions/rpo.ts";
 import { replicationContext } from "./replicate.ts";
 
 const isPodReady = (pod: V1Pod): boolean =>
@@ -44,6 +45,16 @@ export const reportStatus: Step = {
     );
     ctx.deps.metrics.setPodFigures(ctx.namespace, ctx.name, report.figures);
     ctx.deps.metrics.setPromotionPhase(ctx.namespace, ctx.name, ctx.status().promotion?.phase);
+    ctx.deps.metrics.setDrFigures(ctx.namespace, ctx.name, report.dr);
+    ctx.deps.metrics.setPromotionDataLoss(
+      ctx.namespace,
+      ctx.name,
+      ctx.status().promotion?.lagAtPromotionBytes,
+    );
+    const backlog = findCondition(ctx.status().conditions, BACKLOG_HORIZON_CONDITION);
+    if (backlogTooSmallEventDue(findCondition(before.conditions, BACKLOG_HORIZON_CONDITION), backlog)) {
+      await ctx.event("Warning", "BacklogTooSmall", backlog?.message ?? "");
+    }
     const sourceIdBefore = before.replication?.sourceReplicationId;
     const sourceIdNow = ctx.status().replication?.sourceReplicationId;
     if (sourceIdBefore !== undefined && sourceIdNow !== undefined && sourceIdBefore !== sourceIdNow) {

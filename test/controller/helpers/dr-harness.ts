@@ -12,6 +12,7 @@ import type { RedisClusterSpec, RedisClusterStatus } from "../../../schemas/gene
 import type { RedisAdminFactory } from "../../../controller/redis/admin-port.ts";
 import { ioredisAdminFactory } from "../../../controller/redis/ioredis-admin.ts";
 import { decideIntent } from "../../../controller/reconcile/decisions/intent.ts";
+import type { SourceMemory } from "../../../controller/reconcile/decisions/rpo.ts";
 import type { PodEndpoint } from "../../../controller/reconcile/decisions/pods.ts";
 import { AdminPool } from "../../../controller/replication/context.ts";
 import type { EventType, ReplicationContext } from "../../../controller/replication/context.ts";
@@ -96,6 +97,13 @@ export class DrHarness {
   /** Where the spec says the source is (a proxy in partition tests). */
   sourceAddress: { host: string; port: number };
   readonly tls: TestCertificates | undefined;
+  /**
+   * Opt-in: keep the controller's memory of the source between passes, as the controller does, so reports
+   * carry the write rate, RPO and backlog horizon and status the BacklogHorizon condition.
+   */
+  trackSource = false;
+  sourceMemory: SourceMemory | undefined;
+  backlogHorizonThresholdSeconds: number | undefined;
 
   constructor(
     readonly prefix: string,
@@ -206,6 +214,17 @@ export class DrHarness {
       now: () => new Date(),
       log: this.log,
       waitTimeoutMs: 10000,
+      ...(this.trackSource
+        ? {
+            sourceMemory: {
+              get: () => this.sourceMemory,
+              set: (memory: SourceMemory | undefined) => {
+                this.sourceMemory = memory;
+              },
+            },
+          }
+        : {}),
+      backlogHorizonThresholdSeconds: this.backlogHorizonThresholdSeconds,
     };
   }
 

@@ -55,6 +55,35 @@ describe("ControllerMetrics", () => {
     ]);
   });
 
+  it("exports the DR pair's write rate, RPO and backlog horizon, and no series for an unknown one", async () => {
+    const metrics = new ControllerMetrics();
+    const dr = async () =>
+      (await metrics.registry.metrics())
+        .split("\n")
+        .filter((line) => /^redis_dr_(source_write_rate|rpo|backlog_horizon|promotion_data_loss)/.test(line));
+    metrics.setDrFigures("prod", "dr", {
+      writeRateBytesPerSecond: 4096,
+      rpoSeconds: 0.5,
+      backlogHorizonSeconds: 255.5,
+    });
+    metrics.setPromotionDataLoss("prod", "dr", 1234);
+    assert.deepEqual(await dr(), [
+      'redis_dr_source_write_rate_bytes_per_second{namespace="prod",cluster="dr"} 4096',
+      'redis_dr_rpo_seconds{namespace="prod",cluster="dr"} 0.5',
+      'redis_dr_backlog_horizon_seconds{namespace="prod",cluster="dr"} 255.5',
+      'redis_dr_promotion_data_loss_bytes{namespace="prod",cluster="dr"} 1234',
+    ]);
+    // The source cannot be asked: only the RPO's bound is known.
+    metrics.setDrFigures("prod", "dr", { rpoSeconds: 30.5 });
+    assert.deepEqual(await dr(), [
+      'redis_dr_rpo_seconds{namespace="prod",cluster="dr"} 30.5',
+      'redis_dr_promotion_data_loss_bytes{namespace="prod",cluster="dr"} 1234',
+    ]);
+    metrics.setDrFigures("prod", "dr", { writeRateBytesPerSecond: 1 });
+    metrics.forgetCluster("prod", "dr");
+    assert.deepEqual(await dr(), []);
+  });
+
   it("forgets a deleted cluster's series", async () => {
     const metrics = new ControllerMetrics();
     metrics.setPodFigures("prod", "dr", [{ pod: "dr-1", linkUp: 1, linkDownSeconds: 0, lagBytes: 0 }]);
