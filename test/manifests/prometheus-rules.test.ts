@@ -47,7 +47,7 @@ function rendered(
   return template.replace(/\{\{\s*([^}]*?)\s*\}\}/g, (_match, expression: string) => {
     const label = /^\$labels\.(\w+)$/.exec(expression);
     if (label?.[1] !== undefined && labels[label[1]] !== undefined) return labels[label[1]] as string;
-    if (expression === "$value | humanize1024") return value;
+    if (expression === "$value | humanize1024" || expression === "$value | humanizeDuration") return value;
     throw new Error(`unexpected template expression in ${alert}.${name}: ${expression}`);
   });
 }
@@ -71,6 +71,8 @@ const lagging = { namespace: "production", cluster: "dr-redis", pod: "dr-redis-0
 const cutOff = { namespace: "production", cluster: "dr-redis", pod: "dr-redis-1" };
 const stalled = { namespace: "default", cluster: "redis-west" };
 const failed = { namespace: "production", cluster: "dr-redis" };
+const behind = { namespace: "production", cluster: "dr-redis" };
+const shortBacklog = { namespace: "production", cluster: "dr-redis" };
 
 /** `up` of a controller pod the service-monitor component scrapes (job from the Service's name label). */
 const controllerUp = (instance: string, values: string) => ({
@@ -177,6 +179,58 @@ const unitTests = {
       alert_rule_test: [controllerDown("1m", false), controllerDown("6m", false), controllerDown("7m", true)],
     },
     {
+      // dr-redis is 90 s behind, reported by both controller replicas; dr-other is exactly at 60 s. Then
+      // dr-redis' source's backlog lasts 2 minutes for 20 minutes; dr-other's exactly the threshold.
+      interval: "1m",
+      input_series: [
+        {
+          series: 'redis_dr_rpo_seconds{namespace="production",cluster="dr-redis",instance="10.0.0.1:8080"}',
+          values: "90x20",
+        },
+        {
+          series: 'redis_dr_rpo_seconds{namespace="production",cluster="dr-redis",instance="10.0.0.2:8080"}',
+          values: "90x20",
+        },
+        { series: 'redis_dr_rpo_seconds{namespace="production",cluster="dr-other"}', values: "60x20" },
+        {
+          series: 'redis_dr_backlog_horizon_seconds{namespace="production",cluster="dr-redis"}',
+          values: "120x20",
+        },
+        {
+          series: 'redis_dr_backlog_horizon_seconds{namespace="production",cluster="dr-other"}',
+          values: "300x20",
+        },
+      ],
+      alert_rule_test: [
+        { eval_time: "4m", alertname: "RedisDRRPOHigh", exp_alerts: [] },
+        {
+          eval_time: "5m",
+          alertname: "RedisDRRPOHigh",
+          exp_alerts: [expectedAlert("RedisDRRPOHigh", "warning", behind, "1m 30s")],
+        },
+        { eval_time: "14m", alertname: "RedisDRBacklogHorizonShort", exp_alerts: [] },
+        {
+          eval_time: "15m",
+          alertname: "RedisDRBacklogHorizonShort",
+          exp_alerts: [expectedAlert("RedisDRBacklogHorizonShort", "warning", shortBacklog, "2m 0s")],
+        },
+      ],
+    },
+    {
+      // RPO over 60 s that comes back under it before 5 minutes: no alert. No series at all: no alert.
+      interval: "1m",
+      input_series: [
+        {
+          series: 'redis_dr_rpo_seconds{namespace="production",cluster="dr-redis"}',
+          values: "90 90 90 90 10 90 90 90 90",
+        },
+      ],
+      alert_rule_test: [
+        { eval_time: "8m", alertname: "RedisDRRPOHigh", exp_alerts: [] },
+        { eval_time: "8m", alertname: "RedisDRBacklogHorizonShort", exp_alerts: [] },
+      ],
+    },
+    {
       // One of the two is down for good; the other carries on (and takes over the Lease).
       interval: "1m",
       input_series: [
@@ -196,12 +250,14 @@ const unitTests = {
 };
 
 describe("Prometheus alerting rules", () => {
-  it("has the reference's alerts and the promotion alerts", () => {
+  it("has the reference's alerts, the RPO and backlog alerts and the promotion alerts", () => {
     assert.deepEqual(
       alertRules.map((rule) => rule.alert),
       [
         "RedisReplicationLagHigh",
         "RedisReplicationDown",
+        "RedisDRRPOHigh",
+        "RedisDRBacklogHorizonShort",
         "RedisPromotionStalled",
         "RedisPromotionFailed",
         "RedisDRControllerDown",
@@ -228,7 +284,7 @@ describe("Prometheus alerting rules", () => {
       const file = path.join(directory, "rules.yaml");
       writeFileSync(file, stringify({ groups }));
       const output = execFileSync("promtool", ["check", "rules", file], { encoding: "utf8" });
-      assert.match(output, /SUCCESS: 5 rules found/);
+      assert.match(output, /SUCCESS: 7 rules found/);
     });
   });
 
