@@ -14,6 +14,8 @@ import { sentinelManaged } from "../reconcile/decisions/intent.ts";
 import { replicasInSyncCondition } from "../reconcile/decisions/replica-health.ts";
 import type { SourceMemory } from "../reconcile/decisions/rpo.ts";
 import {
+  BACKLOG_HORIZON_CONDITION,
+  BACKLOG_HORIZON_NOT_REPLICATING,
   backlogHorizonCondition,
   backlogHorizonSeconds,
   lagSeconds,
@@ -132,6 +134,32 @@ export function drFiguresOf(input: {
   };
 }
 
+/**
+ * BacklogHorizon from this pass' figures; NotReplicating once the cluster follows no source, but only where
+ * the condition was set (a cluster that never replicated gets none); unchanged while the horizon is unknown.
+ */
+function backlogConditionOf(
+  ctx: ReplicationContext,
+  followsSource: boolean,
+  dr: ReturnType<typeof drFiguresOf> | undefined,
+  status: RedisClusterStatus,
+): ConditionInput | undefined {
+  if (!followsSource) {
+    const had = findCondition(status.conditions, BACKLOG_HORIZON_CONDITION) !== undefined;
+    return had ? BACKLOG_HORIZON_NOT_REPLICATING : undefined;
+  }
+  const source =
+    ctx.intent.kind === "replicate" || ctx.intent.kind === "demote" ? ctx.intent.source : undefined;
+  if (dr === undefined || source === undefined || ctx.sourceMemory === undefined) return undefined;
+  return backlogHorizonCondition({
+    horizonSeconds: dr.figures.backlogHorizonSeconds,
+    thresholdSeconds: ctx.backlogHorizonThresholdSeconds ?? DEFAULT_BACKLOG_HORIZON_THRESHOLD_SECONDS,
+    backlogBytes: dr.backlogBytes,
+    recommendedBytes: dr.memory?.recommendedBacklogBytes,
+    sourceName: source.clusterName,
+  });
+}
+
 /** The replica-max-lag Redis applies to min-replicas-to-write (its default; the pods keep it). */
 export const MIN_REPLICAS_MAX_LAG_SECONDS = 10;
 
@@ -195,16 +223,7 @@ export async function observeAndReport(
       })
     : undefined;
   if (ctx.sourceMemory !== undefined) ctx.sourceMemory.set(dr?.memory);
-  const backlogCondition =
-    dr === undefined || sourceRef === undefined || ctx.sourceMemory === undefined
-      ? undefined
-      : backlogHorizonCondition({
-          horizonSeconds: dr.figures.backlogHorizonSeconds,
-          thresholdSeconds: ctx.backlogHorizonThresholdSeconds ?? DEFAULT_BACKLOG_HORIZON_THRESHOLD_SECONDS,
-          backlogBytes: dr.backlogBytes,
-          recommendedBytes: dr.memory?.recommendedBacklogBytes,
-          sourceName: sourceRef.clusterName,
-        });
+  const backlogCondition = backlogConditionOf(ctx, followsSource, dr, status);
   const conditions = [
     replicaModeCondition(intent, status),
     replicationHealthyCondition(intent, {

@@ -158,6 +158,14 @@ export function backlogHorizonCondition(input: {
   };
 }
 
+/** BacklogHorizon once the cluster follows no source (promoted): what it said about the source is moot. */
+export const BACKLOG_HORIZON_NOT_REPLICATING: ConditionInput = {
+  type: BACKLOG_HORIZON_CONDITION,
+  status: "True",
+  reason: "NotReplicating",
+  message: "The cluster does not replicate from a source",
+};
+
 /**
  * The Warning Event BacklogTooSmall is due when the condition becomes False or its recommendation changes
  * (its message): once per change, not every pass.

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ControllerMetrics } from "../../../controller/metrics/metrics.ts";
-import { recommendedBacklogBytes } from "../../../controller/reconcile/decisions/rpo.ts";
+import { MIB, recommendedBacklogBytes } from "../../../controller/reconcile/decisions/rpo.ts";
 import { DrHarness, infoField, startWriteLoad } from "../helpers/dr-harness.ts";
 import { TcpProxy } from "../helpers/tcp-proxy.ts";
 
@@ -92,7 +92,12 @@ describe("RPO and backlog horizon metrics", () => {
       const condition = h.condition("BacklogHorizon");
       assert.equal(condition?.status, "False");
       assert.equal(condition?.reason, "BacklogTooSmall");
-      const recommended = recommendedBacklogBytes(rate);
+      // An hour of writes at the rate seen, rounded up to a MiB; a recommendation made a pass earlier is kept
+      // while the rate's noise moves it by 25 % or less.
+      const recommended = Number(/CONFIG SET repl-backlog-size (\d+) /.exec(condition?.message ?? "")?.[1]);
+      assert.equal(recommended % MIB, 0);
+      const now = recommendedBacklogBytes(rate);
+      assert.ok(Math.abs(recommended - now) <= recommended * 0.25, `${recommended} vs ${now}`);
       assert.ok(
         condition?.message.endsWith(
           `on the source run CONFIG SET repl-backlog-size ${recommended} (and set it in its configuration file)`,
@@ -136,5 +141,22 @@ describe("RPO and backlog horizon metrics", () => {
     assert.ok(rpo >= lastRpo + (from - lastSeen) / 1000, `${rpo} < ${lastRpo} + ${(from - lastSeen) / 1000}`);
     assert.ok(rpo <= lastRpo + (to - lastSeen) / 1000, `${rpo} > ${lastRpo} + ${(to - lastSeen) / 1000}`);
     wan.heal();
+  });
+
+  it("once promoted, the cluster has no DR series but its data-loss window, and BacklogHorizon is moot", async () => {
+    h.spec = h.replicaSpec(true, "direct");
+    await h.reconcileUntil("promoted", () => h.status.promotion?.phase === "Completed", 40);
+    const report = await h.report();
+    h.status = report.transaction(h.status);
+    metrics.setDrFigures("prod", "dr", report.dr);
+    const lost = h.status.promotion?.lagAtPromotionBytes;
+    assert.equal(typeof lost, "number");
+    metrics.setPromotionDataLoss("prod", "dr", lost);
+    assert.deepEqual(await drSeries(metrics), { redis_dr_promotion_data_loss_bytes: lost });
+    const condition = h.condition("BacklogHorizon");
+    assert.deepEqual(
+      [condition?.status, condition?.reason, condition?.message],
+      ["True", "NotReplicating", "The cluster does not replicate from a source"],
+    );
   });
 });
