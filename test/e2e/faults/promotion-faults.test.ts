@@ -104,8 +104,14 @@ async function cutControllerFromPods(): Promise<void> {
   ]);
 }
 
+/**
+ * Writes to the source and waits until every DR pod has them: the keys a promotion must keep are the ones
+ * the DR side acknowledged (what the source had beyond them is the data-loss window status reports).
+ */
 const sourceWrites = async (prefix: string, count = 200) => {
-  replicated = [...replicated, ...(await writeKeys(source.host, 6379, SOURCE_PASSWORD, prefix, count))];
+  const keys = await writeKeys(source.host, 6379, SOURCE_PASSWORD, prefix, count);
+  await everyPodHolds(region.view(NS), pods, CLUSTER_PASSWORD, keys, 60_000);
+  replicated = [...replicated, ...keys];
 };
 
 describe("faults around a promotion, Redis side", () => {
