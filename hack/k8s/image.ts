@@ -20,8 +20,11 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { join, relative } from "node:path";
-import { REPO_ROOT } from "../sandbox/sandbox.ts";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+// Not imported from hack/sandbox/sandbox.ts, which starts the programs from here (no import cycle).
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
 const SOURCES = ["schemas", "webhook", "controller"];
 
@@ -82,4 +85,15 @@ export function productImageDir(): string {
   rmSync(dir, { recursive: true, force: true });
   renameSync(work, dir);
   return dir;
+}
+
+/**
+ * How the image starts one of its programs (the Dockerfile's `ENV NODE_ENV=production` and `node <main.js>`):
+ * the compiled entry point, and the environment to add.
+ */
+export function shippedProgram(program: "webhook" | "controller"): {
+  readonly main: string;
+  readonly env: Readonly<Record<string, string>>;
+} {
+  return { main: join(productImageDir(), program, "main.js"), env: { NODE_ENV: "production" } };
 }

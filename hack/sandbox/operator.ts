@@ -9,8 +9,10 @@ import type { Logger } from "pino";
 
 export interface OperatorProcessOptions {
   name: string;
-  /** Arguments after `node --import tsx`, e.g. ["webhook/main.ts", "--port", "9443"]. */
+  /** Arguments after `node` and `nodeArgs`, e.g. ["webhook/main.ts", "--port", "9443"]. */
   args: string[];
+  /** Node's own options before `args` (default `["--import", "tsx"]`: run the TypeScript sources). */
+  nodeArgs?: string[];
   cwd: string;
   env: Record<string, string>;
   hostsFile: string | undefined;
@@ -35,7 +37,7 @@ export class OperatorProcess {
   start(): void {
     if (this.running) return;
     const { hostsFile } = this.options;
-    const node = [process.execPath, "--import", "tsx", ...this.options.args];
+    const node = [process.execPath, ...(this.options.nodeArgs ?? ["--import", "tsx"]), ...this.options.args];
     const argv = hostsFile
       ? [
           "--pdeathsig",

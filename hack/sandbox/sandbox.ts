@@ -31,6 +31,7 @@ import { checkHost, prepareRuntimeFiles } from "./kubelet/runtime.ts";
 import { addressPlan, IpPool } from "./network/addresses.ts";
 import { lbIngressIp, ServiceNetwork } from "./network/services.ts";
 import { OperatorProcess } from "./operator.ts";
+import { shippedProgram } from "../k8s/image.ts";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -71,6 +72,11 @@ export interface SandboxOptions {
   controllerArgs?: string[];
   /** Extra environment for the operator processes. */
   operatorEnv?: Record<string, string>;
+  /**
+   * How the webhook and the controller run: `tsx` (default) runs the TypeScript sources; `shipped` runs them
+   * as the image does, compiled by tsc (hack/k8s/image.ts) under plain `node` with NODE_ENV=production.
+   */
+  operatorForm?: "tsx" | "shipped";
   /** Port of the API server (default: a free port). */
   apiPort?: number;
   /** Cap of probe periods in seconds (default 1), to keep tests quick. */
@@ -277,6 +283,18 @@ export class Sandbox {
     };
   }
 
+  /** The node options, entry point and extra environment of one of the operator's programs. */
+  private program(name: "webhook" | "controller"): {
+    nodeArgs: string[];
+    main: string;
+    env: Record<string, string>;
+  } {
+    if (this.options.operatorForm !== "shipped")
+      return { nodeArgs: ["--import", "tsx"], main: `${name}/main.ts`, env: {} };
+    const { main, env } = shippedProgram(name);
+    return { nodeArgs: [], main, env: { ...env } };
+  }
+
   /** Starts webhook/main.ts with a certificate for its Service, and waits until it is ready. */
   async startWebhook(): Promise<OperatorProcess> {
     if (!existsSync(join(REPO_ROOT, "webhook/main.ts")))
@@ -294,14 +312,16 @@ export class Sandbox {
     const failure = (why: string) => new Error(`${why}; its log (${log}) ends with:\n${tail(log, 20)}`);
     // A port freePort() found free can be taken before the webhook binds it (by the ephemeral port of some
     // loopback connection): the webhook then exits with EADDRINUSE, and is started again on other ports.
+    const program = this.program("webhook");
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
       const healthPort = await freePort();
       this.webhookAddress = { host: "127.0.0.1", port };
       const webhook = new OperatorProcess({
         name: "webhook",
+        nodeArgs: program.nodeArgs,
         args: [
-          "webhook/main.ts",
+          program.main,
           "--cert-dir",
           certDir,
           "--port",
@@ -314,7 +334,7 @@ export class Sandbox {
           "127.0.0.1",
         ],
         cwd: REPO_ROOT,
-        env: this.operatorEnv(),
+        env: { ...this.operatorEnv(), ...program.env },
         hostsFile: this.operatorHosts,
         logFile: log,
         logger: this.logger,
@@ -388,10 +408,12 @@ export class Sandbox {
     mkdirSync(join(this.dir, "logs"), { recursive: true });
     const metricsPort = await freePort();
     if (podName === "redis-dr-controller-0") this.controllerMetricsPort = metricsPort;
+    const program = this.program("controller");
     return new OperatorProcess({
       name: podName,
+      nodeArgs: program.nodeArgs,
       args: [
-        "controller/main.ts",
+        program.main,
         "--metrics-port",
         String(metricsPort),
         // See startWebhook: 127.0.0.1 avoids colliding with ephemeral ports on the other loopback addresses.
@@ -400,7 +422,7 @@ export class Sandbox {
         ...(this.options.controllerArgs ?? []),
       ],
       cwd: REPO_ROOT,
-      env: { ...this.operatorEnv(), POD_NAME: podName },
+      env: { ...this.operatorEnv(), ...program.env, POD_NAME: podName },
       hostsFile: this.operatorHosts,
       logFile: join(this.dir, "logs", logName),
       logger: this.logger,

@@ -15,6 +15,7 @@
  *   webhook / controller  start webhook/main.ts (and install the webhook configurations with the
  *                         sandbox CA as caBundle) / controller/main.ts as child processes.
  *   operatorEnv           extra environment for those processes. logger: a pino logger (default silent).
+ *   operatorForm          "tsx" (default: the sources) or "shipped" (compiled as the image, plain node).
  *   crdFiles              CRDs to install (default manifests/crd/*.yaml). probePeriodCapSeconds (default 1).
  *   name                  the region's name (node name, kubeconfig context).
  *
