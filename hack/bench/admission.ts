@@ -3,13 +3,20 @@
  * the ceiling — a bare Node HTTPS server answering a fixed AdmissionReview — measured side by side in one run.
  *
  *   npm run bench:admission [-- --quick] [--duration SECONDS] [--reps N] [--json PATH]
+ *                           [--concurrency 16,64] [--scenarios ceiling,validate-update] [--profile DIR]
+ *
+ * The webhook runs as the image ships it: compiled by tsc (hack/k8s/image.ts), plain `node`,
+ * NODE_ENV=production; so does the ceiling (transpiled to JavaScript here). One more row, the same webhook
+ * under tsx (`validate-update-tsx`, concurrency 64 only), says what running the sources would cost.
+ * `--profile DIR` runs the shipped webhook under `node --cpu-prof` and leaves its .cpuprofile in DIR.
  *
  * Scenarios (each server is its own process; autocannon drives them from this one):
- *   ceiling           bare HTTPS server, parses the review and answers "allowed"
- *   validate-update   a RedisCluster UPDATE that changes no Secret reference: schema + rules, no API call
- *   mutate-create     a CREATE that needs defaults: the JSONPatch is computed and returned
- *   validate-create   a CREATE naming two Secrets: two SubjectAccessReviews and two Secret `get`s against the
- *                     sandbox API server
+ *   ceiling             bare HTTPS server, parses the review and answers "allowed"
+ *   validate-update     a RedisCluster UPDATE that changes no Secret reference: schema + rules, no API call
+ *   mutate-create       a CREATE that needs defaults: the JSONPatch is computed and returned
+ *   validate-create     a CREATE naming two Secrets: two SubjectAccessReviews and two Secret `get`s against
+ *                       the sandbox API server
+ *   validate-update-tsx validate-update against the webhook run under tsx
  * and, once, the hostile review of issue 16 (32k resources.limits entries that are neither integer nor string,
  * 437 KB) one at a time:
  * its latency and the size of the answer.
@@ -18,7 +25,7 @@
  * figure is the median over the repetitions, scenarios interleaved so drift on this shared machine hits all.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,6 +33,8 @@ import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import { build as buildHistogram } from "hdr-histogram-js";
 import { CoreV1Api } from "@kubernetes/client-node";
+import ts from "typescript";
+import { shippedProgram } from "../k8s/image.ts";
 import { createCa, freePort, issueServingCertificate, startSandbox, waitFor } from "../sandbox/testing.ts";
 import { machineDescription, median, printTable, round, writeJson } from "./lib/stats.ts";
 import { createNamespaceWithPasswords } from "./lib/kube.ts";
@@ -36,22 +45,29 @@ const { values } = parseArgs({
     duration: { type: "string" },
     reps: { type: "string" },
     json: { type: "string", default: "hack/bench/results/admission.json" },
+    concurrency: { type: "string" },
+    scenarios: { type: "string" },
+    profile: { type: "string" },
   },
 });
 const QUICK = values.quick ?? false;
 const DURATION_S = Number(values.duration ?? (QUICK ? 1 : 4));
 const REPS = Number(values.reps ?? (QUICK ? 1 : 3));
-const CONCURRENCY = [1, 16, 64] as const;
+const CONCURRENCY = (values.concurrency ?? "1,16,64").split(",").map(Number);
 const NAMESPACE = "bench";
 const REPO = new URL("../../", import.meta.url).pathname;
 
+type Server = "ceiling" | "webhook" | "webhook-tsx";
+
 interface Scenario {
   readonly name: string;
-  readonly server: "ceiling" | "webhook";
+  readonly server: Server;
   readonly path: string;
   readonly body: string;
   /** What the response must say, checked once before measuring so errors are never benchmarked. */
   readonly expect: (response: { allowed?: boolean; patch?: string }) => boolean;
+  /** Measured at this concurrency only (default: every one). */
+  readonly onlyAt?: number;
 }
 
 const cluster = (spec: Record<string, unknown>) => ({
@@ -104,7 +120,7 @@ function review(operation: "CREATE" | "UPDATE", object: unknown, oldObject?: unk
 }
 
 const validateUpdate = review("UPDATE", cluster({ ...SPEC, instances: 5 }), cluster(SPEC));
-const SCENARIOS: readonly Scenario[] = [
+const ALL_SCENARIOS: readonly Scenario[] = [
   { name: "ceiling", server: "ceiling", path: "/", body: validateUpdate, expect: (r) => r.allowed === true },
   {
     name: "validate-update",
@@ -134,14 +150,38 @@ const SCENARIOS: readonly Scenario[] = [
     body: review("CREATE", cluster(SPEC)),
     expect: (r) => r.allowed === true,
   },
+  {
+    name: "validate-update-tsx",
+    server: "webhook-tsx",
+    path: "/validate-redis-io-v1-rediscluster",
+    body: validateUpdate,
+    expect: (r) => r.allowed === true,
+    onlyAt: 64,
+  },
 ];
+const SCENARIOS = ALL_SCENARIOS.filter(
+  (s) => values.scenarios === undefined || values.scenarios.split(",").includes(s.name),
+);
+const SERVERS = [...new Set(SCENARIOS.map((s) => s.server))];
 
 function startProcess(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, ["--import", "tsx", ...args], {
-    cwd: REPO,
-    env: { ...process.env, ...env },
-    stdio: "ignore",
+  return spawn(process.execPath, args, { cwd: REPO, env: { ...process.env, ...env }, stdio: "ignore" });
+}
+
+/** The ceiling as plain JavaScript (it imports node: modules only), so it runs as the webhook does. */
+function transpiledCeiling(dir: string): string {
+  const source = readFileSync(join(REPO, "hack/bench/ceiling-server.ts"), "utf8");
+  const { outputText } = ts.transpileModule(source, {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
   });
+  const file = join(dir, "ceiling-server.mjs");
+  writeFileSync(file, outputText);
+  return file;
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once("exit", () => resolve()));
 }
 
 function rssMiB(pid: number | undefined): number {
@@ -268,35 +308,51 @@ async function main(): Promise<void> {
       "prod-auth": "bench-password",
     });
 
-    const [webhookPort, healthPort, ceilingPort] = [await freePort(), await freePort(), await freePort()];
-    const webhook = startProcess(
-      [
-        "webhook/main.ts",
-        "--cert-dir",
-        certDir,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        String(webhookPort),
-        "--health-port",
-        String(healthPort),
-      ],
-      { KUBECONFIG: sandbox.kubeconfigPath },
-    );
-    const ceiling = startProcess(
-      ["hack/bench/ceiling-server.ts", "--cert-dir", certDir, "--port", String(ceilingPort)],
-      {},
-    );
-    children.push(webhook, ceiling);
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${healthPort}/readyz`)).ok, {
-      what: "webhook ready",
-    });
-    await waitFor(() => post(ceilingPort, "/", validateUpdate, ca.certPem).then((r) => r.status === 200), {
-      what: "ceiling ready",
-    });
-
-    const portOf = (s: Scenario) => (s.server === "ceiling" ? ceilingPort : webhookPort);
-    const pidOf = (s: Scenario) => (s.server === "ceiling" ? ceiling.pid : webhook.pid);
+    const webhookArgs = (port: number, healthPort: number) => [
+      "--cert-dir",
+      certDir,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--health-port",
+      String(healthPort),
+    ];
+    const ports = new Map<Server, number>();
+    const processes = new Map<Server, ChildProcess>();
+    for (const server of SERVERS) {
+      const [port, healthPort] = [await freePort(), await freePort()];
+      ports.set(server, port);
+      let child: ChildProcess;
+      if (server === "ceiling") {
+        child = startProcess([transpiledCeiling(dir), "--cert-dir", certDir, "--port", String(port)], {});
+      } else if (server === "webhook") {
+        const { main, env } = shippedProgram("webhook");
+        const profile = values.profile ? ["--cpu-prof", "--cpu-prof-dir", values.profile] : [];
+        child = startProcess([...profile, main, ...webhookArgs(port, healthPort)], {
+          ...env,
+          KUBECONFIG: sandbox.kubeconfigPath,
+        });
+      } else {
+        child = startProcess(["--import", "tsx", "webhook/main.ts", ...webhookArgs(port, healthPort)], {
+          KUBECONFIG: sandbox.kubeconfigPath,
+        });
+      }
+      processes.set(server, child);
+      children.push(child);
+      if (server === "ceiling") {
+        await waitFor(() => post(port, "/", validateUpdate, ca.certPem).then((r) => r.status === 200), {
+          what: "ceiling ready",
+        });
+      } else {
+        await waitFor(async () => (await fetch(`http://127.0.0.1:${healthPort}/readyz`)).ok, {
+          what: `${server} ready`,
+        });
+      }
+    }
+    // Idle: ready, one request of each scenario served (below), no load yet.
+    const portOf = (s: Scenario) => ports.get(s.server) ?? 0;
+    const pidOf = (server: Server) => processes.get(server)?.pid;
     for (const scenario of SCENARIOS) {
       const { status, json } = await post(portOf(scenario), scenario.path, scenario.body, ca.certPem);
       const response = (json as { response?: { allowed?: boolean; patch?: string } }).response ?? {};
@@ -307,28 +363,33 @@ async function main(): Promise<void> {
       }
     }
 
+    const idleRss = new Map(SERVERS.map((server) => [server, rssMiB(pidOf(server))]));
     const runs = new Map<string, Measurement[]>();
-    const rss = new Map<string, number>();
+    const rss = new Map<Server, number>();
     for (let rep = 0; rep < REPS; rep++) {
       for (const connections of CONCURRENCY) {
         // Rotate the order each repetition so no scenario always runs first (warm-up, drift).
-        const order = SCENARIOS.map((_, i) => SCENARIOS[(i + rep) % SCENARIOS.length] as Scenario);
+        const here = SCENARIOS.filter((s) => (s.onlyAt ?? connections) === connections);
+        const order = here.map((_, i) => here[(i + rep) % here.length] as Scenario);
         for (const scenario of order) {
           const m = await measure(portOf(scenario), scenario, connections);
           const key = `${scenario.name}@${connections}`;
           runs.set(key, [...(runs.get(key) ?? []), m]);
-          rss.set(scenario.server, Math.max(rss.get(scenario.server) ?? 0, rssMiB(pidOf(scenario))));
+          const server = scenario.server;
+          rss.set(server, Math.max(rss.get(server) ?? 0, rssMiB(pidOf(server))));
         }
       }
     }
 
     const rows = [];
+    const figures = [];
     for (const connections of CONCURRENCY) {
       const ceilingRuns = runs.get(`ceiling@${connections}`) ?? [];
       const ceilingRps = median(ceilingRuns.map((m) => m.rps));
       const ceilingP50 = median(ceilingRuns.map((m) => m.p50));
       for (const scenario of SCENARIOS) {
         const ms = runs.get(`${scenario.name}@${connections}`) ?? [];
+        if (ms.length === 0) continue;
         const rps = median(ms.map((m) => m.rps));
         const p50 = median(ms.map((m) => m.p50));
         rows.push({
@@ -342,28 +403,53 @@ async function main(): Promise<void> {
           "p50 vs ceiling": round(p50 / ceilingP50, 2),
           errors: ms.reduce((sum, m) => sum + m.errors, 0),
         });
+        figures.push({
+          scenario: scenario.name,
+          concurrency: connections,
+          reqPerSec: round(rps, 1),
+          p50Ms: round(p50, 3),
+          p99Ms: round(median(ms.map((m) => m.p99)), 3),
+          p999Ms: round(median(ms.map((m) => m.p999)), 3),
+          ratioToCeiling: round(rps / ceilingRps, 3),
+          p50RatioToCeiling: round(p50 / ceilingP50, 2),
+          errors: ms.reduce((sum, m) => sum + m.errors, 0),
+        });
       }
     }
-    const hostile = await measureHostile(webhookPort, ca.certPem);
+    const webhookPort = ports.get("webhook");
+    // Not while profiling: the profile is of the load above.
+    const hostile =
+      webhookPort === undefined || values.profile !== undefined
+        ? undefined
+        : await measureHostile(webhookPort, ca.certPem);
+    const rssOf = Object.fromEntries(
+      SERVERS.map((server) => [server, { idle: idleRss.get(server), underLoad: rss.get(server) }]),
+    );
 
     console.log(`\nAdmission over TLS with keep-alive, ${REPS} repetition(s) × ${DURATION_S}s, medians:`);
     printTable(rows);
-    console.log(`RSS (max seen): webhook ${rss.get("webhook")} MiB, ceiling ${rss.get("ceiling")} MiB`);
-    console.log(
-      `Hostile review (${hostile.requestBytes} bytes, ${HOSTILE_ENTRIES} invalid entries), ${hostile.samples} ` +
-        `sequential requests: median ${round(hostile.medianMs, 1)} ms, max ${round(hostile.maxMs, 1)} ms, ` +
-        `answer ${hostile.answerBytes} bytes`,
-    );
+    console.log("RSS MiB (idle: ready, before the load; under load: the most seen after a measurement):");
+    printTable(SERVERS.map((server) => ({ process: server, ...rssOf[server] })));
+    if (hostile) {
+      console.log(
+        `Hostile review (${hostile.requestBytes} bytes, ${HOSTILE_ENTRIES} invalid entries), ` +
+          `${hostile.samples} sequential requests: median ${round(hostile.medianMs, 1)} ms, ` +
+          `max ${round(hostile.maxMs, 1)} ms, answer ${hostile.answerBytes} bytes`,
+      );
+    }
     writeJson(values.json ?? "hack/bench/results/admission.json", {
       machine: await machineDescription(),
       durationSeconds: DURATION_S,
       repetitions: REPS,
-      rows,
-      rssMiB: Object.fromEntries(rss),
-      hostile,
+      form: "webhook and ceiling compiled to JavaScript, plain node, NODE_ENV=production",
+      rows: figures,
+      rssMiB: rssOf,
+      hostile: hostile ?? null,
     });
   } finally {
     for (const child of children) child.kill("SIGTERM");
+    // The webhook writes its CPU profile as it exits.
+    await Promise.all(children.map(exited));
     await sandbox.stop();
     rmSync(dir, { recursive: true, force: true });
   }

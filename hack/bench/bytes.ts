@@ -225,7 +225,7 @@ async function main(): Promise<void> {
   const began = performance.now();
   const results: RunResult[] = [];
   try {
-    sb = await startSandbox({ range: RANGE, controller: true });
+    sb = await startSandbox({ range: RANGE, controller: true, operatorForm: "shipped" });
     const bench = new Bench(sb, source, proxy);
     await bench.setUp();
     for (let rep = 0; rep < REPS; rep++) {

@@ -3,6 +3,7 @@
  * a fixed "allowed" review with the request's uid. Nothing a real webhook could do faster on this machine with
  * Node: no routing, no validation, no logging, no metrics.
  *   node --import tsx hack/bench/ceiling-server.ts --cert-dir DIR --port PORT
+ * (the admission benchmark transpiles it to JavaScript and runs it with plain node, as the webhook runs)
  */
 import { readFileSync } from "node:fs";
 import { createServer } from "node:https";

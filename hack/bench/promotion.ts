@@ -299,7 +299,7 @@ async function main(): Promise<void> {
   let sb: TestSandbox | undefined;
   const started = performance.now();
   try {
-    sb = await startSandbox({ range: RANGE, webhook: true, controller: true });
+    sb = await startSandbox({ range: RANGE, webhook: true, controller: true, operatorForm: "shipped" });
     const bench = new Bench(sb, source);
     await bench.setUp();
     const results: RunResult[] = [];

@@ -30,6 +30,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { startSandbox, type TestSandbox } from "../sandbox/testing.ts";
+import { shippedProgram } from "../k8s/image.ts";
 import { cpuSeconds, loadAverage1m, rssMiB } from "./lib/proc.ts";
 import { poll, sleep } from "./lib/redis.ts";
 import { machineDescription, printTable, round, writeJson } from "./lib/stats.ts";
@@ -64,6 +65,10 @@ interface Measurement {
   readonly apiServerCpuPercent: number;
   readonly rssMiB: number;
   readonly requestsPerMin: number;
+  /** GET, LIST and WATCH requests. */
+  readonly readsPerMin: number;
+  /** POST, PUT, PATCH and DELETE requests (status writes included). */
+  readonly writesPerMin: number;
   readonly reconcilesPerMin: number;
   readonly tlsConnectionsPerMin: number;
   readonly requestsByKind: Record<string, number>;
@@ -140,9 +145,7 @@ class ControllerProcess {
         "KILL",
         "--",
         process.execPath,
-        "--import",
-        "tsx",
-        "controller/main.ts",
+        shippedProgram("controller").main,
         "--namespace",
         NS,
         "--metrics-port",
@@ -152,7 +155,13 @@ class ControllerProcess {
       ],
       {
         cwd: REPO,
-        env: { ...process.env, KUBECONFIG: this.sb.kubeconfigPath, POD_NAMESPACE: NS, LOG_LEVEL: "warn" },
+        env: {
+          ...process.env,
+          ...shippedProgram("controller").env,
+          KUBECONFIG: this.sb.kubeconfigPath,
+          POD_NAMESPACE: NS,
+          LOG_LEVEL: "warn",
+        },
         stdio: ["ignore", log, log],
       },
     );
@@ -296,6 +305,8 @@ class Bench {
       apiServerCpuPercent: round(((apiCpu.user + apiCpu.system) / 1e6 / seconds) * 100, 1),
       rssMiB: round(rssMiB(pid), 1),
       requestsPerMin: perMin(total),
+      readsPerMin: perMin(countOf(byKind, /^(GET|LIST|WATCH)\b/)),
+      writesPerMin: perMin(countOf(byKind, /^(POST|PUT|PATCH|DELETE)\b/)),
       // Every reconcile starts with a GET of its RedisCluster.
       reconcilesPerMin: perMin(byKind["GET redisclusters"] ?? 0),
       tlsConnectionsPerMin: perMin(connections),
@@ -306,6 +317,9 @@ class Bench {
     };
   }
 }
+
+const countOf = (byKind: Record<string, number>, verb: RegExp) =>
+  Object.entries(byKind).reduce((sum, [kind, count]) => (verb.test(kind) ? sum + count : sum), 0);
 
 const ratio = (a: number | undefined, b: number | undefined) =>
   a === undefined || b === undefined || b === 0 ? "" : `${round(a / b, 1)}x`;
@@ -352,6 +366,8 @@ async function main(): Promise<void> {
       "API server CPU %": m.apiServerCpuPercent,
       "RSS MiB": m.rssMiB,
       "API req/min": m.requestsPerMin,
+      "reads/min": m.readsPerMin,
+      "writes/min": m.writesPerMin,
       "reconciles/min": m.reconcilesPerMin,
       "TLS conns/min": m.tlsConnectionsPerMin,
       "failed reconciles": `${m.failedReconciles} (${m.failedOnConnectionReset} ECONNRESET)`,
@@ -393,6 +409,21 @@ async function main(): Promise<void> {
     windowSeconds: WINDOW_S,
     podSizes: POD_SIZES,
     settleSeconds: SETTLE_MS / 1000,
+    form: "controller compiled to JavaScript, plain node, NODE_ENV=production",
+    figures: results.map((m) => ({
+      pods: m.pods,
+      n: m.clusters,
+      apiRequestsPerMin: m.requestsPerMin,
+      apiReadsPerMin: m.readsPerMin,
+      apiWritesPerMin: m.writesPerMin,
+      rssMiB: m.rssMiB,
+      cpuPercent: m.cpuPercent,
+      apiServerCpuPercent: m.apiServerCpuPercent,
+      reconcilesPerMin: m.reconcilesPerMin,
+      restartToAllSeconds: m.allReconciledS,
+      firstToAllSeconds: round(m.allReconciledS - m.firstReconciledS, 2),
+      failedReconciles: m.failedReconciles,
+    })),
     rows,
     growth,
     measurements: results,
