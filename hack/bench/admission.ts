@@ -4,11 +4,14 @@
  *
  *   npm run bench:admission [-- --quick] [--duration SECONDS] [--reps N] [--json PATH]
  *                           [--concurrency 16,64] [--scenarios ceiling,validate-update] [--profile DIR]
+ *                           [--baseline GIT-REV]
  *
  * The webhook runs as the image ships it: compiled by tsc (hack/k8s/image.ts), plain `node`,
  * NODE_ENV=production; so does the ceiling (transpiled to JavaScript here). One more row, the same webhook
  * under tsx (`validate-update-tsx`, concurrency 64 only), says what running the sources would cost.
  * `--profile DIR` runs the shipped webhook under `node --cpu-prof` and leaves its .cpuprofile in DIR.
+ * `--baseline GIT-REV` also runs that revision's webhook, compiled the same way, as a fourth process:
+ * `validate-update-baseline` and `mutate-create-baseline`, a before/after comparison in the same run.
  *
  * Scenarios (each server is its own process; autocannon drives them from this one):
  *   ceiling             bare HTTPS server, parses the review and answers "allowed"
@@ -34,7 +37,7 @@ import autocannon from "autocannon";
 import { build as buildHistogram } from "hdr-histogram-js";
 import { CoreV1Api } from "@kubernetes/client-node";
 import ts from "typescript";
-import { shippedProgram } from "../k8s/image.ts";
+import { shippedProgram, sourcesAt } from "../k8s/image.ts";
 import { createCa, freePort, issueServingCertificate, startSandbox, waitFor } from "../sandbox/testing.ts";
 import { machineDescription, median, printTable, round, writeJson } from "./lib/stats.ts";
 import { createNamespaceWithPasswords } from "./lib/kube.ts";
@@ -48,6 +51,7 @@ const { values } = parseArgs({
     concurrency: { type: "string" },
     scenarios: { type: "string" },
     profile: { type: "string" },
+    baseline: { type: "string" },
   },
 });
 const QUICK = values.quick ?? false;
@@ -57,7 +61,7 @@ const CONCURRENCY = (values.concurrency ?? "1,16,64").split(",").map(Number);
 const NAMESPACE = "bench";
 const REPO = new URL("../../", import.meta.url).pathname;
 
-type Server = "ceiling" | "webhook" | "webhook-tsx";
+type Server = "ceiling" | "webhook" | "webhook-tsx" | "baseline";
 
 interface Scenario {
   readonly name: string;
@@ -120,7 +124,7 @@ function review(operation: "CREATE" | "UPDATE", object: unknown, oldObject?: unk
 }
 
 const validateUpdate = review("UPDATE", cluster({ ...SPEC, instances: 5 }), cluster(SPEC));
-const ALL_SCENARIOS: readonly Scenario[] = [
+const ALL_SCENARIOS: Scenario[] = [
   { name: "ceiling", server: "ceiling", path: "/", body: validateUpdate, expect: (r) => r.allowed === true },
   {
     name: "validate-update",
@@ -159,6 +163,12 @@ const ALL_SCENARIOS: readonly Scenario[] = [
     onlyAt: 64,
   },
 ];
+if (values.baseline !== undefined) {
+  for (const name of ["validate-update", "mutate-create"]) {
+    const scenario = ALL_SCENARIOS.find((s) => s.name === name) as Scenario;
+    ALL_SCENARIOS.push({ ...scenario, name: `${name}-baseline`, server: "baseline" });
+  }
+}
 const SCENARIOS = ALL_SCENARIOS.filter(
   (s) => values.scenarios === undefined || values.scenarios.split(",").includes(s.name),
 );
@@ -333,6 +343,12 @@ async function main(): Promise<void> {
           ...env,
           KUBECONFIG: sandbox.kubeconfigPath,
         });
+      } else if (server === "baseline") {
+        const { main, env } = shippedProgram("webhook", sourcesAt(values.baseline ?? "HEAD"));
+        child = startProcess([main, ...webhookArgs(port, healthPort)], {
+          ...env,
+          KUBECONFIG: sandbox.kubeconfigPath,
+        });
       } else {
         child = startProcess(["--import", "tsx", "webhook/main.ts", ...webhookArgs(port, healthPort)], {
           KUBECONFIG: sandbox.kubeconfigPath,
@@ -442,6 +458,7 @@ async function main(): Promise<void> {
       durationSeconds: DURATION_S,
       repetitions: REPS,
       form: "webhook and ceiling compiled to JavaScript, plain node, NODE_ENV=production",
+      baseline: values.baseline ?? null,
       rows: figures,
       rssMiB: rssOf,
       hostile: hostile ?? null,

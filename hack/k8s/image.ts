@@ -36,12 +36,16 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-/** Compiles the image's programs (or finds them compiled) and returns the /app directory. */
-export function productImageDir(): string {
-  const files = SOURCES.flatMap((dir) => sourceFiles(join(REPO_ROOT, dir))).sort();
+/**
+ * Compiles the image's programs (or finds them compiled) and returns the /app directory. `sourceRoot` (default:
+ * this checkout) may be another copy of the sources, e.g. an older commit's for a side-by-side benchmark; the
+ * dependencies are this checkout's.
+ */
+export function productImageDir(sourceRoot = REPO_ROOT): string {
+  const files = SOURCES.flatMap((dir) => sourceFiles(join(sourceRoot, dir))).sort();
   const hash = createHash("sha256");
-  for (const file of [...files, join(REPO_ROOT, "tsconfig.json"), join(REPO_ROOT, "package-lock.json")]) {
-    hash.update(relative(REPO_ROOT, file)).update("\0").update(readFileSync(file)).update("\0");
+  for (const file of [...files, join(sourceRoot, "tsconfig.json"), join(sourceRoot, "package-lock.json")]) {
+    hash.update(relative(sourceRoot, file)).update("\0").update(readFileSync(file)).update("\0");
   }
   const root = join(REPO_ROOT, ".sandbox", "image");
   const dir = join(root, hash.digest("hex").slice(0, 16));
@@ -54,8 +58,8 @@ export function productImageDir(): string {
   writeFileSync(
     tsconfig,
     JSON.stringify({
-      extends: join(REPO_ROOT, "tsconfig.json"),
-      include: SOURCES.map((s) => join(REPO_ROOT, s)),
+      extends: join(sourceRoot, "tsconfig.json"),
+      include: SOURCES.map((s) => join(sourceRoot, s)),
     }),
   );
   // The Dockerfile's flags: .ts import specifiers become .js in the output.
@@ -71,7 +75,7 @@ export function productImageDir(): string {
       "false",
       "--rewriteRelativeImportExtensions",
       "--rootDir",
-      REPO_ROOT,
+      sourceRoot,
       "--outDir",
       work,
     ],
@@ -80,7 +84,7 @@ export function productImageDir(): string {
   if (result.status !== 0)
     throw new Error(`compiling the image's programs failed:\n${result.stdout}${result.stderr}`);
   rmSync(tsconfig);
-  copyFileSync(join(REPO_ROOT, "package.json"), join(work, "package.json"));
+  copyFileSync(join(sourceRoot, "package.json"), join(work, "package.json"));
   symlinkSync(join(REPO_ROOT, "node_modules"), join(work, "node_modules"));
   rmSync(dir, { recursive: true, force: true });
   renameSync(work, dir);
@@ -91,9 +95,43 @@ export function productImageDir(): string {
  * How the image starts one of its programs (the Dockerfile's `ENV NODE_ENV=production` and `node <main.js>`):
  * the compiled entry point, and the environment to add.
  */
-export function shippedProgram(program: "webhook" | "controller"): {
+export function shippedProgram(
+  program: "webhook" | "controller",
+  sourceRoot = REPO_ROOT,
+): {
   readonly main: string;
   readonly env: Readonly<Record<string, string>>;
 } {
-  return { main: join(productImageDir(), program, "main.js"), env: { NODE_ENV: "production" } };
+  return { main: join(productImageDir(sourceRoot), program, "main.js"), env: { NODE_ENV: "production" } };
+}
+
+/**
+ * The sources of the image's programs at git revision `rev` (with tsconfig.json, package.json and
+ * package-lock.json), extracted once into .sandbox/sources/<commit>/: a `sourceRoot` for the functions above.
+ */
+export function sourcesAt(rev: string): string {
+  const git = (args: string[], input?: Buffer) => {
+    const result = spawnSync("git", args, {
+      cwd: REPO_ROOT,
+      ...(input ? { input } : {}),
+      maxBuffer: 1 << 28,
+    });
+    if (result.status !== 0) throw new Error(`git ${args.join(" ")} failed: ${String(result.stderr)}`);
+    return result.stdout;
+  };
+  const commit = git(["rev-parse", "--verify", `${rev}^{commit}`])
+    .toString("utf8")
+    .trim();
+  const dir = join(REPO_ROOT, ".sandbox", "sources", commit);
+  if (existsSync(join(dir, "package.json"))) return dir;
+  const work = `${dir}.${process.pid}`;
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  const paths = [...SOURCES, "tsconfig.json", "package.json", "package-lock.json"];
+  const archive = git(["archive", "--format=tar", commit, ...paths]);
+  const untar = spawnSync("tar", ["-x", "-C", work], { input: archive });
+  if (untar.status !== 0) throw new Error(`extracting ${commit} failed: ${String(untar.stderr)}`);
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(work, dir);
+  return dir;
 }
