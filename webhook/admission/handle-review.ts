@@ -18,24 +18,30 @@ export async function handleReview(
   deps: ReviewDeps,
 ): Promise<AdmissionReviewResponse> {
   const { request } = review;
-  const log = deps.logger.child({
-    uid: request.uid,
-    operation: request.operation,
-    namespace: request.namespace,
-    name: request.name,
-    dryRun: request.dryRun === true,
-  });
+  // The request's child logger is made only for a line that is written: making one serialises (and redacts)
+  // its bindings, a cost worth paying for a denial or a warning, not for every routine admission.
+  let child: Logger | undefined;
+  const log = (): Logger =>
+    (child ??= deps.logger.child({
+      uid: request.uid,
+      operation: request.operation,
+      namespace: request.namespace,
+      name: request.name,
+      dryRun: request.dryRun === true,
+    }));
   const outcome = await decide(review, deps.admit, log);
   if (outcome.allowed) {
     // Routine admissions at debug (they are most requests, and logging is a tenth of the cost of one);
     // anything a person may need to see — a warning, a denial — at info.
     const level = outcome.warnings && outcome.warnings.length > 0 ? "info" : "debug";
-    log[level](
-      { allowed: true, patchOperations: outcome.patch?.length ?? 0, warnings: outcome.warnings },
-      "admitted",
-    );
+    if (deps.logger.isLevelEnabled(level)) {
+      log()[level](
+        { allowed: true, patchOperations: outcome.patch?.length ?? 0, warnings: outcome.warnings },
+        "admitted",
+      );
+    }
   } else {
-    log.info(
+    log().info(
       {
         allowed: false,
         code: outcome.status.code,
@@ -49,7 +55,11 @@ export async function handleReview(
   return reviewResponse(request, outcome);
 }
 
-async function decide(review: AdmissionReviewRequest, admit: Admit, log: Logger): Promise<AdmissionOutcome> {
+async function decide(
+  review: AdmissionReviewRequest,
+  admit: Admit,
+  log: () => Logger,
+): Promise<AdmissionOutcome> {
   const { request } = review;
   // Nothing to default or validate when an object goes away or is connected to.
   if (request.operation === "DELETE" || request.operation === "CONNECT") return { allowed: true };
@@ -65,7 +75,7 @@ async function decide(review: AdmissionReviewRequest, admit: Admit, log: Logger)
   try {
     return await admit(request);
   } catch (err) {
-    log.error({ err }, "admission failed unexpectedly");
+    log().error({ err }, "admission failed unexpectedly");
     return { allowed: false, status: internalErrorStatus(request.uid) };
   }
 }

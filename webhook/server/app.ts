@@ -58,28 +58,32 @@ export function createAdmissionApp(deps: AppDeps): express.Express {
     clocks.delete(req);
   };
 
-  const route = (endpoint: Endpoint, admit: Admit) => async (req: Request, res: Response) => {
-    const reject = (code: number, reason: string, message: string) => {
-      deps.metrics.errors.inc({ endpoint, kind: "bad_request" });
-      deps.logger.warn({ endpoint, code, reason: message }, "rejected an admission request");
-      sendStatus(res, code, reason, message);
-      answered(req, endpoint, UNKNOWN_OPERATION, "rejected");
+  const route = (endpoint: Endpoint, admit: Admit) => {
+    // Once per endpoint, not per request (a child logger serialises its bindings when it is made).
+    const logger = deps.logger.child({ endpoint });
+    return async (req: Request, res: Response) => {
+      const reject = (code: number, reason: string, message: string) => {
+        deps.metrics.errors.inc({ endpoint, kind: "bad_request" });
+        deps.logger.warn({ endpoint, code, reason: message }, "rejected an admission request");
+        sendStatus(res, code, reason, message);
+        answered(req, endpoint, UNKNOWN_OPERATION, "rejected");
+      };
+      if (!req.is("application/json")) {
+        reject(415, "UnsupportedMediaType", "the body must be an AdmissionReview sent as application/json");
+        return;
+      }
+      const parsed = parseAdmissionReview(req.body);
+      if (!parsed.ok) {
+        reject(400, "BadRequest", parsed.message);
+        return;
+      }
+      const review = await handleReview(parsed.review, { admit, logger });
+      const { response } = review;
+      const decision: Decision = !response.allowed ? "denied" : response.patch ? "patched" : "allowed";
+      if (response.status?.code === 500) deps.metrics.errors.inc({ endpoint, kind: "internal" });
+      res.status(200).json(review);
+      answered(req, endpoint, parsed.review.request.operation, decision);
     };
-    if (!req.is("application/json")) {
-      reject(415, "UnsupportedMediaType", "the body must be an AdmissionReview sent as application/json");
-      return;
-    }
-    const parsed = parseAdmissionReview(req.body);
-    if (!parsed.ok) {
-      reject(400, "BadRequest", parsed.message);
-      return;
-    }
-    const review = await handleReview(parsed.review, { admit, logger: deps.logger.child({ endpoint }) });
-    const { response } = review;
-    const decision: Decision = !response.allowed ? "denied" : response.patch ? "patched" : "allowed";
-    if (response.status?.code === 500) deps.metrics.errors.inc({ endpoint, kind: "internal" });
-    res.status(200).json(review);
-    answered(req, endpoint, parsed.review.request.operation, decision);
   };
 
   // Before the body is read: an unknown client costs nothing more than its handshake.
