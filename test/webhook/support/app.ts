@@ -1,4 +1,4 @@
-/** The admission express app wired like serve() does, with a fake SecretReader and its own Registry. */
+/** The admission request listener wired like serve() does, with a fake SecretReader and its own Registry. */
 import { Registry } from "prom-client";
 import { createAdmissionApp } from "../../../webhook/server/app.ts";
 import { mutateCluster, validateCluster } from "../../../webhook/admission/admit.ts";
