@@ -11,7 +11,7 @@
  * under tsx (`validate-update-tsx`, concurrency 64 only), says what running the sources would cost.
  * `--profile DIR` runs the shipped webhook under `node --cpu-prof` and leaves its .cpuprofile in DIR.
  * `--baseline GIT-REV` also runs that revision's webhook, compiled the same way, as a fourth process:
- * `validate-update-baseline` and `mutate-create-baseline`, a before/after comparison in the same run.
+ * `validate-update-baseline`, `mutate-create-baseline` and `validate-create-baseline`: before/after in one run.
  *
  * Scenarios (each server is its own process; autocannon drives them from this one):
  *   ceiling             bare HTTPS server, parses the review and answers "allowed"
@@ -164,7 +164,7 @@ const ALL_SCENARIOS: Scenario[] = [
   },
 ];
 if (values.baseline !== undefined) {
-  for (const name of ["validate-update", "mutate-create"]) {
+  for (const name of ["validate-update", "mutate-create", "validate-create"]) {
     const scenario = ALL_SCENARIOS.find((s) => s.name === name) as Scenario;
     ALL_SCENARIOS.push({ ...scenario, name: `${name}-baseline`, server: "baseline" });
   }
