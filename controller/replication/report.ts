@@ -135,8 +135,9 @@ export function drFiguresOf(input: {
 }
 
 /**
- * BacklogHorizon from this pass' figures; NotReplicating once the cluster follows no source, but only where
- * the condition was set (a cluster that never replicated gets none); unchanged while the horizon is unknown.
+ * BacklogHorizon from this pass' figures, once it has been False (absent while the backlog was always enough);
+ * NotReplicating once the cluster follows no source, where the condition was set; unchanged while the horizon
+ * is unknown.
  */
 function backlogConditionOf(
   ctx: ReplicationContext,
@@ -151,13 +152,17 @@ function backlogConditionOf(
   const source =
     ctx.intent.kind === "replicate" || ctx.intent.kind === "demote" ? ctx.intent.source : undefined;
   if (dr === undefined || source === undefined || ctx.sourceMemory === undefined) return undefined;
-  return backlogHorizonCondition({
+  const condition = backlogHorizonCondition({
     horizonSeconds: dr.figures.backlogHorizonSeconds,
     thresholdSeconds: ctx.backlogHorizonThresholdSeconds ?? DEFAULT_BACKLOG_HORIZON_THRESHOLD_SECONDS,
     backlogBytes: dr.backlogBytes,
     recommendedBytes: dr.memory?.recommendedBacklogBytes,
     sourceName: source.clusterName,
   });
+  // Like the other conditions that report a problem, absent until there is one: a healthy cluster's status
+  // does not depend on whether a write rate was measured yet.
+  const had = findCondition(status.conditions, BACKLOG_HORIZON_CONDITION) !== undefined;
+  return condition?.status === "True" && !had ? undefined : condition;
 }
 
 /** The replica-max-lag Redis applies to min-replicas-to-write (its default; the pods keep it). */
