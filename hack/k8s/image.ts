@@ -10,14 +10,16 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
+  chmodSync,
   copyFileSync,
   existsSync,
   mkdirSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   renameSync,
   rmSync,
-  symlinkSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -37,14 +39,45 @@ function sourceFiles(dir: string): string[] {
 }
 
 /**
+ * The image's programs run as the Deployments' non-root users (runAsUser 65532), and /app and its
+ * node_modules are directories of this checkout: every directory on their paths must let others through
+ * (the execute bit; nothing becomes listable or readable). A checkout made in a `mktemp -d` directory (0700)
+ * would otherwise make the webhook and controller pods fail at start. Adds the bit where it is missing.
+ */
+function traversableByAll(path: string): void {
+  for (let dir = realpathSync(path); ; dir = dirname(dir)) {
+    const mode = statSync(dir).mode;
+    if ((mode & 0o001) === 0) chmodSync(dir, (mode & 0o7777) | 0o001);
+    if (dirname(dir) === dir) return;
+  }
+}
+
+/**
  * Compiles the image's programs (or finds them compiled) and returns the /app directory. `sourceRoot` (default:
  * this checkout) may be another copy of the sources, e.g. an older commit's for a side-by-side benchmark; the
  * dependencies are this checkout's.
  */
 export function productImageDir(sourceRoot = REPO_ROOT): string {
+  const dir = compiledImageDir(sourceRoot);
+  traversableByAll(dir);
+  traversableByAll(join(REPO_ROOT, "node_modules"));
+  return dir;
+}
+
+/** The dependencies a container of the image sees at /app/node_modules: this checkout's. */
+export const imageDependencies = (): string => join(REPO_ROOT, "node_modules");
+
+function compiledImageDir(sourceRoot: string): string {
   const files = SOURCES.flatMap((dir) => sourceFiles(join(sourceRoot, dir))).sort();
   const hash = createHash("sha256");
-  for (const file of [...files, join(sourceRoot, "tsconfig.json"), join(sourceRoot, "package-lock.json")]) {
+  // This file too: the image's layout is written here.
+  const layout = fileURLToPath(import.meta.url);
+  for (const file of [
+    ...files,
+    join(sourceRoot, "tsconfig.json"),
+    join(sourceRoot, "package-lock.json"),
+    layout,
+  ]) {
     hash.update(relative(sourceRoot, file)).update("\0").update(readFileSync(file)).update("\0");
   }
   const root = join(REPO_ROOT, ".sandbox", "image");
@@ -85,7 +118,10 @@ export function productImageDir(sourceRoot = REPO_ROOT): string {
     throw new Error(`compiling the image's programs failed:\n${result.stdout}${result.stderr}`);
   rmSync(tsconfig);
   copyFileSync(join(sourceRoot, "package.json"), join(work, "package.json"));
-  symlinkSync(join(REPO_ROOT, "node_modules"), join(work, "node_modules"));
+  // An empty mount point: the node agent binds the dependencies there (imageDependencies), since a symlink
+  // would be resolved inside the container, where the checkout's directory may be hidden (a private /tmp).
+  // Run on the host, Node finds them by walking up to this checkout's node_modules.
+  mkdirSync(join(work, "node_modules"));
   rmSync(dir, { recursive: true, force: true });
   renameSync(work, dir);
   return dir;

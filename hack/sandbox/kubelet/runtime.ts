@@ -7,6 +7,7 @@
  * sandbox process is killed (parent-death signal → unshare → --kill-child → the whole PID namespace).
  * The pod's network identity comes from podnet.so (LD_PRELOAD), see podnet.c.
  */
+import { imageDependencies } from "../../k8s/image.ts";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import {
   chownSync,
@@ -166,7 +167,10 @@ function launchScript(launch: ContainerLaunch, files: RuntimeFiles): string {
     lines.push(
       "mkdir -p /app",
       `mount --bind ${quote(launch.imageAppDir)} /app`,
+      // The dependencies, bound now: a private /tmp mounted below may hide the checkout they live in.
+      `mount --bind ${quote(imageDependencies())} /app/node_modules`,
       "mount -o remount,bind,ro /app",
+      "mount -o remount,bind,ro /app/node_modules",
     );
   const mounts = [...launch.mounts].sort((a, b) => a.target.split("/").length - b.target.split("/").length);
   for (const mount of mounts) {
