@@ -35,10 +35,17 @@ const redisCluster = (name: string, spec: Record<string, unknown>) =>
   object({ apiVersion: "redis.io/v1", kind: "RedisCluster", metadata: { name, namespace: NS }, spec });
 
 const podIp = (name: string) => cluster.kubeletOf(name, NS)?.podIp(NS, name);
-function redis(name: string, password: string): Redis {
+function redis(name: string, password: string, username?: string): Redis {
   const host = podIp(name);
   assert.ok(host, `${name} is not running`);
-  const client = new Redis({ host, port: 6379, password, lazyConnect: true, maxRetriesPerRequest: 1 });
+  const client = new Redis({
+    host,
+    port: 6379,
+    username,
+    password,
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+  });
   clients.push(client);
   return client;
 }
@@ -139,15 +146,21 @@ describe("Redis pods in a namespace enforcing Pod Security restricted", () => {
         "999\t999\t999\t999 / 999\t999\t999\t999 / 999",
         `${pod}/${container}`,
       );
-    // Data flows from the primary to both DR pods, which persist it on their claims as uid 999.
+    // Data flows from the primary to both DR pods, which persist it on their claims as uid 999. SAVE is
+    // @admin, refused to the application's user: the controller's own user (the users Secret) asks for it.
     await redis("src-0", "src-password").set("restricted", "still-replicated");
+    const users = JSON.parse(await ok(["get", "secret", "dr-redis-dr-users", "-n", NS, "-o", "json"])) as {
+      data: { admin: string };
+    };
+    const admin = Buffer.from(users.data.admin, "base64").toString();
     for (const pod of ["dr-0", "dr-1"]) {
       const replica = redis(pod, "dr-password");
       await waitFor(async () => (await replica.get("restricted")) === "still-replicated", {
         what: `the key on ${pod}`,
         timeoutMs: 30_000,
       });
-      assert.equal(await replica.save(), "OK");
+      await assert.rejects(replica.save(), /NOPERM/);
+      assert.equal(await redis(pod, admin, "redis-dr-admin").save(), "OK");
     }
   });
 
