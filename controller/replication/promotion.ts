@@ -351,13 +351,16 @@ async function reattaching(ctx: ReplicationContext, source: SourceRef): Promise<
     "PromotionCompleted",
     `${promotedMessage(formerSource)}: ${leader.name} is the primary`,
   );
-  await ctx.commit(
-    setPromotion({
+  // currentPrimary with it: the report that follows may not reach the leader (a connection broken by a
+  // partition that just healed), and keeps what status says then.
+  await ctx.commit((s) => ({
+    ...setPromotion({
       phase: "Completed",
       completedAt: ctx.now().toISOString(),
       message: `${promotedMessage(formerSource)}; ${others.length} pods follow ${leader.name}`,
-    }),
-  );
+    })(s),
+    currentPrimary: leader.name,
+  }));
   return "next";
 }
 
