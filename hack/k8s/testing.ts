@@ -199,14 +199,6 @@ export async function startRealTestCluster(options: TestClusterOptions): Promise
     },
     pauseApiServer: () => cluster.plane.signal("kube-apiserver", "SIGSTOP"),
     resumeApiServer: () => cluster.plane.signal("kube-apiserver", "SIGCONT"),
-    controllerAddresses: async () => {
-      const addresses: string[] = [];
-      for (const pod of await controllerPods()) {
-        const ip = cluster.kubeletOf(pod, OPERATOR_NAMESPACE)?.podIp(OPERATOR_NAMESPACE, pod);
-        if (ip !== undefined) addresses.push(ip);
-      }
-      return addresses;
-    },
     controllerMetricsUrl: async () => {
       // The leader holds the controller's Lease; its metrics port is the Deployment's 8080.
       const lease = await admin.get(

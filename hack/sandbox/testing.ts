@@ -48,7 +48,6 @@
  *   failNextRequests(matches, count, code)   the next matching requests get a 409/500/503/504 Status
  *   pauseApiServer() / resumeApiServer()     the API server answers nothing meanwhile (requests and
  *                                            watch events wait)
- *   controllerAddresses()                    where the controller's connections come from (127.0.0.1)
  *   stop()                                   stops everything; safe to call twice
  *
  * Every pod process is started under a parent-death signal and in its own PID namespace, so nothing
@@ -106,8 +105,6 @@ export interface TestCluster {
    */
   pauseApiServer(): void;
   resumeApiServer(): void;
-  /** The addresses the controller's connections to pods come from (to cut its network to them). */
-  controllerAddresses(): Promise<string[]>;
   stop(): Promise<void>;
 }
 
@@ -221,7 +218,6 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<TestSa
     pauseApiServer: () => sandbox.api.pause(),
     resumeApiServer: () => sandbox.api.resume(),
     // A process of the host: the kernel picks 127.0.0.1 as the source of its loopback connections.
-    controllerAddresses: async () => ["127.0.0.1"],
     stop: () => (stopped ??= sandbox.stop()),
   };
 }

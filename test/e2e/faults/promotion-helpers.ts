@@ -54,8 +54,12 @@ export async function onStatus(
       if (fired || !when(object)) return;
       fired = true;
       clearTimeout(timer);
-      act(object);
-      resolveSeen(object);
+      try {
+        act(object);
+        resolveSeen(object);
+      } catch (error) {
+        rejectSeen(error instanceof Error ? error : new Error(String(error)));
+      }
     },
     () => undefined,
   );
