@@ -1,6 +1,6 @@
 /**
  * The Redis ACL users of a cluster's pods and Sentinels, and their rights. One list, rendered by the pods'
- * entrypoint (kube/resources.ts) into `user` lines, by the controller into ACL SETUSER for a pod started by
+ * entrypoint (kube/resources/redis-config.ts) into `user` lines, by the controller into ACL SETUSER for a pod started by
  * an older controller (replication/observe.ts), and by the tests' pods (test/controller/helpers).
  *
  * - `default`: the application, with the cluster's own password (spec.authSecret). Clients keep sending
@@ -56,7 +56,7 @@ export const SENTINEL_PEER_RULES = "~* &* +@all";
 /**
  * A password read from a Secret: one trailing "\n" or "\r\n" is removed (a Secret made with
  * `kubectl create secret generic --from-file=password=./pw` keeps the file's final newline, which nobody
- * types when they AUTH). The pods' entrypoint applies the same rule (kube/resources.ts), so both agree.
+ * types when they AUTH). The pods' entrypoint applies the same rule (kube/resources/secret-files.ts), so both agree.
  */
 export const secretText = (value: string): string => value.replace(/\r?\n$/, "");
 

@@ -67,7 +67,7 @@ export async function attach(
 
 /**
  * `replica-priority` (Sentinel never elects a replica whose priority is 0): every pod boots with 0
- * (kube/resources.ts), a pod following the source keeps 0, and in Sentinel mode a pod being re-pointed within
+ * (kube/resources/redis-config.ts), a pod following the source keeps 0, and in Sentinel mode a pod being re-pointed within
  * its cluster gets 0 — Sentinel elects any replica it knows, even one still waiting for its first copy, and
  * the pods that follow it would then copy an empty dataset. markElectable sets ELECTABLE_PRIORITY once the
  * copy is complete. Without Sentinel the value does not matter: own-cluster pods get the default.

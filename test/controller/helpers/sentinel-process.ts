@@ -54,7 +54,7 @@ export class SentinelProcess {
         `dir ${this.dir}`,
         // Loopback connections leave from 127.0.0.1: announce the address the other Sentinels can reach.
         `sentinel announce-ip ${this.host}`,
-        // The sidecar's users (kube/resources.ts, sentinelScript).
+        // The sidecar's users (kube/resources/sentinel-config.ts, sentinelScript).
         `user default on >${CLUSTER_PASSWORD} ${SENTINEL_DISCOVERY_RULES}`,
         `user ${ADMIN_USER} on >${CLUSTER_USERS.admin} ${ADMIN_RULES}`,
         `user ${SENTINEL_USER} on >${CLUSTER_USERS.sentinel} ${SENTINEL_PEER_RULES}`,
