@@ -4,7 +4,7 @@
 import { REDIS_PORT } from "../../reconcile/decisions/pods.ts";
 import { USERS_SECRET_KEYS } from "../../redis/users.ts";
 import { TLS_FILES } from "../tls-files.ts";
-import { BOOT_CONFIG, TLS_CONFIG, podUsersConfig } from "./redis-config.ts";
+import { BOOT_CONFIG, TLS_CONFIG, podUserLines } from "./redis-config.ts";
 import { SHELL_HELPERS, applicationPassword, podSecretFiles, type SecretFiles } from "./secret-files.ts";
 
 /**
@@ -32,7 +32,7 @@ export function entrypointScript(tls: boolean, files: SecretFiles = podSecretFil
     "protected-mode no",
     "dir /data",
     ...BOOT_CONFIG,
-    ...podUsersConfig({
+    ...podUserLines({
       application: "$app_pass",
       applicationExtra: "$app_extra",
       admin: "$admin_pass",

@@ -58,7 +58,7 @@ export interface PodUserPasswords {
 }
 
 /** The ACL users of a pod (redis/users.ts) and how it authenticates to the pod it follows. */
-export function podUsersConfig(passwords: PodUserPasswords): string[] {
+export function podUserLines(passwords: PodUserPasswords): string[] {
   const extra = passwords.applicationExtra === undefined ? "" : ` ${passwords.applicationExtra}`;
   return [
     `user default on ${passwords.application} ${APPLICATION_RULES}${extra}`,

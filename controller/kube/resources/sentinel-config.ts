@@ -29,6 +29,29 @@ const tlsConfig = (tls: boolean) =>
     : [];
 
 /**
+ * The passwords of a Sentinel's users, as its configuration holds them: `#<sha256>`, `>clear` or `nopass`
+ * (or the shell variables that hold one of those, in the entrypoint).
+ */
+export interface SentinelUserPasswords {
+  readonly application: string;
+  readonly admin: string;
+  readonly sentinel: string;
+  /** The Sentinel user's password in clear, for reaching the other Sentinels. */
+  readonly sentinelAuth: string;
+}
+
+/** A Sentinel's ACL users (redis/users.ts) and how it authenticates to the other Sentinels. */
+export function sentinelUserLines(passwords: SentinelUserPasswords): string[] {
+  return [
+    `user default on ${passwords.application} ${SENTINEL_DISCOVERY_RULES}`,
+    `user ${ADMIN_USER} on ${passwords.admin} ${ADMIN_RULES}`,
+    `user ${SENTINEL_USER} on ${passwords.sentinel} ${SENTINEL_PEER_RULES}`,
+    `sentinel sentinel-user ${SENTINEL_USER}`,
+    `sentinel sentinel-pass ${passwords.sentinelAuth}`,
+  ];
+}
+
+/**
  * The Sentinel sidecar of `mode: sentinel`. It starts monitoring nothing: the controller tells it which pod
  * to monitor (replication/sentinel.ts, handOverToSentinels) once the cluster has a primary of its own — at
  * once for a primary cluster, only after promotion for a replica-mode (DR) cluster, so Sentinel never
@@ -56,11 +79,12 @@ export function sentinelScript(tls: boolean, files: SecretFiles = podSecretFiles
     // (replication/pod-actions.ts): with hostnames unresolved, Sentinel does not even list it.
     "sentinel resolve-hostnames no",
     ...tlsConfig(tls),
-    `user default on $app_pass ${SENTINEL_DISCOVERY_RULES}`,
-    `user ${ADMIN_USER} on $admin_pass ${ADMIN_RULES}`,
-    `user ${SENTINEL_USER} on $sentinel_pass ${SENTINEL_PEER_RULES}`,
-    `sentinel sentinel-user ${SENTINEL_USER}`,
-    "sentinel sentinel-pass $sentinel_auth",
+    ...sentinelUserLines({
+      application: "$app_pass",
+      admin: "$admin_pass",
+      sentinel: "$sentinel_pass",
+      sentinelAuth: "$sentinel_auth",
+    }),
     "END_OF_CONFIG",
     "fi",
     "unset value",

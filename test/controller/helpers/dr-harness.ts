@@ -21,15 +21,8 @@ import type { EngineResult } from "../../../controller/replication/engine.ts";
 import type { ClusterReport } from "../../../controller/replication/report.ts";
 import { observeAndReport } from "../../../controller/replication/report.ts";
 import type { ClusterUsers } from "../../../controller/redis/users.ts";
-import {
-  ADMIN_RULES,
-  ADMIN_USER,
-  APPLICATION_RULES,
-  REPLICATION_RULES,
-  REPLICATION_USER,
-  SENTINEL_RULES,
-  SENTINEL_USER,
-} from "../../../controller/redis/users.ts";
+import { ADMIN_USER } from "../../../controller/redis/users.ts";
+import { BOOT_CONFIG, podUserLines } from "../../../controller/kube/resources/redis-config.ts";
 import { RedisProcess, stopAll, waitFor } from "./redis-process.ts";
 import type { TestCertificates } from "./tls.ts";
 
@@ -44,14 +37,13 @@ export const CLUSTER_USERS: ClusterUsers = {
 
 /** The `user` lines and masteruser/masterauth of a pod, as the controller's entrypoint renders them. */
 export function podUsersConfig(applicationPassword: string, users: ClusterUsers = CLUSTER_USERS): string[] {
-  return [
-    `user default on >${applicationPassword} ${APPLICATION_RULES}`,
-    `user ${ADMIN_USER} on >${users.admin} ${ADMIN_RULES}`,
-    `user ${REPLICATION_USER} on >${users.replication} ${REPLICATION_RULES}`,
-    `user ${SENTINEL_USER} on >${users.sentinel} ${SENTINEL_RULES}`,
-    `masteruser ${REPLICATION_USER}`,
-    `masterauth ${users.replication}`,
-  ];
+  return podUserLines({
+    application: `>${applicationPassword}`,
+    admin: `>${users.admin}`,
+    replication: `>${users.replication}`,
+    sentinel: `>${users.sentinel}`,
+    replicationAuth: users.replication,
+  });
 }
 
 export interface RecordedEvent {
@@ -61,16 +53,11 @@ export interface RecordedEvent {
 }
 
 /**
- * The boot configuration of a pod, as the controller's StatefulSet renders it (persistence with the same
- * fsync policy, parked). A SIGKILL loses nothing under `everysec` (the kernel keeps what Redis wrote); a node
- * crash loses up to a second: tests simulate that with truncateAofTail.
+ * The boot configuration of a pod, from the controller's own (persistence, parked, unelectable). A SIGKILL
+ * loses nothing under `everysec` (the kernel keeps what Redis wrote); a node crash loses up to a second:
+ * tests simulate that with truncateAofTail.
  */
-export const POD_BOOT_CONFIG = [
-  "appendonly yes",
-  "appendfsync everysec",
-  "replicaof 127.0.0.1 1",
-  ...podUsersConfig(CLUSTER_PASSWORD),
-];
+export const POD_BOOT_CONFIG = [...BOOT_CONFIG, ...podUsersConfig(CLUSTER_PASSWORD)];
 
 /** A pod started by an older controller: the `default` user has every right and the cluster's password. */
 export const OLDER_POD_BOOT_CONFIG = [

@@ -5,13 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import {
-  ADMIN_RULES,
-  ADMIN_USER,
-  SENTINEL_DISCOVERY_RULES,
-  SENTINEL_PEER_RULES,
-  SENTINEL_USER,
-} from "../../../controller/redis/users.ts";
+import { ADMIN_USER, SENTINEL_USER } from "../../../controller/redis/users.ts";
+import { sentinelUserLines } from "../../../controller/kube/resources/sentinel-config.ts";
 import { CLUSTER_PASSWORD, CLUSTER_USERS } from "./dr-harness.ts";
 import { waitFor } from "./redis-process.ts";
 
@@ -54,12 +49,13 @@ export class SentinelProcess {
         `dir ${this.dir}`,
         // Loopback connections leave from 127.0.0.1: announce the address the other Sentinels can reach.
         `sentinel announce-ip ${this.host}`,
-        // The sidecar's users (kube/resources/sentinel-config.ts, sentinelScript).
-        `user default on >${CLUSTER_PASSWORD} ${SENTINEL_DISCOVERY_RULES}`,
-        `user ${ADMIN_USER} on >${CLUSTER_USERS.admin} ${ADMIN_RULES}`,
-        `user ${SENTINEL_USER} on >${CLUSTER_USERS.sentinel} ${SENTINEL_PEER_RULES}`,
-        `sentinel sentinel-user ${SENTINEL_USER}`,
-        `sentinel sentinel-pass ${CLUSTER_USERS.sentinel}`,
+        // The sidecar's users, from its own configuration (kube/resources/sentinel-config.ts).
+        ...sentinelUserLines({
+          application: `>${CLUSTER_PASSWORD}`,
+          admin: `>${CLUSTER_USERS.admin}`,
+          sentinel: `>${CLUSTER_USERS.sentinel}`,
+          sentinelAuth: CLUSTER_USERS.sentinel,
+        }),
         ...(atBoot ? monitorLines : []),
         "",
       ].join("\n"),
