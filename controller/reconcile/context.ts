@@ -11,7 +11,7 @@ import type { RedisAdminFactory } from "../redis/admin-port.ts";
 import type { ClusterUsers } from "../redis/users.ts";
 import { AdminPool } from "../replication/context.ts";
 import type { StatusTransaction } from "../status/transaction.ts";
-import type { ClusterIntent } from "./decisions/intent.ts";
+import type { ClusterIntent } from "../model/intent.ts";
 import type { SourceMemory } from "./decisions/rpo.ts";
 
 export type StepResult =

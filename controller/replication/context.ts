@@ -7,9 +7,9 @@ import type { Logger } from "pino";
 import type { RedisClusterStatus } from "../../schemas/generated/rediscluster.ts";
 import type { RedisAdmin, RedisAdminFactory, RedisEndpoint } from "../redis/admin-port.ts";
 import type { ClusterUsers } from "../redis/users.ts";
-import type { ClusterIntent } from "../reconcile/decisions/intent.ts";
+import type { ClusterIntent } from "../model/intent.ts";
 import type { SourceMemory } from "../reconcile/decisions/rpo.ts";
-import type { PodEndpoint } from "../reconcile/decisions/pods.ts";
+import type { PodEndpoint } from "../model/pods.ts";
 import type { StatusTransaction } from "../status/transaction.ts";
 
 export type EventType = "Normal" | "Warning";

@@ -10,7 +10,7 @@ import { observePods } from "./observe.ts";
 import type { EngineResult } from "./promotion.ts";
 import { runReplicaMode } from "./replica-mode.ts";
 import { discardPromotion } from "./revert.ts";
-import type { SourceRef, Topology } from "../reconcile/decisions/intent.ts";
+import type { SourceRef, Topology } from "../model/intent.ts";
 
 export async function runDemotion(
   ctx: ReplicationContext,

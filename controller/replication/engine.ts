@@ -1,8 +1,8 @@
 /**
  * The replication engine's entry point: one pass that moves the pods towards what the intent says.
  */
-import type { SentinelProtection } from "../reconcile/decisions/conditions.ts";
-import { promotedMessage, sentinelProtectedCondition } from "../reconcile/decisions/conditions.ts";
+import type { SentinelProtection } from "../model/conditions.ts";
+import { promotedMessage, sentinelProtectedCondition } from "../model/conditions.ts";
 import { findCondition, setCondition } from "../status/conditions.ts";
 import type { ReplicationContext } from "./context.ts";
 import { runDemotion } from "./demotion.ts";
@@ -16,7 +16,7 @@ import {
   runSentinelMode,
   sentinelQuorum,
 } from "./sentinel.ts";
-import { sentinelManaged } from "../reconcile/decisions/intent.ts";
+import { sentinelManaged } from "../model/intent.ts";
 
 export type { EngineResult } from "./promotion.ts";
 

@@ -11,9 +11,9 @@ import {
   othersFollowDonor,
   reviewCatchUp,
 } from "../reconcile/decisions/catch-up.ts";
-import { leaderBlockedCondition } from "../reconcile/decisions/conditions.ts";
-import type { ObservedPod, Upstream } from "../reconcile/decisions/pods.ts";
-import { LEADER_ORDINAL, followsUpstream, isPrimary } from "../reconcile/decisions/pods.ts";
+import { leaderBlockedCondition } from "../model/conditions.ts";
+import type { ObservedPod, Upstream } from "../model/pods.ts";
+import { LEADER_ORDINAL, followsUpstream, isPrimary } from "../model/pods.ts";
 import type { EventType, ReplicationContext } from "./context.ts";
 import { podEndpoint } from "./observe.ts";
 import { raiseCondition, settleCondition } from "./raised-conditions.ts";

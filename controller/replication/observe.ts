@@ -6,8 +6,8 @@ import { SENTINEL_PORT } from "../kube/resources.ts";
 import type { InstanceSnapshot, RedisEndpoint, RedisFailureKind } from "../redis/admin-port.ts";
 import { RedisAdminError } from "../redis/admin-port.ts";
 import { ADMIN_RULES, ADMIN_USER, podUserRules } from "../redis/users.ts";
-import type { SourceRef } from "../reconcile/decisions/intent.ts";
-import type { ObservedPod, PodEndpoint } from "../reconcile/decisions/pods.ts";
+import type { SourceRef } from "../model/intent.ts";
+import type { ObservedPod, PodEndpoint } from "../model/pods.ts";
 import type { ReplicationContext } from "./context.ts";
 
 export interface SourceObservation {

@@ -2,8 +2,8 @@
  * The few things the engine does to a pod, each idempotent: re-running one after a crash is harmless.
  */
 import type { RedisAdmin } from "../redis/admin-port.ts";
-import type { ObservedPod, Upstream } from "../reconcile/decisions/pods.ts";
-import { HOLD_UPSTREAM, followsUpstream } from "../reconcile/decisions/pods.ts";
+import type { ObservedPod, Upstream } from "../model/pods.ts";
+import { HOLD_UPSTREAM, followsUpstream } from "../model/pods.ts";
 import { REPLICATION_USER } from "../redis/users.ts";
 import type { ReplicationContext } from "./context.ts";
 import { podEndpoint } from "./observe.ts";

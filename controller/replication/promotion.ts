@@ -21,10 +21,10 @@ import {
   promotedOffsetOf,
   sharesHistory,
 } from "../reconcile/decisions/catch-up.ts";
-import type { SourceRef } from "../reconcile/decisions/intent.ts";
-import { promotedMessage } from "../reconcile/decisions/conditions.ts";
-import type { ObservedPod } from "../reconcile/decisions/pods.ts";
-import { followsUpstream, isHeld, isPrimary } from "../reconcile/decisions/pods.ts";
+import type { SourceRef } from "../model/intent.ts";
+import { promotedMessage } from "../model/conditions.ts";
+import type { ObservedPod } from "../model/pods.ts";
+import { followsUpstream, isHeld, isPrimary } from "../model/pods.ts";
 import type { ReplicationContext } from "./context.ts";
 import {
   announceCatchUp,

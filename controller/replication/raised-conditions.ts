@@ -3,7 +3,7 @@
  * SourceDiscontinuity): True with a Warning Event once per message — not on every pass that finds the same
  * wait — and False with a Normal Event once the wait is over.
  */
-import type { ConditionInput } from "../reconcile/decisions/conditions.ts";
+import type { ConditionInput } from "../model/conditions.ts";
 import { findCondition, setCondition } from "../status/conditions.ts";
 import type { ReplicationContext } from "./context.ts";
 

@@ -4,12 +4,12 @@
  * if the leader already took writes, reported as a demotion: revert.ts), and a demotion is marked complete
  * once every pod follows its upstream again.
  */
-import { sourceDiscontinuityCondition } from "../reconcile/decisions/conditions.ts";
-import type { Topology, SourceRef } from "../reconcile/decisions/intent.ts";
+import { sourceDiscontinuityCondition } from "../model/conditions.ts";
+import type { Topology, SourceRef } from "../model/intent.ts";
 import type { SourceVerdict } from "../reconcile/decisions/source-continuity.ts";
 import { SAMPLE_SIZE, judgeSource } from "../reconcile/decisions/source-continuity.ts";
-import type { ObservedPod, Upstream } from "../reconcile/decisions/pods.ts";
-import { isHeld } from "../reconcile/decisions/pods.ts";
+import type { ObservedPod, Upstream } from "../model/pods.ts";
+import { isHeld } from "../model/pods.ts";
 import type { ReplicationContext } from "./context.ts";
 import { splitPods, upstreamOf } from "./leader.ts";
 import type { SourceObservation } from "./observe.ts";

@@ -4,13 +4,13 @@
  */
 import type { RedisClusterStatus } from "../../schemas/generated/rediscluster.ts";
 import { recordOffsets } from "../reconcile/decisions/catch-up.ts";
-import type { ConditionInput } from "../reconcile/decisions/conditions.ts";
-import { replicaModeCondition, replicationHealthyCondition } from "../reconcile/decisions/conditions.ts";
-import type { ObservedPod } from "../reconcile/decisions/pods.ts";
-import { LEADER_ORDINAL, designatedLeaderName, isPrimary } from "../reconcile/decisions/pods.ts";
+import type { ConditionInput } from "../model/conditions.ts";
+import { replicaModeCondition, replicationHealthyCondition } from "../model/conditions.ts";
+import type { ObservedPod } from "../model/pods.ts";
+import { LEADER_ORDINAL, designatedLeaderName, isPrimary } from "../model/pods.ts";
 import type { PodReplicationFigures } from "../reconcile/decisions/replication-status.ts";
 import { podReplicationFigures, replicationReport } from "../reconcile/decisions/replication-status.ts";
-import { sentinelManaged } from "../reconcile/decisions/intent.ts";
+import { sentinelManaged } from "../model/intent.ts";
 import { replicasInSyncCondition } from "../reconcile/decisions/replica-health.ts";
 import type { SourceMemory } from "../reconcile/decisions/rpo.ts";
 import {

@@ -9,9 +9,9 @@
 import type { DemotionStatus, PromotionStatus } from "../../schemas/generated/rediscluster.ts";
 import type { InstanceSnapshot } from "../redis/admin-port.ts";
 import { promotedOffsetOf, sharesHistory } from "../reconcile/decisions/catch-up.ts";
-import type { SourceRef } from "../reconcile/decisions/intent.ts";
-import type { ObservedPod } from "../reconcile/decisions/pods.ts";
-import { isPrimary } from "../reconcile/decisions/pods.ts";
+import type { SourceRef } from "../model/intent.ts";
+import type { ObservedPod } from "../model/pods.ts";
+import { isPrimary } from "../model/pods.ts";
 import type { ReplicationContext } from "./context.ts";
 import { splitPods } from "./leader.ts";
 import { podEndpoint } from "./observe.ts";

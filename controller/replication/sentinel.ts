@@ -7,8 +7,8 @@
  * Which pod is the primary comes from the Sentinels when they answer, else from the pods themselves.
  */
 import { ADMIN_USER, SENTINEL_USER } from "../redis/users.ts";
-import type { ObservedPod } from "../reconcile/decisions/pods.ts";
-import { isAttachedTo, isHeld, isPrimary } from "../reconcile/decisions/pods.ts";
+import type { ObservedPod } from "../model/pods.ts";
+import { isAttachedTo, isHeld, isPrimary } from "../model/pods.ts";
 import type { ReplicationContext } from "./context.ts";
 import { ensurePrimary, splitPods, upstreamOf } from "./leader.ts";
 import { observePods } from "./observe.ts";

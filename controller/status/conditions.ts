@@ -4,7 +4,7 @@
  */
 import type { Condition } from "../../schemas/generated/rediscluster.ts";
 import { CONDITION_MESSAGE_MAX_LENGTH } from "../../schemas/rediscluster.ts";
-import type { ConditionInput } from "../reconcile/decisions/conditions.ts";
+import type { ConditionInput } from "../model/conditions.ts";
 
 const TRUNCATED = " … (truncated)";
 

@@ -2,7 +2,7 @@
  * Test helper: a whole sandbox (API server, kubelet with real Redis pods, Services/DNS, optionally the
  * operator's webhook and controller processes) per test file, in seconds, on free ports.
  *
- *   import { startSandbox } from "../../hack/sandbox/testing.ts";
+ *   import { startSandbox } from "./testing.ts";
  *   const sb = await startSandbox({ range: 21 });          // 127.21.0.0/16; pick your own range
  *   after(() => sb.stop());                                 // always: kills every process it started
  *   const core = sb.kubeConfig.makeApiClient(CoreV1Api);   // real @kubernetes/client-node

@@ -1,7 +1,7 @@
 /**
  * The redis container's scripts: its entrypoint and its readiness probe.
  */
-import { REDIS_PORT } from "../../reconcile/decisions/pods.ts";
+import { REDIS_PORT } from "../../model/pods.ts";
 import { USERS_SECRET_KEYS } from "../../redis/users.ts";
 import { TLS_FILES } from "../tls-files.ts";
 import { BOOT_CONFIG, TLS_CONFIG, podUserLines } from "./redis-config.ts";

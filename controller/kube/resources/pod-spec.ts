@@ -13,7 +13,7 @@ import type {
   V1VolumeMount,
 } from "@kubernetes/client-node";
 import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
-import { REDIS_PORT } from "../../reconcile/decisions/pods.ts";
+import { REDIS_PORT } from "../../model/pods.ts";
 import { usersSecretName } from "../../redis/users.ts";
 import { TLS_MOUNT } from "../tls-files.ts";
 import { entrypointScript, readinessScript } from "./entrypoint.ts";

@@ -2,7 +2,7 @@
  * The redis.conf of a pod, as lines: what the entrypoint feeds to redis-server, and what the DR test harness
  * starts its pods with, so both run the same configuration.
  */
-import { HOLD_UPSTREAM, REDIS_PORT } from "../../reconcile/decisions/pods.ts";
+import { HOLD_UPSTREAM, REDIS_PORT } from "../../model/pods.ts";
 import {
   ADMIN_RULES,
   ADMIN_USER,

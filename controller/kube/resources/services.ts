@@ -3,7 +3,7 @@
  */
 import type { IntOrString, V1Service } from "@kubernetes/client-node";
 import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
-import { REDIS_PORT } from "../../reconcile/decisions/pods.ts";
+import { REDIS_PORT } from "../../model/pods.ts";
 import { CLUSTER_LABEL, ROLE_LABEL, ownedMetadata } from "./metadata.ts";
 
 export const headlessServiceName = (cluster: string) => `${cluster}-headless`;

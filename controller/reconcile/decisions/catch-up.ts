@@ -8,7 +8,7 @@
  */
 import type { InstanceSnapshot } from "../../redis/admin-port.ts";
 import type { ReplicationInfo } from "../../redis/info.ts";
-import type { ObservedPod } from "./pods.ts";
+import type { ObservedPod } from "../../model/pods.ts";
 
 const NO_REPLID = "0000000000000000000000000000000000000000";
 

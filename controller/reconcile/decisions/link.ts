@@ -4,7 +4,7 @@
  * computed against the source's master_repl_offset.
  */
 import type { InstanceSnapshot } from "../../redis/admin-port.ts";
-import type { LinkStatus } from "./conditions.ts";
+import type { LinkStatus } from "../../model/conditions.ts";
 
 export function linkStatusOf(leader: InstanceSnapshot | undefined): LinkStatus {
   const master = leader?.replication.master;

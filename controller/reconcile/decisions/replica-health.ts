@@ -7,9 +7,9 @@
  * and pods that cannot be asked are left to the other conditions.
  */
 import type { Condition } from "../../../schemas/generated/rediscluster.ts";
-import type { ConditionInput } from "./conditions.ts";
-import type { ObservedPod } from "./pods.ts";
-import { LEADER_ORDINAL, isHeld, isPrimary } from "./pods.ts";
+import type { ConditionInput } from "../../model/conditions.ts";
+import type { ObservedPod } from "../../model/pods.ts";
+import { LEADER_ORDINAL, isHeld, isPrimary } from "../../model/pods.ts";
 
 /** How long a replica may be out of sync (a first copy, a reconnect) before it is reported as stuck. */
 export const SYNC_GRACE_SECONDS = 30;

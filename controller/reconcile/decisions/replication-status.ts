@@ -4,12 +4,12 @@
  */
 import type { InstanceSnapshot } from "../../redis/admin-port.ts";
 import type { ReplicationStatus } from "../../../schemas/generated/rediscluster.ts";
-import type { LinkStatus } from "./conditions.ts";
-import type { ClusterIntent } from "./intent.ts";
-import { endpointText } from "./intent.ts";
+import type { LinkStatus } from "../../model/conditions.ts";
+import type { ClusterIntent } from "../../model/intent.ts";
+import { endpointText } from "../../model/intent.ts";
 import { lagBytes, linkDownSince, linkStatusOf, secondsSince } from "./link.ts";
-import type { ObservedPod, Upstream } from "./pods.ts";
-import { LEADER_ORDINAL, followsUpstream, isHeld } from "./pods.ts";
+import type { ObservedPod, Upstream } from "../../model/pods.ts";
+import { LEADER_ORDINAL, followsUpstream, isHeld } from "../../model/pods.ts";
 
 export interface ReplicationReport {
   readonly replication: ReplicationStatus | undefined;

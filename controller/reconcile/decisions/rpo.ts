@@ -4,7 +4,7 @@
  * bring the leader back). Pure: the caller keeps the previous sample (in memory: a restart loses the rate
  * for one interval, which costs nothing but one interval of series).
  */
-import type { ConditionInput } from "./conditions.ts";
+import type { ConditionInput } from "../../model/conditions.ts";
 
 /** One sighting of the source's master_repl_offset, in one replication history. */
 export interface OffsetSample {

@@ -13,7 +13,7 @@
  * ID (ACCEPT_SOURCE_HISTORY_ANNOTATION), like the demotion token names the promoted history.
  */
 import type { InstanceSnapshot } from "../../redis/admin-port.ts";
-import type { ObservedPod } from "./pods.ts";
+import type { ObservedPod } from "../../model/pods.ts";
 
 export const ACCEPT_SOURCE_HISTORY_ANNOTATION = "redis.io/accept-source-history";
 

@@ -7,9 +7,9 @@
 import { CLUSTER_LABEL, ROLE_LABEL } from "../../kube/resources.ts";
 import type { ReconcileContext, Step, StepResult } from "../context.ts";
 import { CONTINUE } from "../context.ts";
-import type { RoleLabel } from "../decisions/pods.ts";
-import { sentinelManaged } from "../decisions/intent.ts";
-import { ordinalOf, roleLabelFor } from "../decisions/pods.ts";
+import type { RoleLabel } from "../../model/pods.ts";
+import { sentinelManaged } from "../../model/intent.ts";
+import { ordinalOf, roleLabelFor } from "../../model/pods.ts";
 
 export const listPods: Step = {
   name: "list-pods",

@@ -9,9 +9,9 @@ import type { ReconcileContext, Step, StepResult } from "../context.ts";
 import { CONTINUE } from "../context.ts";
 import { CONFIRM_LEADER_ANNOTATION } from "../decisions/catch-up.ts";
 import { ACCEPT_SOURCE_HISTORY_ANNOTATION } from "../decisions/source-continuity.ts";
-import type { PodEndpoint } from "../decisions/pods.ts";
+import type { PodEndpoint } from "../../model/pods.ts";
 import type { SourceMemory } from "../decisions/rpo.ts";
-import { REDIS_PORT, ordinalOf } from "../decisions/pods.ts";
+import { REDIS_PORT, ordinalOf } from "../../model/pods.ts";
 
 export function podEndpoints(cluster: string, pods: readonly V1Pod[]): PodEndpoint[] {
   const endpoints: PodEndpoint[] = [];

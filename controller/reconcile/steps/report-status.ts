@@ -9,7 +9,7 @@ import { findCondition, setCondition } from "../../status/conditions.ts";
 import { compose } from "../../status/transaction.ts";
 import type { ReconcileContext, Step, StepResult } from "../context.ts";
 import { CONTINUE } from "../context.ts";
-import { readyCondition } from "../decisions/conditions.ts";
+import { readyCondition } from "../../model/conditions.ts";
 import { BACKLOG_HORIZON_CONDITION, backlogTooSmallEventDue } from "../decisions/rpo.ts";
 import { replicationContext } from "./replicate.ts";
 

@@ -19,8 +19,8 @@ import {
 import { setCondition, findCondition } from "../../status/conditions.ts";
 import type { ReconcileContext, Step, StepResult } from "../context.ts";
 import { CONTINUE, requeue } from "../context.ts";
-import { readyCondition } from "../decisions/conditions.ts";
-import { decideIntent } from "../decisions/intent.ts";
+import { readyCondition } from "../../model/conditions.ts";
+import { decideIntent } from "../../model/intent.ts";
 
 const RETRY_MS = 10_000;
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { RedisClusterSpec } from "../../../../schemas/generated/rediscluster.ts";
-import { decideIntent } from "../../../../controller/reconcile/decisions/intent.ts";
-import { replicaModeCondition } from "../../../../controller/reconcile/decisions/conditions.ts";
+import { decideIntent } from "../../../../controller/model/intent.ts";
+import { replicaModeCondition } from "../../../../controller/model/conditions.ts";
 
 const source = {
   host: "prod-redis-leader.production.svc.cluster.local",

@@ -7,7 +7,7 @@ import {
   reviewCatchUp,
 } from "../../../../controller/reconcile/decisions/catch-up.ts";
 import type { InstanceSnapshot } from "../../../../controller/redis/admin-port.ts";
-import type { ObservedPod } from "../../../../controller/reconcile/decisions/pods.ts";
+import type { ObservedPod } from "../../../../controller/model/pods.ts";
 import { D, R, pod, primary, replica } from "./snapshots.ts";
 
 const withRunId = (snapshot: InstanceSnapshot, runId = "run1"): InstanceSnapshot => ({ ...snapshot, runId });

@@ -4,7 +4,7 @@ import {
   podReplicationFigures,
   replicationReport,
 } from "../../../../controller/reconcile/decisions/replication-status.ts";
-import type { ClusterIntent } from "../../../../controller/reconcile/decisions/intent.ts";
+import type { ClusterIntent } from "../../../../controller/model/intent.ts";
 import { D, S, pod, primary, replica } from "./snapshots.ts";
 
 const intent: ClusterIntent = {

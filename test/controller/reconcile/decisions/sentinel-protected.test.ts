@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { sentinelProtectedCondition } from "../../../../controller/reconcile/decisions/conditions.ts";
+import { sentinelProtectedCondition } from "../../../../controller/model/conditions.ts";
 
 const primary = { kind: "primary", primary: "east-0", instances: 3, quorum: 2, downAfterSeconds: 5 } as const;
 

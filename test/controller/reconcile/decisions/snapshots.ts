@@ -1,7 +1,7 @@
 /** Small hand-written instance snapshots for pure decision tests. */
 import type { InstanceSnapshot } from "../../../../controller/redis/admin-port.ts";
 import type { ReplicationInfo } from "../../../../controller/redis/info.ts";
-import type { ObservedPod } from "../../../../controller/reconcile/decisions/pods.ts";
+import type { ObservedPod } from "../../../../controller/model/pods.ts";
 
 export const S = "a".repeat(40);
 export const D = "d".repeat(40);

@@ -3,7 +3,7 @@
  * The spec says what the user wants; status says what already happened (a completed promotion cannot be
  * undone by merely flipping `promote` back: that needs the demotion token).
  */
-import type { RedisClusterSpec, RedisClusterStatus } from "../../../schemas/generated/rediscluster.ts";
+import type { RedisClusterSpec, RedisClusterStatus } from "../../schemas/generated/rediscluster.ts";
 
 export interface SourceRef {
   readonly host: string;

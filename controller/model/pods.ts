@@ -1,7 +1,7 @@
 /**
  * Who is who in a RedisCluster's set of pods: names, ordinals, the designated leader, role labels.
  */
-import type { InstanceSnapshot } from "../../redis/admin-port.ts";
+import type { InstanceSnapshot } from "../redis/admin-port.ts";
 
 /** The designated leader is always ordinal 0: a stable promotion target and a stable `-leader` endpoint. */
 export const LEADER_ORDINAL = 0;

@@ -1,7 +1,7 @@
 /**
  * The messages and reasons of the cluster's conditions. The ReplicaMode wording is the reference's, exactly.
  */
-import type { Condition, RedisClusterStatus } from "../../../schemas/generated/rediscluster.ts";
+import type { Condition, RedisClusterStatus } from "../../schemas/generated/rediscluster.ts";
 import type { ClusterIntent, SourceRef } from "./intent.ts";
 import { endpointText } from "./intent.ts";
 
