@@ -4,7 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { PromotionStatus } from "../../schemas/generated/rediscluster.ts";
-import type { PodReplicationFigures } from "../reconcile/decisions/replication-status.ts";
+import type { PodReplicationFigures } from "../replication/decisions/replication-status.ts";
 import type { DrFigures } from "../replication/report.ts";
 
 type PromotionPhase = NonNullable<PromotionStatus["phase"]>;

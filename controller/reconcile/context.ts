@@ -12,7 +12,7 @@ import type { ClusterUsers } from "../redis/users.ts";
 import { AdminPool } from "../replication/context.ts";
 import type { StatusTransaction } from "../status/transaction.ts";
 import type { ClusterIntent } from "../model/intent.ts";
-import type { SourceMemory } from "./decisions/rpo.ts";
+import type { SourceMemory } from "../replication/decisions/rpo.ts";
 
 export type StepResult =
   | { readonly kind: "continue" }

@@ -8,7 +8,7 @@ import type { RedisClusterStatus } from "../../schemas/generated/rediscluster.ts
 import type { RedisAdmin, RedisAdminFactory, RedisEndpoint } from "../redis/admin-port.ts";
 import type { ClusterUsers } from "../redis/users.ts";
 import type { ClusterIntent } from "../model/intent.ts";
-import type { SourceMemory } from "../reconcile/decisions/rpo.ts";
+import type { SourceMemory } from "./decisions/rpo.ts";
 import type { PodEndpoint } from "../model/pods.ts";
 import type { StatusTransaction } from "../status/transaction.ts";
 

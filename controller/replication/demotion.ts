@@ -4,7 +4,7 @@
  * how many bytes that is, then clears the promotion and lets replica mode re-point the pods.
  */
 import type { ReplicationContext } from "./context.ts";
-import { promotedOffsetOf } from "../reconcile/decisions/catch-up.ts";
+import { promotedOffsetOf } from "./decisions/catch-up.ts";
 import { splitPods } from "./leader.ts";
 import { observePods } from "./observe.ts";
 import type { EngineResult } from "./promotion.ts";

@@ -3,14 +3,14 @@
  * keeping it one with the other pods following it.
  */
 import type { InstanceSnapshot } from "../redis/admin-port.ts";
-import type { CatchUp, CatchUpReview } from "../reconcile/decisions/catch-up.ts";
+import type { CatchUp, CatchUpReview } from "./decisions/catch-up.ts";
 import {
   catchUpReason,
   decideCatchUp,
   isCaughtUp,
   othersFollowDonor,
   reviewCatchUp,
-} from "../reconcile/decisions/catch-up.ts";
+} from "./decisions/catch-up.ts";
 import { leaderBlockedCondition } from "../model/conditions.ts";
 import type { ObservedPod, Upstream } from "../model/pods.ts";
 import { LEADER_ORDINAL, followsUpstream, isPrimary } from "../model/pods.ts";

@@ -20,7 +20,7 @@ import {
   othersFollowDonor,
   promotedOffsetOf,
   sharesHistory,
-} from "../reconcile/decisions/catch-up.ts";
+} from "./decisions/catch-up.ts";
 import type { SourceRef } from "../model/intent.ts";
 import { promotedMessage } from "../model/conditions.ts";
 import type { ObservedPod } from "../model/pods.ts";

@@ -6,8 +6,8 @@
  */
 import { sourceDiscontinuityCondition } from "../model/conditions.ts";
 import type { Topology, SourceRef } from "../model/intent.ts";
-import type { SourceVerdict } from "../reconcile/decisions/source-continuity.ts";
-import { SAMPLE_SIZE, judgeSource } from "../reconcile/decisions/source-continuity.ts";
+import type { SourceVerdict } from "./decisions/source-continuity.ts";
+import { SAMPLE_SIZE, judgeSource } from "./decisions/source-continuity.ts";
 import type { ObservedPod, Upstream } from "../model/pods.ts";
 import { isHeld } from "../model/pods.ts";
 import type { ReplicationContext } from "./context.ts";

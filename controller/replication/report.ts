@@ -1,18 +1,18 @@
 /**
  * What the cluster reports after a reconcile: status.replication, the conditions, and per-pod figures for
- * the metrics. Observation here, decisions in reconcile/decisions/.
+ * the metrics. Observation here, decisions in replication/decisions/.
  */
 import type { RedisClusterStatus } from "../../schemas/generated/rediscluster.ts";
-import { recordOffsets } from "../reconcile/decisions/catch-up.ts";
+import { recordOffsets } from "./decisions/catch-up.ts";
 import type { ConditionInput } from "../model/conditions.ts";
 import { replicaModeCondition, replicationHealthyCondition } from "../model/conditions.ts";
 import type { ObservedPod } from "../model/pods.ts";
 import { LEADER_ORDINAL, designatedLeaderName, isPrimary } from "../model/pods.ts";
-import type { PodReplicationFigures } from "../reconcile/decisions/replication-status.ts";
-import { podReplicationFigures, replicationReport } from "../reconcile/decisions/replication-status.ts";
+import type { PodReplicationFigures } from "./decisions/replication-status.ts";
+import { podReplicationFigures, replicationReport } from "./decisions/replication-status.ts";
 import { sentinelManaged } from "../model/intent.ts";
-import { replicasInSyncCondition } from "../reconcile/decisions/replica-health.ts";
-import type { SourceMemory } from "../reconcile/decisions/rpo.ts";
+import { replicasInSyncCondition } from "./decisions/replica-health.ts";
+import type { SourceMemory } from "./decisions/rpo.ts";
 import {
   BACKLOG_HORIZON_CONDITION,
   BACKLOG_HORIZON_NOT_REPLICATING,
@@ -23,7 +23,7 @@ import {
   rememberSample,
   rpoSeconds,
   stableRecommendation,
-} from "../reconcile/decisions/rpo.ts";
+} from "./decisions/rpo.ts";
 import { findCondition, setCondition } from "../status/conditions.ts";
 import type { StatusTransaction } from "../status/transaction.ts";
 import type { ReplicationContext } from "./context.ts";

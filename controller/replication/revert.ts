@@ -8,7 +8,7 @@
  */
 import type { DemotionStatus, PromotionStatus } from "../../schemas/generated/rediscluster.ts";
 import type { InstanceSnapshot } from "../redis/admin-port.ts";
-import { promotedOffsetOf, sharesHistory } from "../reconcile/decisions/catch-up.ts";
+import { promotedOffsetOf, sharesHistory } from "./decisions/catch-up.ts";
 import type { SourceRef } from "../model/intent.ts";
 import type { ObservedPod } from "../model/pods.ts";
 import { isPrimary } from "../model/pods.ts";

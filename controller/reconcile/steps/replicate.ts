@@ -7,10 +7,10 @@ import type { ReplicationContext } from "../../replication/context.ts";
 import { reconcileReplication } from "../../replication/engine.ts";
 import type { ReconcileContext, Step, StepResult } from "../context.ts";
 import { CONTINUE } from "../context.ts";
-import { CONFIRM_LEADER_ANNOTATION } from "../decisions/catch-up.ts";
-import { ACCEPT_SOURCE_HISTORY_ANNOTATION } from "../decisions/source-continuity.ts";
+import { CONFIRM_LEADER_ANNOTATION } from "../../replication/decisions/catch-up.ts";
+import { ACCEPT_SOURCE_HISTORY_ANNOTATION } from "../../replication/decisions/source-continuity.ts";
 import type { PodEndpoint } from "../../model/pods.ts";
-import type { SourceMemory } from "../decisions/rpo.ts";
+import type { SourceMemory } from "../../replication/decisions/rpo.ts";
 import { REDIS_PORT, ordinalOf } from "../../model/pods.ts";
 
 export function podEndpoints(cluster: string, pods: readonly V1Pod[]): PodEndpoint[] {

@@ -10,7 +10,7 @@ import { compose } from "../../status/transaction.ts";
 import type { ReconcileContext, Step, StepResult } from "../context.ts";
 import { CONTINUE } from "../context.ts";
 import { readyCondition } from "../../model/conditions.ts";
-import { BACKLOG_HORIZON_CONDITION, backlogTooSmallEventDue } from "../decisions/rpo.ts";
+import { BACKLOG_HORIZON_CONDITION, backlogTooSmallEventDue } from "../../replication/decisions/rpo.ts";
 import { replicationContext } from "./replicate.ts";
 
 const isPodReady = (pod: V1Pod): boolean =>

@@ -12,7 +12,7 @@ import type { RedisClusterSpec, RedisClusterStatus } from "../../../schemas/gene
 import type { RedisAdminFactory } from "../../../controller/redis/admin-port.ts";
 import { ioredisAdminFactory } from "../../../controller/redis/ioredis-admin.ts";
 import { decideIntent } from "../../../controller/model/intent.ts";
-import type { SourceMemory } from "../../../controller/reconcile/decisions/rpo.ts";
+import type { SourceMemory } from "../../../controller/replication/decisions/rpo.ts";
 import type { PodEndpoint } from "../../../controller/model/pods.ts";
 import { AdminPool } from "../../../controller/replication/context.ts";
 import type { EventType, ReplicationContext } from "../../../controller/replication/context.ts";

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ControllerMetrics } from "../../../controller/metrics/metrics.ts";
-import { MIB, recommendedBacklogBytes } from "../../../controller/reconcile/decisions/rpo.ts";
+import { MIB, recommendedBacklogBytes } from "../../../controller/replication/decisions/rpo.ts";
 import { DrHarness, infoField, startWriteLoad } from "../helpers/dr-harness.ts";
 import { TcpProxy } from "../helpers/tcp-proxy.ts";
 

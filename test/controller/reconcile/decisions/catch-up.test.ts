@@ -7,7 +7,7 @@ import {
   othersFollowDonor,
   promotedOffsetOf,
   sharesHistory,
-} from "../../../../controller/reconcile/decisions/catch-up.ts";
+} from "../../../../controller/replication/decisions/catch-up.ts";
 import { D, R, S, pod, primary, replica } from "./snapshots.ts";
 
 describe("decideCatchUp", () => {

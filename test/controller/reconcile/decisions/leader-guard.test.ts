@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { KnownOffset } from "../../../../controller/reconcile/decisions/catch-up.ts";
+import type { KnownOffset } from "../../../../controller/replication/decisions/catch-up.ts";
 import {
   decideCatchUp,
   recordOffsets,
   reviewCatchUp,
-} from "../../../../controller/reconcile/decisions/catch-up.ts";
+} from "../../../../controller/replication/decisions/catch-up.ts";
 import type { InstanceSnapshot } from "../../../../controller/redis/admin-port.ts";
 import type { ObservedPod } from "../../../../controller/model/pods.ts";
 import { D, R, pod, primary, replica } from "./snapshots.ts";

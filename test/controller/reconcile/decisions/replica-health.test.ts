@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { replicasInSyncCondition } from "../../../../controller/reconcile/decisions/replica-health.ts";
+import { replicasInSyncCondition } from "../../../../controller/replication/decisions/replica-health.ts";
 import { S, pod, replica } from "./snapshots.ts";
 
 const now = new Date("2026-12-06T10:00:00Z");

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import {
   podReplicationFigures,
   replicationReport,
-} from "../../../../controller/reconcile/decisions/replication-status.ts";
+} from "../../../../controller/replication/decisions/replication-status.ts";
 import type { ClusterIntent } from "../../../../controller/model/intent.ts";
 import { D, S, pod, primary, replica } from "./snapshots.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { SourceMemory } from "../../../../controller/reconcile/decisions/rpo.ts";
+import type { SourceMemory } from "../../../../controller/replication/decisions/rpo.ts";
 import {
   MIB,
   backlogHorizonCondition,
@@ -12,7 +12,7 @@ import {
   rpoSeconds,
   stableRecommendation,
   writeRate,
-} from "../../../../controller/reconcile/decisions/rpo.ts";
+} from "../../../../controller/replication/decisions/rpo.ts";
 import { drFiguresOf } from "../../../../controller/replication/report.ts";
 import type { SourceObservation } from "../../../../controller/replication/observe.ts";
 

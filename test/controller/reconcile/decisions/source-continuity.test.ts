@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { judgeSource } from "../../../../controller/reconcile/decisions/source-continuity.ts";
+import { judgeSource } from "../../../../controller/replication/decisions/source-continuity.ts";
 import type { InstanceSnapshot } from "../../../../controller/redis/admin-port.ts";
 import { D, R, S, pod, primary, replica } from "./snapshots.ts";
 
