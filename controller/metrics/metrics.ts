@@ -4,8 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { PromotionStatus } from "../../schemas/generated/rediscluster.ts";
-import type { PodReplicationFigures } from "../replication/decisions/replication-status.ts";
-import type { DrFigures } from "../replication/report.ts";
+import type { DrFigures, PodReplicationFigures } from "../model/figures.ts";
 
 type PromotionPhase = NonNullable<PromotionStatus["phase"]>;
 

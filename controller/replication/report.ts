@@ -8,7 +8,7 @@ import type { ConditionInput } from "../model/conditions.ts";
 import { replicaModeCondition, replicationHealthyCondition } from "../model/conditions.ts";
 import type { ObservedPod } from "../model/pods.ts";
 import { LEADER_ORDINAL, designatedLeaderName, isPrimary } from "../model/pods.ts";
-import type { PodReplicationFigures } from "./decisions/replication-status.ts";
+import type { DrFigures, PodReplicationFigures } from "../model/figures.ts";
 import { podReplicationFigures, replicationReport } from "./decisions/replication-status.ts";
 import { sentinelManaged } from "../model/intent.ts";
 import { replicasInSyncCondition } from "./decisions/replica-health.ts";
@@ -65,13 +65,6 @@ function currentPrimaryOf(
   }
   if (leader?.snapshot === undefined) return previous;
   return isPrimary(leader.snapshot) ? leader.name : undefined;
-}
-
-/** Per DR cluster, for the metrics: each absent while it cannot be computed (see rpo.ts). */
-export interface DrFigures {
-  readonly writeRateBytesPerSecond?: number;
-  readonly rpoSeconds?: number;
-  readonly backlogHorizonSeconds?: number;
 }
 
 /** The default of --backlog-horizon-threshold. */

@@ -10,6 +10,7 @@ import { endpointText } from "../../model/intent.ts";
 import { lagBytes, linkDownSince, linkStatusOf, secondsSince } from "./link.ts";
 import type { ObservedPod, Upstream } from "../../model/pods.ts";
 import { LEADER_ORDINAL, followsUpstream, isHeld } from "../../model/pods.ts";
+import type { PodReplicationFigures } from "../../model/figures.ts";
 
 export interface ReplicationReport {
   readonly replication: ReplicationStatus | undefined;
@@ -76,19 +77,6 @@ function sourceOffsetOf(
   const leaderFollowsNewHistory = leaderId !== undefined && leaderId !== previous?.sourceReplicationId;
   const wentBack = previous?.sourceOffset !== undefined && observed < previous.sourceOffset;
   return wentBack && !leaderFollowsNewHistory ? previous.sourceOffset : observed;
-}
-
-export interface PodReplicationFigures {
-  readonly pod: string;
-  /**
-   * 1 when the pod is a replica with its link up, 0 when a replica with its link down or a pod the controller
-   * could not ask; absent for a primary.
-   */
-  readonly linkUp?: 0 | 1;
-  /** Absent when the pod could not be asked: nobody knows how long its link has been down. */
-  readonly linkDownSeconds?: number;
-  /** Against its upstream's own offset: the source's for pods following the source, the leader's otherwise. */
-  readonly lagBytes?: number;
 }
 
 /**
