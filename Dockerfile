@@ -13,6 +13,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json ./
 COPY schemas/ schemas/
+COPY kube-common/ kube-common/
 COPY webhook/ webhook/
 COPY controller/ controller/
 # Type-checks and compiles; the sources' `.ts` import specifiers become `.js` in the output.
@@ -29,6 +30,7 @@ WORKDIR /app
 COPY package.json ./
 COPY --from=production-dependencies /app/node_modules ./node_modules
 COPY --from=build /src/dist/schemas ./schemas
+COPY --from=build /src/dist/kube-common ./kube-common
 COPY --from=build /src/dist/webhook ./webhook
 COPY --from=build /src/dist/controller ./controller
 # Numeric, so Kubernetes' runAsNonRoot can verify it; the manifests run as the same user.

@@ -12,7 +12,7 @@ import { Controller } from "./controller.ts";
 import { ControllerMetrics } from "./metrics/metrics.ts";
 import { ioredisAdminFactory } from "./redis/ioredis-admin.ts";
 import { LeaderElector } from "./watch/leader-election.ts";
-import { loadKubeConfig } from "../webhook/kube/kube-config.ts";
+import { loadKubeConfig } from "../kube-common/kube-config.ts";
 
 async function main(): Promise<void> {
   const config = parseConfig(process.argv.slice(2), process.env);

@@ -6,7 +6,7 @@ import { AuthorizationV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
 import { USAGE, parseConfig, type WebhookConfig } from "./config.ts";
 import { createLogger } from "./logger.ts";
-import { loadKubeConfig } from "./kube/kube-config.ts";
+import { loadKubeConfig } from "../kube-common/kube-config.ts";
 import { kubeSecretReader } from "./kube/secret-reader.ts";
 import { kubeAccessReviewer } from "./kube/access-reviewer.ts";
 import { AllowedSourceRanges } from "./validation/rules/source-address.ts";

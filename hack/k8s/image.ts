@@ -1,8 +1,8 @@
 /**
- * Our container image's /app without Docker: schemas/, webhook/ and controller/ compiled by `tsc` exactly
- * as the Dockerfile's build stage compiles them, beside package.json and the dependencies. The node agent
- * runs the image `redis-dr` with this directory bound at /app (hack/sandbox/kubelet/image.ts), so the
- * Deployments of manifests/ run the programs in the form that ships.
+ * Our container image's /app without Docker: schemas/, kube-common/, webhook/ and controller/ compiled by
+ * `tsc` exactly as the Dockerfile's build stage compiles them, beside package.json and the dependencies. The
+ * node agent runs the image `redis-dr` with this directory bound at /app (hack/sandbox/kubelet/image.ts), so
+ * the Deployments of manifests/ run the programs in the form that ships.
  *
  * Cached in .sandbox/image/<hash of the sources>/, so test files share one compilation; a compilation goes
  * to a temporary directory renamed into place when complete.
@@ -28,7 +28,11 @@ import { fileURLToPath } from "node:url";
 // Not imported from hack/sandbox/sandbox.ts, which starts the programs from here (no import cycle).
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
-const SOURCES = ["schemas", "webhook", "controller"];
+const SOURCES = ["schemas", "kube-common", "webhook", "controller"];
+
+/** The source folders `sourceRoot` has: an older revision (a benchmark's baseline) predates kube-common/. */
+const sourcesIn = (sourceRoot: string): string[] =>
+  SOURCES.filter((dir) => existsSync(join(sourceRoot, dir)));
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -68,7 +72,9 @@ export function productImageDir(sourceRoot = REPO_ROOT): string {
 export const imageDependencies = (): string => join(REPO_ROOT, "node_modules");
 
 function compiledImageDir(sourceRoot: string): string {
-  const files = SOURCES.flatMap((dir) => sourceFiles(join(sourceRoot, dir))).sort();
+  const files = sourcesIn(sourceRoot)
+    .flatMap((dir) => sourceFiles(join(sourceRoot, dir)))
+    .sort();
   const hash = createHash("sha256");
   // This file too: the image's layout is written here.
   const layout = fileURLToPath(import.meta.url);
@@ -92,7 +98,7 @@ function compiledImageDir(sourceRoot: string): string {
     tsconfig,
     JSON.stringify({
       extends: join(sourceRoot, "tsconfig.json"),
-      include: SOURCES.map((s) => join(sourceRoot, s)),
+      include: sourcesIn(sourceRoot).map((s) => join(sourceRoot, s)),
     }),
   );
   // The Dockerfile's flags: .ts import specifiers become .js in the output.
@@ -163,7 +169,9 @@ export function sourcesAt(rev: string): string {
   const work = `${dir}.${process.pid}`;
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
-  const paths = [...SOURCES, "tsconfig.json", "package.json", "package-lock.json"];
+  const present = new Set(git(["ls-tree", "--name-only", commit]).toString("utf8").split("\n"));
+  const sources = SOURCES.filter((dir) => present.has(dir));
+  const paths = [...sources, "tsconfig.json", "package.json", "package-lock.json"];
   const archive = git(["archive", "--format=tar", commit, ...paths]);
   const untar = spawnSync("tar", ["-x", "-C", work], { input: archive });
   if (untar.status !== 0) throw new Error(`extracting ${commit} failed: ${String(untar.stderr)}`);

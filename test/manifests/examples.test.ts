@@ -12,7 +12,7 @@ import { validateWithCel } from "../../hack/cel/kubernetes-cel.ts";
 import { redisClusterSchema } from "../../schemas/rediscluster.ts";
 import { mutateCluster, validateCluster } from "../../webhook/admission/admit.ts";
 import type { AdmissionOutcome } from "../../webhook/admission/types.ts";
-import { formatFieldError } from "../../webhook/validation/field-errors.ts";
+import { formatFieldError } from "../../kube-common/field-errors.ts";
 import type { SecretReader } from "../../webhook/validation/secrets.ts";
 import { MANIFESTS, parseObjects, type KubeObject } from "./helpers.ts";
 import { FakeAccess } from "../webhook/support/fake-access.ts";

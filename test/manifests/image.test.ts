@@ -75,6 +75,7 @@ describe("the Dockerfile", () => {
       "COPY package.json ./",
       "COPY --from=production-dependencies /app/node_modules ./node_modules",
       "COPY --from=build /src/dist/schemas ./schemas",
+      "COPY --from=build /src/dist/kube-common ./kube-common",
       "COPY --from=build /src/dist/webhook ./webhook",
       "COPY --from=build /src/dist/controller ./controller",
     ]);
@@ -89,6 +90,7 @@ describe("the Dockerfile", () => {
       "!package-lock.json",
       "!tsconfig.json",
       "!schemas/",
+      "!kube-common/",
       "!webhook/",
       "!controller/",
     ]);
@@ -123,7 +125,7 @@ describe("the image's build step, done for real", () => {
     });
     // tsc emits even when some file has a type error; `npm run typecheck` reports those, here the layout counts.
     assert.ok(existsSync(compiled), `tsc emitted nothing: ${tsc.stdout}${tsc.stderr}`);
-    for (const folder of ["schemas", "webhook", "controller"]) {
+    for (const folder of ["schemas", "kube-common", "webhook", "controller"]) {
       if (existsSync(path.join(compiled, folder))) {
         execFileSync("cp", ["-r", path.join(compiled, folder), path.join(image, folder)]);
       }

@@ -11,7 +11,7 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import ts from "typescript";
 import { validateStructure } from "../../webhook/validation/structural.ts";
-import { formatFieldErrors } from "../../webhook/validation/field-errors.ts";
+import { formatFieldErrors } from "../../kube-common/field-errors.ts";
 import {
   MANIFESTS,
   REPO_ROOT,

@@ -10,8 +10,8 @@ import {
   type CelRule,
   type SchemaNode,
 } from "../../schemas/rediscluster.ts";
-import { formatFieldError } from "../../webhook/validation/field-errors.ts";
-import { FieldPath } from "../../webhook/validation/field-path.ts";
+import { formatFieldError } from "../../kube-common/field-errors.ts";
+import { FieldPath } from "../../kube-common/field-path.ts";
 import { validateClusterName } from "../../webhook/validation/rules/cluster-name.ts";
 import { validateReplicaSource } from "../../webhook/validation/rules/replica-source.ts";
 import { validateStorageUnchanged } from "../../webhook/validation/rules/storage-unchanged.ts";

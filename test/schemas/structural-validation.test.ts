@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { formatFieldError } from "../../webhook/validation/field-errors.ts";
+import { formatFieldError } from "../../kube-common/field-errors.ts";
 import { validateStructure } from "../../webhook/validation/structural.ts";
 
 type Json = Record<string, unknown>;

@@ -2,10 +2,11 @@
  * The two admission endpoints' decisions: defaulting (mutate) and validation (validate) of a RedisCluster.
  */
 import type { AdmissionOutcome, AdmissionRequest } from "./types.ts";
-import { badRequestStatus, invalidStatus, isRecord } from "./review.ts";
+import { badRequestStatus, invalidStatus } from "./review.ts";
+import { isRecord } from "../../kube-common/is-record.ts";
 import { defaultingPatch } from "../defaulting/defaults.ts";
-import { FieldPath } from "../validation/field-path.ts";
-import { formatFieldError, type FieldError } from "../validation/field-errors.ts";
+import { FieldPath } from "../../kube-common/field-path.ts";
+import { formatFieldError, type FieldError } from "../../kube-common/field-errors.ts";
 import { validateStructure } from "../validation/structural.ts";
 import { checkSecrets, type SecretAccessReviewer, type SecretReader } from "../validation/secrets.ts";
 import { sourceAddressRule, type AllowedSourceRanges } from "../validation/rules/source-address.ts";

@@ -17,16 +17,13 @@ import {
   errorBody,
   formatFieldErrors,
   type FieldError,
-} from "../validation/field-errors.ts";
+} from "../../kube-common/field-errors.ts";
 import { GROUP, KIND } from "../../schemas/rediscluster.ts";
+import { isRecord } from "../../kube-common/is-record.ts";
 
 export type ParsedReview =
   | { readonly ok: true; readonly review: AdmissionReviewRequest }
   | { readonly ok: false; readonly message: string };
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 const optional = (value: unknown, type: "string" | "boolean" | "object"): boolean =>
   value === undefined || (type === "object" ? isRecord(value) : typeof value === type);

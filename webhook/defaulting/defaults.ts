@@ -9,7 +9,7 @@
  */
 import { redisClusterSchema, type SchemaNode } from "../../schemas/rediscluster.ts";
 import type { JsonPatchOperation } from "../admission/types.ts";
-import { isRecord } from "../admission/review.ts";
+import { isRecord } from "../../kube-common/is-record.ts";
 
 /** RFC 6901: `~` → `~0`, `/` → `~1`. */
 export function jsonPointer(segments: readonly (string | number)[]): string {

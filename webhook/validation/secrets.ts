@@ -9,7 +9,13 @@
  * not read a Secret learns nothing about it — not even whether it exists.
  */
 import type { UserInfo } from "../admission/types.ts";
-import { forbidden, internalError, invalid, notFound, type FieldError } from "./field-errors.ts";
+import {
+  forbidden,
+  internalError,
+  invalid,
+  notFound,
+  type FieldError,
+} from "../../kube-common/field-errors.ts";
 import type { SecretRequirement } from "./rules/secret-references.ts";
 
 export interface SecretReader {

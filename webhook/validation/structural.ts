@@ -6,8 +6,15 @@ import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
 import { redisClusterSchema, type SchemaNode } from "../../schemas/rediscluster.ts";
 import type { RedisCluster } from "../../schemas/generated/rediscluster.ts";
-import { FieldPath } from "./field-path.ts";
-import { invalid, notSupported, required, tooLong, tooMany, type FieldError } from "./field-errors.ts";
+import { FieldPath } from "../../kube-common/field-path.ts";
+import {
+  invalid,
+  notSupported,
+  required,
+  tooLong,
+  tooMany,
+  type FieldError,
+} from "../../kube-common/field-errors.ts";
 
 // ajv-formats is published as CommonJS with a default export.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv, formats: string[]) => Ajv;

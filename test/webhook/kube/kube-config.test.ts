@@ -7,7 +7,7 @@ import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
-import { KeepAliveKubeConfig } from "../../../webhook/kube/kube-config.ts";
+import { KeepAliveKubeConfig } from "../../../kube-common/kube-config.ts";
 import { createTestCa } from "../support/certs.ts";
 
 let server: Server;

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { redisClusterSchema } from "../../../schemas/rediscluster.ts";
 import { validateWithCel } from "../../../hack/cel/kubernetes-cel.ts";
-import { FieldPath } from "../../../webhook/validation/field-path.ts";
+import { FieldPath } from "../../../kube-common/field-path.ts";
 import { validatePromoteRevert } from "../../../webhook/validation/rules/promote-revert.ts";
 import { validateInstanceCounts } from "../../../webhook/validation/rules/instance-counts.ts";
 import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";

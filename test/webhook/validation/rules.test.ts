@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { FieldPath } from "../../../webhook/validation/field-path.ts";
+import { FieldPath } from "../../../kube-common/field-path.ts";
 import { validateClusterName } from "../../../webhook/validation/rules/cluster-name.ts";
 import { validateInstanceCounts } from "../../../webhook/validation/rules/instance-counts.ts";
 import {

@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { FieldPath } from "../../../webhook/validation/field-path.ts";
+import { FieldPath } from "../../../kube-common/field-path.ts";
 import {
   AllowedSourceRanges,
   forbiddenAddressClass,

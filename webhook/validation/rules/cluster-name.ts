@@ -4,8 +4,8 @@
  * without this rule a longer name or `1abc.def` is admitted and every StatefulSet create then fails with 422.
  */
 import { MAX_NAME_LENGTH, NAME_NAMES_OWNED_OBJECTS } from "../../../schemas/rediscluster.ts";
-import type { FieldPath } from "../field-path.ts";
-import { invalid, type FieldError } from "../field-errors.ts";
+import type { FieldPath } from "../../../kube-common/field-path.ts";
+import { invalid, type FieldError } from "../../../kube-common/field-errors.ts";
 import { metadataString, type RedisCluster } from "./cluster.ts";
 
 /** A DNS-1035 label: what a Service name must be. */

@@ -4,7 +4,7 @@
  * reader returns an untyped record, and leaves are read with a type check (stringField, integerField).
  */
 import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
-import { isRecord } from "../../admission/review.ts";
+import { isRecord } from "../../../kube-common/is-record.ts";
 
 export type { RedisCluster };
 

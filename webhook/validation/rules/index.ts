@@ -4,8 +4,8 @@
  * The structural schema (validateStructure) runs beside them, and Secrets are looked up for the references
  * secretRequirements names.
  */
-import type { FieldPath } from "../field-path.ts";
-import type { FieldError } from "../field-errors.ts";
+import type { FieldPath } from "../../../kube-common/field-path.ts";
+import type { FieldError } from "../../../kube-common/field-errors.ts";
 import type { RedisCluster } from "./cluster.ts";
 import { validateClusterName } from "./cluster-name.ts";
 import { validateInstanceCounts } from "./instance-counts.ts";

@@ -1,7 +1,7 @@
 /** `spec.instances` from 1 to MAX_INSTANCES and `spec.minSyncReplicas` ≤ instances − 1 (min-replicas-to-write). */
 import { MAX_INSTANCES, redisClusterSchema } from "../../../schemas/rediscluster.ts";
-import type { FieldPath } from "../field-path.ts";
-import { invalid, type FieldError } from "../field-errors.ts";
+import type { FieldPath } from "../../../kube-common/field-path.ts";
+import { invalid, type FieldError } from "../../../kube-common/field-errors.ts";
 import { integerField, specOf, type RedisCluster } from "./cluster.ts";
 
 /** The schema's own default, which the mutating endpoint fills in before validation runs. */

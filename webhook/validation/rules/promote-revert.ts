@@ -6,8 +6,8 @@
  * "Replicating" means replica mode enabled and no promotion requested. A promotion is "completed" once the
  * controller recorded the new history's replication ID in status.promotion.replicationId.
  */
-import type { FieldPath } from "../field-path.ts";
-import { forbidden, type FieldError } from "../field-errors.ts";
+import type { FieldPath } from "../../../kube-common/field-path.ts";
+import { forbidden, type FieldError } from "../../../kube-common/field-errors.ts";
 import {
   completedPromotionId,
   isReplicating,
@@ -17,7 +17,7 @@ import {
   sourceOf,
   type RedisCluster,
 } from "./cluster.ts";
-import { isRecord } from "../../admission/review.ts";
+import { isRecord } from "../../../kube-common/is-record.ts";
 
 export const PROMOTE_NEEDS_SOURCE = "promote requires enabled: true and a source";
 export const PROMOTE_ON_CREATE =

@@ -4,8 +4,8 @@
  */
 import { isIP } from "node:net";
 import { ENABLED_NEEDS_HOST } from "../../../schemas/rediscluster.ts";
-import type { FieldPath } from "../field-path.ts";
-import { invalid, required, type FieldError } from "../field-errors.ts";
+import type { FieldPath } from "../../../kube-common/field-path.ts";
+import { invalid, required, type FieldError } from "../../../kube-common/field-errors.ts";
 import { metadataString, replicaModeOf, sourceOf, stringField, type RedisCluster } from "./cluster.ts";
 
 /**

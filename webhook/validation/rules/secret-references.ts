@@ -3,9 +3,9 @@
  * whose reference changed. An update that leaves a reference alone is never blocked by that Secret, so a
  * promotion during an outage goes through even when the source's Secret is gone.
  */
-import type { FieldPath } from "../field-path.ts";
+import type { FieldPath } from "../../../kube-common/field-path.ts";
 import { replicaModeOf, sourceOf, specOf, stringField, type RedisCluster } from "./cluster.ts";
-import { isRecord } from "../../admission/review.ts";
+import { isRecord } from "../../../kube-common/is-record.ts";
 
 export interface SecretRequirement {
   /** Where the reference is, e.g. spec.authSecret.name. */

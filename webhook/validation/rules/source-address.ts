@@ -7,8 +7,8 @@
  * address is left to the cluster's egress policy (docs/security.md).
  */
 import { BlockList, isIP, isIPv4 } from "node:net";
-import type { FieldPath } from "../field-path.ts";
-import { invalid, type FieldError } from "../field-errors.ts";
+import type { FieldPath } from "../../../kube-common/field-path.ts";
+import { invalid, type FieldError } from "../../../kube-common/field-errors.ts";
 import { sourceOf, stringField, type RedisCluster } from "./cluster.ts";
 
 export type AddressClass = "loopback" | "link-local" | "unspecified" | "multicast" | "broadcast" | "metadata";

@@ -5,8 +5,8 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import { STORAGE_IMMUTABLE } from "../../../schemas/rediscluster.ts";
-import type { FieldPath } from "../field-path.ts";
-import { forbidden, type FieldError } from "../field-errors.ts";
+import type { FieldPath } from "../../../kube-common/field-path.ts";
+import { forbidden, type FieldError } from "../../../kube-common/field-errors.ts";
 import { specOf, type RedisCluster } from "./cluster.ts";
 
 export function validateStorageUnchanged(
