@@ -20,7 +20,7 @@ import {
   everyPodHolds,
   type Region,
 } from "../e2e/scenarios/region-fixture.ts";
-import { condition } from "../../hack/demo/lib/observe.ts";
+import { condition } from "../../hack/lib/observe.ts";
 
 const RANGE = 89;
 const WEST_PASSWORD = "west-pw-plugin-89";

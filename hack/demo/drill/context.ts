@@ -4,12 +4,12 @@
  */
 import type { Backend } from "../../k8s/testing.ts";
 import { waitFor, type TestCluster } from "../../sandbox/testing.ts";
-import type { Kubectl } from "../lib/kubectl.ts";
-import type { RegionLink } from "../lib/link.ts";
-import type { ManifestObject } from "../lib/regions.ts";
+import type { Kubectl } from "../../lib/kubectl.ts";
+import type { RegionLink } from "../../lib/link.ts";
+import type { ManifestObject } from "../../lib/regions.ts";
 import type { WriteLoad } from "../lib/load.ts";
 import type { Narrator } from "../lib/narrator.ts";
-import { RegionView, condition, missing, redisClient } from "../lib/observe.ts";
+import { RegionView, condition, missing, redisClient } from "../../lib/observe.ts";
 import type { TimelineSample } from "../lib/timeline.ts";
 import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
 

@@ -1,7 +1,7 @@
 /**
  * The drill's timeline: the DR picture sampled every 200 ms while the scenes run.
  */
-import type { RegionLink } from "../lib/link.ts";
+import type { RegionLink } from "../../lib/link.ts";
 import type { LinkState, Role } from "../lib/timeline.ts";
 import type { DrillContext } from "./context.ts";
 

@@ -3,7 +3,7 @@
  * drill can say exactly which acknowledged keys a failover kept.
  */
 import type { Redis } from "ioredis";
-import { redisClient } from "./observe.ts";
+import { redisClient } from "../../lib/observe.ts";
 
 export interface WriteLoad {
   /** Keys Redis acknowledged (OK), in order. */

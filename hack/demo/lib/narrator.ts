@@ -2,7 +2,7 @@
  * The demo's voice: numbered steps, the commands a user would type, and what we observed — plain lines a
  * person can follow and a CI log keeps readable (colour only on a terminal).
  */
-import { displayCommand } from "./kubectl.ts";
+import { displayCommand } from "../../lib/kubectl.ts";
 
 const tty = process.stdout.isTTY === true;
 const paint = (code: string, text: string) => (tty ? `\u001b[${code}m${text}\u001b[0m` : text);

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { condition } from "../../../hack/demo/lib/observe.ts";
+import { condition } from "../../../hack/lib/observe.ts";
 import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
 import { RedisProcess } from "../../controller/helpers/redis-process.ts";
 import {

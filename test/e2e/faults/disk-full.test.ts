@@ -15,7 +15,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { parseInfo, redisClient, type ClusterEvent } from "../../../hack/demo/lib/observe.ts";
+import { parseInfo, redisClient, type ClusterEvent } from "../../../hack/lib/observe.ts";
 import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
 import { RedisProcess } from "../../controller/helpers/redis-process.ts";
 import {

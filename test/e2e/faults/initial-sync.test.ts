@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { RegionLink } from "../../../hack/demo/lib/link.ts";
-import { condition, parseInfo, redisClient } from "../../../hack/demo/lib/observe.ts";
+import { RegionLink } from "../../../hack/lib/link.ts";
+import { condition, parseInfo, redisClient } from "../../../hack/lib/observe.ts";
 import { RedisProcess } from "../../controller/helpers/redis-process.ts";
 import {
   podNames,

@@ -20,7 +20,7 @@ import assert from "node:assert/strict";
 import { appendFileSync, mkdirSync } from "node:fs";
 import { dirname, relative, resolve } from "node:path";
 import { beforeEach, type TestContext } from "node:test";
-import type { RegionView } from "../../../hack/demo/lib/observe.ts";
+import type { RegionView } from "../../../hack/lib/observe.ts";
 import { e2eBackend } from "../../../hack/k8s/testing.ts";
 import { keysMissing } from "../scenarios/region-fixture.ts";
 import { REPO_ROOT, ledgerPath, type LedgerEntry } from "./ledger-file.ts";

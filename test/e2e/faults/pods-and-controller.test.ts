@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it, type TestContext } from "node:test";
 import { Watch } from "@kubernetes/client-node";
-import { RegionLink } from "../../../hack/demo/lib/link.ts";
-import { condition, redisClient } from "../../../hack/demo/lib/observe.ts";
+import { RegionLink } from "../../../hack/lib/link.ts";
+import { condition, redisClient } from "../../../hack/lib/observe.ts";
 import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
 import { RedisProcess } from "../../controller/helpers/redis-process.ts";
 import {

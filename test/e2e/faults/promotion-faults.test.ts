@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
-import { condition } from "../../../hack/demo/lib/observe.ts";
+import { condition } from "../../../hack/lib/observe.ts";
 import { REDIS_UID } from "../../../controller/kube/resources.ts";
 import { RedisProcess } from "../../controller/helpers/redis-process.ts";
 import {

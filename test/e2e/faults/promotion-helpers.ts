@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import type { TestContext } from "node:test";
 import { Watch } from "@kubernetes/client-node";
-import { condition } from "../../../hack/demo/lib/observe.ts";
+import { condition } from "../../../hack/lib/observe.ts";
 import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
 import {
   fullSyncsServed,

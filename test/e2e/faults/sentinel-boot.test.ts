@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { condition, redisClient } from "../../../hack/demo/lib/observe.ts";
+import { condition, redisClient } from "../../../hack/lib/observe.ts";
 import {
   podNames,
   redisClusterManifest,

@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { condition } from "../../../hack/demo/lib/observe.ts";
-import { exampleManifest, withSpec } from "../../../hack/demo/lib/regions.ts";
+import { condition } from "../../../hack/lib/observe.ts";
+import { exampleManifest, withSpec } from "../../../hack/lib/regions.ts";
 import {
   everyPodHolds,
   fullSyncsServed,

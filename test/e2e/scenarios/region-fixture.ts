@@ -1,6 +1,6 @@
 /**
  * What the scenario and fault tests share: a "region" with the webhook and the controller, real kubectl,
- * the drill helpers of hack/demo/lib, and small builders for the reference's objects. A region is the
+ * the drill helpers of hack/lib/, and small builders for the reference's objects. A region is the
  * embedded sandbox, or with E2E_BACKEND=real a real cluster with redis-dr installed from manifests/
  * (hack/k8s/testing.ts): the same scenario runs on both.
  */
@@ -8,8 +8,8 @@ import { cpSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { startTestCluster } from "../../../hack/k8s/testing.ts";
 import { waitFor, type TestCluster } from "../../../hack/sandbox/testing.ts";
-import { Kubectl } from "../../../hack/demo/lib/kubectl.ts";
-import { RegionView, condition, parseInfo, redisClient } from "../../../hack/demo/lib/observe.ts";
+import { Kubectl } from "../../../hack/lib/kubectl.ts";
+import { RegionView, condition, parseInfo, redisClient } from "../../../hack/lib/observe.ts";
 import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
 
 export { waitFor };

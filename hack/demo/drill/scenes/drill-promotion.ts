@@ -1,4 +1,4 @@
-import { condition } from "../../lib/observe.ts";
+import { condition } from "../../../lib/observe.ts";
 import { WEST, podNames, promotePatch, type Scene } from "../context.ts";
 
 export const drillPromotion: Scene = {

@@ -1,6 +1,6 @@
-import { RegionLink } from "../../lib/link.ts";
-import { condition } from "../../lib/observe.ts";
-import { exampleManifest, inNamespace, withSpec } from "../../lib/regions.ts";
+import { RegionLink } from "../../../lib/link.ts";
+import { condition } from "../../../lib/observe.ts";
+import { exampleManifest, inNamespace, withSpec } from "../../../lib/regions.ts";
 import { startSampling } from "../sampling.ts";
 import { EAST, INSTANCES, WEST, until, type Scene } from "../context.ts";
 

@@ -1,4 +1,4 @@
-import { withSource } from "../../lib/regions.ts";
+import { withSource } from "../../../lib/regions.ts";
 import { expect, type Scene } from "../context.ts";
 
 export const invalidApply: Scene = {

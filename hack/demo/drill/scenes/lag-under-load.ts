@@ -1,4 +1,4 @@
-import { controllerMetrics, metricValue, missing } from "../../lib/observe.ts";
+import { controllerMetrics, metricValue, missing } from "../../../lib/observe.ts";
 import { startWriteLoad } from "../../lib/load.ts";
 import { WEST, expect, until, type Scene } from "../context.ts";
 

@@ -1,6 +1,6 @@
-import { RegionLink } from "../../lib/link.ts";
-import { condition, missing } from "../../lib/observe.ts";
-import { exampleManifest, inNamespace, withSource, withSpec } from "../../lib/regions.ts";
+import { RegionLink } from "../../../lib/link.ts";
+import { condition, missing } from "../../../lib/observe.ts";
+import { exampleManifest, inNamespace, withSource, withSpec } from "../../../lib/regions.ts";
 import { EAST, INSTANCES, WEST, podNames, until, type DrillContext, type Scene } from "../context.ts";
 
 /** redis-west's LoadBalancer, reached from us-east-1 across the WAN; the WAN to us-east-1 heals. */

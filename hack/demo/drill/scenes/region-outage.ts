@@ -1,4 +1,4 @@
-import { condition, controllerMetrics, metricValue, missing } from "../../lib/observe.ts";
+import { condition, controllerMetrics, metricValue, missing } from "../../../lib/observe.ts";
 import { WEST, until, type DrillContext, type Scene } from "../context.ts";
 
 /** The last writes before the outage, once they reached us-west-2. */

@@ -1,4 +1,4 @@
-import { redisClient } from "../../lib/observe.ts";
+import { redisClient } from "../../../lib/observe.ts";
 import { EAST, SEED_KEYS, serviceAddress, until, type Scene } from "../context.ts";
 
 export const seedWrites: Scene = {

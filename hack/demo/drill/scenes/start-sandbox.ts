@@ -1,5 +1,5 @@
 import { startTestCluster } from "../../../k8s/testing.ts";
-import { Kubectl } from "../../lib/kubectl.ts";
+import { Kubectl } from "../../../lib/kubectl.ts";
 import { EAST, RANGE, WEST, until, type Scene } from "../context.ts";
 
 export const startSandbox: Scene = {

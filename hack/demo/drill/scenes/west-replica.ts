@@ -1,5 +1,5 @@
-import { condition, parseInfo } from "../../lib/observe.ts";
-import { exampleManifest, inNamespace, withSource, withSpec } from "../../lib/regions.ts";
+import { condition, parseInfo } from "../../../lib/observe.ts";
+import { exampleManifest, inNamespace, withSource, withSpec } from "../../../lib/regions.ts";
 import { INSTANCES, SEED_KEYS, WEST, expect, until, type Scene } from "../context.ts";
 
 export const westReplica: Scene = {

@@ -4,7 +4,7 @@
  */
 import { spawn } from "node:child_process";
 import YAML from "yaml";
-import { KUBECTL } from "../../sandbox/testing.ts";
+import { KUBECTL } from "../sandbox/testing.ts";
 
 export interface KubectlRun {
   readonly code: number | null;

@@ -4,8 +4,8 @@
  */
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { Redis } from "ioredis";
-import type { Condition, RedisCluster } from "../../../schemas/generated/rediscluster.ts";
-import type { TestCluster } from "../../sandbox/testing.ts";
+import type { Condition, RedisCluster } from "../../schemas/generated/rediscluster.ts";
+import type { TestCluster } from "../sandbox/testing.ts";
 
 export const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 

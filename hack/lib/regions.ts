@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
-import { REPO_ROOT } from "../../sandbox/sandbox.ts";
+import { REPO_ROOT } from "../sandbox/sandbox.ts";
 
 export interface ManifestObject {
   apiVersion: string;
