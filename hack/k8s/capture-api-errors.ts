@@ -1,7 +1,7 @@
 /**
  * Captures how the real kube-apiserver (1.37.2, hack/k8s/build.sh) answers invalid RedisCluster requests
  * (and the reference manifests of test/fixtures/reference/, which it accepts), as fixtures for the sandbox
- * API server (test/sandbox/real-api-errors.test.ts replays each one against a sandbox and expects the same
+ * API server (test/sandbox/real-api-errors.e2e.test.ts replays each one against a sandbox and expects the same
  * answer). No operator runs: the CRD alone, so every refusal comes from the API server (OpenAPI schema, CEL
  * rules, object metadata, optimistic concurrency), none from our webhook.
  *

@@ -19,24 +19,24 @@ else
   # The e2e files that drive only what both back ends offer (TestCluster); controller.e2e and webhook.e2e
   # drive the sandbox's own API server (broken watches, compaction) and run on the sandbox only.
   files+=(
-    test/e2e/scenarios/basic-example.test.ts
-    test/e2e/scenarios/cross-region.test.ts
-    test/e2e/scenarios/monitoring-and-drill.test.ts
-    test/e2e/scenarios/troubleshooting.test.ts
-    test/e2e/issue6/min-sync-replicas.e2e.test.ts
-    test/e2e/issue6/sentinel-dr.e2e.test.ts
-    test/e2e/issue6/sentinel-tls.e2e.test.ts
-    test/e2e/issue6/tls-dr.e2e.test.ts
-    test/e2e/faults/admission-and-api.test.ts
-    test/e2e/faults/api-during-promotion.test.ts
-    test/e2e/faults/disk-full.test.ts
-    test/e2e/faults/empty-source.test.ts
-    test/e2e/faults/initial-sync.test.ts
-    test/e2e/faults/leader-guard.test.ts
-    test/e2e/faults/link-and-source.test.ts
-    test/e2e/faults/pods-and-controller.test.ts
-    test/e2e/faults/promotion-faults.test.ts
-    test/e2e/faults/sentinel-boot.test.ts
+    test/e2e/scenarios/basic-example.e2e.test.ts
+    test/e2e/scenarios/cross-region.e2e.test.ts
+    test/e2e/scenarios/monitoring-and-drill.e2e.test.ts
+    test/e2e/scenarios/troubleshooting.e2e.test.ts
+    test/e2e/replication/min-sync-replicas.e2e.test.ts
+    test/e2e/replication/sentinel-dr.e2e.test.ts
+    test/e2e/replication/sentinel-tls.e2e.test.ts
+    test/e2e/replication/tls-dr.e2e.test.ts
+    test/e2e/faults/admission-and-api.e2e.test.ts
+    test/e2e/faults/api-during-promotion.e2e.test.ts
+    test/e2e/faults/disk-full.e2e.test.ts
+    test/e2e/faults/empty-source.e2e.test.ts
+    test/e2e/faults/initial-sync.e2e.test.ts
+    test/e2e/faults/leader-guard.e2e.test.ts
+    test/e2e/faults/link-and-source.e2e.test.ts
+    test/e2e/faults/pods-and-controller.e2e.test.ts
+    test/e2e/faults/promotion-faults.e2e.test.ts
+    test/e2e/faults/sentinel-boot.e2e.test.ts
     test/e2e/security/redis-users.e2e.test.ts
   )
   require=(--require)

@@ -1,5 +1,5 @@
 /**
- * Fixture for crash.test.ts: starts a sandbox with one Redis pod, prints the pod's PID, IP and the sandbox
+ * Fixture for crash.e2e.test.ts: starts a sandbox with one Redis pod, prints the pod's PID, IP and the sandbox
  * directory as JSON, then dies by SIGKILL without stopping anything.
  */
 import { CoreV1Api } from "@kubernetes/client-node";

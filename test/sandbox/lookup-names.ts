@@ -1,4 +1,4 @@
-/** Fixture for network.test.ts: prints `name address` for each name, resolved like any Node program would. */
+/** Fixture for network.e2e.test.ts: prints `name address` for each name, resolved like any Node program would. */
 import { lookup } from "node:dns/promises";
 
 for (const name of process.argv.slice(2)) {

@@ -1,6 +1,6 @@
 /**
  * The Kubernetes SecretAccessReviewer: the review it sends, and failing closed when the API server answers an
- * error or is not there. (Against a real API server with real RBAC: test/k8s/webhook-security.test.ts.)
+ * error or is not there. (Against a real API server with real RBAC: test/k8s/webhook-security.e2e.test.ts.)
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";

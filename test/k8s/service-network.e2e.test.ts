@@ -4,7 +4,7 @@
  * one, the API server's own `kubernetes` Service, hosts files, and the table gone after stop().
  *
  * Runs inside a network namespace of its own, like every file under test/k8s/ that starts a control plane:
- *   bash hack/k8s/in-netns.sh node --import tsx --test test/k8s/service-network.test.ts
+ *   bash hack/k8s/in-netns.sh node --import tsx --test test/k8s/service-network.e2e.test.ts
  * No node agent runs, so no pod does: the backends are TCP servers and a redis-server on pod addresses, and
  * the Services have no selector and hand-written EndpointSlices.
  */
