@@ -1,6 +1,6 @@
 /**
  * The cluster API wrapper and the Lease leader election against the sandbox's real API server
- * (loopback range 127.21.0.0/16: API server only, no pods; a proxy in front of it on 127.69.2.1).
+ * (loopback range 127.29.0.0/16: API server only, no pods; a proxy in front of it on 127.69.2.1).
  */
 import assert from "node:assert/strict";
 import net from "node:net";
@@ -27,7 +27,7 @@ let api: ClusterApi;
 const group = { group: "redis.io", version: "v1", namespace: "default", plural: "redisclusters" };
 
 before(async () => {
-  sb = await startSandbox({ range: 21 });
+  sb = await startSandbox({ range: 29 });
   api = new ClusterApi(sb.kubeConfig);
 });
 after(() => sb?.stop());

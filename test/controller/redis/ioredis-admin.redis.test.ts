@@ -4,10 +4,10 @@ import { RedisAdminError } from "../../../controller/redis/admin-port.ts";
 import { IoredisAdmin } from "../../../controller/redis/ioredis-admin.ts";
 import { RedisProcess, stopAll, waitFor } from "../helpers/redis-process.ts";
 
-// This file's loopback range: 127.20.50.0/24.
+// This file's loopback range: 127.43.50.0/24.
 describe("ioredis admin adapter against real redis-server", () => {
-  const primary = new RedisProcess({ host: "127.20.50.1", password: "primary-secret" });
-  const replica = new RedisProcess({ host: "127.20.50.2", password: "replica-secret" });
+  const primary = new RedisProcess({ host: "127.43.50.1", password: "primary-secret" });
+  const replica = new RedisProcess({ host: "127.43.50.2", password: "replica-secret" });
   const admins: IoredisAdmin[] = [];
   const admin = (p: RedisProcess, password = p.password) => {
     const a = new IoredisAdmin({ host: p.host, port: p.port, password }, { connectTimeoutMs: 500 });
@@ -33,7 +33,7 @@ describe("ioredis admin adapter against real redis-server", () => {
     await waitFor("link up", async () => (await r.replication()).master?.linkStatus === "up");
     const snap = await r.snapshot();
     assert.equal(snap.replication.role, "slave");
-    assert.equal(snap.replication.master?.host, "127.20.50.1");
+    assert.equal(snap.replication.master?.host, "127.43.50.1");
     assert.equal(snap.keyCount, 1);
     const p = await admin(primary).snapshot();
     assert.equal(p.replication.connectedSlaves, 1);
@@ -68,7 +68,7 @@ describe("ioredis admin adapter against real redis-server", () => {
   });
 
   it("reports an address nobody listens on as unreachable", async () => {
-    const nobody = new IoredisAdmin({ host: "127.20.50.9", port: 6379 }, { connectTimeoutMs: 500 });
+    const nobody = new IoredisAdmin({ host: "127.43.50.9", port: 6379 }, { connectTimeoutMs: 500 });
     admins.push(nobody);
     await assert.rejects(nobody.replication(), (error: unknown) => {
       assert.ok(error instanceof RedisAdminError);

@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { DrHarness, infoField, keysOf, waitPersisted } from "../helpers/dr-harness.ts";
 import { waitFor } from "../helpers/redis-process.ts";
 
-// This file's loopback range: 127.23.0.0/16, one /24 per scenario.
+// This file's loopback ranges: 127.23.1.0/24 to 127.23.3.0/24, one per scenario (test/support/loopback.ts).
 
 async function seed(h: DrHarness, prefix: string, count: number): Promise<string[]> {
   const client = h.source.client();

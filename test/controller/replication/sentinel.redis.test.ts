@@ -6,7 +6,7 @@ import { CLUSTER_PASSWORD, CLUSTER_USERS, DrHarness, infoField, keysOf } from ".
 import { waitFor } from "../helpers/redis-process.ts";
 import { SentinelProcess } from "../helpers/sentinel-process.ts";
 
-// This file's loopback range: 127.23.6.0/24 (127.23.0.0/16 is shared with other files, by /24).
+// This file's loopback range: 127.23.6.0/24 (127.23.x is shared by /24: test/support/loopback.ts).
 
 describe("sentinel mode", () => {
   const h = new DrHarness("127.23.6");

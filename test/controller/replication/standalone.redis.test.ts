@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { DrHarness, infoField, keysOf } from "../helpers/dr-harness.ts";
 import { waitFor } from "../helpers/redis-process.ts";
 
-// This file's loopback range: 127.23.4.0/24 (127.23.0.0/16 is shared with restart.redis.test.ts, by /24).
+// This file's loopback range: 127.23.4.0/24 (127.23.x is shared by /24: test/support/loopback.ts).
 
 describe("a standalone cluster (no replica mode)", () => {
   const h = new DrHarness("127.23.4");

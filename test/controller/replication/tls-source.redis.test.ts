@@ -8,7 +8,7 @@ import { DrHarness, infoField, keysOf } from "../helpers/dr-harness.ts";
 import { waitFor } from "../helpers/redis-process.ts";
 import { createTestCertificates } from "../helpers/tls.ts";
 
-// This file's loopback range: 127.24.2.0/24 and 127.24.3.0/24.
+// This file's loopback ranges: 127.24.2.0/24, 127.24.3.0/24 and 127.23.7.0/24.
 
 describe("a DR cluster replicating from a TLS source", () => {
   const certificates = createTestCertificates(["IP:127.24.2.1"]);

@@ -8,7 +8,7 @@ import { CLUSTER_PASSWORD, DrHarness, infoField, keysOf } from "../helpers/dr-ha
 import { waitFor } from "../helpers/redis-process.ts";
 import { createTestCertificates } from "../helpers/tls.ts";
 
-// This file's loopback range: 127.23.5.0/24 (127.23.0.0/16 is shared with other files, by /24).
+// This file's loopback range: 127.23.5.0/24 (127.23.x is shared by /24: test/support/loopback.ts).
 
 describe("a cluster with tlsSecret", () => {
   const certificates = createTestCertificates(["IP:127.23.5.1"]);

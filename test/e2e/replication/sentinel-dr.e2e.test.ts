@@ -2,7 +2,7 @@
  * Issue 6 end to end on the sandbox: a primary cluster in Sentinel mode and a Sentinel-mode DR cluster that
  * follows its leader Service. The primary's Redis process is killed: Sentinel fails over, the leader Service
  * and currentPrimary follow, and the DR cluster resynchronises from the new primary. Then the DR side is
- * promoted and its own Sentinels take over its failover. Loopback range 127.24.0.0/16 (sandbox range 24).
+ * promoted and its own Sentinels take over its failover. Loopback range 127.28.0.0/16 (sandbox range 28).
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -22,7 +22,7 @@ let custom: CustomObjectsApi;
 let core: CoreV1Api;
 
 before(async () => {
-  sb = await startTestCluster({ range: 24, controller: true, operatorEnv: { RESYNC_SECONDS: "1" } });
+  sb = await startTestCluster({ range: 28, controller: true, operatorEnv: { RESYNC_SECONDS: "1" } });
   custom = sb.kubeConfig.makeApiClient(CustomObjectsApi);
   core = sb.kubeConfig.makeApiClient(CoreV1Api);
 });

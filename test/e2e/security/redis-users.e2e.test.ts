@@ -3,7 +3,7 @@
  * with a newline) runs, replicates and is administered; the application's password reads and writes data but
  * cannot read the replication password or change configuration; the controller's users Secret is owned by
  * the RedisCluster; no password is in redis-server's environment, in Events or in status.
- * Loopback range 127.45.0.0/16 (sandbox range 45); on the real back end 10.45.0.0/16.
+ * Loopback range 127.46.0.0/16 (sandbox range 46); on the real back end 10.46.0.0/16.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -22,7 +22,7 @@ let custom: CustomObjectsApi;
 let core: CoreV1Api;
 
 before(async () => {
-  sb = await startTestCluster({ range: 45, controller: true, operatorEnv: { RESYNC_SECONDS: "1" } });
+  sb = await startTestCluster({ range: 46, controller: true, operatorEnv: { RESYNC_SECONDS: "1" } });
   custom = sb.kubeConfig.makeApiClient(CustomObjectsApi);
   core = sb.kubeConfig.makeApiClient(CoreV1Api);
 });
