@@ -11,10 +11,10 @@ import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@k
 import { Redis } from "ioredis";
 import type { RedisCluster } from "../../schemas/generated/rediscluster.ts";
 import { startSandbox, waitFor, type TestSandbox } from "../../hack/sandbox/testing.ts";
-import { RedisProcess } from "../controller/helpers/redis-process.ts";
-import { startWriteLoad } from "../controller/helpers/dr-harness.ts";
-import { TcpProxy } from "../controller/helpers/tcp-proxy.ts";
-import { createTestCertificates } from "../controller/helpers/tls.ts";
+import { RedisProcess } from "../support/redis-process.ts";
+import { startWriteLoad } from "../support/dr-harness.ts";
+import { TcpProxy } from "../support/tcp-proxy.ts";
+import { createTestCertificates } from "../support/tls.ts";
 
 const RANGE = 20;
 const SOURCE_PASSWORD = "e2e-source-pw-4711";

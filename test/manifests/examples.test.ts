@@ -15,7 +15,7 @@ import type { AdmissionOutcome } from "../../webhook/admission/types.ts";
 import { formatFieldError } from "../../kube-common/field-errors.ts";
 import type { SecretReader } from "../../webhook/validation/secrets.ts";
 import { MANIFESTS, parseObjects, type KubeObject } from "./helpers.ts";
-import { FakeAccess } from "../webhook/support/fake-access.ts";
+import { FakeAccess } from "../support/fake-access.ts";
 
 /** Secrets by "namespace/name", as key-name sets (the webhook only ever sees key names). */
 class Secrets implements SecretReader {

@@ -19,7 +19,7 @@ import {
   writeKeys,
   everyPodHolds,
   type Region,
-} from "../e2e/scenarios/region-fixture.ts";
+} from "../support/region-fixture.ts";
 import { condition } from "../../hack/lib/observe.ts";
 
 const RANGE = 89;

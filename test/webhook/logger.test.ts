@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { captureLogs } from "./support/logs.ts";
+import { captureLogs } from "../support/logs.ts";
 
 test("the webhook's logger redacts Secret material even if an object were logged whole", () => {
   const logs = captureLogs();

@@ -11,8 +11,8 @@ import { createInterface } from "node:readline";
 import { request as httpsRequest } from "node:https";
 import { createServer, type AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
-import { createTestCa } from "./support/certs.ts";
-import { fixture } from "./support/fixtures.ts";
+import { createTestCa } from "../support/certs.ts";
+import { fixture } from "../support/fixtures.ts";
 import { VALIDATE_PATH } from "../../webhook/server/app.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));

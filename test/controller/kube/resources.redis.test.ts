@@ -22,7 +22,7 @@ import {
   SENTINEL_USER,
   usersFromSecretData,
 } from "../../../controller/redis/users.ts";
-import { waitFor } from "../helpers/redis-process.ts";
+import { waitFor } from "../../support/redis-process.ts";
 
 const cluster: RedisCluster = {
   apiVersion: "redis.io/v1",

@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ControllerMetrics } from "../../../controller/metrics/metrics.ts";
-import { DrHarness, infoField } from "../helpers/dr-harness.ts";
-import { TcpProxy } from "../helpers/tcp-proxy.ts";
+import { DrHarness, infoField } from "../../support/dr-harness.ts";
+import { TcpProxy } from "../../support/tcp-proxy.ts";
 
 const net = "127.69.1";
 

@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ControllerMetrics } from "../../../controller/metrics/metrics.ts";
 import { MIB, recommendedBacklogBytes } from "../../../controller/replication/decisions/rpo.ts";
-import { DrHarness, infoField, startWriteLoad } from "../helpers/dr-harness.ts";
-import { TcpProxy } from "../helpers/tcp-proxy.ts";
+import { DrHarness, infoField, startWriteLoad } from "../../support/dr-harness.ts";
+import { TcpProxy } from "../../support/tcp-proxy.ts";
 
 const net = "127.87.1";
 const SERIES = /^(redis_dr_[a-z_]+)\{namespace="prod",cluster="dr"\} (\S+)$/;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { RedisAdminError } from "../../../controller/redis/admin-port.ts";
 import { IoredisAdmin } from "../../../controller/redis/ioredis-admin.ts";
-import { RedisProcess, stopAll, waitFor } from "../helpers/redis-process.ts";
+import { RedisProcess, stopAll, waitFor } from "../../support/redis-process.ts";
 
 // This file's loopback range: 127.43.50.0/24.
 describe("ioredis admin adapter against real redis-server", () => {

@@ -20,9 +20,9 @@ import {
   missingKeys,
   writeNumbered,
   waitPersisted,
-} from "../helpers/dr-harness.ts";
-import type { RedisProcess } from "../helpers/redis-process.ts";
-import { waitFor } from "../helpers/redis-process.ts";
+} from "../../support/dr-harness.ts";
+import type { RedisProcess } from "../../support/redis-process.ts";
+import { waitFor } from "../../support/redis-process.ts";
 
 async function replicating(h: DrHarness, keys: readonly string[]): Promise<void> {
   h.spec = h.replicaSpec(false, "direct");

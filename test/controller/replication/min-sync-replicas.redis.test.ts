@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { DrHarness, infoField } from "../helpers/dr-harness.ts";
-import type { RedisProcess } from "../helpers/redis-process.ts";
+import { DrHarness, infoField } from "../../support/dr-harness.ts";
+import type { RedisProcess } from "../../support/redis-process.ts";
 
 // This file's loopback range: 127.24.1.0/24.
 

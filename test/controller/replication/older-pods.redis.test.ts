@@ -15,8 +15,8 @@ import {
   keysOnAnyPod,
   missingKeys,
   startWriteLoad,
-} from "../helpers/dr-harness.ts";
-import { waitFor } from "../helpers/redis-process.ts";
+} from "../../support/dr-harness.ts";
+import { waitFor } from "../../support/redis-process.ts";
 
 // This file's loopback range: 127.45.1.0/24.
 

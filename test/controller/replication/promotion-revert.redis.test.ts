@@ -3,10 +3,10 @@ import { after, before, describe, it } from "node:test";
 import { ioredisAdminFactory } from "../../../controller/redis/ioredis-admin.ts";
 import { AdminPool } from "../../../controller/replication/context.ts";
 import { reconcileReplication } from "../../../controller/replication/engine.ts";
-import { Interrupted, crashingAfterChanges } from "../helpers/crashing-admin.ts";
+import { Interrupted, crashingAfterChanges } from "../../support/crashing-admin.ts";
 import { ADMIN_USER } from "../../../controller/redis/users.ts";
-import { CLUSTER_USERS, DrHarness, infoField, keysOf } from "../helpers/dr-harness.ts";
-import { waitFor } from "../helpers/redis-process.ts";
+import { CLUSTER_USERS, DrHarness, infoField, keysOf } from "../../support/dr-harness.ts";
+import { waitFor } from "../../support/redis-process.ts";
 
 // This file's loopback range: 127.67.0.0/16, one /24 per scenario.
 

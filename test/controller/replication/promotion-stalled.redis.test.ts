@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { DrHarness } from "../helpers/dr-harness.ts";
+import { DrHarness } from "../../support/dr-harness.ts";
 
 // This file's loopback range: 127.66.0.0/16, one /24 per scenario.
 

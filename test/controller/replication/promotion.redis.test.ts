@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { ioredisAdminFactory } from "../../../controller/redis/ioredis-admin.ts";
 import { AdminPool } from "../../../controller/replication/context.ts";
 import { reconcileReplication } from "../../../controller/replication/engine.ts";
-import { Interrupted, crashingAfterChanges } from "../helpers/crashing-admin.ts";
+import { Interrupted, crashingAfterChanges } from "../../support/crashing-admin.ts";
 import {
   DrHarness,
   infoField,
@@ -11,8 +11,8 @@ import {
   keysOnAnyPod,
   missingKeys,
   startWriteLoad,
-} from "../helpers/dr-harness.ts";
-import { waitFor } from "../helpers/redis-process.ts";
+} from "../../support/dr-harness.ts";
+import { waitFor } from "../../support/redis-process.ts";
 
 // This file's loopback range: 127.22.0.0/16, one /24 per scenario.
 

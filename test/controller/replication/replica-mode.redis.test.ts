@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { TcpProxy } from "../helpers/tcp-proxy.ts";
+import { TcpProxy } from "../../support/tcp-proxy.ts";
 import { REPLICATION_USER } from "../../../controller/redis/users.ts";
 import {
   DrHarness,
@@ -9,8 +9,8 @@ import {
   CLUSTER_USERS,
   infoField,
   keysOf,
-} from "../helpers/dr-harness.ts";
-import { waitFor } from "../helpers/redis-process.ts";
+} from "../../support/dr-harness.ts";
+import { waitFor } from "../../support/redis-process.ts";
 
 // This file's loopback range: 127.21.0.0/16, one /24 per scenario.
 

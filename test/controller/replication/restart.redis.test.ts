@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { DrHarness, infoField, keysOf, waitPersisted } from "../helpers/dr-harness.ts";
-import { waitFor } from "../helpers/redis-process.ts";
+import { DrHarness, infoField, keysOf, waitPersisted } from "../../support/dr-harness.ts";
+import { waitFor } from "../../support/redis-process.ts";
 
 // This file's loopback ranges: 127.23.1.0/24 to 127.23.3.0/24, one per scenario (test/support/loopback.ts).
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { RedisProcess } from "../helpers/redis-process.ts";
-import { waitFor } from "../helpers/redis-process.ts";
+import type { RedisProcess } from "../../support/redis-process.ts";
+import { waitFor } from "../../support/redis-process.ts";
 import {
   DrHarness,
   aofSize,
@@ -12,7 +12,7 @@ import {
   startWriteLoad,
   truncateAofTail,
   waitPersisted,
-} from "../helpers/dr-harness.ts";
+} from "../../support/dr-harness.ts";
 
 // This file's loopback range: 127.65.0.0/16, one /24 per scenario.
 

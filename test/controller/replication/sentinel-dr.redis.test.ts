@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ADMIN_USER } from "../../../controller/redis/users.ts";
-import { CLUSTER_USERS, DrHarness, infoField, keysOf } from "../helpers/dr-harness.ts";
-import { waitFor } from "../helpers/redis-process.ts";
-import { SentinelProcess } from "../helpers/sentinel-process.ts";
+import { CLUSTER_USERS, DrHarness, infoField, keysOf } from "../../support/dr-harness.ts";
+import { waitFor } from "../../support/redis-process.ts";
+import { SentinelProcess } from "../../support/sentinel-process.ts";
 
 // This file's loopback range: 127.24.4.0/24.
 

@@ -14,8 +14,8 @@ import {
   keysOf,
   missingKeys,
   writeNumbered,
-} from "../helpers/dr-harness.ts";
-import { RedisProcess, waitFor } from "../helpers/redis-process.ts";
+} from "../../support/dr-harness.ts";
+import { RedisProcess, waitFor } from "../../support/redis-process.ts";
 
 async function linked(h: DrHarness, keys: readonly string[]): Promise<void> {
   h.spec = h.replicaSpec(false, "direct");

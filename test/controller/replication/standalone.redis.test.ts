@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { DrHarness, infoField, keysOf } from "../helpers/dr-harness.ts";
-import { waitFor } from "../helpers/redis-process.ts";
+import { DrHarness, infoField, keysOf } from "../../support/dr-harness.ts";
+import { waitFor } from "../../support/redis-process.ts";
 
 // This file's loopback range: 127.23.4.0/24 (127.23.x is shared by /24: test/support/loopback.ts).
 

@@ -4,9 +4,9 @@ import { after, before, describe, it } from "node:test";
 import { ioredisAdminFactory } from "../../../controller/redis/ioredis-admin.ts";
 import { reloadCertificates } from "../../../controller/replication/certificates.ts";
 import { AdminPool } from "../../../controller/replication/context.ts";
-import { DrHarness, infoField, keysOf } from "../helpers/dr-harness.ts";
-import { waitFor } from "../helpers/redis-process.ts";
-import { createTestCertificates } from "../helpers/tls.ts";
+import { DrHarness, infoField, keysOf } from "../../support/dr-harness.ts";
+import { waitFor } from "../../support/redis-process.ts";
+import { createTestCertificates } from "../../support/tls.ts";
 
 // This file's loopback ranges: 127.24.2.0/24, 127.24.3.0/24 and 127.23.7.0/24.
 

@@ -4,9 +4,9 @@ import { after, before, describe, it } from "node:test";
 import { ioredisAdminFactory } from "../../../controller/redis/ioredis-admin.ts";
 import { reloadCertificates } from "../../../controller/replication/certificates.ts";
 import { AdminPool } from "../../../controller/replication/context.ts";
-import { CLUSTER_PASSWORD, DrHarness, infoField, keysOf } from "../helpers/dr-harness.ts";
-import { waitFor } from "../helpers/redis-process.ts";
-import { createTestCertificates } from "../helpers/tls.ts";
+import { CLUSTER_PASSWORD, DrHarness, infoField, keysOf } from "../../support/dr-harness.ts";
+import { waitFor } from "../../support/redis-process.ts";
+import { createTestCertificates } from "../../support/tls.ts";
 
 // This file's loopback range: 127.23.5.0/24 (127.23.x is shared by /24: test/support/loopback.ts).
 

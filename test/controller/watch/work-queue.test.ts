@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { WorkQueue } from "../../../controller/watch/work-queue.ts";
-import { waitFor } from "../helpers/redis-process.ts";
+import { waitFor } from "../../support/redis-process.ts";
 
 describe("WorkQueue", () => {
   it("de-duplicates a key added while it waits", async () => {

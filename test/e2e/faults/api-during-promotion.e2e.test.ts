@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import type { TestSandbox } from "../../../hack/sandbox/testing.ts";
-import { RedisProcess } from "../../controller/helpers/redis-process.ts";
+import { RedisProcess } from "../../support/redis-process.ts";
 import {
   applyReplicating,
   fullSyncsServed,
@@ -20,7 +20,7 @@ import {
   waitFor,
   writeKeys,
   type Region,
-} from "../scenarios/region-fixture.ts";
+} from "../../support/region-fixture.ts";
 import { skipScenario, trackScenarios } from "./ledger.ts";
 import { assertPromotedWhole, demote, onStatus, patchPromote, type DrCluster } from "./promotion-helpers.ts";
 

@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parseInfo, redisClient, type ClusterEvent } from "../../../hack/lib/observe.ts";
 import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
-import { RedisProcess } from "../../controller/helpers/redis-process.ts";
+import { RedisProcess } from "../../support/redis-process.ts";
 import {
   podNames,
   redisClusterManifest,
@@ -28,7 +28,7 @@ import {
   waitFor,
   everyPodHolds,
   type Region,
-} from "../scenarios/region-fixture.ts";
+} from "../../support/region-fixture.ts";
 import { assertNothingLost, recordScenario, trackScenarios } from "./ledger.ts";
 
 trackScenarios();

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { condition, redisClient } from "../../../hack/lib/observe.ts";
-import { RedisProcess } from "../../controller/helpers/redis-process.ts";
+import { RedisProcess } from "../../support/redis-process.ts";
 import {
   applyReplicating,
   podNames,
@@ -19,7 +19,7 @@ import {
   waitFor,
   writeKeys,
   type Region,
-} from "../scenarios/region-fixture.ts";
+} from "../../support/region-fixture.ts";
 import { assertNothingLost, trackScenarios } from "./ledger.ts";
 
 trackScenarios();

@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { RegionLink } from "../../../hack/lib/link.ts";
 import { condition, parseInfo, redisClient } from "../../../hack/lib/observe.ts";
-import { RedisProcess } from "../../controller/helpers/redis-process.ts";
+import { RedisProcess } from "../../support/redis-process.ts";
 import {
   podNames,
   promotionCompleted,
@@ -19,7 +19,7 @@ import {
   untilCluster,
   waitFor,
   type Region,
-} from "../scenarios/region-fixture.ts";
+} from "../../support/region-fixture.ts";
 import { recordScenario, trackScenarios } from "./ledger.ts";
 import { patchPromote, type DrCluster } from "./promotion-helpers.ts";
 

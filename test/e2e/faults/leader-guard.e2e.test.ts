@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { condition } from "../../../hack/lib/observe.ts";
-import { RedisProcess } from "../../controller/helpers/redis-process.ts";
+import { RedisProcess } from "../../support/redis-process.ts";
 import {
   applyReplicating,
   podNames,
@@ -20,7 +20,7 @@ import {
   waitFor,
   writeKeys,
   type Region,
-} from "../scenarios/region-fixture.ts";
+} from "../../support/region-fixture.ts";
 import { trackScenarios } from "./ledger.ts";
 import { assertPromotedWhole, patchPromote, type DrCluster } from "./promotion-helpers.ts";
 

@@ -22,7 +22,7 @@ import { dirname, relative, resolve } from "node:path";
 import { beforeEach, type TestContext } from "node:test";
 import type { RegionView } from "../../../hack/lib/observe.ts";
 import { e2eBackend } from "../../../hack/k8s/testing.ts";
-import { keysMissing } from "../scenarios/region-fixture.ts";
+import { keysMissing } from "../../support/region-fixture.ts";
 import { REPO_ROOT, ledgerPath, type LedgerEntry } from "./ledger-file.ts";
 
 export { ledgerPath, type LedgerEntry };

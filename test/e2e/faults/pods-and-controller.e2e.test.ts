@@ -11,7 +11,7 @@ import { Watch } from "@kubernetes/client-node";
 import { RegionLink } from "../../../hack/lib/link.ts";
 import { condition, redisClient } from "../../../hack/lib/observe.ts";
 import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
-import { RedisProcess } from "../../controller/helpers/redis-process.ts";
+import { RedisProcess } from "../../support/redis-process.ts";
 import {
   everyPodHolds,
   fullSyncsServed,
@@ -24,7 +24,7 @@ import {
   untilCluster,
   waitFor,
   type Region,
-} from "../scenarios/region-fixture.ts";
+} from "../../support/region-fixture.ts";
 import { assertNothingLost, trackScenarios } from "./ledger.ts";
 
 trackScenarios();

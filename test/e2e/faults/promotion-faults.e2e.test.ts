@@ -10,7 +10,7 @@ import { execFileSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { condition } from "../../../hack/lib/observe.ts";
 import { REDIS_UID } from "../../../controller/kube/resources.ts";
-import { RedisProcess } from "../../controller/helpers/redis-process.ts";
+import { RedisProcess } from "../../support/redis-process.ts";
 import {
   applyReplicating,
   everyPodHolds,
@@ -22,7 +22,7 @@ import {
   untilCluster,
   writeKeys,
   type Region,
-} from "../scenarios/region-fixture.ts";
+} from "../../support/region-fixture.ts";
 import { assertNothingLost, trackScenarios } from "./ledger.ts";
 import { assertPromotedWhole, demote, onStatus, patchPromote, type DrCluster } from "./promotion-helpers.ts";
 

@@ -15,7 +15,7 @@ import {
   untilCluster,
   waitFor,
   type Region,
-} from "../scenarios/region-fixture.ts";
+} from "../../support/region-fixture.ts";
 import { assertNothingLost } from "./ledger.ts";
 
 export interface DrCluster {

@@ -17,7 +17,7 @@ import {
   waitFor,
   writeKeys,
   type Region,
-} from "../scenarios/region-fixture.ts";
+} from "../../support/region-fixture.ts";
 import { assertNothingLost, trackScenarios } from "./ledger.ts";
 
 trackScenarios();

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { RedisProcess } from "../../controller/helpers/redis-process.ts";
+import { RedisProcess } from "../../support/redis-process.ts";
 import {
   applyReplicating,
   podNames,
@@ -18,7 +18,7 @@ import {
   waitFor,
   writeKeys,
   type Region,
-} from "../scenarios/region-fixture.ts";
+} from "../../support/region-fixture.ts";
 
 const NS = "default";
 const SOURCE_PASSWORD = "east-pw-85";

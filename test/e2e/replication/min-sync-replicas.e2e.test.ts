@@ -11,7 +11,7 @@ import { Redis } from "ioredis";
 import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
 import { startTestCluster } from "../../../hack/k8s/testing.ts";
 import { waitFor, type TestCluster } from "../../../hack/sandbox/testing.ts";
-import { RedisProcess } from "../../controller/helpers/redis-process.ts";
+import { RedisProcess } from "../../support/redis-process.ts";
 
 const PASSWORD = "issue6-sync-pw-3307";
 const NS = "default";

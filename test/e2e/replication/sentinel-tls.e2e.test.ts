@@ -14,7 +14,7 @@ import { Redis } from "ioredis";
 import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
 import { startTestCluster } from "../../../hack/k8s/testing.ts";
 import { waitFor, type TestCluster } from "../../../hack/sandbox/testing.ts";
-import { createTestCertificates } from "../../controller/helpers/tls.ts";
+import { createTestCertificates } from "../../support/tls.ts";
 
 const PASSWORD = "sentinel-tls-pw-7310";
 const NS = "default";

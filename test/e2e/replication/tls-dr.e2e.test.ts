@@ -14,8 +14,8 @@ import { startTestCluster } from "../../../hack/k8s/testing.ts";
 import { waitFor, type TestCluster } from "../../../hack/sandbox/testing.ts";
 import { ioredisAdminFactory } from "../../../controller/redis/ioredis-admin.ts";
 import { AdminPool } from "../../../controller/replication/context.ts";
-import { RedisProcess } from "../../controller/helpers/redis-process.ts";
-import { createTestCertificates, type TestCertificates } from "../../controller/helpers/tls.ts";
+import { RedisProcess } from "../../support/redis-process.ts";
+import { createTestCertificates, type TestCertificates } from "../../support/tls.ts";
 
 const SOURCE_PASSWORD = "issue6-source-pw-8812";
 const PASSWORD = "issue6-dr-pw-2290";

@@ -19,7 +19,7 @@ import {
   waitFor,
   writeKeys,
   type Region,
-} from "./region-fixture.ts";
+} from "../../support/region-fixture.ts";
 
 const NS = "production";
 const PROD_PASSWORD = "prod-pw-basic-31";

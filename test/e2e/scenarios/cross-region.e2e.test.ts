@@ -21,7 +21,7 @@ import {
   waitFor,
   writeKeys,
   type Region,
-} from "./region-fixture.ts";
+} from "../../support/region-fixture.ts";
 
 const NS = "default";
 const PASSWORD = "same-pw-both-regions-32";

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { RegionLink } from "../../../hack/lib/link.ts";
 import { condition, controllerMetrics, metricValue } from "../../../hack/lib/observe.ts";
-import { RedisProcess } from "../../controller/helpers/redis-process.ts";
+import { RedisProcess } from "../../support/redis-process.ts";
 import {
   applyReplicating,
   everyPodHolds,
@@ -23,7 +23,7 @@ import {
   waitFor,
   writeKeys,
   type Region,
-} from "./region-fixture.ts";
+} from "../../support/region-fixture.ts";
 
 const NS = "default";
 const SOURCE_PASSWORD = "east-pw-33";

@@ -4,11 +4,11 @@ import { handleReview } from "../../../webhook/admission/handle-review.ts";
 import { mutateCluster, validateCluster, type Admit } from "../../../webhook/admission/admit.ts";
 import { parseAdmissionReview } from "../../../webhook/admission/review.ts";
 import type { AdmissionReviewRequest, JsonPatchOperation } from "../../../webhook/admission/types.ts";
-import { FakeAccess } from "../support/fake-access.ts";
-import { FakeSecrets } from "../support/fake-secrets.ts";
-import { captureLogs } from "../support/logs.ts";
-import { fixture, type Json } from "../support/fixtures.ts";
-import { TOKEN, mergePatch } from "../support/clusters.ts";
+import { FakeAccess } from "../../support/fake-access.ts";
+import { FakeSecrets } from "../../support/fake-secrets.ts";
+import { captureLogs } from "../../support/logs.ts";
+import { fixture, type Json } from "../../support/fixtures.ts";
+import { TOKEN, mergePatch } from "../../support/clusters.ts";
 
 function review(body: Json): AdmissionReviewRequest {
   const parsed = parseAdmissionReview(body);

@@ -7,9 +7,9 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { validateCluster } from "../../../webhook/admission/admit.ts";
 import type { AdmissionRequest } from "../../../webhook/admission/types.ts";
-import { FakeSecrets } from "../support/fake-secrets.ts";
-import { FakeAccess } from "../support/fake-access.ts";
-import { cluster, SOURCE } from "../support/clusters.ts";
+import { FakeSecrets } from "../../support/fake-secrets.ts";
+import { FakeAccess } from "../../support/fake-access.ts";
+import { cluster, SOURCE } from "../../support/clusters.ts";
 
 const USER = { username: "alice", groups: ["system:authenticated"] };
 

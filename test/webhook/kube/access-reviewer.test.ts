@@ -8,7 +8,7 @@ import { createServer, type AddressInfo } from "node:net";
 import { AuthorizationV1Api, KubeConfig } from "@kubernetes/client-node";
 import { kubeAccessReviewer, secretAccessReview } from "../../../webhook/kube/access-reviewer.ts";
 import { SecretReadError } from "../../../webhook/validation/secrets.ts";
-import { captureLogs } from "../support/logs.ts";
+import { captureLogs } from "../../support/logs.ts";
 
 function api(server: string): AuthorizationV1Api {
   const config = new KubeConfig();

@@ -8,7 +8,7 @@ import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { KeepAliveKubeConfig } from "../../../kube-common/kube-config.ts";
-import { createTestCa } from "../support/certs.ts";
+import { createTestCa } from "../../support/certs.ts";
 
 let server: Server;
 let handshakes = 0;

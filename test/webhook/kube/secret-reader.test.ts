@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { kubeSecretReader } from "../../../webhook/kube/secret-reader.ts";
 import { SecretReadError } from "../../../webhook/validation/secrets.ts";
-import { captureLogs } from "../support/logs.ts";
+import { captureLogs } from "../../support/logs.ts";
 
 const sockets: Socket[] = [];
 const silent: Server = createServer((socket) => sockets.push(socket));

@@ -2,10 +2,10 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import request from "supertest";
 import { BODY_LIMIT_BYTES, MUTATE_PATH, VALIDATE_PATH } from "../../../webhook/server/app.ts";
-import { testApp } from "../support/app.ts";
-import { fixture, type Json } from "../support/fixtures.ts";
-import { FakeSecrets } from "../support/fake-secrets.ts";
-import { mergePatch } from "../support/clusters.ts";
+import { testApp } from "../../support/app.ts";
+import { fixture, type Json } from "../../support/fixtures.ts";
+import { FakeSecrets } from "../../support/fake-secrets.ts";
+import { mergePatch } from "../../support/clusters.ts";
 
 const status = (code: number, reason: string, message: string) => ({
   apiVersion: "v1",

@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CertificateWatcher } from "../../../webhook/server/certificates.ts";
-import { createTestCa } from "../support/certs.ts";
-import { captureLogs } from "../support/logs.ts";
+import { createTestCa } from "../../support/certs.ts";
+import { captureLogs } from "../../support/logs.ts";
 
 const POLL_MS = 10;
 const dirs: string[] = [];

@@ -12,11 +12,11 @@ import { request as httpsRequest } from "node:https";
 import { Registry } from "prom-client";
 import { serve, type RunningWebhook } from "../../../webhook/server/serve.ts";
 import { VALIDATE_PATH } from "../../../webhook/server/app.ts";
-import { createTestCa, type TestCa } from "../support/certs.ts";
-import { captureLogs } from "../support/logs.ts";
-import { FakeSecrets } from "../support/fake-secrets.ts";
-import { FakeAccess } from "../support/fake-access.ts";
-import { fixture } from "../support/fixtures.ts";
+import { createTestCa, type TestCa } from "../../support/certs.ts";
+import { captureLogs } from "../../support/logs.ts";
+import { FakeSecrets } from "../../support/fake-secrets.ts";
+import { FakeAccess } from "../../support/fake-access.ts";
+import { fixture } from "../../support/fixtures.ts";
 
 const HOST = "127.0.0.1";
 

@@ -9,10 +9,10 @@ import type { AddressInfo } from "node:net";
 import fc from "fast-check";
 import jsonpatch from "fast-json-patch";
 import { MUTATE_PATH, VALIDATE_PATH } from "../../../webhook/server/app.ts";
-import { testApp } from "../support/app.ts";
-import { FakeSecrets } from "../support/fake-secrets.ts";
-import { TOKEN } from "../support/clusters.ts";
-import { fixture } from "../support/fixtures.ts";
+import { testApp } from "../../support/app.ts";
+import { FakeSecrets } from "../../support/fake-secrets.ts";
+import { TOKEN } from "../../support/clusters.ts";
+import { fixture } from "../../support/fixtures.ts";
 
 type Json = Record<string, unknown>;
 

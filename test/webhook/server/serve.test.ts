@@ -12,12 +12,12 @@ import { connect, type PeerCertificate, type TLSSocket } from "node:tls";
 import { Registry } from "prom-client";
 import { ADMISSION_SERVER_TIMEOUTS, serve, type RunningWebhook } from "../../../webhook/server/serve.ts";
 import { VALIDATE_PATH } from "../../../webhook/server/app.ts";
-import { createTestCa, type TestCa } from "../support/certs.ts";
-import { captureLogs } from "../support/logs.ts";
-import { FakeSecrets } from "../support/fake-secrets.ts";
-import { FakeAccess } from "../support/fake-access.ts";
+import { createTestCa, type TestCa } from "../../support/certs.ts";
+import { captureLogs } from "../../support/logs.ts";
+import { FakeSecrets } from "../../support/fake-secrets.ts";
+import { FakeAccess } from "../../support/fake-access.ts";
 import type { SecretReader } from "../../../webhook/validation/secrets.ts";
-import { fixture } from "../support/fixtures.ts";
+import { fixture } from "../../support/fixtures.ts";
 
 const HOST = "127.0.0.1";
 

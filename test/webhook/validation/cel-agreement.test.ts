@@ -12,7 +12,7 @@ import { FieldPath } from "../../../kube-common/field-path.ts";
 import { validatePromoteRevert } from "../../../webhook/validation/rules/promote-revert.ts";
 import { validateInstanceCounts } from "../../../webhook/validation/rules/instance-counts.ts";
 import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
-import { SOURCE, TOKEN, cluster } from "../support/clusters.ts";
+import { SOURCE, TOKEN, cluster } from "../../support/clusters.ts";
 
 const json = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });

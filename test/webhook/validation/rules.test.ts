@@ -30,8 +30,8 @@ import {
   promotionPending,
   replicating,
   standalone,
-} from "../support/clusters.ts";
-import { commandIn, shellArguments } from "../support/command.ts";
+} from "../../support/clusters.ts";
+import { commandIn, shellArguments } from "../../support/command.ts";
 
 const root = FieldPath.root();
 

@@ -7,11 +7,11 @@ import {
   TLS_KEYS,
   type SecretRequirement,
 } from "../../../webhook/validation/rules/secret-references.ts";
-import { FakeSecrets } from "../support/fake-secrets.ts";
-import { FakeAccess } from "../support/fake-access.ts";
+import { FakeSecrets } from "../../support/fake-secrets.ts";
+import { FakeAccess } from "../../support/fake-access.ts";
 import { SecretReadError, type SecretReader } from "../../../webhook/validation/secrets.ts";
 import type { UserInfo } from "../../../webhook/admission/types.ts";
-import { messages } from "../support/clusters.ts";
+import { messages } from "../../support/clusters.ts";
 
 const auth: SecretRequirement = {
   path: FieldPath.root("spec", "authSecret", "name"),

@@ -8,7 +8,7 @@ import {
   sourceAddressRule,
   type AddressClass,
 } from "../../../webhook/validation/rules/source-address.ts";
-import { cluster, messages, SOURCE } from "../support/clusters.ts";
+import { cluster, messages, SOURCE } from "../../support/clusters.ts";
 
 const withHost = (host: string) => cluster({ replicaMode: { enabled: true, source: { ...SOURCE, host } } });
 

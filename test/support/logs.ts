@@ -1,7 +1,7 @@
 /** A real pino logger (the webhook's own, with its redaction) writing to memory, for asserting log lines. */
 import { Writable } from "node:stream";
 import type { Logger } from "pino";
-import { createLogger } from "../../../webhook/logger.ts";
+import { createLogger } from "../../webhook/logger.ts";
 
 export interface CapturedLogs {
   readonly logger: Logger;

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-const dir = fileURLToPath(new URL("../../fixtures/admission/", import.meta.url));
+const dir = fileURLToPath(new URL("../fixtures/admission/", import.meta.url));
 
 export type Json = Record<string, unknown>;
 

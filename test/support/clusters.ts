@@ -1,7 +1,7 @@
 /** Building blocks for webhook tests: RedisClusters in the states the rules care about, merge patches. */
-import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
-import type { AdmissionRequest, Operation } from "../../../webhook/admission/types.ts";
-import { formatFieldError, type FieldError } from "../../../kube-common/field-errors.ts";
+import type { RedisCluster } from "../../schemas/generated/rediscluster.ts";
+import type { AdmissionRequest, Operation } from "../../webhook/admission/types.ts";
+import { formatFieldError, type FieldError } from "../../kube-common/field-errors.ts";
 
 export const TOKEN = "8f1c0b2a9d6e4f3a7b5c1d0e2f4a6b8c9d0e1f2a";
 

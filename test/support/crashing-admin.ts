@@ -3,7 +3,7 @@
  * REPLICAOF, REPLICAOF NO ONE and CONFIG SET it has made; `crash` throws Interrupted when the process should
  * die there. Reads go through untouched.
  */
-import type { RedisAdmin, RedisAdminFactory } from "../../../controller/redis/admin-port.ts";
+import type { RedisAdmin, RedisAdminFactory } from "../../controller/redis/admin-port.ts";
 
 export class Interrupted extends Error {}
 

@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { ADMIN_USER, SENTINEL_USER } from "../../../controller/redis/users.ts";
-import { sentinelUserLines } from "../../../controller/kube/resources/sentinel-config.ts";
+import { ADMIN_USER, SENTINEL_USER } from "../../controller/redis/users.ts";
+import { sentinelUserLines } from "../../controller/kube/resources/sentinel-config.ts";
 import { CLUSTER_PASSWORD, CLUSTER_USERS } from "./dr-harness.ts";
 import { waitFor } from "./redis-process.ts";
 

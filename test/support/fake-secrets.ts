@@ -1,5 +1,5 @@
 /** A SecretReader over an in-memory map of Secrets' key names, counting the lookups it answers. */
-import { SecretReadError, type SecretReader } from "../../../webhook/validation/secrets.ts";
+import { SecretReadError, type SecretReader } from "../../webhook/validation/secrets.ts";
 
 export class FakeSecrets implements SecretReader {
   readonly lookups: string[] = [];

@@ -2,8 +2,8 @@
  * A SecretAccessReviewer over an in-memory grant list (user → namespace/name they may get), recording every
  * question, like the SubjectAccessReviews the webhook would send.
  */
-import type { UserInfo } from "../../../webhook/admission/types.ts";
-import type { SecretAccessReviewer } from "../../../webhook/validation/secrets.ts";
+import type { UserInfo } from "../../webhook/admission/types.ts";
+import type { SecretAccessReviewer } from "../../webhook/validation/secrets.ts";
 
 export class FakeAccess implements SecretAccessReviewer {
   readonly reviews: { user: UserInfo; namespace: string; name: string }[] = [];

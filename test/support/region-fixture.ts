@@ -6,11 +6,11 @@
  */
 import { cpSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { startTestCluster } from "../../../hack/k8s/testing.ts";
-import { waitFor, type TestCluster } from "../../../hack/sandbox/testing.ts";
-import { Kubectl } from "../../../hack/lib/kubectl.ts";
-import { RegionView, condition, parseInfo, redisClient } from "../../../hack/lib/observe.ts";
-import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
+import { startTestCluster } from "../../hack/k8s/testing.ts";
+import { waitFor, type TestCluster } from "../../hack/sandbox/testing.ts";
+import { Kubectl } from "../../hack/lib/kubectl.ts";
+import { RegionView, condition, parseInfo, redisClient } from "../../hack/lib/observe.ts";
+import type { RedisCluster } from "../../schemas/generated/rediscluster.ts";
 
 export { waitFor };
 

@@ -1,8 +1,8 @@
 /** The admission request listener wired like serve() does, with a fake SecretReader and its own Registry. */
 import { Registry } from "prom-client";
-import { createAdmissionApp } from "../../../webhook/server/app.ts";
-import { mutateCluster, validateCluster } from "../../../webhook/admission/admit.ts";
-import { createMetrics } from "../../../webhook/metrics.ts";
+import { createAdmissionApp } from "../../webhook/server/app.ts";
+import { mutateCluster, validateCluster } from "../../webhook/admission/admit.ts";
+import { createMetrics } from "../../webhook/metrics.ts";
 import { FakeAccess } from "./fake-access.ts";
 import { FakeSecrets } from "./fake-secrets.ts";
 import { captureLogs, type CapturedLogs } from "./logs.ts";
