@@ -1,7 +1,7 @@
 /**
  * The Redis ACL users of a cluster's pods and Sentinels, and their rights. One list, rendered by the pods'
  * entrypoint (kube/resources/redis-config.ts) into `user` lines, by the controller into ACL SETUSER for a pod started by
- * an older controller (replication/observe.ts), and by the tests' pods (test/controller/helpers).
+ * an older controller (replication/observe.ts), and by the tests' pods (test/support).
  *
  * - `default`: the application, with the cluster's own password (spec.authSecret). Clients keep sending
  *   `AUTH <password>`. Everything but what reveals or changes configuration or other users (@admin,
