@@ -263,7 +263,7 @@ describe("the controller on the sandbox", () => {
     await waitFor(async () => (await cluster()).status?.promotion?.phase, { what: "promotion started" });
     sb.killController();
     await new Promise((resolve) => setTimeout(resolve, 500));
-    sb.startController();
+    await sb.startController();
     const promoted = await waitFor(
       async () => {
         const c = await cluster();
