@@ -112,8 +112,12 @@ export async function releaseSentinels(ctx: ReplicationContext): Promise<void> {
         if ((await admin.sentinelMaster(ctx.cluster)) === undefined) return;
         await admin.sentinelRemove(ctx.cluster);
         ctx.log.info({ pod: pod.name }, "the pod's Sentinel no longer monitors the cluster");
-      } catch {
+      } catch (error) {
         // A Sentinel not running yet monitors nothing; asked again on the next reconcile.
+        ctx.log.debug(
+          { pod: pod.name, err: error },
+          "the pod's Sentinel could not be asked to release the cluster",
+        );
         await ctx.redis.forget(sentinelEndpoint(ctx, pod));
       }
     }),
@@ -131,7 +135,12 @@ async function sentinelsPrimary(
       const endpoint = sentinelEndpoint(ctx, pod);
       try {
         return await ctx.redis.get(endpoint).sentinelMaster(ctx.cluster);
-      } catch {
+      } catch (error) {
+        // Counted as no answer: the others' votes decide.
+        ctx.log.debug(
+          { pod: pod.name, err: error },
+          "the pod's Sentinel did not say which pod is the primary",
+        );
         await ctx.redis.forget(endpoint);
         return undefined;
       }
@@ -157,7 +166,9 @@ async function askSentinelsToFailOver(
     try {
       const answer = await ctx.redis.get(endpoint).sentinelFailover(ctx.cluster);
       if (answer !== false) return answer;
-    } catch {
+    } catch (error) {
+      // The next pod's Sentinel is asked instead.
+      ctx.log.warn({ pod: pod.name, err: error }, "the pod's Sentinel refused or failed SENTINEL FAILOVER");
       await ctx.redis.forget(endpoint);
     }
   }
