@@ -139,7 +139,7 @@ function boundedJson(value: unknown, budget: number): string {
 }
 
 /** Prints a value the way Kubernetes does: strings quoted, numbers and booleans bare, the rest as JSON. */
-export function formatValue(value: unknown): string {
+function formatValue(value: unknown): string {
   if (value === undefined) return "null";
   if (typeof value === "number" || typeof value === "boolean") return String(value);
   const json = boundedJson(value, MAX_VALUE_LENGTH);
@@ -169,7 +169,7 @@ export const MAX_REPORTED_ERRORS = 100;
  * a list of errors short (its LIST of corrupt objects: "too many errors, the list is truncated"), with the
  * count of those left out.
  */
-export const truncationNote = (omitted: number): string =>
+const truncationNote = (omitted: number): string =>
   `too many errors, the list is truncated: ${omitted} more not shown`;
 
 /** Joins several errors like Kubernetes' aggregate: one line, or a bracketed list; capped (see above). */

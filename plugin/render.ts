@@ -17,7 +17,7 @@ const RESOLVE_COMMAND = /kubectl annotate rediscluster \S+ \S+ --overwrite/;
 const SHORT_ID = 8;
 
 /** Columns padded to their widest cell, two spaces apart, no trailing spaces. */
-export function table(rows: readonly (readonly string[])[]): string {
+function table(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
   return rows
@@ -69,7 +69,7 @@ export function dataLossWindow(
 }
 
 /** The current lag, i.e. what would be lost if the source were lost now. */
-export function currentLag(cluster: NamedCluster): string {
+function currentLag(cluster: NamedCluster): string {
   const replication = cluster.status?.replication;
   if (replication?.lagBytes === undefined) return "unknown (the controller has not measured it yet)";
   const link = replication.linkStatus ?? "Unknown";

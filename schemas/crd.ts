@@ -15,7 +15,7 @@ import {
   type SchemaNode,
 } from "./rediscluster.ts";
 
-export const CRD_NAME = `${PLURAL}.${GROUP}`;
+const CRD_NAME = `${PLURAL}.${GROUP}`;
 
 export interface PrinterColumn {
   readonly name: string;
@@ -26,7 +26,7 @@ export interface PrinterColumn {
 }
 
 /** What `kubectl get redisclusters` shows at a glance. */
-export const PRINTER_COLUMNS: readonly PrinterColumn[] = [
+const PRINTER_COLUMNS: readonly PrinterColumn[] = [
   { name: "Instances", type: "integer", jsonPath: ".spec.instances", description: "Desired Redis pods." },
   {
     name: "Ready Pods",

@@ -94,9 +94,9 @@ export const CONDITION_MESSAGE_MAX_LENGTH = 32768;
  */
 export const MAX_INSTANCES = 16;
 /** nodeSelector entries (a node carries a few dozen labels at most; a selector names a handful). */
-export const MAX_NODE_SELECTOR_ENTRIES = 64;
+const MAX_NODE_SELECTOR_ENTRIES = 64;
 /** Entries of resources.limits and .requests (cpu, memory, ephemeral-storage, hugepages-*, a few extended). */
-export const MAX_RESOURCE_ENTRIES = 16;
+const MAX_RESOURCE_ENTRIES = 16;
 
 /** metav1.Condition, as Kubernetes' own types define it. */
 const condition: SchemaNode = {
@@ -580,7 +580,7 @@ const PROMOTION_COMPLETED =
   "oldSelf.status.promotion.replicationId != '')";
 
 /** The rule on the name: at the root, where CEL sees `self.metadata.name` (capped at 253 characters). */
-export const NAME_RULE: CelRule = {
+const NAME_RULE: CelRule = {
   rule:
     `self.metadata.name.size() <= ${MAX_NAME_LENGTH} && ` +
     "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
@@ -598,7 +598,7 @@ export const REPLICATION_ID_KEPT =
   "removed or emptied until spec.replicaMode.demotionToken confirms the demotion with the same value";
 
 /** Transition rules on the whole object: they see status, and they also run when a field is deleted. */
-export const ROOT_TRANSITION_RULES: readonly CelRule[] = [
+const ROOT_TRANSITION_RULES: readonly CelRule[] = [
   {
     // At the root, not on spec.storage: a rule there would be skipped when storage is added or removed.
     rule:

@@ -5,7 +5,7 @@ import { pino, type DestinationStream, type Logger } from "pino";
  * Paths that could hold Secret material if an object were ever logged whole: redacted as defence in depth
  * (the webhook logs decisions and field paths, not objects).
  */
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   "*.password",
   "*.data",
   "*.stringData",

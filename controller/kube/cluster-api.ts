@@ -307,7 +307,7 @@ export class ClusterApi {
  * What the API server accepts in a core/v1 Event that has `eventTime` (k8s.io/kubernetes
  * pkg/apis/core/validation/events.go, legacyValidateEvent): Go's len(), so bytes of UTF-8.
  */
-export const EVENT_LIMITS = {
+const EVENT_LIMITS = {
   reasonBytes: 128,
   actionBytes: 128,
   reportingInstanceBytes: 128,
@@ -315,7 +315,7 @@ export const EVENT_LIMITS = {
 } as const;
 
 /** A Kubernetes qualified name: an optional DNS subdomain prefix and "/", then a name of at most 63. */
-export function isQualifiedName(value: string): boolean {
+function isQualifiedName(value: string): boolean {
   const slash = value.lastIndexOf("/");
   const prefix = slash < 0 ? undefined : value.slice(0, slash);
   const name = value.slice(slash + 1);

@@ -7,7 +7,7 @@ import { endpointText } from "./intent.ts";
 
 export type ConditionInput = Omit<Condition, "lastTransitionTime" | "observedGeneration">;
 
-export const replicatingMessage = (source: SourceRef): string =>
+const replicatingMessage = (source: SourceRef): string =>
   `Cluster is replicating from ${source.clusterName} (${endpointText(source)})`;
 
 export const promotedMessage = (formerSource: string): string =>

@@ -33,7 +33,7 @@ export type ClusterIntent =
   /** No replica mode, `mode: sentinel`: Redis Sentinel elects the primary; the controller follows it. */
   | { readonly kind: "sentinel" };
 
-export function sourceOf(spec: RedisClusterSpec): SourceRef | undefined {
+function sourceOf(spec: RedisClusterSpec): SourceRef | undefined {
   const source = spec.replicaMode?.source;
   if (source === undefined) return undefined;
   return {

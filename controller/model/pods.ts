@@ -7,7 +7,7 @@ import type { InstanceSnapshot } from "../redis/admin-port.ts";
 export const LEADER_ORDINAL = 0;
 export const REDIS_PORT = 6379;
 
-export const podName = (cluster: string, ordinal: number): string => `${cluster}-${ordinal}`;
+const podName = (cluster: string, ordinal: number): string => `${cluster}-${ordinal}`;
 export const designatedLeaderName = (cluster: string): string => podName(cluster, LEADER_ORDINAL);
 
 /** `dr-redis-2` → 2; undefined for names that are not `<cluster>-<n>`. */

@@ -25,7 +25,7 @@ export const podEndpoint = (ctx: ReplicationContext, pod: PodEndpoint): RedisEnd
     ? { host: pod.host, port: pod.port, password: ctx.clusterPassword, tls: tlsOf(ctx) }
     : { host: pod.host, port: pod.port, username: ADMIN_USER, password: ctx.users.admin, tls: tlsOf(ctx) };
 
-export async function observePod(ctx: ReplicationContext, pod: PodEndpoint): Promise<ObservedPod> {
+async function observePod(ctx: ReplicationContext, pod: PodEndpoint): Promise<ObservedPod> {
   const endpoint = podEndpoint(ctx, pod);
   try {
     return await snapshotOf(ctx, pod, endpoint);

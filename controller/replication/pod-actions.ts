@@ -16,7 +16,7 @@ import { podEndpoint } from "./observe.ts";
  * the pods announce a name under `.invalid` (RFC 6761: it never resolves): the source's INFO says which DR
  * pod each replica is, and its Sentinels can never reach, reconfigure or elect one.
  */
-export const foreignReplicaName = (pod: { name: string }): string => `${pod.name}.dr-replica.invalid`;
+const foreignReplicaName = (pod: { name: string }): string => `${pod.name}.dr-replica.invalid`;
 
 /**
  * The user and password a pod authenticates with to its upstream: to the source, the source's user (its
@@ -80,9 +80,9 @@ function replicaPriority(ctx: ReplicationContext, ofSource: boolean, following: 
 }
 
 /** Redis' default replica-priority: Sentinel may elect the replica. */
-export const ELECTABLE_PRIORITY = "100";
+const ELECTABLE_PRIORITY = "100";
 /** Sentinel never elects a replica with this priority. */
-export const UNELECTABLE_PRIORITY = "0";
+const UNELECTABLE_PRIORITY = "0";
 
 /**
  * The replica holds its primary's data (its link is up: its first copy is complete and loaded), so Sentinel

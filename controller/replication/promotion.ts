@@ -242,7 +242,7 @@ async function recordDataLossWindow(
 }
 
 /** The data-loss window as the LeaderPromoted Event says it: exact, a lower bound, or unknown. */
-export function dataLossWindowText(
+function dataLossWindowText(
   promotion:
     | {
         lagAtPromotionBytes?: number;

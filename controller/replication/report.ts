@@ -68,7 +68,7 @@ function currentPrimaryOf(
 }
 
 /** The default of --backlog-horizon-threshold. */
-export const DEFAULT_BACKLOG_HORIZON_THRESHOLD_SECONDS = 300;
+const DEFAULT_BACKLOG_HORIZON_THRESHOLD_SECONDS = 300;
 
 /**
  * The write rate, RPO and backlog horizon from this pass' sighting of the source (or its absence) and what
@@ -159,13 +159,13 @@ function backlogConditionOf(
 }
 
 /** The replica-max-lag Redis applies to min-replicas-to-write (its default; the pods keep it). */
-export const MIN_REPLICAS_MAX_LAG_SECONDS = 10;
+const MIN_REPLICAS_MAX_LAG_SECONDS = 10;
 
 /**
  * Replicas of the primary that count for min-replicas-to-write: online and acknowledged within the max lag
  * (Redis' own rule). Undefined when no pod is the primary or it could not be asked.
  */
-export function syncReplicasOf(primary: ObservedPod | undefined): number | undefined {
+function syncReplicasOf(primary: ObservedPod | undefined): number | undefined {
   const replication = primary?.snapshot?.replication;
   if (replication === undefined || !isPrimary(primary?.snapshot)) return undefined;
   return replication.replicas.filter((r) => r.state === "online" && r.lag <= MIN_REPLICAS_MAX_LAG_SECONDS)

@@ -15,7 +15,7 @@ import { observePods } from "./observe.ts";
 import { attach, ensureMasterauth, makePrimary, markElectable } from "./pod-actions.ts";
 import type { EngineResult } from "./promotion.ts";
 
-export const SENTINEL_PORT = 26379;
+const SENTINEL_PORT = 26379;
 const RETRY_MS = 2000;
 
 /** How the Sentinels judge and fail over (the sidecar's boot config says the same). */

@@ -52,7 +52,7 @@ export interface SecretCheckContext {
 const userText = (user: UserInfo | undefined) => JSON.stringify(user?.username ?? "");
 
 /** The field error for a user who may not read a Secret: names the user, the verb, the Secret, the namespace. */
-export function accessDenied(
+function accessDenied(
   requirement: SecretRequirement,
   namespace: string,
   user: UserInfo | undefined,
@@ -65,7 +65,7 @@ export function accessDenied(
 }
 
 /** The field errors for one requirement, given the Secret's keys (undefined: no such Secret). */
-export function secretErrors(
+function secretErrors(
   requirement: SecretRequirement,
   namespace: string,
   keys: ReadonlySet<string> | undefined,

@@ -23,14 +23,14 @@ import { containerSecurityContext, podSecurityContext } from "./security.ts";
 import { SENTINEL_PORT, sentinelScript } from "./sentinel-config.ts";
 import { headlessServiceName } from "./services.ts";
 
-export const DEFAULT_IMAGE = "redis:7.2";
+const DEFAULT_IMAGE = "redis:7.2";
 
 /**
  * Where the redis container may write besides /data: its root filesystem is read-only, so anything the
  * entrypoint generates at start (a config or ACL file) goes here. Memory-backed, so what it holds (it may
  * hold passwords) never reaches a disk, and it is gone with the pod.
  */
-export const CONFIG_DIR = "/etc/redis-dr/run";
+const CONFIG_DIR = "/etc/redis-dr/run";
 
 type ClusterSpec = RedisCluster["spec"];
 

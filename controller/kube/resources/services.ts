@@ -7,8 +7,8 @@ import { REDIS_PORT } from "../../model/pods.ts";
 import { CLUSTER_LABEL, ROLE_LABEL, ownedMetadata } from "./metadata.ts";
 
 export const headlessServiceName = (cluster: string) => `${cluster}-headless`;
-export const leaderServiceName = (cluster: string) => `${cluster}-leader`;
-export const replicasServiceName = (cluster: string) => `${cluster}-replicas`;
+const leaderServiceName = (cluster: string) => `${cluster}-leader`;
+const replicasServiceName = (cluster: string) => `${cluster}-replicas`;
 
 function service(
   cluster: RedisCluster,

@@ -20,7 +20,7 @@ export const listPods: Step = {
 };
 
 /** The role label a pod should carry; undefined when it cannot be said yet (Sentinel mode, primary unknown). */
-export function desiredRole(
+function desiredRole(
   sentinel: boolean,
   ordinal: number,
   pod: string,

@@ -13,7 +13,7 @@ import type { PodEndpoint } from "../../model/pods.ts";
 import type { SourceMemory } from "../../replication/decisions/rpo.ts";
 import { REDIS_PORT, ordinalOf } from "../../model/pods.ts";
 
-export function podEndpoints(cluster: string, pods: readonly V1Pod[]): PodEndpoint[] {
+function podEndpoints(cluster: string, pods: readonly V1Pod[]): PodEndpoint[] {
   const endpoints: PodEndpoint[] = [];
   for (const pod of pods) {
     const name = pod.metadata?.name ?? "";

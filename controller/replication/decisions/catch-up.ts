@@ -174,7 +174,7 @@ export interface KnownOffset {
 export type LeaderAction = "promote" | "keep" | "copy";
 export const CONFIRM_LEADER_ANNOTATION = "redis.io/confirm-leader";
 
-export const confirmationToken = (action: LeaderAction, leader: InstanceSnapshot): string =>
+const confirmationToken = (action: LeaderAction, leader: InstanceSnapshot): string =>
   `${action}:${leader.runId ?? "unknown"}`;
 
 const confirmCommand = (cluster: string, token: string): string =>

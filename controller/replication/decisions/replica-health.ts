@@ -12,7 +12,7 @@ import type { ObservedPod } from "../../model/pods.ts";
 import { LEADER_ORDINAL, isHeld, isPrimary } from "../../model/pods.ts";
 
 /** How long a replica may be out of sync (a first copy, a reconnect) before it is reported as stuck. */
-export const SYNC_GRACE_SECONDS = 30;
+const SYNC_GRACE_SECONDS = 30;
 
 function outOfSync(pod: ObservedPod, leaderKeys: number): string | undefined {
   const snapshot = pod.snapshot;

@@ -30,7 +30,7 @@ export interface SourceMemory {
  * Samples closer than this are not turned into a rate: reconciles woken by Events come in bursts, and a
  * rate over a few milliseconds is noise (the source's offset grows in whole commands).
  */
-export const MIN_RATE_INTERVAL_MS = 1000;
+const MIN_RATE_INTERVAL_MS = 1000;
 
 /**
  * The source's write rate between two samples, in bytes per second of replication stream. Undefined when
@@ -102,9 +102,9 @@ export function backlogHorizonSeconds(
 
 export const MIB = 1024 * 1024;
 /** The horizon the recommendation aims for: an hour's outage of the link resumes with a partial resync. */
-export const RECOMMENDED_HORIZON_SECONDS = 3600;
+const RECOMMENDED_HORIZON_SECONDS = 3600;
 /** A recommendation is kept until the figures move it by more than this fraction (rate noise). */
-export const RECOMMENDATION_SLACK = 0.25;
+const RECOMMENDATION_SLACK = 0.25;
 
 /** The repl-backlog-size that lasts RECOMMENDED_HORIZON_SECONDS at `rate`, rounded up to a MiB. */
 export function recommendedBacklogBytes(rate: number): number {

@@ -38,7 +38,7 @@ export type SourceVerdict =
     };
 
 /** Share of a pod's sampled keys the source must hold to be taken for the same dataset (keys expire). */
-export const SAME_DATASET_SHARE = 0.75;
+const SAME_DATASET_SHARE = 0.75;
 export const SAMPLE_SIZE = 16;
 
 const linkedTo = (pod: InstanceSnapshot, source: InstanceSnapshot): boolean =>

@@ -26,7 +26,7 @@ export function replicationOf(cluster: RedisCluster | undefined): Record<string,
   return record(record(record(cluster)?.status)?.replication);
 }
 
-export function promotionOf(cluster: RedisCluster | undefined): Record<string, unknown> | undefined {
+function promotionOf(cluster: RedisCluster | undefined): Record<string, unknown> | undefined {
   return record(record(record(cluster)?.status)?.promotion);
 }
 

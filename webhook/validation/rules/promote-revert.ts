@@ -19,10 +19,10 @@ import {
 } from "./cluster.ts";
 import { isRecord } from "../../../kube-common/is-record.ts";
 
-export const PROMOTE_NEEDS_SOURCE = "promote requires enabled: true and a source";
+const PROMOTE_NEEDS_SOURCE = "promote requires enabled: true and a source";
 export const PROMOTE_ON_CREATE =
   "cannot be set when the RedisCluster is created: create it replicating, then promote it";
-export const TURN_OFF_WHILE_REPLICATING =
+const TURN_OFF_WHILE_REPLICATING =
   "cannot turn replica mode off while replicating: promote first (spec.replicaMode.promote: true)";
 
 export function validatePromoteRevert(
@@ -74,7 +74,7 @@ export function validatePromoteRevert(
  * It is a merge patch of the difference between the stored and the requested replicaMode, so it works when
  * run as is against the stored object.
  */
-export function demotionCommand(cluster: RedisCluster, old: RedisCluster, token: string): string {
+function demotionCommand(cluster: RedisCluster, old: RedisCluster, token: string): string {
   const change = mergePatchDiff(replicaModeOf(old) ?? {}, replicaModeOf(cluster) ?? {});
   delete change.demotionToken;
   // Removing promote and setting it to false mean the same; false reads better in a runbook.
@@ -89,10 +89,7 @@ export function demotionCommand(cluster: RedisCluster, old: RedisCluster, token:
 }
 
 /** RFC 7386: the merge patch that turns `from` into `to` (removed keys become null). */
-export function mergePatchDiff(
-  from: Record<string, unknown>,
-  to: Record<string, unknown>,
-): Record<string, unknown> {
+function mergePatchDiff(from: Record<string, unknown>, to: Record<string, unknown>): Record<string, unknown> {
   const patch: Record<string, unknown> = {};
   // A key such as `__proto__` is an ordinary key in JSON: define it, never assign it (that sets a prototype).
   const set = (key: string, value: unknown) =>
@@ -115,7 +112,7 @@ export function mergePatchDiff(
 }
 
 /** POSIX single quoting: everything literal, a single quote written as '\''. */
-export function shellQuote(text: string): string {
+function shellQuote(text: string): string {
   return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 

@@ -12,7 +12,7 @@ import { metadataString, replicaModeOf, sourceOf, stringField, type RedisCluster
  * The Services a RedisCluster named `name` owns, as the controller names them (controller/kube/resources.ts):
  * the leader Service, the replicas (read) Service and the headless Service.
  */
-export function ownServiceNames(name: string): string[] {
+function ownServiceNames(name: string): string[] {
   return [`${name}-leader`, `${name}-replicas`, `${name}-headless`];
 }
 

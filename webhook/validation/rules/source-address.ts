@@ -122,7 +122,7 @@ export class AllowedSourceRanges {
   }
 }
 
-export const SOURCE_ADDRESS_DETAIL =
+const SOURCE_ADDRESS_DETAIL =
   "must not be a loopback, link-local, unspecified or multicast address: the controller sends the source's " +
   "password to this host";
 
