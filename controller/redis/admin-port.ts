@@ -73,6 +73,21 @@ export interface RedisAdmin {
    * at once if none was: how the controller learns of a source going away the moment its replicas do.
    */
   closed?(): Promise<void>;
+  /**
+   * FAILOVER TO host port TIMEOUT ms (never FORCE): Redis pauses writes, waits for that replica — named as
+   * its INFO replication lists it — to reach its offset, then hands the primary role over, or aborts at the
+   * timeout. Answers at once; progress is `failoverState()`.
+   */
+  failoverTo(host: string, port: number, timeoutMs: number): Promise<void>;
+  /** FAILOVER ABORT; `false` when no failover was in progress. */
+  failoverAbort(): Promise<boolean>;
+  /** `master_failover_state` of INFO replication: no-failover, waiting-for-sync, failover-in-progress. */
+  failoverState(): Promise<string>;
+  /** CLIENT PAUSE ms WRITE: write commands are held (not failed) until CLIENT UNPAUSE or the timeout. */
+  clientPauseWrite(timeoutMs: number): Promise<void>;
+  clientUnpause(): Promise<void>;
+  /** CLIENT KILL TYPE master: a replica reconnects (partial resync) and announces itself anew. */
+  killMasterLink(): Promise<number>;
 }
 
 export interface RedisAdminFactory {

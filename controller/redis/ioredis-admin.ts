@@ -220,6 +220,39 @@ export class IoredisAdmin implements RedisAdmin {
     if (this.client.status === "end" || this.client.status === "wait") return Promise.resolve();
     return new Promise((resolve) => this.client.once("end", () => resolve()));
   }
+
+  async failoverTo(host: string, port: number, timeoutMs: number): Promise<void> {
+    await this.call("FAILOVER TO", (c) =>
+      c.call("FAILOVER", "TO", host, String(port), "TIMEOUT", String(timeoutMs)),
+    );
+  }
+
+  async failoverAbort(): Promise<boolean> {
+    try {
+      await this.call("FAILOVER ABORT", (c) => c.call("FAILOVER", "ABORT"));
+      return true;
+    } catch (error) {
+      if (error instanceof RedisAdminError && /No failover in progress/i.test(error.message)) return false;
+      throw error;
+    }
+  }
+
+  async failoverState(): Promise<string> {
+    const text = await this.call("INFO replication", (c) => c.info("replication"));
+    return /^master_failover_state:(\S+)/m.exec(text)?.[1] ?? "no-failover";
+  }
+
+  async clientPauseWrite(timeoutMs: number): Promise<void> {
+    await this.call("CLIENT PAUSE", (c) => c.call("CLIENT", "PAUSE", String(timeoutMs), "WRITE"));
+  }
+
+  async clientUnpause(): Promise<void> {
+    await this.call("CLIENT UNPAUSE", (c) => c.call("CLIENT", "UNPAUSE"));
+  }
+
+  async killMasterLink(): Promise<number> {
+    return Number(await this.call("CLIENT KILL", (c) => c.call("CLIENT", "KILL", "TYPE", "master")));
+  }
 }
 
 export const ioredisAdminFactory = (options: IoredisAdminOptions = {}): RedisAdminFactory => ({

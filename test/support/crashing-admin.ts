@@ -38,6 +38,12 @@ export function crashingAfterChanges(
         replicaOfNoOne: after("REPLICAOF NO ONE", () => admin.replicaOfNoOne()),
         configSet: after("CONFIG SET", (p: string, v: string) => admin.configSet(p, v)),
         aclSetUser: after("ACL SETUSER", (u: string, r: string) => admin.aclSetUser(u, r)),
+        failoverTo: after("FAILOVER", (h: string, p: number, t: number) => admin.failoverTo(h, p, t)),
+        failoverAbort: () => admin.failoverAbort(),
+        failoverState: () => admin.failoverState(),
+        clientPauseWrite: (t) => admin.clientPauseWrite(t),
+        clientUnpause: () => admin.clientUnpause(),
+        killMasterLink: () => admin.killMasterLink(),
       };
       return wrapped;
     },
