@@ -1,0 +1,113 @@
+/**
+ * Pure decisions of the planned switchover (docs/switchover.md): may the old primary start `FAILOVER TO`,
+ * what did it end in, and does a DR leader that became a primary owe that to a hand-off from its source.
+ */
+import type { ConnectedReplica, ReplicationInfo } from "../redis/info.ts";
+
+/** The hand-off target as the old primary's INFO replication lists it (and dials it afterwards). */
+export interface HandoffTarget {
+  readonly host: string;
+  readonly port: number;
+}
+
+export type Readiness = { readonly ready: true } | { readonly ready: false; readonly reason: string };
+
+const named = (target: HandoffTarget) => `${target.host}:${target.port}`;
+
+/** The replica the primary lists under exactly that address (FAILOVER TO compares host case-insensitively). */
+export function listedTarget(info: ReplicationInfo, target: HandoffTarget): ConnectedReplica | undefined {
+  return info.replicas.find(
+    (replica) => replica.ip.toLowerCase() === target.host.toLowerCase() && replica.port === target.port,
+  );
+}
+
+/** Whether `FAILOVER TO target` can start on this instance now; when not, why, naming what is listed. */
+export function handoffReadiness(
+  info: ReplicationInfo,
+  failoverState: string,
+  target: HandoffTarget,
+): Readiness {
+  if (info.role !== "master") {
+    const upstream = info.master === undefined ? "" : ` of ${info.master.host}:${info.master.port}`;
+    return { ready: false, reason: `the old primary is a replica${upstream}, not a primary` };
+  }
+  if (failoverState !== "no-failover") {
+    return { ready: false, reason: `a failover is already in progress (${failoverState})` };
+  }
+  const replica = listedTarget(info, target);
+  if (replica === undefined) {
+    const listed = info.replicas.map((r) => `${r.ip}:${r.port}`).join(", ") || "none";
+    return {
+      ready: false,
+      reason:
+        `${named(target)} is not listed as a replica of the old primary (listed: ${listed}); ` +
+        "the target must announce that address (replica-announce-ip/-port) and reconnect",
+    };
+  }
+  if (replica.state !== "online") {
+    return { ready: false, reason: `${named(target)} is listed but ${replica.state}, not online` };
+  }
+  return { ready: true };
+}
+
+export type HandoffResult =
+  | {
+      readonly kind: "handed-over";
+      /** The new primary's history and the old primary's offset on it once re-attached. */
+      readonly replicationId: string;
+      readonly offset: number;
+    }
+  | { readonly kind: "aborted"; readonly reason: string }
+  /** The old primary gave the hand-off up after the target promoted itself: two primaries, repair needed. */
+  | { readonly kind: "split"; readonly replicationId: string };
+
+/**
+ * What a finished FAILOVER ended in, from the old primary before and after and, when it can be asked, the
+ * target after. The old primary re-attached to the target adopted the target's new replid.
+ */
+export function handoffResult(
+  before: ReplicationInfo,
+  after: ReplicationInfo,
+  target: HandoffTarget,
+  targetAfter: ReplicationInfo | undefined,
+  timeoutMs: number,
+): HandoffResult {
+  if (
+    after.role === "slave" &&
+    after.master !== undefined &&
+    after.master.host.toLowerCase() === target.host.toLowerCase() &&
+    after.master.port === target.port
+  ) {
+    return { kind: "handed-over", replicationId: after.masterReplid, offset: after.masterReplOffset };
+  }
+  if (
+    targetAfter?.role === "master" &&
+    targetAfter.masterReplid2 === before.masterReplid &&
+    after.role === "master"
+  ) {
+    return { kind: "split", replicationId: targetAfter.masterReplid };
+  }
+  if (after.role !== "master") {
+    const upstream = after.master === undefined ? "?" : `${after.master.host}:${after.master.port}`;
+    return { kind: "aborted", reason: `the old primary follows ${upstream}, not ${named(target)}` };
+  }
+  const acked = listedTarget(after, target)?.offset;
+  const ackedText = acked === undefined ? "it is no longer listed" : `it acknowledged ${acked}`;
+  const caughtUp = acked !== undefined && acked >= after.masterReplOffset;
+  return {
+    kind: "aborted",
+    reason: caughtUp
+      ? `${named(target)} caught up but did not take the primary role (PSYNC FAILOVER refused or lost)`
+      : `${named(target)} did not reach offset ${after.masterReplOffset} within ${timeoutMs} ms (${ackedText})`,
+  };
+}
+
+/**
+ * A DR leader that is a primary owes it to a hand-off from its source (not to a crash or to a REPLICAOF NO
+ * ONE of its own) when its previous history is the source's, as last seen (status sourceReplicationId).
+ */
+export function becamePrimaryByHandoff(leader: ReplicationInfo, sourceReplicationId: string): boolean {
+  return (
+    leader.role === "master" && sourceReplicationId !== "" && leader.masterReplid2 === sourceReplicationId
+  );
+}
