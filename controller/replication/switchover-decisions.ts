@@ -71,6 +71,8 @@ export function handoffResult(
   target: HandoffTarget,
   targetAfter: ReplicationInfo | undefined,
   timeoutMs: number,
+  /** The old primary got as far as dialling the target (seen `failover-in-progress`, or its replicas re-attached). */
+  reachedHandoff = false,
 ): HandoffResult {
   if (
     after.role === "slave" &&
@@ -93,11 +95,14 @@ export function handoffResult(
   }
   const acked = listedTarget(after, target)?.offset;
   const ackedText = acked === undefined ? "it is no longer listed" : `it acknowledged ${acked}`;
-  const caughtUp = acked !== undefined && acked >= after.masterReplOffset;
+  // The old primary disconnects its replicas when it turns to the target, so after a failed hand-off the
+  // listing restarts from 0: only `reachedHandoff` tells that case from a target that never caught up.
+  const caughtUp = reachedHandoff || (acked !== undefined && acked >= after.masterReplOffset);
   return {
     kind: "aborted",
     reason: caughtUp
-      ? `${named(target)} caught up but did not take the primary role (PSYNC FAILOVER refused or lost)`
+      ? `${named(target)} caught up but did not take the primary role: PSYNC FAILOVER refused or lost ` +
+        "(can the old primary reach it at that address and log in with its masteruser/masterauth?)"
       : `${named(target)} did not reach offset ${after.masterReplOffset} within ${timeoutMs} ms (${ackedText})`,
   };
 }

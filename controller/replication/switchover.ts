@@ -22,7 +22,7 @@ export type SwitchoverOutcome =
     }
   | {
       /** Nothing changed: the old primary is a writable primary again, the target still its replica. */
-      readonly kind: "timed-out";
+      readonly kind: "aborted";
       readonly reason: string;
       readonly pausedMs: number;
     }
@@ -52,7 +52,8 @@ const PAUSE_MARGIN_MS = IN_PROGRESS_GRACE_MS + 2000;
 export async function switchover(request: SwitchoverRequest): Promise<SwitchoverOutcome> {
   const { primary, target, timeoutMs } = request;
   const interval = request.pollIntervalMs ?? 5;
-  const before = await primary.replication();
+  const beforeSnapshot = await primary.snapshot();
+  const before = beforeSnapshot.replication;
   const readiness = handoffReadiness(before, await primary.failoverState(), target);
   if (!readiness.ready) return { kind: "refused", reason: readiness.reason };
 
@@ -75,9 +76,11 @@ export async function switchover(request: SwitchoverRequest): Promise<Switchover
     }
     // Redis checks FAILOVER's timeout on its own clock and event loop; the driver holds it to the timeout
     // too while the target has not caught up, and allows the PSYNC FAILOVER round trip a grace period.
+    let sawInProgress = false;
     for (;;) {
       const state = await primary.failoverState();
       if (state === "no-failover") break;
+      if (state === "failover-in-progress") sawInProgress = true;
       const elapsed = performance.now() - pausedAt;
       if (
         (state === "waiting-for-sync" && elapsed > timeoutMs) ||
@@ -88,12 +91,16 @@ export async function switchover(request: SwitchoverRequest): Promise<Switchover
       }
       await new Promise((resolve) => setTimeout(resolve, interval));
     }
-    const after = await primary.replication();
+    const afterSnapshot = await primary.snapshot();
+    const after = afterSnapshot.replication;
+    // Re-attached replicas mean the old primary turned to the target for a moment (it drops its replicas).
+    const reachedHandoff =
+      sawInProgress || afterSnapshot.stats.syncPartialOk > beforeSnapshot.stats.syncPartialOk;
     // Only a target that acknowledged the whole stream can have taken over; one that did not may be hung.
     const mayHaveTakenOver =
-      after.role === "slave" || (listedTarget(after, target)?.offset ?? -1) >= after.masterReplOffset;
+      reachedHandoff || (listedTarget(after, target)?.offset ?? -1) >= after.masterReplOffset;
     const targetAfter = mayHaveTakenOver ? await askTarget(request.targetAdmin) : undefined;
-    const result = handoffResult(before, after, target, targetAfter, timeoutMs);
+    const result = handoffResult(before, after, target, targetAfter, timeoutMs, reachedHandoff);
     if (result.kind === "split") {
       // Nothing was written to the old primary since (our pause): it re-attaches with a partial resync.
       await primary.replicaOf(target.host, target.port);
@@ -115,7 +122,7 @@ export async function switchover(request: SwitchoverRequest): Promise<Switchover
         repaired: false,
       };
     }
-    return { kind: "timed-out", reason: `${result.reason}; nothing changed`, pausedMs };
+    return { kind: "aborted", reason: `${result.reason}; nothing changed`, pausedMs };
   } finally {
     // Also after a failed command: never leave writes held longer than needed (Redis lifts it anyway).
     if (!unpaused) await unpause().catch(() => undefined);

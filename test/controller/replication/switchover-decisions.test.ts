@@ -113,10 +113,23 @@ describe("handoffResult", () => {
       reason: "127.95.2.1:6379 did not reach offset 52310 within 1000 ms (it acknowledged 50000)",
     });
   });
+  it("tells a target the old primary turned to but could not hand over to, though it is relisted at 0", () => {
+    const relisted = parseReplicationInfo(
+      "# Replication\r\nrole:master\r\nslave0:ip=127.95.2.1,port=6379,state=online,offset=0,lag=0\r\n" +
+        "master_replid:c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3\r\nmaster_repl_offset:52310\r\n",
+    );
+    assert.equal(handoffResult(EAST_PRIMARY, relisted, TARGET, undefined, 1000, true).kind, "aborted");
+    assert.match(
+      (handoffResult(EAST_PRIMARY, relisted, TARGET, undefined, 1000, true) as { reason: string }).reason,
+      /^127\.95\.2\.1:6379 caught up but did not take the primary role/,
+    );
+  });
   it("tells a caught-up target that refused the PSYNC FAILOVER", () => {
     assert.deepEqual(handoffResult(EAST_PRIMARY, EAST_PRIMARY, TARGET, undefined, 1000), {
       kind: "aborted",
-      reason: "127.95.2.1:6379 caught up but did not take the primary role (PSYNC FAILOVER refused or lost)",
+      reason:
+        "127.95.2.1:6379 caught up but did not take the primary role: PSYNC FAILOVER refused or lost " +
+        "(can the old primary reach it at that address and log in with its masteruser/masterauth?)",
     });
   });
 });

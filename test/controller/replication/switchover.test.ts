@@ -23,11 +23,21 @@ class Regions {
   readonly west1: RedisProcess;
   private readonly admins: RedisAdmin[] = [];
 
-  constructor(east: string, west: string) {
-    this.east0 = new RedisProcess({ host: `${east}.1` });
-    this.east1 = new RedisProcess({ host: `${east}.2` });
-    this.west0 = new RedisProcess({ host: `${west}.1`, config: [`replica-announce-ip ${FOREIGN_NAME}`] });
-    this.west1 = new RedisProcess({ host: `${west}.2` });
+  /**
+   * With `password`, every instance requires it and the replicas log in with it (masterauth, in the config
+   * file); east-0 gets no masterauth unless `east0MayLogIn`: it cannot log in to west-0 once it follows it.
+   */
+  constructor(east: string, west: string, password?: string, east0MayLogIn = true) {
+    const auth = password === undefined ? {} : { password };
+    const masterauth = password === undefined ? [] : [`masterauth ${password}`];
+    this.east0 = new RedisProcess({ host: `${east}.1`, ...auth, config: east0MayLogIn ? masterauth : [] });
+    this.east1 = new RedisProcess({ host: `${east}.2`, ...auth, config: masterauth });
+    this.west0 = new RedisProcess({
+      host: `${west}.1`,
+      ...auth,
+      config: [`replica-announce-ip ${FOREIGN_NAME}`, ...masterauth],
+    });
+    this.west1 = new RedisProcess({ host: `${west}.2`, ...auth, config: masterauth });
   }
 
   get all(): RedisProcess[] {
@@ -201,6 +211,53 @@ describe("planned switchover with FAILOVER TO", () => {
     });
   });
 
+  describe("aborts when the old primary cannot log in to the target", () => {
+    const regions = new Regions("127.95.5", "127.95.6", "switchover-pw-40c2", false);
+    before(() => regions.start());
+    after(() => regions.stop());
+
+    it("changes nothing and says the target caught up but was not handed the role", async () => {
+      const { east0, east1, west0, west1 } = regions;
+      const target = { host: west0.host, port: west0.port };
+      await prepareHandoffTarget(regions.admin(west0), target);
+      const fullBefore = await regions.syncFull();
+      const writer = startFollowingWriter([east0.endpoint, west0.endpoint], "auth");
+      try {
+        await whileWriting(writer.acknowledgedCount, 200);
+        const outcome = await switchover({
+          primary: regions.admin(east0),
+          target,
+          timeoutMs: 5000,
+          targetAdmin: regions.admin(west0),
+        });
+        assert.equal(outcome.kind, "aborted", JSON.stringify(outcome));
+        assert.equal(
+          outcome.kind === "aborted" ? outcome.reason : "",
+          `${west0.host}:6379 caught up but did not take the primary role: PSYNC FAILOVER refused or lost ` +
+            "(can the old primary reach it at that address and log in with its masteruser/masterauth?); " +
+            "nothing changed",
+        );
+        await whileWriting(writer.acknowledgedCount, 200);
+        const report = await writer.stop();
+        assert.equal(report.endpoint, 0, "the writer stayed on east-0");
+        assert.equal(await infoField(east0, "replication", "role"), "master");
+        assert.equal(await infoField(west0, "replication", "role"), "slave");
+        await converged(east0, [east1, west0]);
+        await converged(west0, [west1]);
+        for (const p of regions.all) {
+          assert.deepEqual(await missingOn(p, report), { missing: [], counter: report.counter }, p.host);
+        }
+        assert.deepEqual(
+          await regions.syncFull(),
+          fullBefore,
+          "full resyncs (east-0, east-1, west-0, west-1)",
+        );
+      } finally {
+        await writer.stop();
+      }
+    });
+  });
+
   describe("times out when the target cannot catch up", () => {
     const regions = new Regions("127.95.3", "127.95.4");
     before(() => regions.start());
@@ -232,9 +289,9 @@ describe("planned switchover with FAILOVER TO", () => {
           timeoutMs: 1000,
           targetAdmin: new IoredisAdmin(west0.endpoint, { commandTimeoutMs: 200 }),
         });
-        assert.equal(outcome.kind, "timed-out", JSON.stringify(outcome));
+        assert.equal(outcome.kind, "aborted", JSON.stringify(outcome));
         assert.match(
-          outcome.kind === "timed-out" ? outcome.reason : "",
+          outcome.kind === "aborted" ? outcome.reason : "",
           new RegExp(
             `^${west0.host}:6379 did not reach offset \\d+ within 1000 ms \\(it acknowledged \\d+\\); nothing changed$`,
           ),
@@ -263,7 +320,7 @@ describe("planned switchover with FAILOVER TO", () => {
         );
         t.diagnostic(
           `acknowledged ${report.acknowledged.length} writes; write pause seen by the writer ` +
-            `${report.maxGapMs.toFixed(1)} ms (driver's pause ${outcome.kind === "timed-out" ? outcome.pausedMs.toFixed(1) : "?"} ms)`,
+            `${report.maxGapMs.toFixed(1)} ms (driver's pause ${outcome.kind === "aborted" ? outcome.pausedMs.toFixed(1) : "?"} ms)`,
         );
       } finally {
         west0.resume();
