@@ -116,3 +116,15 @@ export function becamePrimaryByHandoff(leader: ReplicationInfo, sourceReplicatio
     leader.role === "master" && sourceReplicationId !== "" && leader.masterReplid2 === sourceReplicationId
   );
 }
+
+/**
+ * How long to wait before pausing writes so that the pause starts `marginMs` before the target's next
+ * acknowledgement. A replica sends REPLCONF ACK once a second (its replicationCron) and the primary does not
+ * ask for one while writes are paused, so FAILOVER waits for that periodic ACK: started at a random moment,
+ * the pause lasts 0–1 s; started just before the ACK is due, about `marginMs`.
+ */
+export function pauseStartDelay(lastAckAt: number, now: number, marginMs: number, periodMs = 1000): number {
+  let next = lastAckAt + periodMs;
+  while (next - marginMs < now) next += periodMs;
+  return next - marginMs - now;
+}

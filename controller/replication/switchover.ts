@@ -6,7 +6,13 @@
  */
 import type { RedisAdmin } from "../redis/admin-port.ts";
 import type { ReplicationInfo } from "../redis/info.ts";
-import { handoffReadiness, handoffResult, listedTarget, type HandoffTarget } from "./switchover-decisions.ts";
+import {
+  handoffReadiness,
+  handoffResult,
+  listedTarget,
+  pauseStartDelay,
+  type HandoffTarget,
+} from "./switchover-decisions.ts";
 
 export type { HandoffTarget } from "./switchover-decisions.ts";
 
@@ -39,6 +45,11 @@ export interface SwitchoverRequest {
   /** The target, asked with INFO only, to tell a lost hand-off (two primaries) from an aborted one. */
   readonly targetAdmin?: RedisAdmin | undefined;
   readonly pollIntervalMs?: number;
+  /**
+   * Start the pause this long before the target's next periodic acknowledgement, found by watching the
+   * old primary's listing of it (up to one second, writes flowing); undefined: start at once.
+   */
+  readonly ackMarginMs?: number | undefined;
 }
 
 /**
@@ -56,6 +67,13 @@ export async function switchover(request: SwitchoverRequest): Promise<Switchover
   const before = beforeSnapshot.replication;
   const readiness = handoffReadiness(before, await primary.failoverState(), target);
   if (!readiness.ready) return { kind: "refused", reason: readiness.reason };
+  if (request.ackMarginMs !== undefined) {
+    const lastAckAt = await lastAcknowledgement(primary, target);
+    if (lastAckAt !== undefined) {
+      const delay = pauseStartDelay(lastAckAt, performance.now(), request.ackMarginMs);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
 
   // Our own pause (Redis 7 keeps one per purpose): the failover's unpause does not lift it, so writes stay
   // held until we know whether the target took over, even if the old primary gave the hand-off up.
@@ -127,6 +145,21 @@ export async function switchover(request: SwitchoverRequest): Promise<Switchover
     // Also after a failed command: never leave writes held longer than needed (Redis lifts it anyway).
     if (!unpaused) await unpause().catch(() => undefined);
   }
+}
+
+/**
+ * When the target's listed offset last changed — an acknowledgement arrived — watching for up to 1.2 s;
+ * undefined when it did not change (no writes: the target has acknowledged everything already).
+ */
+async function lastAcknowledgement(primary: RedisAdmin, target: HandoffTarget): Promise<number | undefined> {
+  const first = listedTarget(await primary.replication(), target)?.offset;
+  const deadline = performance.now() + 1200;
+  while (performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 3));
+    const offset = listedTarget(await primary.replication(), target)?.offset;
+    if (offset !== first) return performance.now();
+  }
+  return undefined;
 }
 
 async function askTarget(admin: RedisAdmin | undefined): Promise<ReplicationInfo | undefined> {

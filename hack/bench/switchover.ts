@@ -4,7 +4,7 @@
  * (controller/replication/switchover.ts) and real redis-servers. No sandbox, no controller: this measures
  * the Redis-level mechanism.
  *
- *   node --import tsx hack/bench/switchover.ts [--quick] [--runs N] [--rate W] [--json PATH]
+ *   node --import tsx hack/bench/switchover.ts [--quick] [--runs N] [--rate W] [--ack-margin MS] [--json PATH]
  *
  * Regions (loopback 127.95.10/24 and 127.95.11/24, password in a 0600 config file): a-0 primary with a-1
  * its replica; b-0 replicating from a-0 with b-1 chained from it. Each run: the target (the current
@@ -16,6 +16,8 @@
  *   fullSyncs   sum of the four instances' sync_full increases (the old primary re-attaches by PSYNC)
  *   pauseMs     the largest gap between two acknowledged writes the writer saw (the application's pause)
  *   drivenMs    how long the driver held writes (CLIENT PAUSE WRITE to CLIENT UNPAUSE)
+ * in two conditions, alternating in pairs of runs (one each way): the pause started at once, or aligned
+ * with the target's next acknowledgement (`ackMarginMs`, --ack-margin, default 50 ms before it).
  */
 import { parseArgs } from "node:util";
 import { IoredisAdmin } from "../../controller/redis/ioredis-admin.ts";
@@ -29,16 +31,20 @@ const { values } = parseArgs({
     quick: { type: "boolean", default: false },
     runs: { type: "string" },
     rate: { type: "string", default: "1000" },
+    "ack-margin": { type: "string", default: "50" },
     json: { type: "string", default: "hack/bench/results/switchover.json" },
   },
 });
-const RUNS = Number(values.runs ?? (values.quick === true ? 4 : 20));
+const RUNS = Number(values.runs ?? (values.quick === true ? 8 : 40));
 const RATE = Number(values.rate);
 const PASSWORD = "bench-switchover-pw-5e1d";
 const TIMEOUT_MS = 5000;
+const ACK_MARGIN_MS = Number(values["ack-margin"]);
 
 interface RunResult {
   readonly run: number;
+  /** Pause started just before the target's next acknowledgement (ackMarginMs), or at once. */
+  readonly aligned: boolean;
   readonly from: string;
   readonly to: string;
   readonly outcome: string;
@@ -140,11 +146,14 @@ async function main(): Promise<void> {
         await poll(`${n} acknowledged writes`, () => writer.acknowledgedCount() >= goal, { intervalMs: 5 });
       };
       await more(300);
+      // Conditions alternate in pairs (one run each way) so drift and direction hit both alike.
+      const aligned = Math.floor((run - 1) / 2) % 2 === 1;
       const outcome = await switchover({
         primary: primaryAdmin,
         target: { host: target.host, port: target.port },
         timeoutMs: TIMEOUT_MS,
         targetAdmin,
+        ackMarginMs: aligned ? ACK_MARGIN_MS : undefined,
       });
       await more(300);
       const report = await writer.stop();
@@ -159,6 +168,7 @@ async function main(): Promise<void> {
       for (const s of all) lost += await lostOn(s, report.acknowledged, report.counterKey, report.counter);
       const result: RunResult = {
         run,
+        aligned,
         from: names.get(primary) ?? "?",
         to: names.get(target) ?? "?",
         outcome: outcome.kind,
@@ -178,40 +188,53 @@ async function main(): Promise<void> {
     await Promise.all(all.map((s) => s.stop()));
   }
 
-  const handed = results.filter((r) => r.outcome === "handed-over");
-  const pauses = handed.map((r) => r.pauseMs);
-  const driven = handed.map((r) => r.drivenMs);
-  const summary = {
-    runs: results.length,
-    handedOver: handed.length,
-    writeRatePerSecond: RATE,
-    acknowledgedWritesLost: results.reduce((t, r) => t + r.lost, 0),
-    fullResyncs: results.reduce((t, r) => t + r.fullSyncs, 0),
-    pauseP50Ms: round(median(pauses), 1),
-    pauseP99Ms: round(percentile(pauses, 99), 1),
-    pauseMaxMs: round(Math.max(...pauses), 1),
-    drivenP50Ms: round(median(driven), 1),
-    drivenP99Ms: round(percentile(driven, 99), 1),
+  const summarise = (rows: readonly RunResult[]) => {
+    const handed = rows.filter((r) => r.outcome === "handed-over");
+    const pauses = handed.map((r) => r.pauseMs);
+    const driven = handed.map((r) => r.drivenMs);
+    return {
+      runs: rows.length,
+      handedOver: handed.length,
+      acknowledgedWritesLost: rows.reduce((t, r) => t + r.lost, 0),
+      fullResyncs: rows.reduce((t, r) => t + r.fullSyncs, 0),
+      pauseP50Ms: round(median(pauses), 1),
+      pauseP99Ms: round(percentile(pauses, 99), 1),
+      pauseMaxMs: round(Math.max(...pauses), 1),
+      drivenP50Ms: round(median(driven), 1),
+      drivenP99Ms: round(percentile(driven, 99), 1),
+    };
   };
-  printTable([
-    {
-      runs: summary.runs,
-      "handed over": summary.handedOver,
-      "writes/s": RATE,
-      "acked lost": summary.acknowledgedWritesLost,
-      "full resyncs": summary.fullResyncs,
-      "pause p50 ms": summary.pauseP50Ms,
-      "pause p99 ms": summary.pauseP99Ms,
-      "pause max ms": summary.pauseMaxMs,
-      "driver p50 ms": summary.drivenP50Ms,
-    },
-  ]);
+  const summary = {
+    writeRatePerSecond: RATE,
+    ackMarginMs: ACK_MARGIN_MS,
+    atOnce: summarise(results.filter((r) => !r.aligned)),
+    alignedWithAcks: summarise(results.filter((r) => r.aligned)),
+    all: summarise(results),
+  };
+  printTable(
+    (["atOnce", "alignedWithAcks", "all"] as const).map((condition) => {
+      const s = summary[condition];
+      return {
+        pause: condition,
+        runs: s.runs,
+        "handed over": s.handedOver,
+        "writes/s": RATE,
+        "acked lost": s.acknowledgedWritesLost,
+        "full resyncs": s.fullResyncs,
+        "pause p50 ms": s.pauseP50Ms,
+        "pause p99 ms": s.pauseP99Ms,
+        "pause max ms": s.pauseMaxMs,
+        "driver p50 ms": s.drivenP50Ms,
+      };
+    }),
+  );
   writeJson(values.json ?? "hack/bench/results/switchover.json", {
     machine: await machineDescription(),
     summary,
     runs: results,
   });
-  if (summary.acknowledgedWritesLost > 0 || summary.fullResyncs > 0 || summary.handedOver < summary.runs) {
+  const overall = summary.all;
+  if (overall.acknowledgedWritesLost > 0 || overall.fullResyncs > 0 || overall.handedOver < overall.runs) {
     process.exitCode = 1;
   }
 }

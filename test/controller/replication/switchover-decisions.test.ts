@@ -5,6 +5,7 @@ import {
   becamePrimaryByHandoff,
   handoffReadiness,
   handoffResult,
+  pauseStartDelay,
 } from "../../../controller/replication/switchover-decisions.ts";
 
 // INFO replication as redis-server 7.0 answers it (captured from the switchover test, ids shortened).
@@ -142,5 +143,13 @@ describe("becamePrimaryByHandoff", () => {
     assert.equal(becamePrimaryByHandoff(EAST_REATTACHED, "e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1"), false);
     assert.equal(becamePrimaryByHandoff(WEST_PROMOTED, "ffffffffffffffffffffffffffffffffffffffff"), false);
     assert.equal(becamePrimaryByHandoff(WEST_PROMOTED, ""), false);
+  });
+});
+
+describe("pauseStartDelay", () => {
+  it("starts the pause the margin before the next periodic acknowledgement", () => {
+    assert.equal(pauseStartDelay(1000, 1200, 50), 750);
+    assert.equal(pauseStartDelay(1000, 1960, 50), 990);
+    assert.equal(pauseStartDelay(1000, 3100, 50), 850);
   });
 });

@@ -170,6 +170,7 @@ describe("planned switchover with FAILOVER TO", () => {
           target,
           timeoutMs: 5000,
           targetAdmin: regions.admin(west0),
+          ackMarginMs: 50,
         });
         assert.equal(outcome.kind, "handed-over", JSON.stringify(outcome));
         await whileWriting(writer.acknowledgedCount, 300);
