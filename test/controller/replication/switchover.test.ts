@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import type { RedisAdmin } from "../../../controller/redis/admin-port.ts";
 import { IoredisAdmin } from "../../../controller/redis/ioredis-admin.ts";
@@ -125,6 +126,59 @@ async function setOn(p: RedisProcess): Promise<string> {
   }
 }
 
+/**
+ * Forwards to `target`, but swallows the target's answer to the first `PSYNC … FAILOVER` and cuts that
+ * connection: the target has promoted itself, the old primary never hears so (a `+CONTINUE` lost on the
+ * wire). Later connections pass untouched.
+ */
+class LostHandoffProxy {
+  private readonly server = net.createServer((client) => this.accept(client));
+  private readonly sockets = new Set<net.Socket>();
+  swallowed = false;
+
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    private readonly target: { host: string; port: number },
+  ) {}
+
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(this.port, this.host, () => resolve());
+    });
+  }
+
+  private accept(client: net.Socket): void {
+    const upstream = net.connect(this.target.port, this.target.host);
+    for (const socket of [client, upstream]) {
+      this.sockets.add(socket);
+      socket.on("close", () => this.sockets.delete(socket));
+      socket.on("error", () => undefined);
+    }
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+    let failoverAsked = false;
+    client.on("data", (chunk: Buffer) => {
+      if (!this.swallowed && /PSYNC[\s\S]*FAILOVER/i.test(chunk.toString("latin1"))) failoverAsked = true;
+      upstream.write(chunk);
+    });
+    upstream.on("data", (chunk: Buffer) => {
+      if (failoverAsked && !this.swallowed && chunk.toString("latin1").includes("+CONTINUE")) {
+        this.swallowed = true;
+        client.destroy();
+        return;
+      }
+      client.write(chunk);
+    });
+  }
+
+  async stop(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
 const whileWriting = (count: () => number, more: number) => {
   const target = count() + more;
   return waitFor(`${more} more acknowledged writes`, () => count() >= target);
@@ -206,6 +260,62 @@ describe("planned switchover with FAILOVER TO", () => {
             `the writer ${report.maxGapMs.toFixed(1)} ms (driver's pause ${outcome.kind === "handed-over" ? outcome.pausedMs.toFixed(1) : "?"} ms); ` +
             `READONLY answers ${report.readonlyErrors}, other errors ${report.otherErrors}`,
         );
+      } finally {
+        await writer.stop();
+      }
+    });
+  });
+
+  describe("repairs a hand-off the old primary gave up on after the target took over", () => {
+    const regions = new Regions("127.95.7", "127.95.8");
+    const proxy = new LostHandoffProxy("127.95.8.9", 6379, { host: "127.95.8.1", port: 6379 });
+    before(async () => {
+      await regions.start();
+      await proxy.start();
+    });
+    after(async () => {
+      await proxy.stop();
+      await regions.stop();
+    });
+
+    it("makes the old primary follow the new one before writes resume, losing nothing", async (t) => {
+      const { east0, east1, west0, west1 } = regions;
+      // west-0 is listed (and dialled) at the proxy's address.
+      const target = { host: proxy.host, port: proxy.port };
+      await prepareHandoffTarget(regions.admin(west0), target);
+      const fullBefore = await regions.syncFull();
+      const writer = startFollowingWriter([east0.endpoint, west0.endpoint], "lost");
+      try {
+        await whileWriting(writer.acknowledgedCount, 200);
+        const outcome = await switchover({
+          primary: regions.admin(east0),
+          target,
+          timeoutMs: 5000,
+          targetAdmin: regions.admin(west0),
+        });
+        assert.equal(proxy.swallowed, true, "the +CONTINUE was swallowed");
+        assert.equal(outcome.kind, "handed-over", JSON.stringify(outcome));
+        assert.equal(outcome.kind === "handed-over" && outcome.repaired, true);
+        await whileWriting(writer.acknowledgedCount, 200);
+        const report = await writer.stop();
+        assert.equal(report.endpoint, 1, "the writer ended on west-0");
+        await converged(west0, [east0, west1]);
+        await converged(east0, [east1]);
+        assert.equal(await infoField(west0, "replication", "role"), "master");
+        assert.equal(await infoField(east0, "replication", "role"), "slave");
+        assert.equal(await infoField(east0, "replication", "master_host"), proxy.host);
+        for (const p of regions.all) {
+          assert.deepEqual(await missingOn(p, report), { missing: [], counter: report.counter }, p.host);
+        }
+        // The price of this rare path: the old primary gave its history up when it aborted (a new replid),
+        // so it copies west-0 in full, and east-1 copies it in turn. Nothing acknowledged is lost.
+        const fullAfter = await regions.syncFull();
+        assert.deepEqual(
+          fullAfter.map((n, i) => n - (fullBefore[i] ?? 0)),
+          [1, 0, 1, 0],
+          "full resyncs served by east-0, east-1, west-0, west-1",
+        );
+        t.diagnostic(`write pause seen by the writer ${report.maxGapMs.toFixed(1)} ms`);
       } finally {
         await writer.stop();
       }
