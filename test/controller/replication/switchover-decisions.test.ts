@@ -8,13 +8,14 @@ import {
   pauseStartDelay,
 } from "../../../controller/replication/switchover-decisions.ts";
 
-// INFO replication as redis-server 7.0 answers it (captured from the switchover test, ids shortened).
+// INFO replication in the shape redis-server 7.0 answers it in the switchover test (ids made readable): a
+// replica that announces nothing is listed at its connection's source address, 127.0.0.1 on loopback here.
 const EAST_PRIMARY = parseReplicationInfo(
   [
     "# Replication",
     "role:master",
     "connected_slaves:2",
-    "slave0:ip=127.95.1.2,port=6379,state=online,offset=52310,lag=0",
+    "slave0:ip=127.0.0.1,port=6379,state=online,offset=52310,lag=0",
     "slave1:ip=127.95.2.1,port=6379,state=online,offset=52310,lag=1",
     "master_failover_state:no-failover",
     "master_replid:e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1",
@@ -29,7 +30,7 @@ const FOREIGN_LISTED = parseReplicationInfo(
     "# Replication",
     "role:master",
     "connected_slaves:2",
-    "slave0:ip=127.95.1.2,port=6379,state=online,offset=52310,lag=0",
+    "slave0:ip=127.0.0.1,port=6379,state=online,offset=52310,lag=0",
     "slave1:ip=west-0.dr-replica.invalid,port=6379,state=online,offset=52310,lag=0",
     "master_replid:e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1",
     "master_repl_offset:52310",
@@ -73,7 +74,7 @@ describe("handoffReadiness", () => {
     assert.deepEqual(handoffReadiness(FOREIGN_LISTED, "no-failover", TARGET), {
       ready: false,
       reason:
-        "127.95.2.1:6379 is not listed as a replica of the old primary (listed: 127.95.1.2:6379, " +
+        "127.95.2.1:6379 is not listed as a replica of the old primary (listed: 127.0.0.1:6379, " +
         "west-0.dr-replica.invalid:6379); the target must announce that address (replica-announce-ip/-port) " +
         "and reconnect",
     });
