@@ -2,7 +2,7 @@
  * The planned switchover at the Redis level (docs/switchover.md §1), through the admin port only:
  * `prepareHandoffTarget` on the DR leader (announce the address the old primary dials, reconnect once), and
  * `switchover` on the old primary (FAILOVER TO under a pause of our own, then an outcome that says what
- * happened). Decisions are in switchover-decisions.ts.
+ * happened). Decisions are in decisions/switchover.ts.
  */
 import type { RedisAdmin } from "../redis/admin-port.ts";
 import type { ReplicationInfo } from "../redis/info.ts";
@@ -12,9 +12,9 @@ import {
   listedTarget,
   pauseStartDelay,
   type HandoffTarget,
-} from "./switchover-decisions.ts";
+} from "./decisions/switchover.ts";
 
-export type { HandoffTarget } from "./switchover-decisions.ts";
+export type { HandoffTarget } from "./decisions/switchover.ts";
 
 export type SwitchoverOutcome =
   | {

@@ -47,6 +47,7 @@ export const LOOPBACK_RANGES: Readonly<Record<string, readonly string[]>> = {
   "test/controller/replication/restarted-leader.redis.test.ts": ["127.65.0.0/16"],
   "test/controller/replication/promotion-stalled.redis.test.ts": ["127.66.0.0/16"],
   "test/controller/replication/promotion-revert.redis.test.ts": ["127.67.0.0/16"],
+  "test/controller/replication/switchover.redis.test.ts": ["127.95.0.0/16"],
   "test/controller/metrics/partition.redis.test.ts": ["127.69.1.0/24"],
   "test/controller/metrics/rpo.redis.test.ts": ["127.87.1.0/24"],
 

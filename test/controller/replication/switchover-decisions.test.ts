@@ -6,7 +6,7 @@ import {
   handoffReadiness,
   handoffResult,
   pauseStartDelay,
-} from "../../../controller/replication/switchover-decisions.ts";
+} from "../../../controller/replication/decisions/switchover.ts";
 
 // INFO replication in the shape redis-server 7.0 answers it in the switchover test (ids made readable): a
 // replica that announces nothing is listed at its connection's source address, 127.0.0.1 on loopback here.

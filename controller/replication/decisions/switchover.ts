@@ -2,7 +2,7 @@
  * Pure decisions of the planned switchover (docs/switchover.md): may the old primary start `FAILOVER TO`,
  * what did it end in, and does a DR leader that became a primary owe that to a hand-off from its source.
  */
-import type { ConnectedReplica, ReplicationInfo } from "../redis/info.ts";
+import type { ConnectedReplica, ReplicationInfo } from "../../redis/info.ts";
 
 /** The hand-off target as the old primary's INFO replication lists it (and dials it afterwards). */
 export interface HandoffTarget {

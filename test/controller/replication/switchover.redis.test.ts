@@ -5,8 +5,8 @@ import type { RedisAdmin } from "../../../controller/redis/admin-port.ts";
 import { IoredisAdmin } from "../../../controller/redis/ioredis-admin.ts";
 import { prepareHandoffTarget, switchover } from "../../../controller/replication/switchover.ts";
 import { startFollowingWriter, type WriterReport } from "../../../hack/bench/lib/following-writer.ts";
-import { infoField } from "../helpers/dr-harness.ts";
-import { RedisProcess, stopAll, waitFor } from "../helpers/redis-process.ts";
+import { infoField } from "../../support/dr-harness.ts";
+import { RedisProcess, stopAll, waitFor } from "../../support/redis-process.ts";
 
 // This file's loopback range: 127.95.0.0/16, two /24 per scenario (east, west).
 
