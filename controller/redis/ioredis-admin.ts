@@ -84,7 +84,16 @@ export class IoredisAdmin implements RedisAdmin {
     });
   }
 
-  private async call<T>(what: string, run: (client: Redis) => Promise<T>): Promise<T> {
+  /**
+   * `withholdReply`: a refusal's text is not passed on, for commands whose reply may quote an argument that
+   * holds a secret (ACL SETUSER answers "Error in ACL SETUSER modifier '<the modifier>'", and a password
+   * with a space in it splits into modifiers). Connection failures say what they are either way.
+   */
+  private async call<T>(
+    what: string,
+    run: (client: Redis) => Promise<T>,
+    options: { withholdReply?: boolean } = {},
+  ): Promise<T> {
     try {
       this.connecting ??= this.client.connect();
       await this.connecting;
@@ -95,7 +104,11 @@ export class IoredisAdmin implements RedisAdmin {
       if (/Connection is closed/.test(message) && this.lastConnectionError !== undefined) {
         message = this.lastConnectionError;
       }
-      throw new RedisAdminError(classify(message), this.label, `${what} on ${this.label}: ${message}`);
+      const kind = classify(message);
+      if (options.withholdReply === true && kind === "command") {
+        message = "refused (the reply is not shown: it may quote a password)";
+      }
+      throw new RedisAdminError(kind, this.label, `${what} on ${this.label}: ${message}`);
     }
   }
 
@@ -138,8 +151,12 @@ export class IoredisAdmin implements RedisAdmin {
   }
 
   async aclSetUser(username: string, rules: string): Promise<void> {
-    await this.call(`ACL SETUSER ${username}`, (c) =>
-      c.call("ACL", "SETUSER", username, ...rules.split(" ")),
+    await this.call(
+      `ACL SETUSER ${username}`,
+      (c) => c.call("ACL", "SETUSER", username, ...rules.split(" ")),
+      {
+        withholdReply: true,
+      },
     );
   }
 

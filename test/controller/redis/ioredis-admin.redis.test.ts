@@ -86,4 +86,20 @@ describe("ioredis admin adapter against real redis-server", () => {
       return true;
     });
   });
+
+  it("never puts an ACL SETUSER rule in its error: a password with a space splits into modifiers", async () => {
+    const r = admin(replica);
+    // Redis answers "Error in ACL SETUSER modifier 'half-of-it': Syntax error", quoting the password's half.
+    await assert.rejects(r.aclSetUser("someone", "reset on >secret half-of-it ~*"), (error: unknown) => {
+      assert.ok(error instanceof RedisAdminError);
+      assert.equal(error.kind, "command");
+      assert.equal(
+        error.message,
+        "ACL SETUSER someone on 127.43.50.2:6379: refused (the reply is not shown: it may quote a password)",
+      );
+      return true;
+    });
+    await r.aclSetUser("someone", "reset on >a-password ~* +get");
+    assert.equal(await r.configGet("maxmemory"), "0");
+  });
 });
