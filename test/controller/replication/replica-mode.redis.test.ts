@@ -135,6 +135,11 @@ describe("a partitioned source link", () => {
       "caught up",
       async () => h.status.replication?.lagBytes === 0 && h.status.replication.linkStatus === "Up",
     );
+    // Status speaks for the leader only: the other pods' first full copies must have started too (the keys
+    // are on every pod) before the test counts the source's full syncs, or a late one counts as the
+    // partition's on a slow machine.
+    const seeded = [...Array(10).keys()].map((i) => `k-${i}`);
+    await waitFor("the seed keys on every pod", () => allPodsHave(h, seeded));
   });
   after(async () => {
     await proxy.stop();
