@@ -198,6 +198,13 @@ const replicaSource: SchemaNode = {
  */
 export const ENABLED_NEEDS_HOST = "replica mode (enabled: true) needs the source's host";
 
+/** The webhook's messages for the hand-off rules (webhook/validation/rules/handoff.ts), word for word. */
+export const HANDOFF_NEEDS_ADDRESS =
+  "promoteBy: Handoff needs handoffAddress: the address the source's region reaches the leader at";
+export const HANDOFF_NEEDS_PROMOTE = "promoteBy: Handoff needs promote: true";
+export const JOIN_HANDOFF_FORBIDS_PROMOTE =
+  "joinBy: Handoff makes this cluster a replica of its source: it cannot be set with promote: true";
+
 const replicaMode: SchemaNode = {
   type: "object",
   description:
@@ -235,6 +242,64 @@ const replicaMode: SchemaNode = {
         "false (or re-enables replication).",
       maxLength: 64,
     },
+    promoteBy: {
+      type: "string",
+      description:
+        "How `promote: true` makes the leader a primary (docs/switchover.md). `Break` (default): REPLICAOF NO " +
+        "ONE now, the DR failover. `Handoff`: replication is not broken; the leader announces itself at " +
+        "`handoffAddress` and becomes the primary when the source hands the role over (FAILOVER TO), with " +
+        "every acknowledged write and no full resync.",
+      enum: ["Break", "Handoff"],
+    },
+    handoffAddress: {
+      type: "object",
+      description:
+        "The leader's address as the source's region dials it (e.g. this cluster's external LoadBalancer). " +
+        "Required with `promoteBy: Handoff`.",
+      required: ["host"],
+      properties: {
+        host: {
+          type: "string",
+          description: "Host (a DNS name or an IP address) the source reaches the leader at.",
+          minLength: 1,
+          maxLength: 253,
+        },
+        port: {
+          type: "integer",
+          format: "int32",
+          description: "Port the source reaches the leader at, from 1 to 65535. Defaults to 6379.",
+          minimum: 1,
+          maximum: 65535,
+          default: 6379,
+        },
+      },
+    },
+    joinBy: {
+      type: "string",
+      description:
+        "How a cluster that is a primary becomes a replica of `source`. `Copy` (default): the pods take a " +
+        "full copy of the source, replacing their data. `Handoff`: the primary role is handed over to the " +
+        "source (FAILOVER TO source.host source.port) once the source announces that address " +
+        "(`promoteBy: Handoff` on it); nothing is replaced.",
+      enum: ["Copy", "Handoff"],
+    },
+    handoffTimeoutSeconds: {
+      type: "integer",
+      format: "int32",
+      description:
+        "With `joinBy: Handoff`: the longest the source may take to catch up while writes are held (the " +
+        "FAILOVER timeout). On timeout nothing changes. Defaults to 10.",
+      minimum: 1,
+      maximum: 60,
+    },
+    handoffAttempt: {
+      type: "integer",
+      format: "int32",
+      description:
+        "With `joinBy: Handoff`: the controller tries the hand-off once per value; change it to try again " +
+        "after a failed attempt.",
+      minimum: 0,
+    },
   },
   "x-kubernetes-validations": [
     {
@@ -248,6 +313,24 @@ const replicaMode: SchemaNode = {
       message: "promote requires enabled: true and a source",
       reason: "FieldValueForbidden",
       fieldPath: ".promote",
+    },
+    {
+      rule: "!(has(self.promoteBy) && self.promoteBy == 'Handoff') || has(self.handoffAddress)",
+      message: HANDOFF_NEEDS_ADDRESS,
+      reason: "FieldValueRequired",
+      fieldPath: ".handoffAddress",
+    },
+    {
+      rule: "!(has(self.promoteBy) && self.promoteBy == 'Handoff') || (has(self.promote) && self.promote)",
+      message: HANDOFF_NEEDS_PROMOTE,
+      reason: "FieldValueInvalid",
+      fieldPath: ".promoteBy",
+    },
+    {
+      rule: "!(has(self.joinBy) && self.joinBy == 'Handoff') || !(has(self.promote) && self.promote)",
+      message: JOIN_HANDOFF_FORBIDS_PROMOTE,
+      reason: "FieldValueInvalid",
+      fieldPath: ".joinBy",
     },
   ],
 };
@@ -496,9 +579,11 @@ const status: SchemaNode = {
         phase: {
           type: "string",
           description:
-            "Progress of the promotion: CatchingUp (the leader takes writes a replica has and it lacks), " +
-            "Promoting (REPLICAOF NO ONE), Reattaching (the other pods follow the leader), Completed or Failed.",
-          enum: ["CatchingUp", "Promoting", "Reattaching", "Completed", "Failed"],
+            "Progress of the promotion: AwaitingHandoff (promoteBy: Handoff: the leader still replicates and " +
+            "is announced at handoffAddress until the source hands the primary role over), CatchingUp (the " +
+            "leader takes writes a replica has and it lacks), Promoting (REPLICAOF NO ONE), Reattaching (the " +
+            "other pods follow the leader), Completed or Failed.",
+          enum: ["AwaitingHandoff", "CatchingUp", "Promoting", "Reattaching", "Completed", "Failed"],
         },
         requestedAt: timestamp("When the controller first saw promote: true."),
         completedAt: timestamp("When every pod followed the promoted leader."),
@@ -537,6 +622,51 @@ const status: SchemaNode = {
           maxLength: 64,
         },
         message: { type: "string", description: "The last thing the controller did or the error it met." },
+        via: {
+          type: "string",
+          description:
+            "How the leader became the primary: Break (REPLICAOF NO ONE of its own) or Handoff (the source " +
+            "handed the role over with FAILOVER: nothing was lost).",
+          enum: ["Break", "Handoff"],
+        },
+      },
+    },
+    switchover: {
+      type: "object",
+      description:
+        "The hand-off of the primary role to the source (spec.replicaMode.joinBy: Handoff), written by the " +
+        "controller of the old primary's cluster.",
+      properties: {
+        phase: {
+          type: "string",
+          description:
+            "WaitingForTarget (the source is not listed at its address yet; writes flow), HandingOver (the " +
+            "FAILOVER runs; writes are held), Completed, or Failed (nothing changed; change " +
+            "spec.replicaMode.handoffAttempt to try again).",
+          enum: ["WaitingForTarget", "HandingOver", "Completed", "Failed"],
+        },
+        attempt: {
+          type: "integer",
+          format: "int32",
+          description: "The spec.replicaMode.handoffAttempt this phase belongs to (0 when unset).",
+          minimum: 0,
+        },
+        newPrimaryReplicationId: {
+          type: "string",
+          description: "The replication ID of the new primary's history, once handed over.",
+          maxLength: 64,
+        },
+        offset: byteCount(
+          "The old primary's replication offset on the new primary's history, once handed over.",
+        ),
+        pausedMs: {
+          type: "integer",
+          format: "int64",
+          minimum: 0,
+          description: "How long writes on the old primary were held, in milliseconds.",
+        },
+        completedAt: timestamp("When the hand-off completed."),
+        message: { type: "string", description: "What happened, or what the hand-off waits for." },
       },
     },
     lastDemotion: {

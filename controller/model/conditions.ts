@@ -21,6 +21,17 @@ export function replicaModeCondition(
   const type = "ReplicaMode";
   switch (intent.kind) {
     case "replicate":
+      if (intent.join !== undefined && status?.switchover?.phase !== "Completed") {
+        return {
+          type,
+          status: "False",
+          reason: "HandoffPending",
+          message:
+            `Cluster is a primary until it hands the primary role over to ${intent.source.clusterName} ` +
+            `(${endpointText(intent.source)})`,
+        };
+      }
+      return { type, status: "True", reason: "Enabled", message: replicatingMessage(intent.source) };
     case "demote":
       return { type, status: "True", reason: "Enabled", message: replicatingMessage(intent.source) };
     case "promote":
@@ -241,5 +252,20 @@ export function sentinelProtectedCondition(protection: SentinelProtection): Cond
     message:
       `${sentinels}; ${electable} replica(s) holding its data can be elected: a primary that does not answer ` +
       `for ${protection.downAfterSeconds} s is failed over`,
+  };
+}
+
+export const SWITCHOVER_CONDITION = "Switchover";
+
+/** Condition Switchover of the old primary's cluster (joinBy: Handoff), by the step it is at. */
+export function switchoverCondition(
+  step: "WaitingForTarget" | "HandingOver" | "Completed" | "TimedOut" | "Refused" | "Interrupted",
+  message: string,
+): ConditionInput {
+  return {
+    type: SWITCHOVER_CONDITION,
+    status: step === "Completed" ? "True" : "False",
+    reason: step,
+    message,
   };
 }

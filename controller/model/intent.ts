@@ -14,9 +14,33 @@ export interface SourceRef {
 
 export type Topology = "direct" | "cascade";
 
+/** The DR leader's address as the source's region dials it, announced while it awaits a hand-off. */
+export interface HandoffAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** `joinBy: Handoff`: a primary hands its role over to the source (docs/switchover.md §2). */
+export interface JoinByHandoff {
+  readonly timeoutMs: number;
+  /** spec.replicaMode.handoffAttempt (0 when unset): one attempt per value. */
+  readonly attempt: number;
+}
+
 export type ClusterIntent =
-  /** Replica mode: every pod (direct) or the leader (cascade) replicates from the source. */
-  | { readonly kind: "replicate"; readonly source: SourceRef; readonly topology: Topology }
+  /**
+   * Replica mode: every pod (direct) or the leader (cascade) replicates from the source. With `handoffAddress`
+   * (promoteBy: Handoff, the hand-off not seen yet) the leader announces that address and accepts being made
+   * the primary by the source's FAILOVER; with `join` (joinBy: Handoff) a leader that is a primary hands its
+   * role over to the source instead of copying it.
+   */
+  | {
+      readonly kind: "replicate";
+      readonly source: SourceRef;
+      readonly topology: Topology;
+      readonly handoffAddress?: HandoffAddress | undefined;
+      readonly join?: JoinByHandoff | undefined;
+    }
   /** Promotion requested, in progress or completed. */
   | { readonly kind: "promote"; readonly source: SourceRef }
   /** A completed promotion is reverted with the right token: discard the new history, replicate again. */
@@ -51,10 +75,37 @@ export function decideIntent(spec: RedisClusterSpec, status: RedisClusterStatus 
   if (replicaMode?.enabled !== true || source === undefined) {
     return spec.mode === "sentinel" ? { kind: "sentinel" } : { kind: "standalone" };
   }
-  if (replicaMode.promote === true) return { kind: "promote", source };
   const topology = replicaMode.topology ?? "direct";
+  if (replicaMode.promote === true) {
+    // promoteBy: Handoff keeps replicating until the hand-off is seen in Redis and recorded (phase set).
+    const address = replicaMode.handoffAddress;
+    if (
+      replicaMode.promoteBy === "Handoff" &&
+      address !== undefined &&
+      (status?.promotion?.phase === undefined || status.promotion.phase === "AwaitingHandoff")
+    ) {
+      return {
+        kind: "replicate",
+        source,
+        topology,
+        handoffAddress: { host: address.host, port: address.port ?? 6379 },
+      };
+    }
+    return { kind: "promote", source };
+  }
   const replicationId = status?.promotion?.replicationId;
-  if (replicationId === undefined || replicationId === "") return { kind: "replicate", source, topology };
+  if (replicationId === undefined || replicationId === "") {
+    const join =
+      replicaMode.joinBy === "Handoff"
+        ? {
+            timeoutMs: (replicaMode.handoffTimeoutSeconds ?? 10) * 1000,
+            attempt: replicaMode.handoffAttempt ?? 0,
+          }
+        : undefined;
+    return join === undefined
+      ? { kind: "replicate", source, topology }
+      : { kind: "replicate", source, topology, join };
+  }
   if (replicaMode.demotionToken === replicationId) return { kind: "demote", source, topology, replicationId };
   return { kind: "demotion-refused", source, replicationId };
 }

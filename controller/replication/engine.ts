@@ -9,6 +9,7 @@ import { runDemotion } from "./demotion.ts";
 import type { EngineResult } from "./promotion.ts";
 import { maintainPromoted, runPromotion } from "./promotion.ts";
 import { runReplicaMode } from "./replica-mode.ts";
+import { recogniseHandoff, runJoinByHandoff } from "./handoff.ts";
 import {
   SENTINEL_TIMING,
   handOverToSentinels,
@@ -37,9 +38,23 @@ export async function reconcileReplication(ctx: ReplicationContext): Promise<Eng
   }
   // Only replica mode follows a source: the standing connection to it goes with it (replica-mode.ts).
   if (intent.kind !== "replicate") ctx.watchSource?.(undefined);
+  if (
+    intent.kind === "replicate" &&
+    intent.join === undefined &&
+    (await recogniseHandoff(ctx, intent.source))
+  ) {
+    // Handed the primary role by the source: the promotion is recorded; promote: true finishes it, and any
+    // other spec is now a demotion that needs the token (decided on the next pass, from status).
+    return intent.handoffAddress !== undefined ? runPromotion(ctx, intent.source) : { requeueAfterMs: 0 };
+  }
   switch (intent.kind) {
-    case "replicate":
-      return runReplicaMode(ctx, intent.source, intent.topology);
+    case "replicate": {
+      if (intent.join !== undefined) {
+        const joined = await runJoinByHandoff(ctx, intent.source, intent.join);
+        if (joined !== "follow") return joined;
+      }
+      return runReplicaMode(ctx, intent.source, intent.topology, intent.handoffAddress);
+    }
     case "promote":
       return runPromotion(ctx, intent.source);
     case "demote":

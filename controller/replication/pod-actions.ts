@@ -47,12 +47,17 @@ export async function attach(
   upstream: Upstream,
   masterauth: string | undefined,
   ofSource = false,
+  /** The DR leader awaiting a hand-off: its announced address is the hand-off address (prepareHandoffTarget). */
+  keepAnnounced = false,
 ): Promise<boolean> {
   const admin = ctx.redis.get(podEndpoint(ctx, pod));
   const priority = replicaPriority(ctx, ofSource, followsUpstream(pod.snapshot, upstream));
   if (priority !== undefined) await ensureConfig(admin, "replica-priority", priority);
-  // Announced at the next handshake: set before REPLICAOF below starts one.
-  await ensureConfig(admin, "replica-announce-ip", ofSource ? foreignReplicaName(pod) : "");
+  if (!keepAnnounced) {
+    // Announced at the next handshake: set before REPLICAOF below starts one.
+    await ensureConfig(admin, "replica-announce-ip", ofSource ? foreignReplicaName(pod) : "");
+    await ensureConfig(admin, "replica-announce-port", "0");
+  }
   // Compared in memory and never logged; set only when it differs (e.g. the source Secret rotated).
   const credentials = upstreamCredentials(ctx, masterauth, ofSource);
   await ensureConfig(admin, "masteruser", credentials.user);
@@ -115,6 +120,7 @@ export async function makePrimary(
   if (pod.snapshot?.replication.role !== "master") {
     // A former replica-mode pod: should Sentinel later make it a replica, it must announce its own address.
     await ensureConfig(admin, "replica-announce-ip", "");
+    await ensureConfig(admin, "replica-announce-port", "0");
     await admin.replicaOfNoOne();
     ctx.log.info({ pod: pod.name }, "pod made a primary");
   }

@@ -93,7 +93,9 @@ const waitForLeader = (ctx: ReplicationContext, leader: ObservedPod | undefined)
   );
 
 export async function runPromotion(ctx: ReplicationContext, source: SourceRef): Promise<EngineResult> {
-  if (ctx.status().promotion?.phase === undefined) {
+  const requested = ctx.status().promotion?.phase;
+  // AwaitingHandoff: promoteBy changed to Break before the hand-off came; promote the usual way.
+  if (requested === undefined || requested === "AwaitingHandoff") {
     // Events go out before the status write that records the step: a crash in between repeats the Event
     // on restart instead of losing it (Events are at-least-once; status is the record).
     await ctx.event(

@@ -18,6 +18,8 @@ import { raiseCondition, settleCondition } from "./raised-conditions.ts";
 import { attach, hold } from "./pod-actions.ts";
 import type { EngineResult } from "./promotion.ts";
 import { settleUnrecordedPromotion } from "./revert.ts";
+import { announceHandoffAddress } from "./handoff.ts";
+import type { HandoffTarget } from "./decisions/switchover.ts";
 
 const RETRY_MS = 2000;
 
@@ -25,6 +27,8 @@ export async function runReplicaMode(
   ctx: ReplicationContext,
   source: SourceRef,
   topology: Topology,
+  /** promoteBy: Handoff: the leader announces this address to the source (switchover.ts). */
+  handoffAddress?: HandoffTarget,
 ): Promise<EngineResult> {
   const pods = await observePods(ctx);
   const promotion = ctx.status().promotion;
@@ -72,7 +76,10 @@ export async function runReplicaMode(
   let repointed = 0;
   for (const { pod, upstream, masterauth } of plan) {
     if (pod.snapshot === undefined) continue;
-    if (await attach(ctx, pod, upstream, masterauth, upstream === sourceUpstream)) repointed++;
+    const announcesHandoff = handoffAddress !== undefined && pod === leader && upstream === sourceUpstream;
+    if (await attach(ctx, pod, upstream, masterauth, upstream === sourceUpstream, announcesHandoff))
+      repointed++;
+    if (announcesHandoff) await announceHandoffAddress(ctx, pod, source, handoffAddress);
   }
   if (repointed > 0) {
     await ctx.event(

@@ -124,6 +124,35 @@ export interface ReplicaModeSpec {
    * Token that confirms an intentional demotion of a promoted cluster, which discards every write made since the promotion. Must equal `status.promotion.replicationId` in the request that sets promote to false (or re-enables replication).
    */
   demotionToken?: string;
+  /**
+   * How `promote: true` makes the leader a primary (docs/switchover.md). `Break` (default): REPLICAOF NO ONE now, the DR failover. `Handoff`: replication is not broken; the leader announces itself at `handoffAddress` and becomes the primary when the source hands the role over (FAILOVER TO), with every acknowledged write and no full resync.
+   */
+  promoteBy?: "Break" | "Handoff";
+  /**
+   * The leader's address as the source's region dials it (e.g. this cluster's external LoadBalancer). Required with `promoteBy: Handoff`.
+   */
+  handoffAddress?: {
+    /**
+     * Host (a DNS name or an IP address) the source reaches the leader at.
+     */
+    host: string;
+    /**
+     * Port the source reaches the leader at, from 1 to 65535. Defaults to 6379.
+     */
+    port?: number;
+  };
+  /**
+   * How a cluster that is a primary becomes a replica of `source`. `Copy` (default): the pods take a full copy of the source, replacing their data. `Handoff`: the primary role is handed over to the source (FAILOVER TO source.host source.port) once the source announces that address (`promoteBy: Handoff` on it); nothing is replaced.
+   */
+  joinBy?: "Copy" | "Handoff";
+  /**
+   * With `joinBy: Handoff`: the longest the source may take to catch up while writes are held (the FAILOVER timeout). On timeout nothing changes. Defaults to 10.
+   */
+  handoffTimeoutSeconds?: number;
+  /**
+   * With `joinBy: Handoff`: the controller tries the hand-off once per value; change it to try again after a failed attempt.
+   */
+  handoffAttempt?: number;
 }
 /**
  * The external Redis primary this cluster replicates from. Use a stable endpoint: a Service DNS name, a LoadBalancer address or an ingress hostname, never a pod IP.
@@ -207,6 +236,39 @@ export interface RedisClusterStatus {
   }[];
   replication?: ReplicationStatus;
   promotion?: PromotionStatus;
+  /**
+   * The hand-off of the primary role to the source (spec.replicaMode.joinBy: Handoff), written by the controller of the old primary's cluster.
+   */
+  switchover?: {
+    /**
+     * WaitingForTarget (the source is not listed at its address yet; writes flow), HandingOver (the FAILOVER runs; writes are held), Completed, or Failed (nothing changed; change spec.replicaMode.handoffAttempt to try again).
+     */
+    phase?: "WaitingForTarget" | "HandingOver" | "Completed" | "Failed";
+    /**
+     * The spec.replicaMode.handoffAttempt this phase belongs to (0 when unset).
+     */
+    attempt?: number;
+    /**
+     * The replication ID of the new primary's history, once handed over.
+     */
+    newPrimaryReplicationId?: string;
+    /**
+     * The old primary's replication offset on the new primary's history, once handed over.
+     */
+    offset?: number;
+    /**
+     * How long writes on the old primary were held, in milliseconds.
+     */
+    pausedMs?: number;
+    /**
+     * When the hand-off completed.
+     */
+    completedAt?: string;
+    /**
+     * What happened, or what the hand-off waits for.
+     */
+    message?: string;
+  };
   lastDemotion?: DemotionStatus;
 }
 /**
@@ -296,9 +358,9 @@ export interface ReplicationStatus {
  */
 export interface PromotionStatus {
   /**
-   * Progress of the promotion: CatchingUp (the leader takes writes a replica has and it lacks), Promoting (REPLICAOF NO ONE), Reattaching (the other pods follow the leader), Completed or Failed.
+   * Progress of the promotion: AwaitingHandoff (promoteBy: Handoff: the leader still replicates and is announced at handoffAddress until the source hands the primary role over), CatchingUp (the leader takes writes a replica has and it lacks), Promoting (REPLICAOF NO ONE), Reattaching (the other pods follow the leader), Completed or Failed.
    */
-  phase?: "CatchingUp" | "Promoting" | "Reattaching" | "Completed" | "Failed";
+  phase?: "AwaitingHandoff" | "CatchingUp" | "Promoting" | "Reattaching" | "Completed" | "Failed";
   /**
    * When the controller first saw promote: true.
    */
@@ -339,6 +401,10 @@ export interface PromotionStatus {
    * The last thing the controller did or the error it met.
    */
   message?: string;
+  /**
+   * How the leader became the primary: Break (REPLICAOF NO ONE of its own) or Handoff (the source handed the role over with FAILOVER: nothing was lost).
+   */
+  via?: "Break" | "Handoff";
 }
 /**
  * The last confirmed demotion of a promoted cluster back to a replica.

@@ -81,7 +81,7 @@ function rulesOf(node: SchemaNode): CelRule[] {
 
 test("every CEL rule and message expression of the schema parses", () => {
   const rules = rulesOf(redisClusterSchema);
-  assert.equal(rules.length, 8);
+  assert.equal(rules.length, 11);
   for (const rule of rules) {
     assert.doesNotThrow(() => compileRule(rule.rule), rule.rule);
     if (rule.messageExpression) assert.doesNotThrow(() => compileRule(rule.messageExpression as string));
@@ -120,6 +120,36 @@ describe("on create", () => {
       "accepts a source while replica mode is off (prepared for later)",
       cluster({ replicaMode: { enabled: false, source: SOURCE } }),
       [],
+    ],
+    [
+      "accepts promoteBy: Handoff with promote: true and a handoffAddress",
+      cluster({
+        replicaMode: {
+          enabled: true,
+          source: SOURCE,
+          promote: true,
+          promoteBy: "Handoff",
+          handoffAddress: { host: "a.example" },
+        },
+      }),
+      [],
+    ],
+    [
+      "refuses promoteBy: Handoff without promote: true or a handoffAddress",
+      cluster({ replicaMode: { enabled: true, source: SOURCE, promoteBy: "Handoff" } }),
+      [
+        "spec.replicaMode.handoffAddress: Required value: promoteBy: Handoff needs handoffAddress: the address " +
+          "the source's region reaches the leader at",
+        "spec.replicaMode.promoteBy: Invalid value: promoteBy: Handoff needs promote: true",
+      ],
+    ],
+    [
+      "refuses joinBy: Handoff with promote: true",
+      cluster({ replicaMode: { enabled: true, source: SOURCE, promote: true, joinBy: "Handoff" } }),
+      [
+        "spec.replicaMode.joinBy: Invalid value: joinBy: Handoff makes this cluster a replica of its source: it " +
+          "cannot be set with promote: true",
+      ],
     ],
     ["accepts minSyncReplicas of instances - 1", cluster({ minSyncReplicas: 2 }), []],
     [

@@ -128,3 +128,56 @@ export function pauseStartDelay(lastAckAt: number, now: number, marginMs: number
   while (next - marginMs < now) next += periodMs;
   return next - marginMs - now;
 }
+
+/** What the old primary's controller records of a hand-off (status.switchover), as far as the decision needs. */
+export interface RecordedSwitchover {
+  readonly phase?: string | undefined;
+  readonly attempt?: number | undefined;
+}
+
+export type JoinStep =
+  /** The leader follows the source already (handed over, or an ordinary replica): replica mode as usual. */
+  | { readonly kind: "follow" }
+  /** This attempt is over (failed, or interrupted by a restart): stay the primary until the attempt changes. */
+  | { readonly kind: "done"; readonly interrupted: boolean }
+  /** The target is not listed at its address, or not online: stay the primary, writes flow, say why. */
+  | { readonly kind: "wait"; readonly reason: string }
+  /** Hand over now (once for this attempt). */
+  | { readonly kind: "hand-over" };
+
+/**
+ * The old primary's next step under `joinBy: Handoff` (docs/switchover.md §2, step 2), from its leader's INFO
+ * replication and what status recorded for this attempt. A leader that is not a primary and does not follow
+ * the target (parked after a restart) is restored as the primary first, never pointed at the source: that
+ * would be a full copy discarding what the source lacks.
+ */
+export function decideJoin(
+  leader: ReplicationInfo,
+  failoverState: string,
+  target: HandoffTarget,
+  attempt: number,
+  recorded: RecordedSwitchover | undefined,
+  /**
+   * The leader is a replica of its own cluster: parked after a restart, or catching up from a pod before it
+   * is made the primary again. Such a leader is restored as the primary, never pointed at the source.
+   */
+  followsOwnCluster = false,
+): JoinStep {
+  const master = leader.master;
+  if (
+    leader.role === "slave" &&
+    master !== undefined &&
+    master.host.toLowerCase() === target.host.toLowerCase() &&
+    master.port === target.port
+  ) {
+    return { kind: "follow" };
+  }
+  // A replica of some other primary is no primary to hand over: it joins the source the ordinary way.
+  if (leader.role === "slave" && !followsOwnCluster) return { kind: "follow" };
+  if (recorded?.attempt === attempt) {
+    if (recorded.phase === "Failed") return { kind: "done", interrupted: false };
+    if (recorded.phase === "HandingOver") return { kind: "done", interrupted: true };
+  }
+  const readiness = handoffReadiness(leader, failoverState, target);
+  return readiness.ready ? { kind: "hand-over" } : { kind: "wait", reason: readiness.reason };
+}

@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { parseReplicationInfo } from "../../../controller/redis/info.ts";
 import {
   becamePrimaryByHandoff,
+  decideJoin,
   handoffReadiness,
   handoffResult,
   pauseStartDelay,
@@ -152,5 +153,73 @@ describe("pauseStartDelay", () => {
     assert.equal(pauseStartDelay(1000, 1200, 50), 750);
     assert.equal(pauseStartDelay(1000, 1960, 50), 990);
     assert.equal(pauseStartDelay(1000, 3100, 50), 850);
+  });
+});
+
+describe("decideJoin", () => {
+  const WEST = { host: "127.95.2.1", port: 6379 };
+  const HIDDEN = { host: "127.95.9.9", port: 6379 };
+  it("hands over when the target is listed at its address and online", () => {
+    assert.deepEqual(decideJoin(EAST_PRIMARY, "no-failover", WEST, 0, undefined), { kind: "hand-over" });
+  });
+  it("waits, naming what is listed, while the target is not listed at its address", () => {
+    assert.deepEqual(
+      decideJoin(FOREIGN_LISTED, "no-failover", HIDDEN, 0, { phase: "WaitingForTarget", attempt: 0 }),
+      {
+        kind: "wait",
+        reason:
+          "127.95.9.9:6379 is not listed as a replica of the old primary (listed: 127.0.0.1:6379, " +
+          "west-0.dr-replica.invalid:6379); the target must announce that address (replica-announce-ip/-port) and reconnect",
+      },
+    );
+  });
+  it("follows once the leader replicates from the target", () => {
+    assert.deepEqual(decideJoin(EAST_REATTACHED, "no-failover", WEST, 0, undefined), { kind: "follow" });
+  });
+  it("joins the ordinary way when the leader replicates from another primary", () => {
+    const elsewhere = parseReplicationInfo(
+      [
+        "# Replication",
+        "role:slave",
+        "master_host:10.0.0.9",
+        "master_port:6379",
+        "master_link_status:up",
+        "",
+      ].join("\r\n"),
+    );
+    assert.deepEqual(decideJoin(elsewhere, "no-failover", WEST, 0, undefined, false), { kind: "follow" });
+  });
+  it("waits as a primary-to-be when the leader is parked or catching up inside its cluster", () => {
+    const parked = parseReplicationInfo(
+      [
+        "# Replication",
+        "role:slave",
+        "master_host:127.0.0.1",
+        "master_port:1",
+        "master_link_status:down",
+        "",
+      ].join("\r\n"),
+    );
+    assert.deepEqual(decideJoin(parked, "no-failover", WEST, 0, undefined, true), {
+      kind: "wait",
+      reason: "the old primary is a replica of 127.0.0.1:1, not a primary",
+    });
+  });
+  it("does not try a failed attempt again", () => {
+    assert.deepEqual(decideJoin(EAST_PRIMARY, "no-failover", WEST, 1, { phase: "Failed", attempt: 1 }), {
+      kind: "done",
+      interrupted: false,
+    });
+  });
+  it("does not try an attempt again that a restart interrupted", () => {
+    assert.deepEqual(decideJoin(EAST_PRIMARY, "no-failover", WEST, 1, { phase: "HandingOver", attempt: 1 }), {
+      kind: "done",
+      interrupted: true,
+    });
+  });
+  it("tries a new attempt after a failed one", () => {
+    assert.deepEqual(decideJoin(EAST_PRIMARY, "no-failover", WEST, 2, { phase: "Failed", attempt: 1 }), {
+      kind: "hand-over",
+    });
   });
 });

@@ -10,6 +10,7 @@ import {
 } from "../../../webhook/validation/rules/replica-source.ts";
 import { validatePromoteRevert } from "../../../webhook/validation/rules/promote-revert.ts";
 import { validateStorageUnchanged } from "../../../webhook/validation/rules/storage-unchanged.ts";
+import { validateHandoff } from "../../../webhook/validation/rules/handoff.ts";
 import {
   NO_AUTH_SECRET_WARNING,
   warnDataReplaced,
@@ -510,6 +511,35 @@ describe("warnings", () => {
       ],
     },
     {
+      name: "warns that a never-promoted primary joining by hand-off hands its role over, with the pause bound",
+      old: standalone,
+      patch: {
+        spec: { replicaMode: { enabled: true, source: SOURCE, joinBy: "Handoff", handoffTimeoutSeconds: 5 } },
+      },
+      warnings: [
+        "spec.replicaMode.joinBy: the primary role will be handed over to redis-east (35.123.45.67:6379); writes " +
+          "pause up to 5s",
+      ],
+    },
+    {
+      name: "says the default hand-off timeout, 10 s, when none is given",
+      old: standalone,
+      patch: { spec: { replicaMode: { enabled: true, source: SOURCE, joinBy: "Handoff" } } },
+      warnings: [
+        "spec.replicaMode.joinBy: the primary role will be handed over to redis-east (35.123.45.67:6379); writes " +
+          "pause up to 10s",
+      ],
+    },
+    {
+      name: "warns of a full copy when a completed promotion is demoted, even with joinBy: Handoff",
+      old: promoted,
+      patch: { spec: { replicaMode: { promote: false, demotionToken: TOKEN, joinBy: "Handoff" } } },
+      warnings: [
+        "spec.replicaMode.enabled: data will be replaced by a full copy of redis-east (35.123.45.67:6379); writes " +
+          "since the promotion are lost",
+      ],
+    },
+    {
       name: "warns that a confirmed demotion discards the writes since the promotion",
       old: promoted,
       patch: { spec: { replicaMode: { promote: false, demotionToken: TOKEN } } },
@@ -631,5 +661,68 @@ describe("secretRequirements", () => {
   });
   test("names that cannot be Secret names are left to the schema", () => {
     assert.deepEqual(summary(cluster({ authSecret: { name: "Not_A_Name" } })), []);
+  });
+});
+
+describe("validateHandoff", () => {
+  const ADDRESS = { host: "34.1.2.3", port: 6379 };
+  const cases: { name: string; old?: RedisCluster; patch: unknown; errors: string[] }[] = [
+    {
+      name: "accepts promoteBy: Handoff with promote: true and a handoffAddress",
+      patch: { spec: { replicaMode: { promote: true, promoteBy: "Handoff", handoffAddress: ADDRESS } } },
+      errors: [],
+    },
+    {
+      name: "denies promoteBy: Handoff without a handoffAddress",
+      patch: { spec: { replicaMode: { promote: true, promoteBy: "Handoff" } } },
+      errors: [
+        "spec.replicaMode.handoffAddress: Required value: promoteBy: Handoff needs handoffAddress: the address " +
+          "the source's region reaches the leader at",
+      ],
+    },
+    {
+      name: "denies promoteBy: Handoff without promote: true, and without an address, at once",
+      patch: { spec: { replicaMode: { promoteBy: "Handoff" } } },
+      errors: [
+        "spec.replicaMode.handoffAddress: Required value: promoteBy: Handoff needs handoffAddress: the address " +
+          "the source's region reaches the leader at",
+        'spec.replicaMode.promoteBy: Invalid value: "Handoff": promoteBy: Handoff needs promote: true',
+      ],
+    },
+    {
+      name: "accepts joinBy: Handoff on a cluster replicating from a source",
+      patch: { spec: { replicaMode: { joinBy: "Handoff", handoffTimeoutSeconds: 10, handoffAttempt: 1 } } },
+      errors: [],
+    },
+    {
+      name: "denies joinBy: Handoff with promote: true",
+      patch: { spec: { replicaMode: { joinBy: "Handoff", promote: true } } },
+      errors: [
+        'spec.replicaMode.joinBy: Invalid value: "Handoff": joinBy: Handoff makes this cluster a replica of its ' +
+          "source: it cannot be set with promote: true",
+      ],
+    },
+    {
+      name: "denies joinBy: Handoff without replica mode enabled",
+      patch: { spec: { replicaMode: { joinBy: "Handoff", enabled: false } } },
+      errors: [
+        'spec.replicaMode.joinBy: Invalid value: "Handoff": joinBy: Handoff needs enabled: true and a source to ' +
+          "hand over to",
+      ],
+    },
+    {
+      name: "accepts promoteBy: Break and joinBy: Copy (the defaults)",
+      patch: { spec: { replicaMode: { promoteBy: "Break", joinBy: "Copy" } } },
+      errors: [],
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      assert.deepEqual(messages(validateHandoff(mergePatch(c.old ?? replicating, c.patch), root)), c.errors);
+    });
+  }
+
+  test("is one of the webhook's rules", () => {
+    assert.ok(validationRules.includes(validateHandoff));
   });
 });

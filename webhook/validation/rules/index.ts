@@ -11,6 +11,7 @@ import { validateClusterName } from "./cluster-name.ts";
 import { validateInstanceCounts } from "./instance-counts.ts";
 import { validateReplicaSource } from "./replica-source.ts";
 import { validatePromoteRevert } from "./promote-revert.ts";
+import { validateHandoff } from "./handoff.ts";
 import { validateStorageUnchanged } from "./storage-unchanged.ts";
 import {
   warnDataReplaced,
@@ -26,6 +27,7 @@ export const validationRules: readonly ValidationRule[] = [
   validateInstanceCounts, // spec.instances ≥ 1; spec.minSyncReplicas ≤ instances − 1
   validateReplicaSource, // source port range; enabled needs a host; host syntax; no self-loop
   validatePromoteRevert, // promote needs a source, not on CREATE; no turning off; revert needs the token
+  validateHandoff, // promoteBy: Handoff needs handoffAddress and promote; joinBy: Handoff a source, no promote
   validateStorageUnchanged, // spec.storage is fixed at creation (a StatefulSet's claim templates are)
 ];
 

@@ -7,6 +7,7 @@ import {
   integerField,
   isReplicating,
   promoteRequested,
+  replicaModeOf,
   replicationOf,
   sourceOf,
   specOf,
@@ -42,6 +43,16 @@ export const warnNoAuthSecret: WarningRule = (cluster) => {
 /** A cluster that starts replicating on an UPDATE has data of its own, which the full sync replaces. */
 export const warnDataReplaced: WarningRule = (cluster, old) => {
   if (old === undefined || isReplicating(old) || !isReplicating(cluster)) return [];
+  const replicaMode = replicaModeOf(cluster);
+  // A completed promotion is demoted with the token, by a copy, whatever joinBy says (docs/switchover.md §8).
+  if (replicaMode?.joinBy === "Handoff" && completedPromotionId(old) === undefined) {
+    // Nothing is replaced: the primary role moves to the source, writes held until it caught up.
+    const timeout = integerField(replicaMode, "handoffTimeoutSeconds") ?? 10;
+    return [
+      `spec.replicaMode.joinBy: the primary role will be handed over to ${sourceDescription(cluster)}; ` +
+        `writes pause up to ${timeout}s`,
+    ];
+  }
   const lost =
     completedPromotionId(old) !== undefined
       ? "writes since the promotion are lost"

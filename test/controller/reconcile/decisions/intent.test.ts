@@ -36,6 +36,47 @@ describe("decideIntent", () => {
       { kind: "replicate", source: sourceRef, topology: "cascade" },
     ],
     [
+      "promoteBy: Handoff keeps replicating, announced at the hand-off address, until the hand-off is recorded",
+      spec({
+        enabled: true,
+        source,
+        promote: true,
+        promoteBy: "Handoff",
+        handoffAddress: { host: "34.1.2.3" },
+      }),
+      { promotion: { phase: "AwaitingHandoff" } },
+      {
+        kind: "replicate",
+        source: sourceRef,
+        topology: "direct",
+        handoffAddress: { host: "34.1.2.3", port: 6379 },
+      },
+    ],
+    [
+      "promoteBy: Handoff promotes once the hand-off is recorded",
+      spec({
+        enabled: true,
+        source,
+        promote: true,
+        promoteBy: "Handoff",
+        handoffAddress: { host: "34.1.2.3" },
+      }),
+      { promotion: { phase: "Reattaching", via: "Handoff", replicationId: "abc" } },
+      { kind: "promote", source: sourceRef },
+    ],
+    [
+      "joinBy: Handoff replicates by hand-off, 10 s and attempt 0 by default",
+      spec({ enabled: true, source, joinBy: "Handoff" }),
+      undefined,
+      { kind: "replicate", source: sourceRef, topology: "direct", join: { timeoutMs: 10_000, attempt: 0 } },
+    ],
+    [
+      "joinBy: Handoff takes the timeout and the attempt from the spec",
+      spec({ enabled: true, source, joinBy: "Handoff", handoffTimeoutSeconds: 3, handoffAttempt: 2 }),
+      undefined,
+      { kind: "replicate", source: sourceRef, topology: "direct", join: { timeoutMs: 3000, attempt: 2 } },
+    ],
+    [
       "promote: true promotes",
       spec({ enabled: true, source, promote: true }),
       {},
