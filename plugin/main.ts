@@ -1,5 +1,5 @@
 /**
- * `kubectl redis-dr`: status, promote and demote of a RedisCluster for the person on call. It loads the
+ * `kubectl redis-dr`: status, promote, demote and switchover of a RedisCluster for the person on call. It loads the
  * kubeconfig as kubectl does (--kubeconfig, KUBECONFIG, --context, -n/--namespace) and changes nothing
  * without printing the exact merge patch first.
  *
@@ -13,8 +13,11 @@ import { apiErrorCode, isRedisCluster } from "../controller/kube/cluster-api.ts"
 import {
   describeChange,
   planDemote,
+  parseHandoffAddress,
   planPromote,
+  planSwitchover,
   renderStatus,
+  type HandoffAddress,
   type NamedCluster,
   type Plan,
 } from "./render.ts";
@@ -25,15 +28,18 @@ Commands:
   status NAME               roles, offsets, link, last promotion and conditions of a RedisCluster
   promote NAME              promote a replica cluster (spec.replicaMode.promote: true)
   demote NAME               undo a completed promotion with its demotion token (discards writes since)
-  switchover NAME           not available in this version
+  switchover NAME --handoff-address HOST[:PORT]
+                            prepare a replica cluster to take the primary role from its source without
+                            losing a write (promoteBy: Handoff), and print the source's change
 
 Flags:
   -n, --namespace NS        the cluster's namespace (default: the context's, else "default")
       --context NAME        the kubeconfig context to use
       --kubeconfig PATH     the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)
   -o, --output json         status: print the raw status as JSON
-      --dry-run             promote/demote: print the change, make none
-  -y, --yes                 promote/demote: do not ask for confirmation
+      --handoff-address A   switchover: where the source's region reaches this cluster's leader
+      --dry-run             promote/demote/switchover: print the change, make none
+  -y, --yes                 promote/demote/switchover: do not ask for confirmation
 `;
 
 /** A failure to report: its message, and the exit code. */
@@ -55,6 +61,7 @@ interface Options {
   readonly output: string | undefined;
   readonly dryRun: boolean;
   readonly yes: boolean;
+  readonly handoffAddress: HandoffAddress | undefined;
 }
 
 function parse(argv: readonly string[]): Options | "help" {
@@ -68,6 +75,7 @@ function parse(argv: readonly string[]): Options | "help" {
         context: { type: "string" },
         kubeconfig: { type: "string" },
         output: { type: "string", short: "o" },
+        "handoff-address": { type: "string" },
         "dry-run": { type: "boolean", default: false },
         yes: { type: "boolean", short: "y", default: false },
         help: { type: "boolean", short: "h", default: false },
@@ -88,9 +96,24 @@ function parse(argv: readonly string[]): Options | "help" {
   if (values.output !== undefined && (values.output !== "json" || command !== "status")) {
     throw new Failure(`-o ${values.output}: only "status -o json" is supported`, 2);
   }
+  const handoffText = values["handoff-address"];
+  if (command === "switchover" && handoffText === undefined) {
+    throw new Failure(
+      "switchover needs --handoff-address HOST[:PORT]: the address the source's region reaches this cluster's leader at",
+      2,
+    );
+  }
+  if (handoffText !== undefined && command !== "switchover") {
+    throw new Failure("--handoff-address: only switchover takes it", 2);
+  }
+  const handoffAddress = handoffText === undefined ? undefined : parseHandoffAddress(handoffText);
+  if (handoffText !== undefined && handoffAddress === undefined) {
+    throw new Failure(`--handoff-address ${handoffText}: expected HOST[:PORT]`, 2);
+  }
   return {
     command,
     name,
+    handoffAddress,
     namespace: values.namespace,
     context: values.context,
     kubeconfig: values.kubeconfig,
@@ -216,9 +239,6 @@ async function main(argv: readonly string[]): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  if (options.command === "switchover") {
-    throw new Failure("switchover is not available in this version (issue 18, item 1)", 2);
-  }
   const { kubeConfig, namespace } = loadKubeConfig(options);
   const api = kubeConfig.makeApiClient(CustomObjectsApi);
   const cluster = await getCluster(api, namespace, options.name);
@@ -234,6 +254,9 @@ async function main(argv: readonly string[]): Promise<void> {
       return change(api, cluster, planPromote(cluster), options);
     case "demote":
       return change(api, cluster, planDemote(cluster), options);
+    case "switchover":
+      if (options.handoffAddress === undefined) return; // refused by parse
+      return change(api, cluster, planSwitchover(cluster, options.handoffAddress), options);
   }
 }
 

@@ -247,6 +247,80 @@ export function planPromote(cluster: NamedCluster): Plan {
   };
 }
 
+/** Where the source's region reaches this cluster's leader (`--handoff-address HOST[:PORT]`). */
+export interface HandoffAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** `HOST[:PORT]` (an IPv6 address in brackets), the port 6379 when not given; undefined when malformed. */
+export function parseHandoffAddress(text: string): HandoffAddress | undefined {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/.exec(text);
+  const host = match?.[1] ?? match?.[2];
+  const port = match?.[3] === undefined ? 6379 : Number(match[3]);
+  if (host === undefined || host === "" || port < 1 || port > 65535) return undefined;
+  return { host, port };
+}
+
+/**
+ * Step 1 of the planned switchover (docs/switchover.md §2) on the DR cluster: promote by hand-off, announced at
+ * `address`. Nothing is broken: the leader keeps replicating until the source hands the primary role over,
+ * which its own cluster does once told (the printed patch, applied in the source's region).
+ */
+export function planSwitchover(cluster: NamedCluster, address: HandoffAddress): Plan {
+  const { name, namespace } = cluster.metadata;
+  const replicaMode = cluster.spec.replicaMode;
+  if (replicaMode?.enabled !== true || replicaMode.source === undefined) {
+    return {
+      kind: "refused",
+      reason: `${name} is not a replica (spec.replicaMode.enabled is not true): there is no source to take over from`,
+    };
+  }
+  if (replicaMode.promote === true) {
+    return {
+      kind: "refused",
+      reason:
+        `${name} is already promoted or being promoted (status.promotion.phase: ` +
+        `${cluster.status?.promotion?.phase ?? "not started"})`,
+    };
+  }
+  const source = replicaMode.source.clusterName ?? replicaMode.source.host;
+  const leader = cluster.status?.designatedLeader ?? `${name}-0`;
+  const sourcePatch = JSON.stringify({
+    spec: {
+      replicaMode: {
+        enabled: true,
+        source: { host: address.host, port: address.port, clusterName: name, authSecretName: "<SECRET>" },
+        joinBy: "Handoff",
+      },
+    },
+  });
+  return {
+    kind: "change",
+    change: {
+      patch: {
+        spec: {
+          replicaMode: {
+            promote: true,
+            promoteBy: "Handoff",
+            handoffAddress: { host: address.host, port: address.port },
+          },
+        },
+      },
+      cost: [
+        `Prepare ${name} to take the primary role from ${sourceName(cluster)} without losing a write: ${leader} ` +
+          `keeps replicating and is announced to ${source} as ${address.host}:${address.port}, which must reach it.`,
+        `Then, in ${source}'s region, make ${source} a replica by hand-off (<SECRET>: a Secret there holding ` +
+          `${name}'s password):`,
+        `  kubectl -n ${namespace} patch rediscluster ${source} --type=merge -p '${sourcePatch}'`,
+        `Writes on ${source} pause while ${name} catches up (at most spec.replicaMode.handoffTimeoutSeconds, 10 s ` +
+          "by default); on timeout nothing changes.",
+      ],
+      question: `Prepare ${name} for a switchover?`,
+    },
+  };
+}
+
 /** What a demotion discards: the leader's offset on the promoted history minus the offset it was promoted at. */
 export function discardedSincePromotion(cluster: NamedCluster): string {
   const promotion = cluster.status?.promotion;

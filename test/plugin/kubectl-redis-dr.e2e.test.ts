@@ -184,7 +184,11 @@ describe("kubectl redis-dr", () => {
           "",
           "error: east has no completed promotion to undo (status.promotion.replicationId is empty): there is nothing to demote",
         ],
-        [2, "", "error: switchover is not available in this version (issue 18, item 1)"],
+        [
+          2,
+          "",
+          "error: switchover needs --handoff-address HOST[:PORT]: the address the source's region reaches this cluster's leader at",
+        ],
         [2, "", "error: status takes exactly one RedisCluster name"],
         [0, "Usage: kubectl redis-dr COMMAND NAME [flags]", ""],
       ],

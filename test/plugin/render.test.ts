@@ -9,7 +9,9 @@ import {
   describeChange,
   discardedSincePromotion,
   planDemote,
+  parseHandoffAddress,
   planPromote,
+  planSwitchover,
   renderStatus,
   type NamedCluster,
 } from "../../plugin/render.ts";
@@ -110,6 +112,59 @@ describe("the plugin's text", () => {
       "1000000 bytes; initial sync incomplete: everything the source held is lost on this side",
     );
     assert.equal(dataLossWindow({ phase: "Promoting" }), "not recorded");
+  });
+
+  it("switchover prints the promote-by-hand-off patch and the source's change, and refuses a promoted cluster", () => {
+    const replica: NamedCluster = {
+      ...blockedPromotion,
+      spec: {
+        ...blockedPromotion.spec,
+        replicaMode: { ...blockedPromotion.spec.replicaMode, promote: false },
+      },
+    };
+    const plan = planSwitchover(replica, { host: "34.1.2.3", port: 6380 });
+    assert.deepEqual(plan, {
+      kind: "change",
+      change: {
+        patch: {
+          spec: {
+            replicaMode: {
+              promote: true,
+              promoteBy: "Handoff",
+              handoffAddress: { host: "34.1.2.3", port: 6380 },
+            },
+          },
+        },
+        cost: [
+          "Prepare dr to take the primary role from prod (10.0.0.7:6379) without losing a write: dr-0 keeps " +
+            "replicating and is announced to prod as 34.1.2.3:6380, which must reach it.",
+          "Then, in prod's region, make prod a replica by hand-off (<SECRET>: a Secret there holding dr's password):",
+          "  kubectl -n production patch rediscluster prod --type=merge -p " +
+            `'{"spec":{"replicaMode":{"enabled":true,"source":{"host":"34.1.2.3","port":6380,"clusterName":"dr","authSecretName":"<SECRET>"},"joinBy":"Handoff"}}}'`,
+          "Writes on prod pause while dr catches up (at most spec.replicaMode.handoffTimeoutSeconds, 10 s by " +
+            "default); on timeout nothing changes.",
+        ],
+        question: "Prepare dr for a switchover?",
+      },
+    });
+    assert.deepEqual(planSwitchover(blockedPromotion, { host: "34.1.2.3", port: 6379 }), {
+      kind: "refused",
+      reason: "dr is already promoted or being promoted (status.promotion.phase: CatchingUp)",
+    });
+  });
+
+  it("reads a hand-off address with or without a port, and refuses a malformed one", () => {
+    assert.deepEqual(
+      ["34.1.2.3", "west.example.com:6380", "[2001:db8::1]:7000", "a:0", "a:b", ""].map(parseHandoffAddress),
+      [
+        { host: "34.1.2.3", port: 6379 },
+        { host: "west.example.com", port: 6380 },
+        { host: "2001:db8::1", port: 7000 },
+        undefined,
+        undefined,
+        undefined,
+      ],
+    );
   });
 
   it("promote refuses a cluster already being promoted, and a standalone one", () => {
