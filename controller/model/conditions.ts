@@ -21,6 +21,7 @@ export function replicaModeCondition(
   const type = "ReplicaMode";
   switch (intent.kind) {
     case "replicate":
+    case "demote":
       if (intent.join !== undefined && status?.switchover?.phase !== "Completed") {
         return {
           type,
@@ -31,8 +32,6 @@ export function replicaModeCondition(
             `(${endpointText(intent.source)})`,
         };
       }
-      return { type, status: "True", reason: "Enabled", message: replicatingMessage(intent.source) };
-    case "demote":
       return { type, status: "True", reason: "Enabled", message: replicatingMessage(intent.source) };
     case "promote":
     case "demotion-refused":

@@ -49,6 +49,8 @@ export type ClusterIntent =
       readonly source: SourceRef;
       readonly topology: Topology;
       readonly replicationId: string;
+      /** joinBy: Handoff: the promoted leader hands its role over to the source; nothing is discarded. */
+      readonly join?: JoinByHandoff | undefined;
     }
   /** A revert of a completed promotion without the right token: keep the promoted cluster as is. */
   | { readonly kind: "demotion-refused"; readonly source: SourceRef; readonly replicationId: string }
@@ -94,19 +96,23 @@ export function decideIntent(spec: RedisClusterSpec, status: RedisClusterStatus 
     return { kind: "promote", source };
   }
   const replicationId = status?.promotion?.replicationId;
+  const join =
+    replicaMode.joinBy === "Handoff"
+      ? {
+          timeoutMs: (replicaMode.handoffTimeoutSeconds ?? 10) * 1000,
+          attempt: replicaMode.handoffAttempt ?? 0,
+        }
+      : undefined;
   if (replicationId === undefined || replicationId === "") {
-    const join =
-      replicaMode.joinBy === "Handoff"
-        ? {
-            timeoutMs: (replicaMode.handoffTimeoutSeconds ?? 10) * 1000,
-            attempt: replicaMode.handoffAttempt ?? 0,
-          }
-        : undefined;
     return join === undefined
       ? { kind: "replicate", source, topology }
       : { kind: "replicate", source, topology, join };
   }
-  if (replicaMode.demotionToken === replicationId) return { kind: "demote", source, topology, replicationId };
+  if (replicaMode.demotionToken === replicationId) {
+    return join === undefined
+      ? { kind: "demote", source, topology, replicationId }
+      : { kind: "demote", source, topology, replicationId, join };
+  }
   return { kind: "demotion-refused", source, replicationId };
 }
 

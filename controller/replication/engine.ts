@@ -9,7 +9,7 @@ import { runDemotion } from "./demotion.ts";
 import type { EngineResult } from "./promotion.ts";
 import { maintainPromoted, runPromotion } from "./promotion.ts";
 import { runReplicaMode } from "./replica-mode.ts";
-import { recogniseHandoff, runJoinByHandoff } from "./handoff.ts";
+import { recogniseHandoff, recordHandedOverDemotion, runJoinByHandoff } from "./handoff.ts";
 import {
   SENTINEL_TIMING,
   handOverToSentinels,
@@ -57,8 +57,16 @@ export async function reconcileReplication(ctx: ReplicationContext): Promise<Eng
     }
     case "promote":
       return runPromotion(ctx, intent.source);
-    case "demote":
+    case "demote": {
+      if (intent.join !== undefined) {
+        // Handed over first; then nothing is discarded: the pods share the history (partial resyncs).
+        const joined = await runJoinByHandoff(ctx, intent.source, intent.join);
+        if (joined !== "follow") return joined;
+        await recordHandedOverDemotion(ctx, intent.source, intent.replicationId);
+        return runReplicaMode(ctx, intent.source, intent.topology);
+      }
       return runDemotion(ctx, intent.source, intent.topology, intent.replicationId);
+    }
     case "demotion-refused": {
       const message =
         `${promotedMessage(ctx.status().promotion?.formerSource ?? intent.source.clusterName)}. Replication from ` +

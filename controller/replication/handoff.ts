@@ -245,3 +245,26 @@ async function ensureConfig(
   const admin = ctx.redis.get(podEndpoint(ctx, pod));
   if ((await admin.configGet(parameter)) !== value) await admin.configSet(parameter, value);
 }
+
+/**
+ * A promoted cluster demoted by hand-off (joinBy: Handoff with the demotion token): its leader now follows the
+ * source on the history it started, so nothing is discarded. The promotion is cleared and recorded in
+ * lastDemotion; replica mode then re-points the pods and marks the demotion complete.
+ */
+export async function recordHandedOverDemotion(
+  ctx: ReplicationContext,
+  source: SourceRef,
+  replicationId: string,
+): Promise<void> {
+  await ctx.event(
+    "Normal",
+    "Demoted",
+    `Promotion ${replicationId} handed over to ${source.clusterName}: nothing is discarded; the pods follow ` +
+      `${source.clusterName} on the same history`,
+  );
+  await ctx.commit((s) => ({
+    ...s,
+    promotion: undefined,
+    lastDemotion: { replicationId, discardedBytes: 0 },
+  }));
+}

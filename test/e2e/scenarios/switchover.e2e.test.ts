@@ -4,7 +4,8 @@
  * instances, exposed by redis-west-external). A writer writes to redis-east throughout and moves to
  * redis-west when it is answered READONLY. West's change (promote: true, promoteBy: Handoff) then east's
  * (replica of west, joinBy: Handoff) — first with the target hung so that the hand-off times out and changes
- * nothing, then again with a new handoffAttempt — and, in a second region, the reverse order.
+ * nothing, then again with a new handoffAttempt, then back (redis-west demoted by hand-off with its token) —
+ * and, in a second region, the reverse order.
  * Outcomes: every acknowledged write on every pod of both regions, no full resync in either, east's pods
  * replicas of west, status and conditions exact; the writer's pause is reported as a diagnostic.
  * Loopback ranges 127.98.0.0/16 and 127.99.0.0/16.
@@ -49,7 +50,7 @@ const externalService = (cluster: string) => ({
 const eastSpec = { instances: 3, storage: { size: "1Gi" }, authSecret: { name: "redis-password" } };
 
 /**
- * Writes `w:<n>` one at a time, to redis-east until it answers READONLY, then to redis-west. Records every
+ * Writes `<prefix>:<n>` one at a time, to `first` until it answers READONLY, then to `second`. Records every
  * acknowledged key and the longest time between two acknowledgements.
  */
 class Writer {
@@ -59,8 +60,9 @@ class Writer {
   private stopped = false;
   private done: Promise<void> | undefined;
   constructor(
-    private readonly east: string,
-    private readonly west: string,
+    private readonly first: string,
+    private readonly second: string,
+    private readonly prefix = "w",
   ) {}
 
   start(): void {
@@ -79,13 +81,13 @@ class Writer {
       client.on("error", () => undefined);
       return client;
     };
-    let client = connect(this.east);
+    let client = connect(this.first);
     let onWest = false;
     let lastAck = performance.now();
     let n = 0;
     try {
       while (!this.stopped) {
-        const key = `w:${n++}`;
+        const key = `${this.prefix}:${n++}`;
         try {
           await client.set(key, "1");
           const now = performance.now();
@@ -96,7 +98,7 @@ class Writer {
           if (String(error).includes("READONLY") && !onWest) {
             this.readOnlyAnswers++;
             client.disconnect();
-            client = connect(this.west);
+            client = connect(this.second);
             onWest = true;
           }
         }
@@ -191,36 +193,47 @@ const eastJoin = (pair: Pair, extra: Record<string, unknown> = {}) =>
 
 const awaitingHandoff = (cluster: RedisCluster) => cluster.status?.promotion?.phase === "AwaitingHandoff";
 
-/** What both regions must show once west is the primary and east its replica. */
-async function assertSwitchedOver(pair: Pair, t: { diagnostic(message: string): void }): Promise<void> {
+/** Which way the primary role moves: from `from` (the old primary) to `to`, reached at `toLb`. */
+interface Direction {
+  readonly from: string;
+  readonly to: string;
+  readonly toLb: string;
+}
+
+/** What both regions must show once `to` is the primary and `from` its replica. */
+async function assertSwitchedOver(
+  pair: Pair,
+  t: { diagnostic(message: string): void },
+  { from, to, toLb }: Direction,
+): Promise<void> {
   const view = pair.region.view(NS);
-  const east = await untilCluster(
+  const old = await untilCluster(
     view,
-    "redis-east",
-    "redis-east replicating from redis-west",
+    from,
+    `${from} replicating from ${to}`,
     (c) => c.status?.switchover?.phase === "Completed" && replicating(c),
     60_000,
   );
-  const west = await untilCluster(view, "redis-west", "redis-west promoted", promotionCompleted, 60_000);
-  await waitFor(() => pair.writer.acknowledged.length > 0 && pair.writer.readOnlyAnswers > 0, {
-    what: "the writer moved to redis-west",
+  const promoted = await untilCluster(view, to, `${to} promoted`, promotionCompleted, 60_000);
+  await waitFor(() => pair.writer.readOnlyAnswers > 0, {
+    what: `the writer moved to ${to}`,
     timeoutMs: 10_000,
   });
   await new Promise((resolve) => setTimeout(resolve, 500));
   await pair.writer.stop();
   const keys = pair.writer.acknowledged;
   t.diagnostic(
-    `writer: ${keys.length} acknowledged writes, longest gap between two ${Math.round(pair.writer.longestGapMs)} ms; ` +
-      `status.switchover.pausedMs ${east.status?.switchover?.pausedMs}`,
+    `${from} -> ${to}: ${keys.length} acknowledged writes, longest gap between two ` +
+      `${Math.round(pair.writer.longestGapMs)} ms; status.switchover.pausedMs ${old.status?.switchover?.pausedMs}`,
   );
   await everyPodHolds(view, allPods, PASSWORD, keys, 30_000);
   assert.equal(await fullSyncsServed(view, allPods, PASSWORD), pair.fullBefore);
-  const switchover = east.status?.switchover;
+  const switchover = old.status?.switchover;
   assert.equal(typeof switchover?.pausedMs, "number");
   assert.match(switchover?.newPrimaryReplicationId ?? "", /^[0-9a-f]{40}$/);
   assert.equal(
     switchover?.message,
-    `redis-east-0 handed the primary role over to redis-west and follows it; writes were held ${switchover?.pausedMs} ms`,
+    `${from}-0 handed the primary role over to ${to} and follows it; writes were held ${switchover?.pausedMs} ms`,
   );
   const pick = (c: RedisCluster, type: string) => {
     const found = condition(c, type);
@@ -228,17 +241,17 @@ async function assertSwitchedOver(pair: Pair, t: { diagnostic(message: string): 
       ? undefined
       : { status: found.status, reason: found.reason, message: found.message };
   };
-  assert.deepEqual(pick(east, "Switchover"), {
+  assert.deepEqual(pick(old, "Switchover"), {
     status: "True",
     reason: "Completed",
     message: switchover?.message,
   });
-  assert.deepEqual(pick(east, "ReplicaMode"), {
+  assert.deepEqual(pick(old, "ReplicaMode"), {
     status: "True",
     reason: "Enabled",
-    message: `Cluster is replicating from redis-west (${pair.westLb}:6379)`,
+    message: `Cluster is replicating from ${to} (${toLb}:6379)`,
   });
-  const promotion = west.status?.promotion;
+  const promotion = promoted.status?.promotion;
   assert.deepEqual(
     {
       phase: promotion?.phase,
@@ -246,30 +259,30 @@ async function assertSwitchedOver(pair: Pair, t: { diagnostic(message: string): 
       lag: promotion?.lagAtPromotionBytes,
       former: promotion?.formerSource,
     },
-    { phase: "Completed", via: "Handoff", lag: 0, former: "redis-east" },
+    { phase: "Completed", via: "Handoff", lag: 0, former: from },
   );
   assert.equal(promotion?.replicationId, switchover?.newPrimaryReplicationId);
-  assert.deepEqual(pick(west, "ReplicaMode"), {
+  assert.deepEqual(pick(promoted, "ReplicaMode"), {
     status: "False",
     reason: "Promoted",
-    message: "Cluster promoted to standalone (former source: redis-east)",
+    message: `Cluster promoted to standalone (former source: ${from})`,
   });
-  for (const pod of eastPods) {
+  for (const pod of podNames(from, 3)) {
     const info = await redisCliInfo(pair.region.sb, pod, NS, "replication");
     assert.deepEqual(
       { role: info["role"], host: info["master_host"], link: info["master_link_status"] },
-      { role: "slave", host: pair.westLb, link: "up" },
+      { role: "slave", host: toLb, link: "up" },
       pod,
     );
   }
-  const westLeader = await redisCliInfo(pair.region.sb, "redis-west-0", NS, "replication");
+  const leader = await redisCliInfo(pair.region.sb, `${to}-0`, NS, "replication");
   assert.deepEqual(
-    { role: westLeader["role"], replicas: westLeader["connected_slaves"] },
+    { role: leader["role"], replicas: leader["connected_slaves"] },
     { role: "master", replicas: "5" },
   );
 }
 
-describe("switchover: west's change first; a hung target times out and changes nothing; a new attempt hands over", () => {
+describe("switchover: west's change first; a hung target times out and changes nothing; a new attempt hands over; and back", () => {
   let pair: Pair | undefined;
   let paused = false;
   after(async () => {
@@ -360,8 +373,64 @@ describe("switchover: west's change first; a hung target times out and changes n
     // The pause of the timed-out attempt (up to its 1 s timeout) is not this attempt's.
     p.writer.longestGapMs = 0;
     await p.region.kubectl.apply([eastJoin(p, { handoffTimeoutSeconds: 10, handoffAttempt: 1 })]);
-    await assertSwitchedOver(p, t);
+    await assertSwitchedOver(p, t, { from: "redis-east", to: "redis-west", toLb: p.westLb });
     assert.equal((await p.region.view(NS).cluster("redis-east")).status?.switchover?.attempt, 1);
+  });
+
+  it("and back: redis-east takes the role back by hand-off, redis-west joins with its token; nothing discarded", async (t) => {
+    const p = pair!;
+    const view = p.region.view(NS);
+    const token = (await view.cluster("redis-west")).status?.promotion?.replicationId ?? "";
+    p.writer = new Writer(p.westLb, p.eastLb, "back");
+    p.writer.start();
+    await waitFor(() => p.writer.acknowledged.length > 100, {
+      what: "the writer writing to redis-west",
+      timeoutMs: 20_000,
+    });
+    p.fullBefore = await fullSyncsServed(view, allPods, PASSWORD);
+    await p.region.kubectl.apply([
+      redisClusterManifest("redis-east", NS, {
+        ...eastSpec,
+        replicaMode: {
+          enabled: true,
+          source: { host: p.westLb, port: 6379, clusterName: "redis-west", authSecretName: "redis-password" },
+          promote: true,
+          promoteBy: "Handoff",
+          handoffAddress: { host: p.eastLb, port: 6379 },
+        },
+      }),
+    ]);
+    await untilCluster(view, "redis-east", "redis-east awaiting the hand-off", awaitingHandoff, 60_000);
+    const run = await p.region.kubectl.apply([
+      redisClusterManifest("redis-west", NS, {
+        ...westSpec(p.eastLb),
+        replicaMode: {
+          ...(westSpec(p.eastLb)["replicaMode"] as Record<string, unknown>),
+          joinBy: "Handoff",
+          demotionToken: token,
+        },
+      }),
+    ]);
+    assert.match(
+      run.stderr,
+      /Warning: spec\.replicaMode\.joinBy: the primary role will be handed over to redis-east/,
+    );
+    await assertSwitchedOver(p, t, { from: "redis-west", to: "redis-east", toLb: p.eastLb });
+    const west = await untilCluster(
+      view,
+      "redis-west",
+      "redis-west's demotion complete",
+      (c) => c.status?.lastDemotion?.completedAt !== undefined,
+      30_000,
+    );
+    assert.deepEqual(
+      [
+        west.status?.promotion,
+        west.status?.lastDemotion?.replicationId,
+        west.status?.lastDemotion?.discardedBytes,
+      ],
+      [undefined, token, 0],
+    );
   });
 });
 
@@ -405,6 +474,6 @@ describe("switchover: east's change first waits without pausing writes, then han
   it("redis-west's change lets the hand-off happen: every acknowledged write kept, no full resync", async (t) => {
     const p = pair!;
     await p.region.kubectl.apply([westHandoff(p)]);
-    await assertSwitchedOver(p, t);
+    await assertSwitchedOver(p, t, { from: "redis-east", to: "redis-west", toLb: p.westLb });
   });
 });

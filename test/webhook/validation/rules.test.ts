@@ -531,12 +531,12 @@ describe("warnings", () => {
       ],
     },
     {
-      name: "warns of a full copy when a completed promotion is demoted, even with joinBy: Handoff",
+      name: "warns of a hand-over, not a copy, when a completed promotion is demoted with joinBy: Handoff",
       old: promoted,
       patch: { spec: { replicaMode: { promote: false, demotionToken: TOKEN, joinBy: "Handoff" } } },
       warnings: [
-        "spec.replicaMode.enabled: data will be replaced by a full copy of redis-east (35.123.45.67:6379); writes " +
-          "since the promotion are lost",
+        "spec.replicaMode.joinBy: the primary role will be handed over to redis-east (35.123.45.67:6379); writes " +
+          "pause up to 10s",
       ],
     },
     {

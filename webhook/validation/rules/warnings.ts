@@ -44,8 +44,7 @@ export const warnNoAuthSecret: WarningRule = (cluster) => {
 export const warnDataReplaced: WarningRule = (cluster, old) => {
   if (old === undefined || isReplicating(old) || !isReplicating(cluster)) return [];
   const replicaMode = replicaModeOf(cluster);
-  // A completed promotion is demoted with the token, by a copy, whatever joinBy says (docs/switchover.md §8).
-  if (replicaMode?.joinBy === "Handoff" && completedPromotionId(old) === undefined) {
+  if (replicaMode?.joinBy === "Handoff") {
     // Nothing is replaced: the primary role moves to the source, writes held until it caught up.
     const timeout = integerField(replicaMode, "handoffTimeoutSeconds") ?? 10;
     return [

@@ -77,6 +77,18 @@ describe("decideIntent", () => {
       { kind: "replicate", source: sourceRef, topology: "direct", join: { timeoutMs: 3000, attempt: 2 } },
     ],
     [
+      "a confirmed demotion with joinBy: Handoff hands over",
+      spec({ enabled: true, source, joinBy: "Handoff", demotionToken: "abc" }),
+      { promotion: { phase: "Completed", replicationId: "abc" } },
+      {
+        kind: "demote",
+        source: sourceRef,
+        topology: "direct",
+        replicationId: "abc",
+        join: { timeoutMs: 10_000, attempt: 0 },
+      },
+    ],
+    [
       "promote: true promotes",
       spec({ enabled: true, source, promote: true }),
       {},
