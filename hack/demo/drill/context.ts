@@ -254,7 +254,7 @@ export class DrillContext {
   }
 
   /** Full resyncs served so far by the cluster's pods (INFO stats sync_full, summed). */
-  private async fullSyncs(region: RegionView, pods: readonly string[]): Promise<number> {
+  async fullSyncs(region: RegionView, pods: readonly string[]): Promise<number> {
     let total = 0;
     for (const pod of pods)
       total += Number((await region.info(pod, this.password, "stats"))["sync_full"] ?? 0);

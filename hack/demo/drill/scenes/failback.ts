@@ -1,47 +1,84 @@
-import { EAST, WEST, podNames, promotePatch, until, type DrillContext, type Scene } from "../context.ts";
+import { condition } from "../../../lib/observe.ts";
+import { EAST, WEST, podNames, until, type DrillContext, type Scene } from "../context.ts";
 
-/** redis-west back to a DR cluster: demoted with its token, replicating from redis-east again. */
-async function demoteWest(ctx: DrillContext): Promise<void> {
-  const westToken = (await ctx.west.cluster("redis-west")).status?.promotion?.replicationId ?? "";
-  const demote = [
-    "-n",
-    WEST,
-    "patch",
-    "rediscluster",
-    "redis-west",
-    "--type=merge",
-    "-p",
-    JSON.stringify({ spec: { replicaMode: { promote: false, demotionToken: westToken } } }),
-  ];
-  ctx.say.command(demote);
-  await ctx.kubectl.ok(demote);
-  await until(
-    "redis-west replicating from redis-east again",
+const patch = (namespace: string, name: string, body: unknown): string[] => [
+  "-n",
+  namespace,
+  "patch",
+  "rediscluster",
+  name,
+  "--type=merge",
+  "-p",
+  JSON.stringify(body),
+];
+
+/**
+ * Step 1 of the planned switchover (docs/switchover.md §2): redis-east, a replica of redis-west, is told it
+ * may accept the primary role by hand-off, at the address us-west-2 reaches it at (the WAN link to
+ * redis-east-external, redis-west's source). Nothing is broken: it keeps replicating.
+ */
+async function prepareEast(ctx: DrillContext): Promise<void> {
+  const { host, port } = ctx.wanToEast;
+  const args = patch(EAST, "redis-east", {
+    spec: { replicaMode: { promote: true, promoteBy: "Handoff", handoffAddress: { host, port } } },
+  });
+  ctx.say.command(args);
+  ctx.say.output((await ctx.kubectl.ok(args)).stdout);
+  const east = await until("redis-east awaiting the hand-off", async () => {
+    const c = await ctx.east.cluster("redis-east");
+    return c.status?.promotion?.phase === "AwaitingHandoff" ? c : undefined;
+  });
+  ctx.say.observe(`redis-east: ${east.status?.promotion?.message}`);
+}
+
+/**
+ * Step 2: redis-west, a completed promotion, joins redis-east by hand-off with its demotion token: its
+ * controller runs FAILOVER TO redis-east; nothing is discarded.
+ */
+async function handOverWest(ctx: DrillContext): Promise<number> {
+  const token = (await ctx.west.cluster("redis-west")).status?.promotion?.replicationId ?? "";
+  const args = patch(WEST, "redis-west", {
+    spec: { replicaMode: { promote: false, demotionToken: token, joinBy: "Handoff" } },
+  });
+  ctx.say.command(args);
+  const run = await ctx.kubectl.ok(args);
+  ctx.say.output(run.stderr + run.stdout);
+  const west = await until(
+    "redis-west handed over and replicating from redis-east",
     async () => {
       const c = await ctx.west.cluster("redis-west");
-      return (
-        c.status?.lastDemotion?.replicationId === westToken &&
-        c.status.lastDemotion.completedAt !== undefined &&
-        c.status.replication?.linkStatus === "Up"
-      );
+      return c.status?.switchover?.phase === "Completed" && c.status.lastDemotion?.completedAt !== undefined
+        ? c
+        : undefined;
     },
     60_000,
   );
+  await until(
+    "redis-east promotion Completed",
+    async () => {
+      const c = await ctx.east.cluster("redis-east");
+      return c.status?.promotion?.phase === "Completed" && condition(c, "ReplicaMode")?.reason === "Promoted";
+    },
+    60_000,
+  );
+  ctx.say.observe(`redis-west: ${west.status?.switchover?.message}`);
+  return west.status?.switchover?.pausedMs ?? 0;
 }
 
 export const failback: Scene = {
-  name: "Fail back: promote redis-east, demote redis-west with its token",
-  detail: "Planned: no writes in flight, redis-east in sync; then us-west-2 becomes the DR region again.",
+  name: "Fail back by hand-off: redis-west hands the primary role to redis-east",
+  detail:
+    "Planned, under no outage: redis-east takes the role with every write redis-west acknowledged, no full " +
+    "resync in either region (docs/switchover.md); then us-west-2 is the DR region again.",
   async run(ctx) {
     const { say, east, west, password } = ctx;
     const everything = ctx.need("everything");
-    const { ms: failbackIn } = await ctx.promoteMeasured(
-      "failback",
-      east,
-      "redis-east",
-      promotePatch(EAST, "redis-east"),
-    );
-    await demoteWest(ctx);
+    const allPods = [...podNames("redis-east"), ...podNames("redis-west")];
+    const fullBefore =
+      (await ctx.fullSyncs(east, podNames("redis-east"))) +
+      (await ctx.fullSyncs(west, podNames("redis-west")));
+    await prepareEast(ctx);
+    const pausedMs = await handOverWest(ctx);
     await ctx.withClient(ctx.need("eastLeader"), (c) => c.set("after-failback", "1"));
     await until(
       "a write on redis-east reaching redis-west",
@@ -49,8 +86,16 @@ export const failback: Scene = {
     );
     await ctx.checkKeys(east, podNames("redis-east"), everything, "on redis-east after the failback");
     await ctx.checkKeys(west, podNames("redis-west"), everything, "on redis-west after the failback");
+    const fullAfter =
+      (await ctx.fullSyncs(east, podNames("redis-east"))) +
+      (await ctx.fullSyncs(west, podNames("redis-west")));
+    if (fullAfter !== fullBefore) {
+      throw new Error(
+        `${fullAfter - fullBefore} full resyncs over ${allPods.length} pods during the hand-off`,
+      );
+    }
     say.observe(
-      `redis-east writable ${failbackIn} ms after its promotion; redis-west replicates from it again; no key lost`,
+      `redis-east is the primary again: writes on redis-west were held ${pausedMs} ms, no full resync, no key lost`,
     );
     say.command(["get", "redisclusters", "-A"]);
     say.output((await ctx.kubectl.ok(["get", "redisclusters", "-A"])).stdout);
