@@ -1,5 +1,6 @@
 import { condition } from "../../../lib/observe.ts";
-import { EAST, WEST, podNames, until, type DrillContext, type Scene } from "../context.ts";
+import { startWriteLoad } from "../../lib/load.ts";
+import { EAST, WEST, expect, podNames, until, type DrillContext, type Scene } from "../context.ts";
 
 const patch = (namespace: string, name: string, body: unknown): string[] => [
   "-n",
@@ -78,14 +79,29 @@ export const failback: Scene = {
       (await ctx.fullSyncs(east, podNames("redis-east"))) +
       (await ctx.fullSyncs(west, podNames("redis-west")));
     await prepareEast(ctx);
+    // The application keeps writing to redis-west (the primary) through the hand-off: every write it saw
+    // acknowledged must be on both sides after. Once redis-west is a replica its writes get READONLY
+    // (not acknowledged): the application then moves to redis-east.
+    const load = startWriteLoad({
+      host: ctx.need("westLeader"),
+      password,
+      prefix: "failback",
+      batch: 20,
+      pauseMs: 5,
+    });
+    ctx.loads.push(load);
     const pausedMs = await handOverWest(ctx);
+    await load.stop();
+    ctx.loads.splice(ctx.loads.indexOf(load), 1);
+    expect(load.acknowledged.length > 0, "the write load got no acknowledgement before the hand-off");
     await ctx.withClient(ctx.need("eastLeader"), (c) => c.set("after-failback", "1"));
     await until(
       "a write on redis-east reaching redis-west",
       async () => (await west.onPod("redis-west-0", password, (c) => c.get("after-failback"))) === "1",
     );
-    await ctx.checkKeys(east, podNames("redis-east"), everything, "on redis-east after the failback");
-    await ctx.checkKeys(west, podNames("redis-west"), everything, "on redis-west after the failback");
+    const written = [...everything, ...load.acknowledged];
+    await ctx.checkKeys(east, podNames("redis-east"), written, "on redis-east after the failback");
+    await ctx.checkKeys(west, podNames("redis-west"), written, "on redis-west after the failback");
     const fullAfter =
       (await ctx.fullSyncs(east, podNames("redis-east"))) +
       (await ctx.fullSyncs(west, podNames("redis-west")));
@@ -95,7 +111,9 @@ export const failback: Scene = {
       );
     }
     say.observe(
-      `redis-east is the primary again: writes on redis-west were held ${pausedMs} ms, no full resync, no key lost`,
+      `redis-east is the primary again: ${load.acknowledged.length} writes acknowledged by redis-west during ` +
+        `the hand-off, all on both sides; writes held ${pausedMs} ms (status.switchover.pausedMs), then ` +
+        `answered READONLY on redis-west; no full resync, no key lost`,
     );
     say.command(["get", "redisclusters", "-A"]);
     say.output((await ctx.kubectl.ok(["get", "redisclusters", "-A"])).stdout);
