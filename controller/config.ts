@@ -20,6 +20,8 @@ export interface ControllerConfig {
   readonly renewDeadlineSeconds: number;
   readonly retryPeriodSeconds: number;
   readonly resyncSeconds: number;
+  /** How long a Secret read is used before it is read again (rotation and deletion are seen that late). */
+  readonly secretRefreshSeconds: number;
   readonly workers: number;
   /** Below this backlog horizon (seconds) the controller recommends a larger repl-backlog-size. */
   readonly backlogHorizonThresholdSeconds: number;
@@ -39,6 +41,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Co
       "leader-elect-renew-deadline": { type: "string", default: "10" },
       "leader-elect-retry-period": { type: "string", default: "2" },
       "resync-seconds": { type: "string", default: env["RESYNC_SECONDS"] ?? "5" },
+      "secret-refresh-seconds": { type: "string", default: env["SECRET_REFRESH_SECONDS"] ?? "300" },
       workers: { type: "string", default: "4" },
       "backlog-horizon-threshold": { type: "string", default: "300" },
     },
@@ -71,6 +74,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Co
     renewDeadlineSeconds,
     retryPeriodSeconds,
     resyncSeconds,
+    secretRefreshSeconds: seconds(values, "secret-refresh-seconds"),
     workers: Math.max(1, Number(values.workers) || 4),
     backlogHorizonThresholdSeconds: seconds(values, "backlog-horizon-threshold"),
     logLevel: env["LOG_LEVEL"] ?? "info",

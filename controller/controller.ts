@@ -1,5 +1,6 @@
 /**
- * The controller: informers feed a keyed work queue; workers reconcile one RedisCluster at a time each.
+ * The controller: informers feed a keyed work queue and hold the caches the reconcile reads; workers
+ * reconcile one RedisCluster at a time each, once the caches have listed what exists.
  */
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
@@ -9,7 +10,7 @@ import type { RedisAdminFactory } from "./redis/admin-port.ts";
 import { reconcileCluster } from "./reconcile/reconciler.ts";
 import { SourceWatch } from "./replication/source-watch.ts";
 import type { ReconcileDeps } from "./reconcile/context.ts";
-import { keyOf, splitKey, startInformers } from "./watch/informers.ts";
+import { splitKey, makeInformers } from "./watch/informers.ts";
 import type { Informers } from "./watch/informers.ts";
 import { WorkQueue } from "./watch/work-queue.ts";
 
@@ -20,6 +21,8 @@ export interface ControllerOptions {
   readonly metrics: ControllerMetrics;
   readonly log: Logger;
   readonly resyncMs: number;
+  /** How long a Secret read is used again (kube/cluster-api.ts). */
+  readonly secretRefreshMs?: number;
   readonly workers: number;
   /** --backlog-horizon-threshold, in seconds. */
   readonly backlogHorizonThresholdSeconds?: number;
@@ -27,16 +30,27 @@ export interface ControllerOptions {
 
 export class Controller {
   private readonly queue = new WorkQueue();
-  private informers: Informers | undefined;
+  private readonly informers: Informers;
   private running: Promise<void> | undefined;
   private readonly deps: ReconcileDeps;
   private readonly sourceWatch: SourceWatch;
+  private stopped = false;
 
   constructor(private readonly options: ControllerOptions) {
     this.sourceWatch = new SourceWatch(options.redis, (key) => this.queue.add(key), options.log);
+    // Informers are created here but list and watch only from start().
+    this.informers = makeInformers(
+      options.kubeConfig,
+      options.namespace,
+      (key) => this.queue.add(key),
+      options.log,
+    );
     this.deps = {
       sourceWatch: this.sourceWatch,
-      api: new ClusterApi(options.kubeConfig),
+      api: new ClusterApi(options.kubeConfig, undefined, {
+        cache: this.informers.cache,
+        secretRefreshMs: options.secretRefreshMs ?? 300_000,
+      }),
       redis: options.redis,
       metrics: options.metrics,
       log: options.log,
@@ -49,39 +63,28 @@ export class Controller {
 
   start(): void {
     const { log, metrics } = this.options;
-    this.informers = startInformers(
-      this.options.kubeConfig,
-      this.options.namespace,
-      (key) => this.queue.add(key),
-      log,
-    );
-    this.running = this.queue.run(
-      async (key) => {
-        const { namespace, name } = splitKey(key);
-        return metrics.observeReconcile(() => reconcileCluster(this.deps, namespace, name));
-      },
-      this.options.workers,
-      (key, error, retryInMs) => log.error({ err: error, key, retryInMs }, "reconcile failed"),
-    );
-    // Everything once at start, besides what the informers list: requeue-after keeps each cluster fresh.
-    void this.enqueueAll();
-  }
-
-  private async enqueueAll(): Promise<void> {
-    try {
-      for (const cluster of await this.deps.api.listClusters(this.options.namespace)) {
-        const { namespace, name } = cluster.metadata ?? {};
-        if (namespace !== undefined && name !== undefined) this.queue.add(keyOf(namespace, name));
-      }
-    } catch (error) {
-      this.options.log.warn({ err: error }, "listing RedisClusters failed");
-    }
+    this.informers.start();
+    // Every RedisCluster is enqueued by its informer's initial list; the workers wait until every cache has
+    // listed, so a reconcile never takes "not in the cache yet" for "deleted".
+    void this.informers.synced.then(() => {
+      if (this.stopped) return;
+      log.info("caches synced");
+      this.running = this.queue.run(
+        async (key) => {
+          const { namespace, name } = splitKey(key);
+          return metrics.observeReconcile(() => reconcileCluster(this.deps, namespace, name));
+        },
+        this.options.workers,
+        (key, error, retryInMs) => log.error({ err: error, key, retryInMs }, "reconcile failed"),
+      );
+    });
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.queue.shutdown();
     this.sourceWatch.stop();
-    await this.informers?.stop();
+    await this.informers.stop();
     await this.running;
   }
 }

@@ -68,6 +68,7 @@ async function main(): Promise<void> {
     metrics,
     log,
     resyncMs: config.resyncSeconds * 1000,
+    secretRefreshMs: config.secretRefreshSeconds * 1000,
     workers: config.workers,
     backlogHorizonThresholdSeconds: config.backlogHorizonThresholdSeconds,
   });

@@ -13,6 +13,7 @@ import {
 } from "@kubernetes/client-node";
 import type {
   KubeConfig,
+  KubernetesObject,
   V1Pod,
   V1PodDisruptionBudget,
   V1Secret,
@@ -23,8 +24,11 @@ import { randomBytes } from "node:crypto";
 import { GROUP, KIND, API_VERSION, PLURAL, VERSION } from "../../schemas/rediscluster.ts";
 import type { RedisCluster, RedisClusterStatus } from "../../schemas/generated/rediscluster.ts";
 import { secretText } from "../redis/users.ts";
+import type { CachedObjects } from "./cached-objects.ts";
+import { SeenVersions } from "./cached-objects.ts";
 import type { StatusTransaction } from "../status/transaction.ts";
 import { jsonEqual, mergePatch } from "../status/transaction.ts";
+import { CLUSTER_LABEL } from "./resources.ts";
 
 /** The HTTP status of a failed API call, when there is one. */
 export function apiErrorCode(error: unknown): number | undefined {
@@ -47,16 +51,42 @@ const jsonPatchOptions = setHeaderOptions("Content-Type", PatchStrategy.JsonPatc
 export type SecretLookup =
   { readonly kind: "found"; readonly value: string } | { readonly kind: "missing"; readonly reason: string };
 
+export interface ClusterApiOptions {
+  /**
+   * Read RedisClusters and the objects they own from these caches (the informers'), not the API server.
+   * Without them (tests of this class) every read goes to the API server.
+   */
+  readonly cache?: CachedObjects;
+  /** A Secret read is used again for this long (0: read on every call). */
+  readonly secretRefreshMs?: number;
+  readonly now?: () => number;
+}
+
+/** A Secret as last read. */
+interface SecretMemo {
+  readonly secret: V1Secret;
+  readonly readAt: number;
+}
+
 export class ClusterApi {
   private readonly custom: CustomObjectsApi;
   private readonly core: CoreV1Api;
   private readonly apps: AppsV1Api;
   private readonly policy: PolicyV1Api;
+  private readonly cache: CachedObjects | undefined;
+  private readonly seen = new SeenVersions();
+  private readonly secrets = new Map<string, SecretMemo>();
+  private readonly secretRefreshMs: number;
+  private readonly now: () => number;
 
   constructor(
     kubeConfig: KubeConfig,
     private readonly component = "redis-dr-controller",
+    options: ClusterApiOptions = {},
   ) {
+    this.cache = options.cache;
+    this.secretRefreshMs = options.secretRefreshMs ?? 0;
+    this.now = options.now ?? Date.now;
     // It is each Event's reportingComponent: not a qualified name, and the API server would refuse every
     // Event, which the reconcile only logs.
     if (!isQualifiedName(component)) {
@@ -68,7 +98,22 @@ export class ClusterApi {
     this.policy = kubeConfig.makeApiClient(PolicyV1Api);
   }
 
+  /**
+   * The RedisCluster from the cache; read afresh while the cache has not caught up with the controller's
+   * own last status write (SeenVersions). A copy: the reconcile may replace its status.
+   */
   async getCluster(namespace: string, name: string): Promise<RedisCluster | undefined> {
+    if (this.cache === undefined) return this.readCluster(namespace, name);
+    const key = `redisclusters/${namespace}/${name}`;
+    const cached = this.cache.cluster(namespace, name);
+    if (this.seen.current(key, cached)) return cached === undefined ? undefined : structuredClone(cached);
+    const fresh = await this.readCluster(namespace, name);
+    this.seen.saw(key, fresh);
+    return fresh;
+  }
+
+  /** The RedisCluster as the API server has it now. */
+  async readCluster(namespace: string, name: string): Promise<RedisCluster | undefined> {
     try {
       const object: unknown = await this.custom.getNamespacedCustomObject({
         group: GROUP,
@@ -85,20 +130,6 @@ export class ClusterApi {
     }
   }
 
-  async listClusters(namespace: string | undefined): Promise<RedisCluster[]> {
-    const list: unknown =
-      namespace === undefined
-        ? await this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })
-        : await this.custom.listNamespacedCustomObject({
-            group: GROUP,
-            version: VERSION,
-            namespace,
-            plural: PLURAL,
-          });
-    const items = (list as { items?: unknown }).items;
-    return Array.isArray(items) ? items.filter(isRedisCluster) : [];
-  }
-
   /**
    * Applies a status transaction: reads the object, applies the transaction to its status, and writes the
    * difference as a merge patch on /status guarded by resourceVersion. A 409 (someone else wrote meanwhile)
@@ -112,7 +143,8 @@ export class ClusterApi {
   ): Promise<RedisCluster | undefined> {
     let current = known;
     for (let attempt = 0; attempt < 8; attempt++) {
-      current ??= await this.getCluster(namespace, name);
+      // A conflict means the copy in hand is old: the retry starts from the API server's, not the cache's.
+      current ??= await this.readCluster(namespace, name);
       if (current === undefined) return undefined;
       const before: RedisClusterStatus = current.status ?? {};
       const after = transaction(structuredClone(before));
@@ -133,6 +165,7 @@ export class ClusterApi {
           mergePatchOptions,
         );
         if (!isRedisCluster(patched)) throw new Error("status patch answered with something else");
+        this.seen.saw(`redisclusters/${namespace}/${name}`, patched);
         return patched;
       } catch (error) {
         if (apiErrorCode(error) !== 409) throw error;
@@ -152,55 +185,105 @@ export class ClusterApi {
    * mounted file by the same rule). A value that is empty then counts as missing, as for the pods.
    */
   async secretValue(namespace: string, name: string, key: string): Promise<SecretLookup> {
-    try {
-      const secret = await this.core.readNamespacedSecret({ name, namespace });
-      const encoded = secret.data?.[key];
-      if (encoded === undefined) return { kind: "missing", reason: `Secret ${name} has no key "${key}"` };
-      const value = secretText(Buffer.from(encoded, "base64").toString("utf8"));
-      if (value === "") return { kind: "missing", reason: `Secret ${name} has an empty "${key}"` };
-      return { kind: "found", value };
-    } catch (error) {
-      if (apiErrorCode(error) === 404) return { kind: "missing", reason: `Secret ${name} not found` };
-      throw error;
-    }
+    const secret = await this.getSecret(namespace, name);
+    if (secret === undefined) return { kind: "missing", reason: `Secret ${name} not found` };
+    const encoded = secret.data?.[key];
+    if (encoded === undefined) return { kind: "missing", reason: `Secret ${name} has no key "${key}"` };
+    const value = secretText(Buffer.from(encoded, "base64").toString("utf8"));
+    if (value === "") return { kind: "missing", reason: `Secret ${name} has an empty "${key}"` };
+    return { kind: "found", value };
   }
 
-  /** A whole Secret (the controller's own users Secret), or undefined when there is none. */
+  /**
+   * A whole Secret, or undefined when there is none. Secrets are read by name (no list or watch: the
+   * controller never sees the other Secrets of a namespace), and a read is used again for secretRefreshMs;
+   * a missing Secret is asked for again on every call, so it is found as soon as it is created.
+   */
   async getSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
+    const key = `${namespace}/${name}`;
+    const memo = this.secrets.get(key);
+    if (memo !== undefined && this.now() - memo.readAt < this.secretRefreshMs) return memo.secret;
+    const readAt = this.now();
     try {
-      return await this.core.readNamespacedSecret({ name, namespace });
+      const secret = await this.core.readNamespacedSecret({ name, namespace });
+      this.secrets.set(key, { secret, readAt });
+      return secret;
     } catch (error) {
-      if (apiErrorCode(error) === 404) return undefined;
-      throw error;
+      if (apiErrorCode(error) !== 404) throw error;
+      this.secrets.delete(key);
+      return undefined;
     }
   }
 
   async createSecret(namespace: string, body: V1Secret): Promise<void> {
-    await this.core.createNamespacedSecret({ namespace, body });
+    const created = await this.core.createNamespacedSecret({ namespace, body });
+    this.secrets.set(`${namespace}/${body.metadata?.name ?? ""}`, { secret: created, readAt: this.now() });
   }
 
-  async listPods(namespace: string, labelSelector: string): Promise<V1Pod[]> {
-    return (await this.core.listNamespacedPod({ namespace, labelSelector })).items;
+  /**
+   * The pods labelled `redis.io/cluster=<cluster>`: from the cache, or listed afresh while the cache has not
+   * caught up with a label the controller wrote.
+   */
+  async listPods(namespace: string, cluster: string): Promise<V1Pod[]> {
+    if (this.cache !== undefined) {
+      const cached = this.cache.pods(namespace, cluster);
+      const keyOf = (pod: V1Pod) => `pods/${namespace}/${pod.metadata?.name ?? ""}`;
+      if (cached.every((pod) => this.seen.current(keyOf(pod), pod))) return cached;
+      const fresh = await this.listPodsNow(namespace, cluster);
+      for (const pod of fresh) this.seen.saw(keyOf(pod), pod);
+      return fresh;
+    }
+    return this.listPodsNow(namespace, cluster);
+  }
+
+  private async listPodsNow(namespace: string, cluster: string): Promise<V1Pod[]> {
+    return (await this.core.listNamespacedPod({ namespace, labelSelector: `${CLUSTER_LABEL}=${cluster}` }))
+      .items;
   }
 
   async patchPodLabels(namespace: string, name: string, labels: Record<string, string>): Promise<void> {
-    await this.core.patchNamespacedPod(
+    const patched = await this.core.patchNamespacedPod(
       { namespace, name, body: { metadata: { labels } } },
       mergePatchOptions,
     );
+    if (this.cache !== undefined) this.seen.saw(`pods/${namespace}/${name}`, patched);
   }
 
-  async getStatefulSet(namespace: string, name: string): Promise<V1StatefulSet | undefined> {
+  /** The StatefulSet from the cache (see getCluster), or as the API server has it now with `fresh`. */
+  async getStatefulSet(namespace: string, name: string, fresh = false): Promise<V1StatefulSet | undefined> {
+    return this.cachedOrRead(
+      `statefulsets/${namespace}/${name}`,
+      fresh ? undefined : this.cache?.statefulSet(namespace, name),
+      fresh,
+      () => this.apps.readNamespacedStatefulSet({ namespace, name }),
+    );
+  }
+
+  /**
+   * The cached copy when the cache has caught up with what the controller last wrote or read of the object;
+   * otherwise (or without a cache, or when asked to be fresh) a read, 404 being undefined.
+   */
+  private async cachedOrRead<T extends KubernetesObject>(
+    key: string,
+    cached: T | undefined,
+    fresh: boolean,
+    read: () => Promise<T>,
+  ): Promise<T | undefined> {
+    if (!fresh && this.cache !== undefined && this.seen.current(key, cached)) return cached;
+    let object: T | undefined;
     try {
-      return await this.apps.readNamespacedStatefulSet({ namespace, name });
+      object = await read();
     } catch (error) {
-      if (apiErrorCode(error) === 404) return undefined;
-      throw error;
+      if (apiErrorCode(error) !== 404) throw error;
     }
+    if (this.cache !== undefined) this.seen.saw(key, object);
+    return object;
   }
 
   async createStatefulSet(namespace: string, body: V1StatefulSet): Promise<void> {
-    await this.apps.createNamespacedStatefulSet({ namespace, body });
+    const created = await this.apps.createNamespacedStatefulSet({ namespace, body });
+    if (this.cache !== undefined)
+      this.seen.saw(`statefulsets/${namespace}/${body.metadata?.name ?? ""}`, created);
   }
 
   /**
@@ -224,36 +307,42 @@ export class ClusterApi {
       },
       jsonPatchOptions,
     );
-    await this.apps.patchNamespacedStatefulSet(
+    const patched = await this.apps.patchNamespacedStatefulSet(
       { namespace, name, body: { metadata: { annotations: desired.metadata?.annotations } } },
       mergePatchOptions,
     );
+    if (this.cache !== undefined) this.seen.saw(`statefulsets/${namespace}/${name}`, patched);
   }
 
   async getService(namespace: string, name: string): Promise<V1Service | undefined> {
-    try {
-      return await this.core.readNamespacedService({ namespace, name });
-    } catch (error) {
-      if (apiErrorCode(error) === 404) return undefined;
-      throw error;
-    }
+    return this.cachedOrRead(
+      `services/${namespace}/${name}`,
+      this.cache?.service(namespace, name),
+      false,
+      () => this.core.readNamespacedService({ namespace, name }),
+    );
   }
 
   async createService(namespace: string, body: V1Service): Promise<void> {
-    await this.core.createNamespacedService({ namespace, body });
+    const created = await this.core.createNamespacedService({ namespace, body });
+    if (this.cache !== undefined)
+      this.seen.saw(`services/${namespace}/${body.metadata?.name ?? ""}`, created);
   }
 
   async getPodDisruptionBudget(namespace: string, name: string): Promise<V1PodDisruptionBudget | undefined> {
-    try {
-      return await this.policy.readNamespacedPodDisruptionBudget({ namespace, name });
-    } catch (error) {
-      if (apiErrorCode(error) === 404) return undefined;
-      throw error;
-    }
+    return this.cachedOrRead(
+      `poddisruptionbudgets/${namespace}/${name}`,
+      this.cache?.podDisruptionBudget(namespace, name),
+      false,
+      () => this.policy.readNamespacedPodDisruptionBudget({ namespace, name }),
+    );
   }
 
   async createPodDisruptionBudget(namespace: string, body: V1PodDisruptionBudget): Promise<void> {
-    await this.policy.createNamespacedPodDisruptionBudget({ namespace, body });
+    const created = await this.policy.createNamespacedPodDisruptionBudget({ namespace, body });
+    if (this.cache !== undefined) {
+      this.seen.saw(`poddisruptionbudgets/${namespace}/${body.metadata?.name ?? ""}`, created);
+    }
   }
 
   /**

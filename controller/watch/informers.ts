@@ -1,6 +1,8 @@
 /**
- * Informers for RedisClusters and the Pods and StatefulSets they own. Callbacks only enqueue the owning
- * cluster's key: client-node does not await them, and the work belongs to the queue.
+ * Informers for RedisClusters and the StatefulSets, Services, PodDisruptionBudgets and Pods they own (those
+ * labelled `redis.io/cluster`, so the caches hold only what the controller manages). Their caches are what
+ * the reconcile reads (kube/cached-objects.ts); callbacks only enqueue the owning cluster's key: client-node
+ * does not await them, and the work belongs to the queue.
  *
  * client-node informers stop on a watch error and do not restart themselves; `watchWithRestart` restarts
  * them after a backoff, so the controller recovers from API server hiccups, 410 Gone and broken
@@ -14,10 +16,16 @@ import type {
   ListPromise,
   ObjectCache,
   V1ListMeta,
+  V1Pod,
+  V1PodDisruptionBudget,
+  V1Service,
+  V1StatefulSet,
 } from "@kubernetes/client-node";
-import { AppsV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, PolicyV1Api } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { GROUP, PLURAL, VERSION } from "../../schemas/rediscluster.ts";
+import type { RedisCluster } from "../../schemas/generated/rediscluster.ts";
+import type { CachedObjects } from "../kube/cached-objects.ts";
 import { isRedisCluster } from "../kube/cluster-api.ts";
 import { CLUSTER_LABEL } from "../kube/resources.ts";
 
@@ -36,6 +44,8 @@ function clusterKeyOf(object: KubernetesObject, own: boolean): string | undefine
 }
 
 export interface Restartable {
+  /** Resolves once the informer has listed and watches: its cache holds what the API server has. */
+  readonly synced: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -45,7 +55,8 @@ function watchWithRestart<T extends KubernetesObject>(
   log: Logger,
   enqueue: (key: string) => void,
   own: boolean,
-): Restartable {
+  deferStart: boolean,
+): Restartable & { start(): void } {
   const onObject = (object: T) => {
     const key = clusterKeyOf(object, own);
     if (key !== undefined) enqueue(key);
@@ -74,7 +85,7 @@ function watchWithRestart<T extends KubernetesObject>(
     if (key !== undefined) generations.delete(key);
     onObject(object);
   });
-  return keepWatching(informer, what, log);
+  return keepWatching(informer, what, log, deferStart);
 }
 
 /**
@@ -85,17 +96,30 @@ export function keepWatching<T extends KubernetesObject>(
   informer: Informer<T>,
   what: string,
   log: Logger,
-): Restartable {
+  deferStart = false,
+): Restartable & { start(): void } {
   let stopped = false;
   let failures = 0;
   let timer: NodeJS.Timeout | undefined;
+  let markSynced: () => void = () => undefined;
+  const synced = new Promise<void>((resolve) => (markSynced = resolve));
   informer.on("connect", () => {
     failures = 0;
   });
+  // start() resolves once the list is in the cache and the watch is open (or the list failed: then the
+  // error handler restarts it, and a later start() resolves it).
   const start = () => {
-    informer.start().catch((error: unknown) => restart(error));
+    informer.start().then(
+      () => {
+        if (!failed) markSynced();
+        failed = false;
+      },
+      (error: unknown) => restart(error),
+    );
   };
+  let failed = false;
   const restart = (error: unknown) => {
+    failed = true;
     if (stopped || timer !== undefined) return;
     failures++;
     const delay = Math.min(30_000, 250 * 2 ** Math.min(failures - 1, 7));
@@ -106,8 +130,10 @@ export function keepWatching<T extends KubernetesObject>(
     }, delay);
   };
   informer.on("error", restart);
-  start();
+  if (!deferStart) start();
   return {
+    synced,
+    start,
     stop: async () => {
       stopped = true;
       if (timer !== undefined) clearTimeout(timer);
@@ -117,10 +143,17 @@ export function keepWatching<T extends KubernetesObject>(
 }
 
 export interface Informers {
+  /** Lists and starts watching (once). */
+  start(): void;
+  /** What the informers hold, for the reconcile to read instead of the API server. */
+  readonly cache: CachedObjects;
+  /** Resolves once every informer has listed: before that the caches would say "missing" wrongly. */
+  readonly synced: Promise<void>;
   stop(): Promise<void>;
 }
 
-export function startInformers(
+/** The informers, not listing yet: `start()` them. */
+export function makeInformers(
   kubeConfig: KubeConfig,
   namespace: string | undefined,
   enqueue: (key: string) => void,
@@ -129,6 +162,7 @@ export function startInformers(
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const apps = kubeConfig.makeApiClient(AppsV1Api);
+  const policy = kubeConfig.makeApiClient(PolicyV1Api);
   const scope = namespace === undefined ? "" : `/namespaces/${namespace}`;
 
   // The custom objects API answers untyped JSON: checked here, where it enters.
@@ -154,28 +188,55 @@ export function startInformers(
       ? await apps.listStatefulSetForAllNamespaces({ labelSelector: CLUSTER_LABEL })
       : await apps.listNamespacedStatefulSet({ namespace, labelSelector: CLUSTER_LABEL });
 
+  const listServices: ListPromise<KubernetesObject> = async () =>
+    namespace === undefined
+      ? await core.listServiceForAllNamespaces({ labelSelector: CLUSTER_LABEL })
+      : await core.listNamespacedService({ namespace, labelSelector: CLUSTER_LABEL });
+  const listBudgets: ListPromise<KubernetesObject> = async () =>
+    namespace === undefined
+      ? await policy.listPodDisruptionBudgetForAllNamespaces({ labelSelector: CLUSTER_LABEL })
+      : await policy.listNamespacedPodDisruptionBudget({ namespace, labelSelector: CLUSTER_LABEL });
+
+  const clusters = makeInformer(kubeConfig, `/apis/${GROUP}/${VERSION}${scope}/${PLURAL}`, listClusters);
+  const pods = makeInformer(kubeConfig, `/api/v1${scope}/pods`, listPods, CLUSTER_LABEL);
+  const statefulSets = makeInformer(
+    kubeConfig,
+    `/apis/apps/v1${scope}/statefulsets`,
+    listStatefulSets,
+    CLUSTER_LABEL,
+  );
+  const services = makeInformer(kubeConfig, `/api/v1${scope}/services`, listServices, CLUSTER_LABEL);
+  const budgets = makeInformer(
+    kubeConfig,
+    `/apis/policy/v1${scope}/poddisruptionbudgets`,
+    listBudgets,
+    CLUSTER_LABEL,
+  );
   const watches = [
-    watchWithRestart(
-      makeInformer(kubeConfig, `/apis/${GROUP}/${VERSION}${scope}/${PLURAL}`, listClusters),
-      "redisclusters",
-      log,
-      enqueue,
-      true,
-    ),
-    watchWithRestart(
-      makeInformer(kubeConfig, `/api/v1${scope}/pods`, listPods, CLUSTER_LABEL),
-      "pods",
-      log,
-      enqueue,
-      false,
-    ),
-    watchWithRestart(
-      makeInformer(kubeConfig, `/apis/apps/v1${scope}/statefulsets`, listStatefulSets, CLUSTER_LABEL),
-      "statefulsets",
-      log,
-      enqueue,
-      false,
-    ),
+    watchWithRestart(clusters, "redisclusters", log, enqueue, true, true),
+    watchWithRestart(pods, "pods", log, enqueue, false, true),
+    watchWithRestart(statefulSets, "statefulsets", log, enqueue, false, true),
+    watchWithRestart(services, "services", log, enqueue, false, true),
+    watchWithRestart(budgets, "poddisruptionbudgets", log, enqueue, false, true),
   ];
-  return { stop: async () => void (await Promise.all(watches.map((w) => w.stop()))) };
+  // The list functions above checked what entered: the caches hold only objects of their kind.
+  const cache: CachedObjects = {
+    cluster: (ns, name) => clusters.get(name, ns) as RedisCluster | undefined,
+    statefulSet: (ns, name) => statefulSets.get(name, ns) as V1StatefulSet | undefined,
+    service: (ns, name) => services.get(name, ns) as V1Service | undefined,
+    podDisruptionBudget: (ns, name) => budgets.get(name, ns) as V1PodDisruptionBudget | undefined,
+    pods: (ns, cluster) =>
+      (pods.list(ns) as V1Pod[]).filter((pod) => pod.metadata?.labels?.[CLUSTER_LABEL] === cluster),
+  };
+  let started = false;
+  return {
+    cache,
+    start: () => {
+      if (started) return;
+      started = true;
+      for (const watch of watches) watch.start();
+    },
+    synced: Promise.all(watches.map((w) => w.synced)).then(() => undefined),
+    stop: async () => void (await Promise.all(watches.map((w) => w.stop()))),
+  };
 }

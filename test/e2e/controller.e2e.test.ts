@@ -38,7 +38,8 @@ before(async () => {
   sb = await startSandbox({
     range: RANGE,
     controller: true,
-    operatorEnv: { RESYNC_SECONDS: "2", LOG_LEVEL: "debug" },
+    // A deleted Secret is noticed within a second, as the Secret tests below expect.
+    operatorEnv: { RESYNC_SECONDS: "2", SECRET_REFRESH_SECONDS: "1", LOG_LEVEL: "debug" },
   });
   custom = sb.kubeConfig.makeApiClient(CustomObjectsApi);
   core = sb.kubeConfig.makeApiClient(CoreV1Api);

@@ -87,6 +87,8 @@ describe("RBAC", () => {
       "get redis.io/redisclusters",
       "list apps/statefulsets",
       "list core/pods",
+      "list core/services",
+      "list policy/poddisruptionbudgets",
       "list redis.io/redisclusters",
       "patch apps/statefulsets",
       "patch core/pods",
@@ -95,6 +97,8 @@ describe("RBAC", () => {
       "update redis.io/redisclusters/finalizers",
       "watch apps/statefulsets",
       "watch core/pods",
+      "watch core/services",
+      "watch policy/poddisruptionbudgets",
       "watch redis.io/redisclusters",
     ]);
   });

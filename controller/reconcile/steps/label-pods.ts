@@ -4,7 +4,7 @@
  * source), `replica` for the others — in Sentinel mode, `primary` for whichever pod Sentinel made the primary.
  * The `<name>-leader` Service selects on it.
  */
-import { CLUSTER_LABEL, ROLE_LABEL } from "../../kube/resources.ts";
+import { ROLE_LABEL } from "../../kube/resources.ts";
 import type { ReconcileContext, Step, StepResult } from "../context.ts";
 import { CONTINUE } from "../context.ts";
 import type { RoleLabel } from "../../model/pods.ts";
@@ -14,7 +14,7 @@ import { ordinalOf, roleLabelFor } from "../../model/pods.ts";
 export const listPods: Step = {
   name: "list-pods",
   async run(ctx: ReconcileContext): Promise<StepResult> {
-    ctx.pods = await ctx.deps.api.listPods(ctx.namespace, `${CLUSTER_LABEL}=${ctx.name}`);
+    ctx.pods = await ctx.deps.api.listPods(ctx.namespace, ctx.name);
     return CONTINUE;
   },
 };

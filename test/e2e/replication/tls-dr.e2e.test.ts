@@ -31,7 +31,12 @@ let core: CoreV1Api;
 
 before(async () => {
   await source.start();
-  sb = await startTestCluster({ range: 25, controller: true, operatorEnv: { RESYNC_SECONDS: "1" } });
+  // SECRET_REFRESH_SECONDS: the rotated tlsSecret is read again within a second.
+  sb = await startTestCluster({
+    range: 25,
+    controller: true,
+    operatorEnv: { RESYNC_SECONDS: "1", SECRET_REFRESH_SECONDS: "1" },
+  });
   custom = sb.kubeConfig.makeApiClient(CustomObjectsApi);
   core = sb.kubeConfig.makeApiClient(CoreV1Api);
   for (const [name, password] of [

@@ -1,0 +1,50 @@
+/**
+ * What the controller reads from its informers' caches instead of the API server (watch/informers.ts fills
+ * them): the RedisClusters, and the StatefulSets, Services, PodDisruptionBudgets and Pods labelled with
+ * `redis.io/cluster`. Returned objects are the caches' own: never mutated by a reader.
+ */
+import type {
+  KubernetesObject,
+  V1Pod,
+  V1PodDisruptionBudget,
+  V1Service,
+  V1StatefulSet,
+} from "@kubernetes/client-node";
+import type { RedisCluster } from "../../schemas/generated/rediscluster.ts";
+
+export interface CachedObjects {
+  cluster(namespace: string, name: string): RedisCluster | undefined;
+  statefulSet(namespace: string, name: string): V1StatefulSet | undefined;
+  service(namespace: string, name: string): V1Service | undefined;
+  podDisruptionBudget(namespace: string, name: string): V1PodDisruptionBudget | undefined;
+  /** The pods labelled `redis.io/cluster=<cluster>` in the namespace. */
+  pods(namespace: string, cluster: string): V1Pod[];
+}
+
+/**
+ * The resourceVersion the controller last saw of the objects it wrote (its own write's answer, or a fresh
+ * read): a cache still holding another version is behind (or ahead, after someone else's write), and the
+ * object is read afresh instead — so the controller never acts on an older copy of what it just wrote. Once
+ * the cache shows that version the entry goes and reads cost nothing again.
+ */
+export class SeenVersions {
+  private readonly versions = new Map<string, string>();
+
+  /** True when the cached copy can be used: nothing written since, or the cache shows the write. */
+  current(key: string, cached: KubernetesObject | undefined): boolean {
+    const seen = this.versions.get(key);
+    if (seen === undefined) return true;
+    if (cached?.metadata?.resourceVersion === seen) {
+      this.versions.delete(key);
+      return true;
+    }
+    return false;
+  }
+
+  /** Remembers the version of an object just written or read afresh (undefined: it is gone). */
+  saw(key: string, object: KubernetesObject | undefined): void {
+    const version = object?.metadata?.resourceVersion;
+    if (version === undefined) this.versions.delete(key);
+    else this.versions.set(key, version);
+  }
+}
