@@ -46,6 +46,8 @@
  *   failNextWatches(count, code = 500)       the next watch requests fail with that HTTP code
  *   compact()                                forgets the watch history: resuming watches get 410 Gone
  *   failNextRequests(matches, count, code)   the next matching requests get a 409/500/503/504 Status
+ *   delayWatchEvents(ms)                     (sandbox only) every watch event arrives ms late, requests are
+ *                                            answered at once: informer caches lag; 0 ends it
  *   pauseApiServer() / resumeApiServer()     the API server answers nothing meanwhile (requests and
  *                                            watch events wait)
  *   stop()                                   stops everything; safe to call twice
@@ -115,6 +117,8 @@ export interface TestSandbox extends TestCluster {
   readonly apiUrl: string;
   breakWatches(): void;
   failNextWatches(count: number, code?: number): void;
+  /** Every watch event arrives `ms` late (requests are answered at once); 0 ends it. */
+  delayWatchEvents(ms: number): void;
   compact(): void;
   /** sandbox.api.failNextRequests: the next `count` matching requests answered with that error Status. */
   failNextRequests(
@@ -213,6 +217,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<TestSa
     },
     breakWatches: () => sandbox.api.breakWatches(),
     failNextWatches: (count, code = 500) => sandbox.api.failNextWatches(count, code),
+    delayWatchEvents: (ms) => sandbox.api.delayWatchEvents(ms),
     compact: () => sandbox.core.store.compact(),
     failNextRequests: (matches, count, code) => sandbox.api.failNextRequests(matches, count, code),
     pauseApiServer: () => sandbox.api.pause(),

@@ -58,6 +58,7 @@ export const LOOPBACK_RANGES: Readonly<Record<string, readonly string[]>> = {
   // end to end on the sandbox (and, for the files hack/k8s/test.sh lists, on the real control plane)
   "test/e2e/controller.e2e.test.ts": ["127.20.0.0/16"],
   "test/e2e/scenarios/switchover.e2e.test.ts": ["127.98.0.0/16", "127.99.0.0/16"],
+  "test/e2e/controller-caches.e2e.test.ts": ["127.96.0.0/16"],
   "test/e2e/replication/tls-dr.e2e.test.ts": ["127.25.0.0/16"],
   "test/e2e/replication/min-sync-replicas.e2e.test.ts": ["127.26.0.0/16"],
   "test/e2e/replication/sentinel-tls.e2e.test.ts": ["127.27.0.0/16"],

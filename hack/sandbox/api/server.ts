@@ -68,6 +68,7 @@ export class ApiServer {
   private readonly requestListeners = new Set<(req: IncomingMessage) => void>();
   private readonly requestFaults: RequestFault[] = [];
   private paused: { promise: Promise<void>; resume: () => void } | undefined;
+  private watchDelayMs = 0;
 
   constructor(
     readonly core: ApiCore,
@@ -151,6 +152,15 @@ export class ApiServer {
     const paused = this.paused;
     this.paused = undefined;
     paused?.resume();
+  }
+
+  /**
+   * Test hook: every watch event is sent `ms` after it happened (in order), while requests are answered at
+   * once — an informer whose cache lags behind the API server. 0 ends the delay (events already held keep
+   * theirs).
+   */
+  delayWatchEvents(ms: number): void {
+    this.watchDelayMs = ms;
   }
 
   /** Benchmark hook: `listener` sees every request as it arrives (counting API calls); returns unsubscribe. */
@@ -496,17 +506,24 @@ export class ApiServer {
     this.watches.add(res);
     // Events in order; while the server is paused they wait (a stopped API server sends nothing).
     let queue = Promise.resolve();
+    let held = 0; // events waiting in `queue`: later ones go behind them, so the order is kept
     const write = (eventType: string, object: unknown) => {
       const line = `${JSON.stringify({ type: eventType, object })}\n`;
       const send = () => {
         if (!res.writableEnded) res.write(line);
       };
-      if (!this.paused) {
+      const delay = this.watchDelayMs;
+      if (!this.paused && delay === 0 && held === 0) {
         send();
         return;
       }
+      const dueAt = Date.now() + delay;
+      held++;
       queue = queue.then(async () => {
+        const wait = dueAt - Date.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         while (this.paused) await this.paused.promise;
+        held--;
         send();
       });
     };
