@@ -103,21 +103,22 @@ export function keepWatching<T extends KubernetesObject>(
   let timer: NodeJS.Timeout | undefined;
   let markSynced: () => void = () => undefined;
   const synced = new Promise<void>((resolve) => (markSynced = resolve));
+  /** The current attempt met an error (client-node's start() resolves after a failed list too). */
+  let failed = false;
   informer.on("connect", () => {
     failures = 0;
   });
   // start() resolves once the list is in the cache and the watch is open (or the list failed: then the
   // error handler restarts it, and a later start() resolves it).
   const start = () => {
+    failed = false;
     informer.start().then(
       () => {
         if (!failed) markSynced();
-        failed = false;
       },
       (error: unknown) => restart(error),
     );
   };
-  let failed = false;
   const restart = (error: unknown) => {
     failed = true;
     if (stopped || timer !== undefined) return;
