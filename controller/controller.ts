@@ -50,6 +50,7 @@ export class Controller {
       api: new ClusterApi(options.kubeConfig, undefined, {
         cache: this.informers.cache,
         secretRefreshMs: options.secretRefreshMs ?? 300_000,
+        log: options.log,
       }),
       redis: options.redis,
       metrics: options.metrics,

@@ -21,6 +21,7 @@ import type {
   V1StatefulSet,
 } from "@kubernetes/client-node";
 import { randomBytes } from "node:crypto";
+import type { Logger } from "pino";
 import { GROUP, KIND, API_VERSION, PLURAL, VERSION } from "../../schemas/rediscluster.ts";
 import type { RedisCluster, RedisClusterStatus } from "../../schemas/generated/rediscluster.ts";
 import { secretText } from "../redis/users.ts";
@@ -60,6 +61,8 @@ export interface ClusterApiOptions {
   /** A Secret read is used again for this long (0: read on every call). */
   readonly secretRefreshMs?: number;
   readonly now?: () => number;
+  /** Says, at debug, when a cache was behind and an object was read afresh. */
+  readonly log?: Logger;
 }
 
 /** A Secret as last read. */
@@ -78,6 +81,7 @@ export class ClusterApi {
   private readonly secrets = new Map<string, SecretMemo>();
   private readonly secretRefreshMs: number;
   private readonly now: () => number;
+  private readonly log: Logger | undefined;
 
   constructor(
     kubeConfig: KubeConfig,
@@ -87,6 +91,7 @@ export class ClusterApi {
     this.cache = options.cache;
     this.secretRefreshMs = options.secretRefreshMs ?? 0;
     this.now = options.now ?? Date.now;
+    this.log = options.log;
     // It is each Event's reportingComponent: not a qualified name, and the API server would refuse every
     // Event, which the reconcile only logs.
     if (!isQualifiedName(component)) {
@@ -107,6 +112,7 @@ export class ClusterApi {
     const key = `redisclusters/${namespace}/${name}`;
     const cached = this.cache.cluster(namespace, name);
     if (this.seen.current(key, cached)) return cached === undefined ? undefined : structuredClone(cached);
+    this.behind(key, cached);
     const fresh = await this.readCluster(namespace, name);
     this.seen.saw(key, fresh);
     return fresh;
@@ -229,6 +235,7 @@ export class ClusterApi {
       const cached = this.cache.pods(namespace, cluster);
       const keyOf = (pod: V1Pod) => `pods/${namespace}/${pod.metadata?.name ?? ""}`;
       if (cached.every((pod) => this.seen.current(keyOf(pod), pod))) return cached;
+      this.behind(`pods/${namespace}/${cluster}`, undefined);
       const fresh = await this.listPodsNow(namespace, cluster);
       for (const pod of fresh) this.seen.saw(keyOf(pod), pod);
       return fresh;
@@ -247,6 +254,13 @@ export class ClusterApi {
       mergePatchOptions,
     );
     if (this.cache !== undefined) this.seen.saw(`pods/${namespace}/${name}`, patched);
+  }
+
+  private behind(key: string, cached: KubernetesObject | undefined): void {
+    this.log?.debug(
+      { object: key, cachedResourceVersion: cached?.metadata?.resourceVersion },
+      "cache behind the controller's last write: read afresh",
+    );
   }
 
   /** The StatefulSet from the cache (see getCluster), or as the API server has it now with `fresh`. */
@@ -270,6 +284,7 @@ export class ClusterApi {
     read: () => Promise<T>,
   ): Promise<T | undefined> {
     if (!fresh && this.cache !== undefined && this.seen.current(key, cached)) return cached;
+    if (!fresh) this.behind(key, cached);
     let object: T | undefined;
     try {
       object = await read();
