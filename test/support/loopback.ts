@@ -89,6 +89,7 @@ export const LOOPBACK_RANGES: Readonly<Record<string, readonly string[]>> = {
   "test/k8s/webhook-security.e2e.test.ts": ["127.72.0.0/16"],
   "test/k8s/node-agent.e2e.test.ts": ["127.73.0.0/16"],
   "test/k8s/installation.e2e.test.ts": ["127.77.0.0/16"],
+  "test/k8s/controller-caches.e2e.test.ts": ["127.97.0.0/16"],
 };
 
 /**
