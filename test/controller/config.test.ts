@@ -25,6 +25,16 @@ describe("parseConfig", () => {
     assert.equal(config.renewDeadlineSeconds, 10);
     assert.equal(config.retryPeriodSeconds, 2);
     assert.equal(config.backlogHorizonThresholdSeconds, 300);
+    assert.equal(config.secretRefreshSeconds, 300);
+  });
+
+  it("reads how long a Secret read is used from the flag or SECRET_REFRESH_SECONDS, and refuses 0", () => {
+    assert.equal(parseConfig(["--secret-refresh-seconds", "60s"], {}).secretRefreshSeconds, 60);
+    assert.equal(parseConfig([], { SECRET_REFRESH_SECONDS: "1" }).secretRefreshSeconds, 1);
+    assert.throws(
+      () => parseConfig(["--secret-refresh-seconds", "0"], {}),
+      /--secret-refresh-seconds must be a positive number of seconds, got 0/,
+    );
   });
 
   it("reads the backlog horizon threshold in seconds and refuses a non-positive one", () => {
