@@ -42,19 +42,14 @@ export function podNames(cluster: string): string[] {
   return Array.from({ length: INSTANCES }, (_, i) => `${cluster}-${i}`);
 }
 
-/** The reference's promotion: `kubectl -n NS patch rediscluster NAME --type=merge -p '{…"promote":true…}'`. */
-export function promotePatch(namespace: string, name: string): string[] {
-  return [
-    "-n",
-    namespace,
-    "patch",
-    "rediscluster",
-    name,
-    "--type=merge",
-    "-p",
-    '{"spec":{"replicaMode":{"promote":true}}}',
-  ];
+/** `kubectl -n NS patch rediscluster NAME --type=merge -p BODY`. */
+export function mergePatch(namespace: string, name: string, body: unknown): string[] {
+  return ["-n", namespace, "patch", "rediscluster", name, "--type=merge", "-p", JSON.stringify(body)];
 }
+
+/** The reference's promotion: `kubectl -n NS patch rediscluster NAME --type=merge -p '{…"promote":true…}'`. */
+export const promotePatch = (namespace: string, name: string): string[] =>
+  mergePatch(namespace, name, { spec: { replicaMode: { promote: true } } });
 
 export function serviceAddress(sb: TestCluster, service: string, namespace: string): string {
   const ip = sb.resolve(`${service}.${namespace}.svc.cluster.local`);

@@ -1,17 +1,15 @@
 import { condition } from "../../../lib/observe.ts";
 import { startWriteLoad } from "../../lib/load.ts";
-import { EAST, WEST, expect, podNames, until, type DrillContext, type Scene } from "../context.ts";
-
-const patch = (namespace: string, name: string, body: unknown): string[] => [
-  "-n",
-  namespace,
-  "patch",
-  "rediscluster",
-  name,
-  "--type=merge",
-  "-p",
-  JSON.stringify(body),
-];
+import {
+  EAST,
+  WEST,
+  expect,
+  mergePatch,
+  podNames,
+  until,
+  type DrillContext,
+  type Scene,
+} from "../context.ts";
 
 /**
  * Step 1 of the planned switchover (docs/switchover.md §2): redis-east, a replica of redis-west, is told it
@@ -20,7 +18,7 @@ const patch = (namespace: string, name: string, body: unknown): string[] => [
  */
 async function prepareEast(ctx: DrillContext): Promise<void> {
   const { host, port } = ctx.wanToEast;
-  const args = patch(EAST, "redis-east", {
+  const args = mergePatch(EAST, "redis-east", {
     spec: { replicaMode: { promote: true, promoteBy: "Handoff", handoffAddress: { host, port } } },
   });
   ctx.say.command(args);
@@ -38,7 +36,7 @@ async function prepareEast(ctx: DrillContext): Promise<void> {
  */
 async function handOverWest(ctx: DrillContext): Promise<number> {
   const token = (await ctx.west.cluster("redis-west")).status?.promotion?.replicationId ?? "";
-  const args = patch(WEST, "redis-west", {
+  const args = mergePatch(WEST, "redis-west", {
     spec: { replicaMode: { promote: false, demotionToken: token, joinBy: "Handoff" } },
   });
   ctx.say.command(args);
