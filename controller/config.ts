@@ -41,7 +41,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Co
       "leader-elect-renew-deadline": { type: "string", default: "10" },
       "leader-elect-retry-period": { type: "string", default: "2" },
       "resync-seconds": { type: "string", default: env["RESYNC_SECONDS"] ?? "5" },
-      "secret-refresh-seconds": { type: "string", default: env["SECRET_REFRESH_SECONDS"] ?? "300" },
+      "secret-refresh-seconds": { type: "string", default: env["SECRET_REFRESH_SECONDS"] ?? "60" },
       workers: { type: "string", default: "4" },
       "backlog-horizon-threshold": { type: "string", default: "300" },
     },

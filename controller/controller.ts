@@ -49,7 +49,7 @@ export class Controller {
       sourceWatch: this.sourceWatch,
       api: new ClusterApi(options.kubeConfig, undefined, {
         cache: this.informers.cache,
-        secretRefreshMs: options.secretRefreshMs ?? 300_000,
+        secretRefreshMs: options.secretRefreshMs ?? 60_000,
         log: options.log,
       }),
       redis: options.redis,

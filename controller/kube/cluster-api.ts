@@ -221,6 +221,11 @@ export class ClusterApi {
     }
   }
 
+  /** The next read of these Secrets goes to the API server, whatever their age. */
+  forgetSecrets(namespace: string, names: readonly string[]): void {
+    for (const name of names) this.secrets.delete(`${namespace}/${name}`);
+  }
+
   async createSecret(namespace: string, body: V1Secret): Promise<void> {
     const created = await this.core.createNamespacedSecret({ namespace, body });
     this.secrets.set(`${namespace}/${body.metadata?.name ?? ""}`, { secret: created, readAt: this.now() });

@@ -22,13 +22,19 @@ export interface Region {
   stop(): Promise<void>;
 }
 
-/** A region with the webhook and the controller (resync every 2 s, so status follows quickly). */
-export async function startRegion(range: number, options: { webhook?: boolean } = {}): Promise<Region> {
+/**
+ * A region with the webhook and the controller (resync every 2 s, so status follows quickly). `operatorEnv`
+ * adds to the programs' environment (e.g. SECRET_REFRESH_SECONDS).
+ */
+export async function startRegion(
+  range: number,
+  options: { webhook?: boolean; operatorEnv?: Record<string, string> } = {},
+): Promise<Region> {
   const sb = await startTestCluster({
     range,
     webhook: options.webhook ?? true,
     controller: true,
-    operatorEnv: { RESYNC_SECONDS: "2" },
+    operatorEnv: { RESYNC_SECONDS: "2", ...options.operatorEnv },
   });
   const kubectl = new Kubectl(sb.kubeconfigPath, sb.kubectlBinary);
   if (options.webhook ?? true) {

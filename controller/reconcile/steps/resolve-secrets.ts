@@ -5,6 +5,7 @@
  */
 import { X509Certificate, randomBytes } from "node:crypto";
 import { KIND } from "../../../schemas/rediscluster.ts";
+import type { RedisClusterStatus } from "../../../schemas/generated/rediscluster.ts";
 import { apiErrorCode } from "../../kube/cluster-api.ts";
 import { usersSecretFor } from "../../kube/resources.ts";
 import type { ClusterUsers } from "../../redis/users.ts";
@@ -37,6 +38,9 @@ export const resolveSecrets: Step = {
   async run(ctx: ReconcileContext): Promise<StepResult> {
     const spec = ctx.cluster.spec;
     ctx.intent = decideIntent(spec, ctx.cluster.status);
+    // A read Secret is used again for --secret-refresh-seconds, but not while the cluster is unwell: a
+    // password being fixed (wrong password, link down) or a Secret being restored is seen on the next pass.
+    if (!healthy(ctx.status().conditions)) ctx.deps.api.forgetSecrets(ctx.namespace, referencedSecrets(ctx));
     const problems: string[] = [];
     const users = await ensureUsersSecret(ctx);
     if (typeof users === "string") {
@@ -115,6 +119,22 @@ export const resolveSecrets: Step = {
     return ctx.clusterAuthMissing === undefined ? CONTINUE : requeue(RETRY_MS);
   },
 };
+
+/** No condition that a Secret could explain is False. */
+const healthy = (conditions: RedisClusterStatus["conditions"]): boolean =>
+  ["SecretsAvailable", "ReplicationHealthy", "Ready"].every(
+    (type) => findCondition(conditions, type)?.status !== "False",
+  );
+
+function referencedSecrets(ctx: ReconcileContext): string[] {
+  const spec = ctx.cluster.spec;
+  return [
+    usersSecretName(ctx.name),
+    spec.authSecret?.name,
+    spec.tlsSecret?.name,
+    spec.replicaMode?.source?.authSecretName,
+  ].filter((name): name is string => name !== undefined);
+}
 
 /**
  * The controller's users Secret (redis/users.ts): created with new passwords when missing, owned by the

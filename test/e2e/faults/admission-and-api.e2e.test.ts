@@ -56,7 +56,9 @@ let replicated: string[] = [];
 
 before(async () => {
   await source.start();
-  region = await startRegion(37);
+  // A Secret deleted while the cluster is healthy is read again after --secret-refresh-seconds (60 s by
+  // default; at once while the cluster is unwell): 2 s here, so the deletion cases see it in seconds.
+  region = await startRegion(37, { operatorEnv: { SECRET_REFRESH_SECONDS: "2" } });
   await region.kubectl.applyPasswordSecret(NS, "east-auth", SOURCE_PASSWORD);
   await region.kubectl.applyPasswordSecret(NS, "dr-auth", CLUSTER_PASSWORD);
   replicated = await writeKeys(source.host, 6379, SOURCE_PASSWORD, "seed", 1000);
