@@ -57,8 +57,10 @@ export interface SwitchoverRequest {
  * does not bound by the timeout) may last before the driver aborts it.
  */
 const IN_PROGRESS_GRACE_MS = 5000;
+/** How long a target missing from the old primary's list after an abort is given to re-attach. */
+const RELISTING_GRACE_MS = 3000;
 /** Our pause outlives the failover's by this much at most, so a driver that dies never leaves it. */
-const PAUSE_MARGIN_MS = IN_PROGRESS_GRACE_MS + 2000;
+const PAUSE_MARGIN_MS = IN_PROGRESS_GRACE_MS + RELISTING_GRACE_MS + 2000;
 
 export async function switchover(request: SwitchoverRequest): Promise<SwitchoverOutcome> {
   const { primary, target, timeoutMs } = request;
@@ -109,7 +111,20 @@ export async function switchover(request: SwitchoverRequest): Promise<Switchover
       }
       await new Promise((resolve) => setTimeout(resolve, interval));
     }
-    const afterSnapshot = await primary.snapshot();
+    let afterSnapshot = await primary.snapshot();
+    if (!sawInProgress && listedTarget(afterSnapshot.replication, target) === undefined) {
+      // The old primary drops its replicas when it turns to the target, so a target missing from the list
+      // may be one it turned to and gave up on (a refused login): that target re-attaches within a second or
+      // two of replication cron. Polling can miss a short in-progress state on a busy machine; wait for the
+      // listing before telling that case from a target that never caught up. Writes stay held meanwhile:
+      // until then the target may be a primary.
+      const deadline = performance.now() + RELISTING_GRACE_MS;
+      while (performance.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        afterSnapshot = await primary.snapshot();
+        if (listedTarget(afterSnapshot.replication, target) !== undefined) break;
+      }
+    }
     const after = afterSnapshot.replication;
     // Re-attached replicas mean the old primary turned to the target for a moment (it drops its replicas).
     const reachedHandoff =
