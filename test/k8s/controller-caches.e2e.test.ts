@@ -3,7 +3,7 @@
  * `apiserver_request_total` (by verb and resource), read before and after a window in which nothing changes,
  * shows no GET or LIST of the kinds only the controller reads — RedisClusters, StatefulSets, Services,
  * PodDisruptionBudgets. (Secrets and pods cannot be told apart by this metric: the node agent GETs the pods'
- * Secrets for their volumes, a few a second; the controller's are GETs by name every 300 s.) The
+ * Secrets for their volumes, a few a second; the controller's are GETs by name every 60 s.) The
  * controller reads them from its informers' caches (controller/README.md, "What it reads from the API
  * server"). Range 10.97.0.0/16; runs inside the test network namespace (hack/k8s/test.sh).
  */
@@ -102,6 +102,19 @@ describe("the controller on the real control plane", () => {
       const [verb, resource] = key.split(" ");
       return (verb === "GET" || verb === "LIST") && CONTROLLER_ONLY.includes(resource ?? "");
     });
-    assert.deepEqual(reads, []);
+    // The metric cannot say who read, nor why: a RedisCluster GET may follow one of the controller's own
+    // status writes whose watch event had not arrived by the next pass (a cache behind its own write is
+    // read afresh, once). So: no LIST and no read of the owned objects (nothing wrote them), and at most one
+    // RedisCluster GET per status write — a controller reading per pass would read each kind once a pass
+    // (six passes in the window at the 5 s resync).
+    const count = (key: string) => delta.find(([k]) => k === key)?.[1] ?? 0;
+    assert.deepEqual(
+      reads.filter(([key]) => key !== "GET redisclusters"),
+      [],
+    );
+    assert.ok(
+      count("GET redisclusters") <= count("PATCH redisclusters/status"),
+      `${count("GET redisclusters")} RedisCluster GETs for ${count("PATCH redisclusters/status")} status writes`,
+    );
   });
 });
