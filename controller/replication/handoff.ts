@@ -19,6 +19,7 @@ import type { ReplicationContext } from "./context.ts";
 import { becamePrimaryByHandoff, decideJoin, type HandoffTarget } from "./decisions/switchover.ts";
 import { splitPods } from "./leader.ts";
 import { observePods, podEndpoint, sourceEndpoint } from "./observe.ts";
+import { ensureConfig } from "./pod-actions.ts";
 import type { EngineResult } from "./promotion.ts";
 import { maintainPromoted } from "./promotion.ts";
 import { prepareHandoffTarget, switchover } from "./switchover.ts";
@@ -181,8 +182,8 @@ export async function runJoinByHandoff(
       break;
   }
   // The old primary logs in to the target the moment it hands over: the source's user and password first.
-  await ensureConfig(ctx, leader, "masteruser", ctx.sourceUsername ?? "");
-  await ensureConfig(ctx, leader, "masterauth", ctx.sourcePassword ?? "");
+  await ensureConfig(admin, "masteruser", ctx.sourceUsername ?? "");
+  await ensureConfig(admin, "masterauth", ctx.sourcePassword ?? "");
   const startMessage =
     `${leader.name} hands the primary role over to ${source.clusterName} (${endpointText(source)}); ` +
     `writes pause up to ${join.timeoutMs / 1000}s`;
@@ -234,16 +235,6 @@ export async function runJoinByHandoff(
     outcome.kind === "aborted" ? "TimedOut" : "Refused",
   );
   return maintainPromoted(ctx);
-}
-
-async function ensureConfig(
-  ctx: ReplicationContext,
-  pod: ObservedPod,
-  parameter: string,
-  value: string,
-): Promise<void> {
-  const admin = ctx.redis.get(podEndpoint(ctx, pod));
-  if ((await admin.configGet(parameter)) !== value) await admin.configSet(parameter, value);
 }
 
 /**

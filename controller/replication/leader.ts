@@ -90,27 +90,27 @@ export async function attachFollowers(
   others: readonly ObservedPod[],
 ): Promise<readonly string[]> {
   const leaderUpstream = upstreamOf(leader);
-  for (const pod of others) {
-    if (pod.snapshot !== undefined) await attach(ctx, pod, leaderUpstream, ctx.clusterPassword);
-  }
-  let unlinked = others.filter((p) => p.snapshot !== undefined).map((p) => p.name);
+  const answering = others.filter((p) => p.snapshot !== undefined);
+  // Each pod on its own connection: they re-attach side by side, not one after the other.
+  await Promise.all(answering.map((pod) => attach(ctx, pod, leaderUpstream, ctx.clusterPassword)));
+  let unlinked = answering;
   await pollUntil(async () => {
-    const still: string[] = [];
-    for (const pod of others.filter((p) => unlinked.includes(p.name))) {
-      const info = await ctx.redis.get(podEndpoint(ctx, pod)).replication();
-      const master = info.master;
-      const linked =
-        master !== undefined &&
-        master.host === leaderUpstream.host &&
-        master.port === leaderUpstream.port &&
-        master.linkStatus === "up" &&
-        !master.syncInProgress;
-      if (!linked) still.push(pod.name);
-    }
-    unlinked = still;
+    const linked = await Promise.all(
+      unlinked.map(async (pod) => {
+        const { master } = await ctx.redis.get(podEndpoint(ctx, pod)).replication();
+        return (
+          master !== undefined &&
+          master.host === leaderUpstream.host &&
+          master.port === leaderUpstream.port &&
+          master.linkStatus === "up" &&
+          !master.syncInProgress
+        );
+      }),
+    );
+    unlinked = unlinked.filter((_, i) => !linked[i]);
     return unlinked.length === 0;
   }, ctx.waitTimeoutMs);
-  return unlinked;
+  return unlinked.map((p) => p.name);
 }
 
 export type LeaderState = "primary" | "catching-up" | "unreachable" | "blocked";

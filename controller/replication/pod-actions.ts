@@ -115,12 +115,14 @@ export async function makePrimary(
   minReplicasToWrite: number,
 ): Promise<void> {
   const admin = ctx.redis.get(podEndpoint(ctx, pod));
-  // Set first, so the instance never accepts a write it should not.
-  await ensureConfig(admin, "min-replicas-to-write", String(minReplicasToWrite));
-  if (pod.snapshot?.replication.role !== "master") {
-    // A former replica-mode pod: should Sentinel later make it a replica, it must announce its own address.
-    await ensureConfig(admin, "replica-announce-ip", "");
-    await ensureConfig(admin, "replica-announce-port", "0");
+  const becoming = pod.snapshot?.replication.role !== "master";
+  // Set first (and confirmed), so the instance never accepts a write it should not. A former replica-mode
+  // pod also announces its own address again, should Sentinel later make it a replica.
+  await ensureConfigs(admin, {
+    "min-replicas-to-write": String(minReplicasToWrite),
+    ...(becoming ? { "replica-announce-ip": "", "replica-announce-port": "0" } : {}),
+  });
+  if (becoming) {
     await admin.replicaOfNoOne();
     ctx.log.info({ pod: pod.name }, "pod made a primary");
   }
@@ -139,8 +141,22 @@ export async function ensureMasterauth(
 }
 
 /** CONFIG SET only when the value differs: every action must be a no-op when repeated. */
-async function ensureConfig(admin: RedisAdmin, parameter: string, value: string): Promise<void> {
+export async function ensureConfig(admin: RedisAdmin, parameter: string, value: string): Promise<void> {
   if ((await admin.configGet(parameter)) !== value) await admin.configSet(parameter, value);
+}
+
+/**
+ * ensureConfig for several parameters in two round trips: the reads side by side, then the writes that
+ * differ. One connection answers in order, and nothing the caller sends next goes before the writes.
+ */
+async function ensureConfigs(admin: RedisAdmin, values: Readonly<Record<string, string>>): Promise<void> {
+  const wanted = Object.entries(values);
+  const current = await Promise.all(wanted.map(([parameter]) => admin.configGet(parameter)));
+  await Promise.all(
+    wanted
+      .filter(([, value], i) => current[i] !== value)
+      .map(([parameter, value]) => admin.configSet(parameter, value)),
+  );
 }
 
 /** A donor takes no writes: it only serves the leader's catch-up. */

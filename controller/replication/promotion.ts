@@ -38,7 +38,10 @@ import {
   splitPods,
   upstreamOf,
 } from "./leader.ts";
+import type { SourceObservation } from "./observe.ts";
 import { observePods, observeSource } from "./observe.ts";
+import type { StatusTransaction } from "../status/transaction.ts";
+import { compose } from "../status/transaction.ts";
 import { UNRECORDED_MIN_REPLICAS_TO_WRITE, hold, makePrimary } from "./pod-actions.ts";
 
 export interface EngineResult {
@@ -95,30 +98,16 @@ const waitForLeader = (ctx: ReplicationContext, leader: ObservedPod | undefined)
 export async function runPromotion(ctx: ReplicationContext, source: SourceRef): Promise<EngineResult> {
   const requested = ctx.status().promotion?.phase;
   // AwaitingHandoff: promoteBy changed to Break before the hand-off came; promote the usual way.
-  if (requested === undefined || requested === "AwaitingHandoff") {
-    // Events go out before the status write that records the step: a crash in between repeats the Event
-    // on restart instead of losing it (Events are at-least-once; status is the record).
-    await ctx.event(
-      "Normal",
-      "PromotionRequested",
-      `Promotion of ${ctx.cluster}-0 requested: replication from ${source.clusterName} will be broken`,
-    );
-    await ctx.commit(
-      setPromotion({
-        phase: "CatchingUp",
-        requestedAt: ctx.now().toISOString(),
-        formerSource: source.clusterName,
-        message: "Promotion requested",
-      }),
-    );
-  }
+  let start =
+    requested === undefined || requested === "AwaitingHandoff" ? beginPromotion(ctx, source) : undefined;
   // A few rounds per reconcile so an undisturbed promotion completes in one go.
   for (let round = 0; round < 6; round++) {
-    const phase = ctx.status().promotion?.phase;
+    const phase = start === undefined ? ctx.status().promotion?.phase : "CatchingUp";
     let result: "next" | EngineResult;
     switch (phase) {
       case "CatchingUp":
-        result = await catchingUp(ctx, source);
+        result = await catchingUp(ctx, source, start);
+        start = undefined;
         break;
       case "Promoting":
         result = await promoting(ctx, source);
@@ -136,24 +125,91 @@ export async function runPromotion(ctx: ReplicationContext, source: SourceRef): 
   return { requeueAfterMs: 0 };
 }
 
-async function catchingUp(ctx: ReplicationContext, source: SourceRef): Promise<"next" | EngineResult> {
+/**
+ * A promotion requested and not recorded yet. Its PromotionRequested Event goes out while the pods are held
+ * and asked, and the first status write of catchingUp records it: with the data-loss window and phase
+ * Promoting in one write when the leader already has every write (the usual case), else as CatchingUp before
+ * anything waits. Holding the pods first is safe: a crash before the record leaves held pods and no phase,
+ * and the next pass starts over (or, if the promotion was withdrawn, re-attaches them to the source).
+ */
+interface PendingStart {
+  /** The PromotionRequested Event. Awaited before the record: Events go out before the status write that
+   * records the step, so a crash in between repeats the Event on restart instead of losing it. */
+  readonly announced: Promise<void>;
+  readonly record: StatusTransaction;
+}
+
+function beginPromotion(ctx: ReplicationContext, source: SourceRef): PendingStart {
+  const announced = ctx
+    .event(
+      "Normal",
+      "PromotionRequested",
+      `Promotion of ${ctx.cluster}-0 requested: replication from ${source.clusterName} will be broken`,
+    )
+    // ctx.event logs its own failures; nothing may reject unobserved while the pods are being asked.
+    .catch(() => undefined);
+  return {
+    announced,
+    record: setPromotion({
+      phase: "CatchingUp",
+      requestedAt: ctx.now().toISOString(),
+      formerSource: source.clusterName,
+      message: "Promotion requested",
+    }),
+  };
+}
+
+async function catchingUp(
+  ctx: ReplicationContext,
+  source: SourceRef,
+  pending: PendingStart | undefined,
+): Promise<"next" | EngineResult> {
+  let start = pending;
+  /** One status write: the pending start (after its Event), then `changes`. */
+  const record = async (...changes: readonly (StatusTransaction | undefined)[]): Promise<void> => {
+    const transactions = changes.filter((c): c is StatusTransaction => c !== undefined);
+    if (start !== undefined) {
+      await start.announced;
+      transactions.unshift(start.record);
+      start = undefined;
+    }
+    if (transactions.length > 0) await ctx.commit(compose(...transactions));
+  };
   let pods = await observePods(ctx);
   const sourceUpstream = upstreamOf(source);
   // Freeze: a pod that keeps following the source could get ahead of the leader after it is promoted.
   const following = pods.filter((p) => followsUpstream(p.snapshot, sourceUpstream));
-  for (const pod of following) await hold(ctx, pod);
+  await Promise.all(following.map((pod) => hold(ctx, pod)));
+  // The source is asked once the pods stopped, beside their second look.
+  const sourceSeen =
+    ctx.status().promotion?.lagAtPromotionBytes === undefined ? observeSourceWithin(ctx, source) : undefined;
   if (following.length > 0) pods = await observePods(ctx);
 
   const { leader, others } = splitPods(pods);
-  if (leader?.snapshot === undefined) return waitForLeader(ctx, leader);
+  if (leader?.snapshot === undefined) {
+    await record();
+    return waitForLeader(ctx, leader);
+  }
 
-  if (ctx.status().promotion?.lagAtPromotionBytes === undefined) {
+  let window: StatusTransaction | undefined;
+  if (sourceSeen !== undefined) {
     // Measured on the history the leader continues: the donor's when the leader restarted onto its own.
     const raw = decideCatchUp(leader.snapshot, others);
     const continued = raw.kind === "catch-up" ? raw.donor.snapshot : undefined;
-    await recordDataLossWindow(ctx, source, continued ?? leader.snapshot, pods);
+    window = dataLossWindow(ctx, await sourceSeen, continued ?? leader.snapshot, pods);
   }
   const review = reviewLeader(ctx, { ...leader, snapshot: leader.snapshot }, others);
+  if (
+    review.kind !== "blocked" &&
+    review.decision.kind !== "catch-up" &&
+    currentDonor(leader, others) === undefined
+  ) {
+    // The leader has every write any reachable pod has: nothing to wait for.
+    await clearLeaderBlocked(ctx);
+    await record(window, promotingNow(leader.name));
+    return "next";
+  }
+  await record(window);
   if (review.kind === "blocked") {
     await reportLeaderBlocked(ctx, review);
     await note(ctx, review.message);
@@ -193,26 +249,52 @@ async function catchingUp(ctx: ReplicationContext, source: SourceRef): Promise<"
   if (donor !== undefined && !(await catchUpLeader(ctx, leader, others, donor, othersFollow))) {
     return { requeueAfterMs: RETRY_MS };
   }
-  await ctx.commit(
-    setPromotion({ phase: "Promoting", message: `${leader.name} has every write any reachable pod has` }),
-  );
+  await ctx.commit(promotingNow(leader.name));
   return "next";
 }
 
+const promotingNow = (leader: string): StatusTransaction =>
+  setPromotion({ phase: "Promoting", message: `${leader} has every write any reachable pod has` });
+
 /**
- * The data-loss window: what the source had that no pod has. The source's live offset when it can still be
- * asked (a drill), else the last offset the controller saw from it; compared with the newest pod on the
+ * How long a promotion waits for the source to answer before it measures the data-loss window against the
+ * last offset seen (a lower bound). In a drill the source answers in a few round trips; in a regional outage
+ * its address usually drops packets, and the connect timeout (2 s) would otherwise keep the promoted leader
+ * from taking writes that much longer.
+ */
+export const SOURCE_ANSWER_WAIT_MS = 500;
+
+async function observeSourceWithin(ctx: ReplicationContext, source: SourceRef): Promise<SourceObservation> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<SourceObservation>((resolve) => {
+    timer = setTimeout(
+      () =>
+        resolve({
+          failure: { kind: "unreachable", message: `no answer within ${SOURCE_ANSWER_WAIT_MS} ms` },
+        }),
+      SOURCE_ANSWER_WAIT_MS,
+    );
+  });
+  try {
+    return await Promise.race([observeSource(ctx, source), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The data-loss window: what the source had that no pod has. The source's live offset when it answered
+ * (a drill), else the last offset the controller saw from it; compared with the newest pod on the
  * history the promoted leader continues (`continued`: the leader's, or its donor's).
  */
-async function recordDataLossWindow(
+function dataLossWindow(
   ctx: ReplicationContext,
-  source: SourceRef,
+  live: SourceObservation,
   continued: InstanceSnapshot,
   pods: readonly ObservedPod[],
-): Promise<void> {
-  const live = await observeSource(ctx, source);
+): StatusTransaction | undefined {
   const sourceOffset = live.offset ?? ctx.status().replication?.sourceOffset;
-  if (sourceOffset === undefined) return;
+  if (sourceOffset === undefined) return undefined;
   // Unreachable now: measured against the last offset seen, so at least that much is lost — more if the
   // source took writes after it was last seen.
   const lowerBound = live.offset === undefined;
@@ -232,15 +314,13 @@ async function recordDataLossWindow(
       ? live.snapshot.keyCount > 0
       : ctx.status().replication?.lastSyncTime === undefined);
   const snapshotBytes = initialSyncIncomplete ? (live.snapshot?.datasetBytes ?? 0) : 0;
-  await ctx.commit(
-    setPromotion({
-      ...(initialSyncIncomplete ? { initialSyncIncomplete: true } : {}),
-      lagAtPromotionBytes: Math.max(0, sourceOffset - newest) + snapshotBytes,
-      ...(lowerBound
-        ? { lagAtPromotionIsLowerBound: true, ...(lastSeen ? { sourceLastSeen: lastSeen } : {}) }
-        : {}),
-    }),
-  );
+  return setPromotion({
+    ...(initialSyncIncomplete ? { initialSyncIncomplete: true } : {}),
+    lagAtPromotionBytes: Math.max(0, sourceOffset - newest) + snapshotBytes,
+    ...(lowerBound
+      ? { lagAtPromotionIsLowerBound: true, ...(lastSeen ? { sourceLastSeen: lastSeen } : {}) }
+      : {}),
+  });
 }
 
 /** The data-loss window as the LeaderPromoted Event says it: exact, a lower bound, or unknown. */
@@ -311,13 +391,6 @@ async function promoting(ctx: ReplicationContext, source: SourceRef): Promise<"n
   if (snapshot === undefined) return { requeueAfterMs: RETRY_MS };
   const replicationId = snapshot.replication.masterReplid;
   const promotedOffset = promotedOffsetOf(snapshot);
-  await ctx.event(
-    "Normal",
-    "LeaderPromoted",
-    `${leader.name} is a primary at offset ${promotedOffset} (replication ID ${replicationId}) and accepts ` +
-      `writes once that ID is recorded in status; it was ` +
-      dataLossWindowText(ctx.status().promotion, source.clusterName),
-  );
   // The ID is the demotion token: a write accepted before it is in status could be discarded by a revert
   // admitted without a token. Until this commit succeeds (the API server may be unreachable for the whole
   // outage) the leader answers writes with NOREPLICAS; then it takes them.
@@ -330,6 +403,15 @@ async function promoting(ctx: ReplicationContext, source: SourceRef): Promise<"n
     }),
   );
   await makePrimary(ctx, leader, ctx.minSyncReplicas);
+  // Said once the leader takes writes, not before: the applications waiting for it come first. (A controller
+  // that dies between the record and this Event loses it; status holds the same figures.)
+  await ctx.event(
+    "Normal",
+    "LeaderPromoted",
+    `${leader.name} is a primary at offset ${promotedOffset} (replication ID ${replicationId}, recorded in ` +
+      `status) and accepts writes; it was ` +
+      dataLossWindowText(ctx.status().promotion, source.clusterName),
+  );
   return "next";
 }
 

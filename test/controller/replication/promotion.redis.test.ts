@@ -298,6 +298,51 @@ describe("a DR drill: promotion while the source is still up", () => {
   });
 });
 
+describe("a promotion while the source hangs (its region accepts connections and never answers)", () => {
+  const h = new DrHarness("127.22.8");
+  before(() => h.start());
+  after(async () => {
+    h.source.resume();
+    await h.stop();
+  });
+
+  it("does not wait for the source: the window is a lower bound and the leader takes writes", async () => {
+    h.spec = h.replicaSpec(false, "direct");
+    await h.reconcileUntil("linked", async () => (await h.report()).figures.every((f) => f.linkUp === 1));
+    const writer = h.source.client();
+    for (let i = 0; i < 100; i++) await writer.set(`hang-${i}`, String(i));
+    writer.disconnect();
+    await h.reconcileUntil("caught up", async () => h.status.replication?.lagBytes === 0);
+    const before = await keysOnAnyPod(h);
+    const fullSyncsBefore = await fullSyncs(h);
+    // SIGSTOP: the kernel still completes the source's TCP handshakes, and nothing ever answers.
+    h.source.pause();
+    h.spec = h.replicaSpec(true, "direct");
+    // A controller whose own timeouts are a minute: only the promotion's bound on the source can end the pass.
+    const patient = ioredisAdminFactory({ connectTimeoutMs: 60_000, commandTimeoutMs: 60_000 });
+    let timer: NodeJS.Timeout | undefined;
+    const stuck = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error("the promotion waited for a source that never answers")),
+        20_000,
+      );
+    });
+    try {
+      await Promise.race([h.reconcile(patient), stuck]);
+    } finally {
+      clearTimeout(timer);
+    }
+    assert.equal(h.status.promotion?.phase, "Completed");
+    await assertPromoted(h, before, fullSyncsBefore);
+    assert.equal(h.status.promotion?.lagAtPromotionIsLowerBound, true);
+    assert.equal(h.status.promotion?.lagAtPromotionBytes, 0);
+    assert.match(
+      h.events.find((e) => e.reason === "LeaderPromoted")?.message ?? "",
+      /it was at least 0 bytes behind prod-east when replication was broken \(prod-east could not be asked;/,
+    );
+  });
+});
+
 describe("a single-instance DR cluster", () => {
   const h = new DrHarness("127.22.7", 1);
   before(() => h.start());
