@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { parseRequestTotals, requestDeltas } from "../../hack/k8s/apiserver-metrics.ts";
 import { RealCluster } from "../../hack/k8s/cluster.ts";
 import { waitFor } from "../../hack/sandbox/testing.ts";
 
@@ -33,18 +34,9 @@ after(async () => {
 
 const ok = (args: string[], input?: string) => cluster.kubectlOk(args, input);
 
-/** apiserver_request_total summed by "VERB resource" (subresources apart: "PATCH redisclusters/status"). */
-async function requestTotals(): Promise<Map<string, number>> {
-  const text = await ok(["get", "--raw", "/metrics"]);
-  const totals = new Map<string, number>();
-  for (const [, labels = "", value] of text.matchAll(/^apiserver_request_total\{([^}]*)\} (\S+)$/gm)) {
-    const label = (name: string) => new RegExp(`(?:^|,)${name}="([^"]*)"`).exec(labels)?.[1] ?? "";
-    const sub = label("subresource");
-    const key = `${label("verb")} ${label("resource")}${sub === "" ? "" : `/${sub}`}`;
-    totals.set(key, (totals.get(key) ?? 0) + Number(value));
-  }
-  return totals;
-}
+/** apiserver_request_total summed by "VERB resource" (hack/k8s/apiserver-metrics.ts). */
+const requestTotals = async (): Promise<Map<string, number>> =>
+  parseRequestTotals(await ok(["get", "--raw", "/metrics"]));
 
 describe("the controller on the real control plane", () => {
   it("a steady cluster costs no API reads of what the controller caches, counted by the API server", async (t) => {
@@ -82,9 +74,7 @@ describe("the controller on the real control plane", () => {
     const before = await requestTotals();
     await new Promise((resolve) => setTimeout(resolve, WINDOW_MS));
     const after = await requestTotals();
-    const delta = [...after]
-      .map(([key, count]) => [key, count - (before.get(key) ?? 0)] as const)
-      .filter(([, count]) => count > 0);
+    const delta = [...requestDeltas(before, after)];
     t.diagnostic(`API requests in ${WINDOW_MS / 1000} s: ${JSON.stringify(Object.fromEntries(delta))}`);
     const log = await ok([
       "logs",
