@@ -48,6 +48,8 @@ export interface RealClusterOptions {
   /** Test-harness changes to the rendered manifests before they are applied. */
   install?: InstallOptions;
   probePeriodCapSeconds?: number;
+  /** kube-controller-manager controllers to leave off (ControlPlaneOptions.disabledControllers). */
+  disabledControllers?: readonly string[];
 }
 
 export interface NodeSpec {
@@ -138,6 +140,7 @@ export class RealCluster {
       range: options.range,
       binaries: this.binaries,
       logger: this.logger.child({ component: "control-plane" }),
+      ...(options.disabledControllers ? { disabledControllers: options.disabledControllers } : {}),
     });
   }
 

@@ -56,6 +56,11 @@ export interface ControlPlaneOptions {
   /** Directory holding etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl. */
   binaries: string;
   logger: Logger;
+  /**
+   * kube-controller-manager controllers to leave off (e.g. `statefulset-controller`, so StatefulSets never
+   * get pods: the scale bench's pod-less clusters). Default none.
+   */
+  disabledControllers?: readonly string[];
 }
 
 interface Credentials {
@@ -375,7 +380,7 @@ export class ControlPlane {
       // Every default controller, the node lifecycle controller included: it removes the not-ready taint the
       // API server puts on a new Node once the node agent reports Ready (and would taint it again if the
       // agent's heartbeats stopped, as in a cluster).
-      "--controllers=*",
+      `--controllers=${["*", ...(this.options.disabledControllers ?? []).map((name) => `-${name}`)].join(",")}`,
       `--service-account-private-key-file=${join(this.pki, "sa.key")}`,
       `--root-ca-file=${join(this.pki, "ca.crt")}`,
       "--use-service-account-credentials",
