@@ -100,6 +100,10 @@ export const RESERVED: Readonly<Record<string, string>> = {
   "127.10.0.0/16": "npm run sandbox",
   "127.30.0.0/16": "npm run demo",
   "127.75.0.0/16": "hack/k8s/capture-api-errors.ts",
+  // Real clusters 10.56.0.0/16 and 10.59.0.0/16 in a network namespace of its own; kept off 127.56 and
+  // 127.59 too, so a test file reusing the number cannot be mistaken for it.
+  "127.56.0.0/16": "npm run bench:scale-real (pod-less clusters)",
+  "127.59.0.0/16": "npm run bench:scale-real (clusters with pods)",
 };
 
 /** A 127.N.0.0/16 or 127.N.M.0/24 as the addresses it covers: N, and M for a /24. */
