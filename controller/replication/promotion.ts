@@ -126,37 +126,39 @@ export async function runPromotion(ctx: ReplicationContext, source: SourceRef): 
 }
 
 /**
- * A promotion requested and not recorded yet. Its PromotionRequested Event goes out while the pods are held
- * and asked, and the first status write of catchingUp records it: with the data-loss window and phase
- * Promoting in one write when the leader already has every write (the usual case), else as CatchingUp before
- * anything waits. Holding the pods first is safe: a crash before the record leaves held pods and no phase,
- * and the next pass starts over (or, if the promotion was withdrawn, re-attaches them to the source).
+ * A promotion requested and not recorded yet. Its PromotionRequested Event, then the status write of phase
+ * CatchingUp, go out while the pods are held and asked; catchingUp awaits them before its next status
+ * write. Holding the pods before the phase is recorded is safe: a crash in between leaves held pods and no
+ * phase, and the next pass starts over (or, if the promotion was withdrawn, re-attaches them to the source).
  */
 interface PendingStart {
-  /** The PromotionRequested Event. Awaited before the record: Events go out before the status write that
-   * records the step, so a crash in between repeats the Event on restart instead of losing it. */
-  readonly announced: Promise<void>;
-  readonly record: StatusTransaction;
+  /**
+   * The Event, then the record. Events go out before the status write that records the step, so a crash in
+   * between repeats the Event on restart instead of losing it. Rejects when the record failed.
+   */
+  readonly recorded: Promise<void>;
 }
 
 function beginPromotion(ctx: ReplicationContext, source: SourceRef): PendingStart {
-  const announced = ctx
-    .event(
+  const recorded = (async () => {
+    await ctx.event(
       "Normal",
       "PromotionRequested",
       `Promotion of ${ctx.cluster}-0 requested: replication from ${source.clusterName} will be broken`,
-    )
-    // ctx.event logs its own failures; nothing may reject unobserved while the pods are being asked.
-    .catch(() => undefined);
-  return {
-    announced,
-    record: setPromotion({
-      phase: "CatchingUp",
-      requestedAt: ctx.now().toISOString(),
-      formerSource: source.clusterName,
-      message: "Promotion requested",
-    }),
-  };
+    );
+    await ctx.commit(
+      setPromotion({
+        phase: "CatchingUp",
+        requestedAt: ctx.now().toISOString(),
+        formerSource: source.clusterName,
+        message: "Promotion requested",
+      }),
+    );
+  })();
+  // Awaited (and its failure thrown) by catchingUp; marked handled so a failure cannot go unobserved while
+  // the pods are being asked.
+  recorded.catch(() => undefined);
+  return { recorded };
 }
 
 async function catchingUp(
@@ -165,14 +167,13 @@ async function catchingUp(
   pending: PendingStart | undefined,
 ): Promise<"next" | EngineResult> {
   let start = pending;
-  /** One status write: the pending start (after its Event), then `changes`. */
+  /** After the pending start's record, one status write of `changes` (none when there are none). */
   const record = async (...changes: readonly (StatusTransaction | undefined)[]): Promise<void> => {
-    const transactions = changes.filter((c): c is StatusTransaction => c !== undefined);
     if (start !== undefined) {
-      await start.announced;
-      transactions.unshift(start.record);
+      await start.recorded;
       start = undefined;
     }
+    const transactions = changes.filter((c): c is StatusTransaction => c !== undefined);
     if (transactions.length > 0) await ctx.commit(compose(...transactions));
   };
   let pods = await observePods(ctx);
