@@ -40,7 +40,7 @@ export const resolveSecrets: Step = {
     ctx.intent = decideIntent(spec, ctx.cluster.status);
     // A read Secret is used again for --secret-refresh-seconds, but not while the cluster is unwell: a
     // password being fixed (wrong password, link down) or a Secret being restored is seen on the next pass.
-    if (!healthy(ctx.status().conditions)) ctx.deps.api.forgetSecrets(ctx.namespace, referencedSecrets(ctx));
+    if (await unwellForSecrets(ctx)) ctx.deps.api.forgetSecrets(ctx.namespace, referencedSecrets(ctx));
     const problems: string[] = [];
     const users = await ensureUsersSecret(ctx);
     if (typeof users === "string") {
@@ -120,11 +120,29 @@ export const resolveSecrets: Step = {
   },
 };
 
-/** No condition that a Secret could explain is False. */
-const healthy = (conditions: RedisClusterStatus["conditions"]): boolean =>
-  ["SecretsAvailable", "ReplicationHealthy", "Ready"].every(
-    (type) => findCondition(conditions, type)?.status !== "False",
+/**
+ * A condition that a Secret could explain is False: SecretsAvailable, ReplicationHealthy (a source password
+ * being fixed), or Ready — except Ready's PodsNotReady while the cluster has no pod at all. Pods that do not
+ * exist (no node fits them, a quota, a StatefulSet controller that is down) are no Secret's doing, and reading
+ * the Secrets afresh on every pass of every such cluster would cost the API server two GETs per cluster each
+ * two seconds for as long as they wait.
+ */
+export function secretsMayExplain(conditions: RedisClusterStatus["conditions"], podCount: number): boolean {
+  const unwell = (type: string) => findCondition(conditions, type)?.status === "False";
+  if (unwell("SecretsAvailable") || unwell("ReplicationHealthy")) return true;
+  if (!unwell("Ready")) return false;
+  return findCondition(conditions, "Ready")?.reason !== "PodsNotReady" || podCount > 0;
+}
+
+async function unwellForSecrets(ctx: ReconcileContext): Promise<boolean> {
+  const conditions = ctx.status().conditions;
+  // The pods are counted (from the informer's cache) only when that is what decides.
+  const counted = findCondition(conditions, "Ready")?.reason === "PodsNotReady";
+  return secretsMayExplain(
+    conditions,
+    counted ? (await ctx.deps.api.listPods(ctx.namespace, ctx.name)).length : 0,
   );
+}
 
 function referencedSecrets(ctx: ReconcileContext): string[] {
   const spec = ctx.cluster.spec;
