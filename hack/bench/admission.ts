@@ -6,9 +6,10 @@
  *                           [--concurrency 16,64] [--scenarios ceiling,validate-update] [--profile DIR]
  *                           [--baseline GIT-REV]
  *
- * The webhook runs as the image ships it: compiled by tsc (hack/k8s/image.ts), plain `node`,
- * NODE_ENV=production; so does the ceiling (transpiled to JavaScript here). One more row, the same webhook
- * under tsx (`validate-update-tsx`, concurrency 64 only), says what running the sources would cost.
+ * The webhook runs as the image ships it: compiled by tsc (hack/k8s/image.ts), `node` with its Deployment's
+ * Node options, NODE_ENV=production; so does the ceiling (transpiled to JavaScript here). One more row, the
+ * same webhook under tsx (`validate-update-tsx`, concurrency 64 only), says what running the sources would
+ * cost.
  * `--profile DIR` runs the shipped webhook under `node --cpu-prof` and leaves its .cpuprofile in DIR.
  * `--baseline GIT-REV` also runs that revision's webhook, compiled the same way, as a fourth process:
  * `validate-update-baseline`, `mutate-create-baseline` and `validate-create-baseline`: before/after in one run.
@@ -337,15 +338,15 @@ async function main(): Promise<void> {
       if (server === "ceiling") {
         child = startProcess([transpiledCeiling(dir), "--cert-dir", certDir, "--port", String(port)], {});
       } else if (server === "webhook") {
-        const { main, env } = shippedProgram("webhook");
+        const { nodeArgs, main, env } = shippedProgram("webhook");
         const profile = values.profile ? ["--cpu-prof", "--cpu-prof-dir", values.profile] : [];
-        child = startProcess([...profile, main, ...webhookArgs(port, healthPort)], {
+        child = startProcess([...nodeArgs, ...profile, main, ...webhookArgs(port, healthPort)], {
           ...env,
           KUBECONFIG: sandbox.kubeconfigPath,
         });
       } else if (server === "baseline") {
-        const { main, env } = shippedProgram("webhook", sourcesAt(values.baseline ?? "HEAD"));
-        child = startProcess([main, ...webhookArgs(port, healthPort)], {
+        const { nodeArgs, main, env } = shippedProgram("webhook", sourcesAt(values.baseline ?? "HEAD"));
+        child = startProcess([...nodeArgs, main, ...webhookArgs(port, healthPort)], {
           ...env,
           KUBECONFIG: sandbox.kubeconfigPath,
         });
@@ -457,7 +458,7 @@ async function main(): Promise<void> {
       machine: await machineDescription(),
       durationSeconds: DURATION_S,
       repetitions: REPS,
-      form: "webhook and ceiling compiled to JavaScript, plain node, NODE_ENV=production",
+      form: "webhook and ceiling compiled to JavaScript, node (the webhook with its Deployment's options), NODE_ENV=production",
       baseline: values.baseline ?? null,
       rows: figures,
       rssMiB: rssOf,

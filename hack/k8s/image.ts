@@ -24,6 +24,7 @@ import {
 } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseAllDocuments } from "yaml";
 
 // Not imported from hack/sandbox/sandbox.ts, which starts the programs from here (no import cycle).
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -134,22 +135,52 @@ function compiledImageDir(sourceRoot: string): string {
 }
 
 /**
- * How the image starts one of its programs (the Dockerfile's `ENV NODE_ENV=production` and `node <main.js>`):
- * the compiled entry point, and the environment to add.
+ * The Node options the Deployment of `program` (manifests/<program>/deployment.yaml under `sourceRoot`) gives
+ * before its entry point: the container's args start with them (the image's ENTRYPOINT is `node`). None when
+ * the revision has no such file.
+ */
+function deploymentNodeArgs(program: "webhook" | "controller", sourceRoot: string): string[] {
+  const file = join(sourceRoot, "manifests", program, "deployment.yaml");
+  if (!existsSync(file)) return [];
+  for (const document of parseAllDocuments(readFileSync(file, "utf8"))) {
+    const object = document.toJS() as {
+      kind?: string;
+      spec?: { template?: { spec?: { containers?: { args?: string[] }[] } } };
+    } | null;
+    if (object?.kind !== "Deployment") continue;
+    for (const container of object.spec?.template?.spec?.containers ?? []) {
+      const args = container.args ?? [];
+      const main = args.indexOf(`${program}/main.js`);
+      if (main >= 0) return args.slice(0, main);
+    }
+  }
+  return [];
+}
+
+/**
+ * How the image starts one of its programs (the Dockerfile's `ENV NODE_ENV=production`, and `node`, the Node
+ * options of the program's Deployment, `<main.js>`): the options, the compiled entry point, and the
+ * environment to add.
  */
 export function shippedProgram(
   program: "webhook" | "controller",
   sourceRoot = REPO_ROOT,
 ): {
+  readonly nodeArgs: readonly string[];
   readonly main: string;
   readonly env: Readonly<Record<string, string>>;
 } {
-  return { main: join(productImageDir(sourceRoot), program, "main.js"), env: { NODE_ENV: "production" } };
+  return {
+    nodeArgs: deploymentNodeArgs(program, sourceRoot),
+    main: join(productImageDir(sourceRoot), program, "main.js"),
+    env: { NODE_ENV: "production" },
+  };
 }
 
 /**
- * The sources of the image's programs at git revision `rev` (with tsconfig.json, package.json and
- * package-lock.json), extracted once into .sandbox/sources/<commit>/: a `sourceRoot` for the functions above.
+ * The sources of the image's programs at git revision `rev` (with their Deployments, tsconfig.json,
+ * package.json and package-lock.json), extracted once into .sandbox/sources/<commit>/: a `sourceRoot` for the
+ * functions above.
  */
 export function sourcesAt(rev: string): string {
   const git = (args: string[], input?: Buffer) => {
@@ -171,7 +202,11 @@ export function sourcesAt(rev: string): string {
   mkdirSync(work, { recursive: true });
   const present = new Set(git(["ls-tree", "--name-only", commit]).toString("utf8").split("\n"));
   const sources = SOURCES.filter((dir) => present.has(dir));
-  const paths = [...sources, "tsconfig.json", "package.json", "package-lock.json"];
+  // The Deployments too: they hold the Node options the programs start with (shippedProgram).
+  const deployments = sources
+    .map((dir) => `manifests/${dir}/deployment.yaml`)
+    .filter((path) => git(["ls-tree", "--name-only", commit, path]).length > 0);
+  const paths = [...sources, ...deployments, "tsconfig.json", "package.json", "package-lock.json"];
   const archive = git(["archive", "--format=tar", commit, ...paths]);
   const untar = spawnSync("tar", ["-x", "-C", work], { input: archive });
   if (untar.status !== 0) throw new Error(`extracting ${commit} failed: ${String(untar.stderr)}`);

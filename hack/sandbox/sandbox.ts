@@ -291,8 +291,8 @@ export class Sandbox {
   } {
     if (this.options.operatorForm !== "shipped")
       return { nodeArgs: ["--import", "tsx"], main: `${name}/main.ts`, env: {} };
-    const { main, env } = shippedProgram(name);
-    return { nodeArgs: [], main, env: { ...env } };
+    const { nodeArgs, main, env } = shippedProgram(name);
+    return { nodeArgs: [...nodeArgs], main, env: { ...env } };
   }
 
   /** Starts webhook/main.ts with a certificate for its Service, and waits until it is ready. */

@@ -190,6 +190,7 @@ describe("the default installation", () => {
     assert.deepEqual(get(webhook, "startupProbe", "httpGet"), { path: "/healthz", port: "metrics" });
     assert.deepEqual(get(webhook, "readinessProbe", "httpGet"), { path: "/readyz", port: "metrics" });
     assert.deepEqual(get(webhook, "args"), [
+      "--max-semi-space-size=8",
       "webhook/main.js",
       "--cert-dir",
       "/tmp/k8s-webhook-server/serving-certs",
