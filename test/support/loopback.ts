@@ -104,6 +104,8 @@ export const RESERVED: Readonly<Record<string, string>> = {
   // 127.59 too, so a test file reusing the number cannot be mistaken for it.
   "127.56.0.0/16": "npm run bench:scale-real (pod-less clusters)",
   "127.59.0.0/16": "npm run bench:scale-real (clusters with pods)",
+  // A real cluster 10.62.0.0/16 and its external source on 127.62.60.1, in a network namespace of its own.
+  "127.62.0.0/16": "npm run bench:promotion-real",
 };
 
 /** A 127.N.0.0/16 or 127.N.M.0/24 as the addresses it covers: N, and M for a /24. */
