@@ -39,15 +39,13 @@
  * discovery, Endpoints) is the rest of the cluster and is left out; both windows' raw deltas are in the JSON.
  * A WATCH is counted when it ends, so long-running watches show up in neither window.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readFileSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { parseRequestTotals, requestDeltas } from "../k8s/apiserver-metrics.ts";
 import { OPERATOR_NAMESPACE, RealCluster } from "../k8s/cluster.ts";
-import { shippedProgram } from "../k8s/image.ts";
-import { freePort } from "../sandbox/testing.ts";
+import { ControllerProcess } from "./lib/controller-process.ts";
 import { cpuSeconds, loadAverage1m, rssMiB } from "./lib/proc.ts";
 import { poll, sleep } from "./lib/redis.ts";
 import { machineDescription, printTable, round, writeJson } from "./lib/stats.ts";
@@ -70,7 +68,6 @@ const RANGE = 56;
 const PODS_RANGE = 59;
 const NS = "scale";
 const CONTROLLER_SA = "redis-dr-controller";
-const REPO = new URL("../../", import.meta.url).pathname;
 const CLUSTERS = `/apis/redis.io/v1/namespaces/${NS}/redisclusters`;
 /** At most this many of the bench's own set-up requests at once. */
 const CONCURRENCY = 8;
@@ -122,79 +119,6 @@ async function inParallel<T>(items: readonly T[], each: (item: T) => Promise<unk
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
 }
 
-class ControllerProcess {
-  private child: ChildProcess | undefined;
-  private exited: Promise<void> = Promise.resolve();
-  private metricsPort = 0;
-
-  constructor(
-    private readonly kubeconfig: string,
-    readonly logFile: string,
-  ) {}
-
-  get pid(): number {
-    const pid = this.child?.pid;
-    if (pid === undefined) throw new Error("the controller is not running");
-    return pid;
-  }
-
-  /** redis_dr_controller_reconcile_total, summed over its labels. */
-  async reconciles(): Promise<number> {
-    const text = await (await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`)).text();
-    let total = 0;
-    for (const [, value] of text.matchAll(/^redis_dr_controller_reconcile_total\{[^}]*\} (\S+)$/gm)) {
-      total += Number(value);
-    }
-    return total;
-  }
-
-  async start(): Promise<void> {
-    this.metricsPort = await freePort();
-    const log = openSync(this.logFile, "a");
-    const program = shippedProgram("controller");
-    // setpriv execs node: the pid is the controller's own, and it dies with this process.
-    const child = spawn(
-      "setpriv",
-      [
-        "--pdeathsig",
-        "KILL",
-        "--",
-        process.execPath,
-        program.main,
-        "--namespace",
-        NS,
-        "--metrics-port",
-        String(this.metricsPort),
-        "--metrics-host",
-        "127.0.0.1",
-      ],
-      {
-        cwd: REPO,
-        env: {
-          ...process.env,
-          ...program.env,
-          KUBECONFIG: this.kubeconfig,
-          POD_NAMESPACE: OPERATOR_NAMESPACE,
-          LOG_LEVEL: "warn",
-        },
-        stdio: ["ignore", log, log],
-      },
-    );
-    closeSync(log);
-    this.child = child;
-    this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
-  }
-
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-    await this.exited;
-    clearTimeout(timer);
-  }
-}
-
 class Bench {
   controller!: ControllerProcess;
   private clusters = 0;
@@ -228,10 +152,12 @@ class Bench {
       token,
     );
     mkdirSync(join(this.cluster.dir, "logs"), { recursive: true });
-    this.controller = new ControllerProcess(
+    this.controller = new ControllerProcess({
       kubeconfig,
-      join(this.cluster.dir, "logs", "bench-controller.log"),
-    );
+      podNamespace: OPERATOR_NAMESPACE,
+      namespace: NS,
+      logFile: join(this.cluster.dir, "logs", "bench-controller.log"),
+    });
   }
 
   /** Adds clusters up to `total` through the API server (and the webhook): set-up, not measured. */

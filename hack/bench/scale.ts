@@ -23,14 +23,13 @@
  *   steady   then, after a settling pause, a window of CPU seconds (/proc/<pid>/stat), RSS, API requests
  *            and new TLS connections counted at the sandbox API server (ApiServer.onRequest)
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readFileSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { freePort, startSandbox, type TestSandbox } from "../sandbox/testing.ts";
-import { shippedProgram } from "../k8s/image.ts";
+import { startSandbox, type TestSandbox } from "../sandbox/testing.ts";
+import { ControllerProcess } from "./lib/controller-process.ts";
 import { cpuSeconds, loadAverage1m, rssMiB } from "./lib/proc.ts";
 import { poll, sleep } from "./lib/redis.ts";
 import { machineDescription, printTable, round, writeJson } from "./lib/stats.ts";
@@ -53,7 +52,6 @@ const SETTLE_MS = QUICK ? 500 : 5_000;
 const RANGE = 52;
 const PODS_RANGE = 55;
 const NS = "scale";
-const REPO = new URL("../../", import.meta.url).pathname;
 
 interface Measurement {
   readonly pods: boolean;
@@ -120,81 +118,6 @@ class RequestCounter {
   }
 }
 
-class ControllerProcess {
-  private child: ChildProcess | undefined;
-  private exited: Promise<void> = Promise.resolve();
-  private metricsPort = 0;
-
-  constructor(
-    private readonly sb: TestSandbox,
-    readonly logFile: string,
-  ) {}
-
-  get pid(): number {
-    const pid = this.child?.pid;
-    if (pid === undefined) throw new Error("the controller is not running");
-    return pid;
-  }
-
-  /**
-   * Reconciles so far, from the controller's own counter (redis_dr_controller_reconcile_total): the API
-   * requests no longer tell, since a reconcile reads its cluster from the informer's cache.
-   */
-  async reconciles(): Promise<number> {
-    const text = await (await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`)).text();
-    let total = 0;
-    for (const [, value] of text.matchAll(/^redis_dr_controller_reconcile_total\{[^}]*\} (\S+)$/gm)) {
-      total += Number(value);
-    }
-    return total;
-  }
-
-  async start(): Promise<void> {
-    this.metricsPort = await freePort();
-    const log = openSync(this.logFile, "a");
-    // setpriv execs node: the pid is the controller's own, and it dies with this process.
-    const child = spawn(
-      "setpriv",
-      [
-        "--pdeathsig",
-        "KILL",
-        "--",
-        process.execPath,
-        shippedProgram("controller").main,
-        "--namespace",
-        NS,
-        "--metrics-port",
-        String(this.metricsPort),
-        "--metrics-host",
-        "127.0.0.1",
-      ],
-      {
-        cwd: REPO,
-        env: {
-          ...process.env,
-          ...shippedProgram("controller").env,
-          KUBECONFIG: this.sb.kubeconfigPath,
-          POD_NAMESPACE: NS,
-          LOG_LEVEL: "warn",
-        },
-        stdio: ["ignore", log, log],
-      },
-    );
-    closeSync(log);
-    this.child = child;
-    this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
-  }
-
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-    await this.exited;
-    clearTimeout(timer);
-  }
-}
-
 class Bench {
   private readonly requests: RequestCounter;
   readonly controller: ControllerProcess;
@@ -207,7 +130,12 @@ class Bench {
   ) {
     this.requests = new RequestCounter(sb);
     mkdirSync(join(sb.dir, "logs"), { recursive: true });
-    this.controller = new ControllerProcess(sb, join(sb.dir, "logs", "bench-controller.log"));
+    this.controller = new ControllerProcess({
+      kubeconfig: sb.kubeconfigPath,
+      podNamespace: NS,
+      namespace: NS,
+      logFile: join(sb.dir, "logs", "bench-controller.log"),
+    });
   }
 
   private get core() {

@@ -1,0 +1,98 @@
+/**
+ * The controller as the scale benchmarks run it: the shipped program (compiled, plain node with the Node
+ * options of its Deployment, NODE_ENV=production: hack/k8s/image.ts), a child of the bench whose PID is the
+ * controller's own (for CPU and RSS from /proc), watching one namespace.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, openSync } from "node:fs";
+import { shippedProgram } from "../../k8s/image.ts";
+import { freePort } from "../../sandbox/testing.ts";
+
+const REPO = new URL("../../../", import.meta.url).pathname;
+
+export class ControllerProcess {
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  private metricsPort = 0;
+
+  constructor(
+    private readonly options: {
+      readonly kubeconfig: string;
+      /** Its own namespace (POD_NAMESPACE: where its Lease and Events go). */
+      readonly podNamespace: string;
+      /** The namespace it watches (--namespace). */
+      readonly namespace: string;
+      readonly logFile: string;
+    },
+  ) {}
+
+  get logFile(): string {
+    return this.options.logFile;
+  }
+
+  get pid(): number {
+    const pid = this.child?.pid;
+    if (pid === undefined) throw new Error("the controller is not running");
+    return pid;
+  }
+
+  /**
+   * Reconciles so far, from the controller's own counter (redis_dr_controller_reconcile_total, summed over
+   * its labels): API requests no longer tell, since a reconcile reads its cluster from the informer's cache.
+   */
+  async reconciles(): Promise<number> {
+    const text = await (await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`)).text();
+    let total = 0;
+    for (const [, value] of text.matchAll(/^redis_dr_controller_reconcile_total\{[^}]*\} (\S+)$/gm)) {
+      total += Number(value);
+    }
+    return total;
+  }
+
+  async start(): Promise<void> {
+    this.metricsPort = await freePort();
+    const log = openSync(this.options.logFile, "a");
+    const program = shippedProgram("controller");
+    // setpriv execs node: the pid is the controller's own, and it dies with this process.
+    const child = spawn(
+      "setpriv",
+      [
+        "--pdeathsig",
+        "KILL",
+        "--",
+        process.execPath,
+        ...program.nodeArgs,
+        program.main,
+        "--namespace",
+        this.options.namespace,
+        "--metrics-port",
+        String(this.metricsPort),
+        "--metrics-host",
+        "127.0.0.1",
+      ],
+      {
+        cwd: REPO,
+        env: {
+          ...process.env,
+          ...program.env,
+          KUBECONFIG: this.options.kubeconfig,
+          POD_NAMESPACE: this.options.podNamespace,
+          LOG_LEVEL: "warn",
+        },
+        stdio: ["ignore", log, log],
+      },
+    );
+    closeSync(log);
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
