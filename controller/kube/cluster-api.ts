@@ -79,6 +79,8 @@ export class ClusterApi {
   private readonly cache: CachedObjects | undefined;
   private readonly seen = new SeenVersions();
   private readonly secrets = new Map<string, SecretMemo>();
+  /** Secret reads on their way to the API server, by `namespace/name`. */
+  private readonly secretReads = new Map<string, Promise<V1Secret | undefined>>();
   private readonly secretRefreshMs: number;
   private readonly now: () => number;
   private readonly log: Logger | undefined;
@@ -209,6 +211,18 @@ export class ClusterApi {
     const key = `${namespace}/${name}`;
     const memo = this.secrets.get(key);
     if (memo !== undefined && this.now() - memo.readAt < this.secretRefreshMs) return memo.secret;
+    // One read per Secret at a time: callers that ask while a read is on its way (the reconciles of the
+    // clusters sharing an authSecret; ca.crt and tls.crt of one tlsSecret) take its answer, sent at most one
+    // round trip before they asked.
+    const reading = this.secretReads.get(key);
+    if (reading !== undefined) return reading;
+    const read = this.readSecret(namespace, name).finally(() => this.secretReads.delete(key));
+    this.secretReads.set(key, read);
+    return read;
+  }
+
+  private async readSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
+    const key = `${namespace}/${name}`;
     const readAt = this.now();
     try {
       const secret = await this.core.readNamespacedSecret({ name, namespace });

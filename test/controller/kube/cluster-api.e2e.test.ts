@@ -113,6 +113,37 @@ describe("patchStatus", () => {
       reason: "Secret nope not found",
     });
   });
+
+  it("sends one read for callers asking while it is on its way, and a new read for a later caller", async () => {
+    const core = sb.kubeConfig.makeApiClient(CoreV1Api);
+    await core.createNamespacedSecret({
+      namespace: "default",
+      body: { metadata: { name: "shared" }, stringData: { password: "pw a" } },
+    });
+    let reads = 0;
+    const stop = sb.sandbox.api.onRequest((req) => {
+      if (req.method === "GET" && req.url?.startsWith("/api/v1/namespaces/default/secrets/shared")) reads++;
+    });
+    try {
+      // secretRefreshMs 0: every call that finds no read on its way goes to the API server.
+      const fresh = new ClusterApi(sb.kubeConfig);
+      const answers = await Promise.all([
+        fresh.secretPassword("default", "shared"),
+        fresh.secretPassword("default", "shared"),
+        fresh.secretValue("default", "shared", "password"),
+      ]);
+      assert.deepEqual(answers, Array(3).fill({ kind: "found", value: "pw a" }));
+      assert.equal(reads, 1);
+      await core.patchNamespacedSecret(
+        { namespace: "default", name: "shared", body: { stringData: { password: "pw b" } } },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      );
+      assert.deepEqual(await fresh.secretPassword("default", "shared"), { kind: "found", value: "pw b" });
+      assert.equal(reads, 2);
+    } finally {
+      stop();
+    }
+  });
 });
 
 describe("updateStatefulSet", () => {
