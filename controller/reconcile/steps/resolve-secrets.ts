@@ -42,24 +42,35 @@ export const resolveSecrets: Step = {
     // password being fixed (wrong password, link down) or a Secret being restored is seen on the next pass.
     if (await unwellForSecrets(ctx)) ctx.deps.api.forgetSecrets(ctx.namespace, referencedSecrets(ctx));
     const problems: string[] = [];
-    const users = await ensureUsersSecret(ctx);
+    const api = ctx.deps.api;
+    const sourceSecret = spec.replicaMode?.source?.authSecretName;
+    const readSource =
+      sourceSecret !== undefined && ctx.intent.kind !== "standalone" && ctx.intent.kind !== "sentinel";
+    // The Secrets are independent: read at once, so a reconcile waits one round trip for them, not four.
+    const [users, own, tls, source] = await Promise.all([
+      ensureUsersSecret(ctx),
+      spec.authSecret === undefined ? undefined : api.secretPassword(ctx.namespace, spec.authSecret.name),
+      spec.tlsSecret === undefined
+        ? undefined
+        : Promise.all([
+            api.secretValue(ctx.namespace, spec.tlsSecret.name, "ca.crt"),
+            api.secretValue(ctx.namespace, spec.tlsSecret.name, "tls.crt"),
+          ]),
+      readSource ? sourceCredentials(ctx, sourceSecret) : undefined,
+    ]);
     if (typeof users === "string") {
       ctx.clusterAuthMissing = `${users}: the cluster's pods cannot start or be administered`;
       problems.push(ctx.clusterAuthMissing);
     } else ctx.users = users;
-    if (spec.authSecret !== undefined) {
-      const own = await ctx.deps.api.secretPassword(ctx.namespace, spec.authSecret.name);
+    if (own !== undefined) {
       if (own.kind === "found") ctx.clusterPassword = own.value;
       else {
         ctx.clusterAuthMissing = `${own.reason} (spec.authSecret): the cluster's pods cannot start or be administered`;
         problems.push(ctx.clusterAuthMissing);
       }
     }
-    if (spec.tlsSecret !== undefined) {
-      const [ca, cert] = await Promise.all([
-        ctx.deps.api.secretValue(ctx.namespace, spec.tlsSecret.name, "ca.crt"),
-        ctx.deps.api.secretValue(ctx.namespace, spec.tlsSecret.name, "tls.crt"),
-      ]);
+    if (tls !== undefined) {
+      const [ca, cert] = tls;
       if (ca.kind === "found") ctx.tlsCa = ca.value;
       else {
         ctx.clusterAuthMissing = `${ca.reason} (spec.tlsSecret): the cluster's pods cannot start or be administered`;
@@ -67,14 +78,10 @@ export const resolveSecrets: Step = {
       }
       if (cert.kind === "found") ctx.tlsCertificateFingerprint = fingerprintOf(cert.value);
     }
-    const sourceSecret = spec.replicaMode?.source?.authSecretName;
-    if (sourceSecret !== undefined && ctx.intent.kind !== "standalone" && ctx.intent.kind !== "sentinel") {
-      const source = await ctx.deps.api.secretPassword(ctx.namespace, sourceSecret);
+    if (source !== undefined) {
       if (source.kind === "found") {
-        ctx.sourcePassword = source.value;
-        // Optional: the source's ACL user (its `default` user without it).
-        const username = await ctx.deps.api.secretValue(ctx.namespace, sourceSecret, "username");
-        if (username.kind === "found") ctx.sourceUsername = username.value;
+        ctx.sourcePassword = source.password;
+        ctx.sourceUsername = source.username;
       } else {
         ctx.sourceAuthMissing = true;
         problems.push(
@@ -119,6 +126,25 @@ export const resolveSecrets: Step = {
     return ctx.clusterAuthMissing === undefined ? CONTINUE : requeue(RETRY_MS);
   },
 };
+
+/** The source's password and optional ACL user (its `default` user without one), from one Secret. */
+async function sourceCredentials(
+  ctx: ReconcileContext,
+  secret: string,
+): Promise<
+  | { readonly kind: "found"; readonly password: string; readonly username: string | undefined }
+  | { readonly kind: "missing"; readonly reason: string }
+> {
+  const password = await ctx.deps.api.secretPassword(ctx.namespace, secret);
+  if (password.kind !== "found") return password;
+  // The same Secret: this second lookup uses the read just made.
+  const username = await ctx.deps.api.secretValue(ctx.namespace, secret, "username");
+  return {
+    kind: "found",
+    password: password.value,
+    username: username.kind === "found" ? username.value : undefined,
+  };
+}
 
 /**
  * A condition that a Secret could explain is False: SecretsAvailable, ReplicationHealthy (a source password
