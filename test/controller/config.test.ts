@@ -26,6 +26,7 @@ describe("parseConfig", () => {
     assert.equal(config.retryPeriodSeconds, 2);
     assert.equal(config.backlogHorizonThresholdSeconds, 300);
     assert.equal(config.secretRefreshSeconds, 60);
+    assert.equal(config.workers, 16);
   });
 
   it("reads how long a Secret read is used from the flag or SECRET_REFRESH_SECONDS, and refuses 0", () => {
