@@ -51,7 +51,8 @@ function deploymentEntryPoints(): string[] {
   const objects = kustomize(MANIFESTS);
   return ["redis-dr-webhook", "redis-dr-controller"].map((name) => {
     const container = list(oneOf(objects, "Deployment", name), "spec", "template", "spec", "containers")[0];
-    const [entry] = list(container, "args");
+    // The image's ENTRYPOINT is node: Node's own options come first, then the program's file.
+    const entry = list(container, "args").find((arg) => typeof arg === "string" && !arg.startsWith("--"));
     assert.equal(typeof entry, "string");
     return entry as string;
   });

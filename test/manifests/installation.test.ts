@@ -207,6 +207,7 @@ describe("the default installation", () => {
     assert.equal(replicas, 2);
     const controller = container("redis-dr-controller");
     assert.deepEqual(get(controller, "args"), [
+      "--max-semi-space-size=4",
       "controller/main.js",
       "--metrics-port",
       "8080",
