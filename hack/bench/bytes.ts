@@ -25,7 +25,7 @@ import { bytesBetween, CountingProxy, type LinkBytes } from "./lib/counting-prox
 import { infoField, poll, redisClient, sleep, startRedisServer } from "./lib/redis.ts";
 import type { RedisServer } from "./lib/redis.ts";
 import { machineDescription, median, printTable, round, writeJson } from "./lib/stats.ts";
-import { createNamespaceWithPasswords } from "./lib/kube.ts";
+import { createNamespaceWithPasswords, replicaClusterManifest } from "./lib/kube.ts";
 
 const { values } = parseArgs({
   options: {
@@ -156,26 +156,11 @@ class Bench {
     const syncStarted = performance.now();
     await this.custom.createNamespacedCustomObject({
       ...group,
-      body: {
-        apiVersion: "redis.io/v1",
-        kind: "RedisCluster",
-        metadata: { name, namespace: NS },
-        spec: {
-          instances: INSTANCES,
-          storage: { size: "1Gi" },
-          authSecret: { name: "dr-auth" },
-          replicaMode: {
-            enabled: true,
-            topology,
-            source: {
-              host: this.proxy.host,
-              port: this.proxy.port,
-              clusterName: "prod",
-              authSecretName: "prod-auth",
-            },
-          },
-        },
-      },
+      body: replicaClusterManifest(name, NS, {
+        instances: INSTANCES,
+        topology,
+        source: { host: this.proxy.host, port: this.proxy.port },
+      }),
     });
     try {
       const ips = await this.waitInSync(name);

@@ -10,7 +10,7 @@ import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@k
 import type { Redis } from "ioredis";
 import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
 import type { TestCluster } from "../../sandbox/testing.ts";
-import { createNamespaceWithPasswords } from "./kube.ts";
+import { createNamespaceWithPasswords, replicaClusterManifest } from "./kube.ts";
 import { infoField, poll, redisClient, startWriteLoad, type RedisServer } from "./redis.ts";
 import { machineDescription, median, percentile, printTable, round, writeJson } from "./stats.ts";
 
@@ -88,26 +88,11 @@ export class PromotionBench {
 
   /** The RedisCluster of a run: `direct` replica mode from the external source. */
   manifest(name: string): RedisCluster {
-    return {
-      apiVersion: "redis.io/v1",
-      kind: "RedisCluster",
-      metadata: { name, namespace: NS },
-      spec: {
-        instances: INSTANCES,
-        storage: { size: "1Gi" },
-        authSecret: { name: "dr-auth" },
-        replicaMode: {
-          enabled: true,
-          topology: "direct",
-          source: {
-            host: this.source.host,
-            port: this.source.port,
-            clusterName: "prod",
-            authSecretName: "prod-auth",
-          },
-        },
-      },
-    } as RedisCluster;
+    return replicaClusterManifest(name, NS, {
+      instances: INSTANCES,
+      topology: "direct",
+      source: { host: this.source.host, port: this.source.port },
+    });
   }
 
   /** Creates the DR cluster and waits until every pod follows the source with the seed. */
