@@ -202,12 +202,15 @@ export type SentinelProtection =
       readonly quorum: number;
       /** Replicas that hold the primary's data, which Sentinel may elect. */
       readonly electable: number;
+      /** Of those, the ones every monitoring Sentinel knows (it elects only a replica it knows). */
+      readonly knownToSentinels: number;
       readonly downAfterSeconds: number;
     };
 
 /**
  * SentinelProtected: True when enough Sentinels monitor the primary to reach their quorum and at least one
- * replica holding its data can be elected — a primary that stops answering is then failed over by Sentinel.
+ * replica holding its data can be elected and is known to every one of them — a primary that stops answering
+ * is then failed over by Sentinel.
  */
 export function sentinelProtectedCondition(protection: SentinelProtection): ConditionInput {
   const type = "SentinelProtected";
@@ -244,13 +247,27 @@ export function sentinelProtectedCondition(protection: SentinelProtection): Cond
         "its emptiness",
     };
   }
+  const { knownToSentinels: known } = protection;
+  if (known === 0) {
+    return {
+      type,
+      status: "False",
+      reason: "ReplicasUnknownToSentinels",
+      message:
+        `Not protected yet: ${sentinels} and ${electable} replica(s) hold its data, but not every Sentinel ` +
+        `knows them: Sentinel learns ${primary}'s replicas from its INFO (every 10 s, never while it hangs) and ` +
+        "elects only a replica it knows",
+    };
+  }
+  const learning =
+    known < electable ? ` (${electable - known} more once every Sentinel has learned them)` : "";
   return {
     type,
     status: "True",
     reason: "Monitored",
     message:
-      `${sentinels}; ${electable} replica(s) holding its data can be elected: a primary that does not answer ` +
-      `for ${protection.downAfterSeconds} s is failed over`,
+      `${sentinels}; ${known} replica(s) holding its data can be elected${learning}: a primary that does ` +
+      `not answer for ${protection.downAfterSeconds} s is failed over`,
   };
 }
 

@@ -61,6 +61,11 @@ export interface RedisAdmin {
   sentinelFailover(name: string): Promise<"started" | "in-progress" | false>;
   /** On a Sentinel: SENTINEL REMOVE name (nothing when it does not monitor that name). */
   sentinelRemove(name: string): Promise<void>;
+  /**
+   * On a Sentinel: the replicas it knows for `name` (SENTINEL REPLICAS), which it learns only from the
+   * primary's INFO (on connecting, then every 10 s).
+   */
+  sentinelReplicas(name: string): Promise<Array<{ host: string; port: number }>>;
   /** Up to `count` distinct keys picked at random (RANDOMKEY): a sample of what the instance holds. */
   sampleKeys(count: number): Promise<string[]>;
   /** How many of `keys` the instance holds (EXISTS). */

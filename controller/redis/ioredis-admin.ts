@@ -49,6 +49,14 @@ export function classify(message: string): RedisFailureKind {
 }
 
 /** Node's own host-name check (RFC 6125, DNS and IP subjectAltNames) when asked for; SNI only for DNS names. */
+/** A Sentinel's description of an instance (a flat array: field, value, field, value …) as a map. */
+function fieldMap(reply: unknown): Map<string, string> {
+  const fields = new Map<string, string>();
+  if (!Array.isArray(reply)) return fields;
+  for (let i = 0; i + 1 < reply.length; i += 2) fields.set(String(reply[i]), String(reply[i + 1]));
+  return fields;
+}
+
 function tlsOptions(host: string, tls: NonNullable<RedisEndpoint["tls"]>): ConnectionOptions {
   if (tls.verifyHost !== true) return { ca: [tls.ca], checkServerIdentity: () => undefined };
   return { ca: [tls.ca], ...(isIP(host) === 0 ? { servername: host } : {}) };
@@ -207,6 +215,16 @@ export class IoredisAdmin implements RedisAdmin {
       if (error instanceof RedisAdminError && /No such master/i.test(error.message)) return;
       throw error;
     }
+  }
+
+  async sentinelReplicas(name: string): Promise<Array<{ host: string; port: number }>> {
+    const reply = await this.call("SENTINEL REPLICAS", (c) => c.call("SENTINEL", "REPLICAS", name));
+    if (!Array.isArray(reply)) return [];
+    return reply.flatMap((entry: unknown) => {
+      const fields = fieldMap(entry);
+      const host = fields.get("ip");
+      return host === undefined ? [] : [{ host, port: Number(fields.get("port")) }];
+    });
   }
 
   async sampleKeys(count: number): Promise<string[]> {

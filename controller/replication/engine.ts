@@ -89,7 +89,8 @@ export async function reconcileReplication(ctx: ReplicationContext): Promise<Eng
 /**
  * A `mode: sentinel` cluster with a primary of its own (a primary cluster, or a promoted DR cluster): Sentinel
  * fails it over; the controller follows, and hands the cluster to any Sentinel that does not monitor it yet —
- * at once, on the pass that makes the primary, and again while it hangs (to the Sentinels that came up after
+ * at once, on the pass that makes the primary (as soon as the primary lists the replicas re-pointed at it: a
+ * Sentinel learns replicas from its INFO), and again while it hangs (to the Sentinels that came up after
  * it). Sentinel elects any replica it knows, even one still waiting for its first copy
  * (repl-diskless-sync-delay), and the pods that follow would then copy an empty dataset: so a replica is
  * unelectable (replica-priority 0) until its first copy is complete (pod-actions.ts, markElectable). Until
@@ -100,18 +101,22 @@ async function underSentinel(ctx: ReplicationContext): Promise<EngineResult> {
   const result = await runSentinelMode(ctx);
   const primary = ctx.pods.find((p) => p.name === result.recordedPrimary);
   if (primary === undefined) return result;
-  const { monitoring } = await handOverToSentinels(ctx, primary);
+  const { monitoring, knownReplicas } = await handOverToSentinels(ctx, primary, result.repointedReplicas);
+  const electable = result.electableReplicas ?? [];
+  const known = electable.filter((pod) => knownReplicas?.has(`${pod.host}:${pod.port}`) === true).length;
   await reportProtection(ctx, {
     kind: "primary",
     primary: primary.name,
     monitoring,
     instances: ctx.instances,
     quorum: sentinelQuorum(ctx.instances),
-    electable: result.electableReplicas ?? 0,
+    electable: electable.length,
+    knownToSentinels: known,
     downAfterSeconds: Number(SENTINEL_TIMING["down-after-milliseconds"]) / 1000,
   });
-  // Back soon while a replica that answers is not electable yet: its priority follows its first copy.
-  const waiting = result.replicasInSync !== true;
+  // Back soon while a replica that answers is not electable yet (its priority follows its first copy), or
+  // some Sentinel does not know one yet (the condition says when it does).
+  const waiting = result.replicasInSync !== true || known < electable.length;
   return waiting ? { ...result, requeueAfterMs: result.requeueAfterMs ?? 2000 } : result;
 }
 

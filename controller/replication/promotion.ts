@@ -60,7 +60,12 @@ export interface EngineResult {
    */
   readonly recordedPrimary?: string;
   /** Sentinel mode: replicas of recordedPrimary that hold its data, which Sentinel may elect. */
-  readonly electableReplicas?: number;
+  readonly electableReplicas?: readonly ObservedPod[];
+  /**
+   * Sentinel mode: the pods this pass re-pointed at the primary. They appear in its INFO, where Sentinel learns
+   * its replicas, only once connected (sentinel.ts, handOverToSentinels).
+   */
+  readonly repointedReplicas?: readonly ObservedPod[];
 }
 
 const RETRY_MS = 2000;

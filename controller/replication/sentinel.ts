@@ -7,11 +7,11 @@
  * Which pod is the primary comes from the Sentinels when they answer, else from the pods themselves.
  */
 import { ADMIN_USER, SENTINEL_USER } from "../redis/users.ts";
-import type { ObservedPod } from "../model/pods.ts";
+import type { ObservedPod, PodEndpoint } from "../model/pods.ts";
 import { isAttachedTo, isHeld, isPrimary } from "../model/pods.ts";
 import type { ReplicationContext } from "./context.ts";
 import { ensurePrimary, splitPods, upstreamOf } from "./leader.ts";
-import { observePods } from "./observe.ts";
+import { observePods, podEndpoint } from "./observe.ts";
 import { attach, ensureMasterauth, makePrimary, markElectable } from "./pod-actions.ts";
 import type { EngineResult } from "./promotion.ts";
 
@@ -38,42 +38,80 @@ const sentinelEndpoint = (ctx: ReplicationContext, pod: { host: string }) => ({
   tls: ctx.tlsCa === undefined ? undefined : { ca: ctx.tlsCa },
 });
 
+/** What the Sentinels said when the cluster was handed over to them. */
+export interface SentinelHandOver {
+  /** Sentinels told to monitor the cluster on this pass. */
+  readonly told: number;
+  /** Sentinels that monitor the cluster now (told, or already monitoring it). */
+  readonly monitoring: number;
+  /**
+   * `host:port` of the replicas that every Sentinel monitoring the cluster knows (SENTINEL REPLICAS), or
+   * undefined when none said. Sentinel elects only a replica it knows, and learns them only from the
+   * primary's INFO: on connecting to it, then every 10 s, and never while it hangs.
+   */
+  readonly knownReplicas: ReadonlySet<string> | undefined;
+}
+
 /**
  * A `mode: sentinel` cluster with a primary of its own (a primary cluster, or a DR cluster once promoted)
  * hands its failover to Sentinel: every Sentinel that does not yet monitor the cluster is told to monitor
- * `primary` (with the password of SENTINEL_USER). Returns how many were told, and how many monitor the
- * cluster now (told, or already monitoring it).
+ * `primary` (with the password of SENTINEL_USER).
+ *
+ * A Sentinel learns the primary's replicas from the INFO it sends on connecting to it, then only every 10 s.
+ * Told while a replica is still connecting, it would not know that replica for up to 10 s — and not at all if
+ * the primary hung meanwhile: it would judge the primary down and have no replica to elect. So when this pass
+ * re-pointed pods at the primary (`joining`), the Sentinels are told once the primary lists them, or after
+ * JOINING_WAIT_MS (a replica that cannot connect must not keep the others from being protected).
  */
 export async function handOverToSentinels(
   ctx: ReplicationContext,
-  primary: { readonly name: string; readonly host: string; readonly port: number },
-): Promise<{ told: number; monitoring: number }> {
+  primary: PodEndpoint,
+  joining: readonly PodEndpoint[] = [],
+): Promise<SentinelHandOver> {
   const settings: Record<string, string> = { ...SENTINEL_TIMING };
   // Sentinel reaches the pods as SENTINEL_USER (only what Sentinel sends); auth-user before auth-pass.
   if (ctx.users !== undefined) {
     settings["auth-user"] = SENTINEL_USER;
     settings["auth-pass"] = ctx.users.sentinel;
   } else if (ctx.clusterPassword !== undefined) settings["auth-pass"] = ctx.clusterPassword;
-  const answers = await Promise.all(
-    ctx.pods.map(async (pod): Promise<"told" | "monitoring" | "unreachable"> => {
+  const failed = async (pod: PodEndpoint, error: unknown): Promise<undefined> => {
+    ctx.log.warn({ pod: pod.name, err: error }, "could not hand the cluster over to the pod's Sentinel");
+    await ctx.redis.forget(sentinelEndpoint(ctx, pod));
+    return undefined;
+  };
+  // What each Sentinel knows: the replicas, when it monitors the cluster; undefined when it did not answer.
+  const views = await Promise.all(
+    ctx.pods.map(async (pod): Promise<{ pod: PodEndpoint; known: Set<string> | "none" } | undefined> => {
       const admin = ctx.redis.get(sentinelEndpoint(ctx, pod));
       try {
-        if ((await admin.sentinelMaster(ctx.cluster)) !== undefined) return "monitoring";
-        await admin.sentinelMonitor(
-          ctx.cluster,
-          { host: primary.host, port: primary.port },
-          sentinelQuorum(ctx.instances),
-          settings,
-        );
-        return "told";
+        if ((await admin.sentinelMaster(ctx.cluster)) === undefined) return { pod, known: "none" };
+        const replicas = await admin.sentinelReplicas(ctx.cluster);
+        return { pod, known: new Set(replicas.map((r) => `${r.host}:${r.port}`)) };
       } catch (error) {
-        ctx.log.warn({ pod: pod.name, err: error }, "could not hand the cluster over to the pod's Sentinel");
-        await ctx.redis.forget(sentinelEndpoint(ctx, pod));
-        return "unreachable";
+        return failed(pod, error);
       }
     }),
   );
-  const count = answers.filter((a) => a === "told").length;
+  const untold = views.flatMap((view) => (view?.known === "none" ? [view.pod] : []));
+  if (untold.length > 0 && joining.length > 0) await awaitListed(ctx, primary, joining);
+  const told = await Promise.all(
+    untold.map(async (pod) => {
+      try {
+        await ctx.redis
+          .get(sentinelEndpoint(ctx, pod))
+          .sentinelMonitor(
+            ctx.cluster,
+            { host: primary.host, port: primary.port },
+            sentinelQuorum(ctx.instances),
+            settings,
+          );
+        return true;
+      } catch (error) {
+        return (await failed(pod, error)) ?? false;
+      }
+    }),
+  );
+  const count = told.filter(Boolean).length;
   if (count > 0) {
     await ctx.event(
       "Normal",
@@ -81,23 +119,63 @@ export async function handOverToSentinels(
       `${count} Sentinel(s) now monitor ${primary.name}: Sentinel runs the failover of the promoted cluster`,
     );
   }
-  return { told: count, monitoring: answers.filter((a) => a !== "unreachable").length };
+  const monitored = views.flatMap((view) =>
+    view === undefined || view.known === "none" ? [] : [view.known],
+  );
+  // A Sentinel told on this pass is only connecting to the primary: it counts as knowing no replica yet.
+  const known = count > 0 ? [...monitored, new Set<string>()] : monitored;
+  const [first] = known;
+  return {
+    told: count,
+    monitoring: monitored.length + count,
+    knownReplicas:
+      first === undefined ? undefined : new Set([...first].filter((r) => known.every((view) => view.has(r)))),
+  };
+}
+
+/** How long the Sentinels' hand-over waits for the primary to list the pods just re-pointed at it. */
+const JOINING_WAIT_MS = 1000;
+
+/** Until the primary lists every one of `joining` among its replicas (INFO replication), for JOINING_WAIT_MS. */
+async function awaitListed(
+  ctx: ReplicationContext,
+  primary: PodEndpoint,
+  joining: readonly PodEndpoint[],
+): Promise<void> {
+  const admin = ctx.redis.get(podEndpoint(ctx, primary));
+  const deadline = Date.now() + JOINING_WAIT_MS;
+  for (;;) {
+    const listed = await admin.replication().then(
+      (info) => new Set(info.replicas.map((r) => `${r.ip}:${r.port}`)),
+      () => new Set<string>(),
+    );
+    const missing = joining.filter((pod) => !listed.has(`${pod.host}:${pod.port}`));
+    if (missing.length === 0) return;
+    if (Date.now() >= deadline) {
+      ctx.log.info(
+        { pods: missing.map((pod) => pod.name) },
+        "the Sentinels are told before the primary lists these replicas: they learn them within 10 s",
+      );
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /**
  * Makes every replica attached to `primary` (link up: its first copy is complete) electable by Sentinel
- * (pod-actions.ts, markElectable). Returns how many replicas are electable now. Needs only the replicas'
- * answers, so a hung primary's replicas still become electable.
+ * (pod-actions.ts, markElectable). Returns the replicas electable now. Needs only the replicas' answers, so
+ * a hung primary's replicas still become electable.
  */
 async function markElectableReplicas(
   ctx: ReplicationContext,
   pods: readonly ObservedPod[],
   primary: ObservedPod,
-): Promise<number> {
+): Promise<ObservedPod[]> {
   const upstream = upstreamOf(primary);
   const attached = pods.filter((p) => p !== primary && isAttachedTo(p.snapshot, upstream));
   for (const pod of attached) await markElectable(ctx, pod);
-  return attached.length;
+  return attached;
 }
 
 /**
@@ -273,13 +351,22 @@ export async function runSentinelMode(ctx: ReplicationContext): Promise<EngineRe
   await makePrimary(ctx, primary, ctx.minSyncReplicas);
   const upstream = upstreamOf(primary);
   let replicasInSync = true;
+  const repointed: ObservedPod[] = [];
   for (const pod of pods) {
     if (pod === primary || pod.snapshot === undefined) continue;
     if (!isAttachedTo(pod.snapshot, upstream)) replicasInSync = false;
-    if (isHeld(pod.snapshot)) await attach(ctx, pod, upstream, ctx.clusterPassword);
+    if (isHeld(pod.snapshot)) {
+      if (await attach(ctx, pod, upstream, ctx.clusterPassword)) repointed.push(pod);
+    }
     // Sentinel re-points replicas but never sets masterauth: a pod that was a primary may lack it.
     else await ensureMasterauth(ctx, pod, ctx.clusterPassword);
   }
   const electableReplicas = await markElectableReplicas(ctx, pods, primary);
-  return { primaryPod: primary.name, recordedPrimary: primary.name, replicasInSync, electableReplicas };
+  return {
+    primaryPod: primary.name,
+    recordedPrimary: primary.name,
+    replicasInSync,
+    electableReplicas,
+    repointedReplicas: repointed,
+  };
 }

@@ -32,6 +32,7 @@ export function crashingAfterChanges(
         sentinelMonitor: (name, primary, quorum, settings) =>
           admin.sentinelMonitor(name, primary, quorum, settings),
         sentinelRemove: (name) => admin.sentinelRemove(name),
+        sentinelReplicas: (name) => admin.sentinelReplicas(name),
         sentinelFailover: (name) => admin.sentinelFailover(name),
         close: () => admin.close(),
         replicaOf: after("REPLICAOF", (host: string, port: number) => admin.replicaOf(host, port)),

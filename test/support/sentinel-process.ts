@@ -105,6 +105,12 @@ export class SentinelProcess {
     return Number((await this.masterField("num-slaves")) ?? 0);
   }
 
+  /** Whether this Sentinel has had an INFO reply from the primary since it was told to monitor it. */
+  async infoRefreshed(): Promise<boolean> {
+    // SENTINEL MASTER says info-refresh 0 until the first reply (after that, the milliseconds since the last).
+    return Number((await this.masterField("info-refresh")) ?? 0) > 0;
+  }
+
   /** The primary's address as this Sentinel names it (SENTINEL GET-MASTER-ADDR-BY-NAME). */
   async primaryHost(): Promise<string | undefined> {
     const address = (await this.sentinel("GET-MASTER-ADDR-BY-NAME", this.monitor.name)) as string[] | null;
