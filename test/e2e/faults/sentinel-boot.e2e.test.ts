@@ -82,7 +82,14 @@ describe("Sentinel protection from the first second", () => {
       "Sentinel electing another primary",
       (c) => c.status?.currentPrimary !== undefined && c.status.currentPrimary !== `${NAME}-0`,
       180_000,
-    );
+    ).catch(async (error: unknown) => {
+      // What the Sentinels did (their +sdown, +odown, +slave, -failover-abort-… lines) says why none elected.
+      for (const pod of pods) {
+        const log = await region.kubectl.run(["-n", NS, "logs", pod, "-c", "sentinel", "--tail", "60"]);
+        t.diagnostic(`${pod}'s Sentinel:\n${log.stdout}${log.stderr}`);
+      }
+      throw error;
+    });
     const elected = failedOver.status?.currentPrimary ?? "";
     t.diagnostic(`${elected} in status as the primary ${Date.now() - hungAt} ms after the hang`);
     assert.equal((await view.info(elected, PASSWORD, "replication"))["role"], "master");
