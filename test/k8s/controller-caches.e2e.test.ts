@@ -9,9 +9,12 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { KubeConfig, type V1StatefulSet } from "@kubernetes/client-node";
+import pino from "pino";
 import { parseRequestTotals, requestDeltas } from "../../hack/k8s/apiserver-metrics.ts";
 import { RealCluster } from "../../hack/k8s/cluster.ts";
 import { waitFor } from "../../hack/sandbox/testing.ts";
+import { makeInformers } from "../../controller/watch/informers.ts";
 
 const RANGE = 97;
 const NS = "steady";
@@ -106,5 +109,42 @@ describe("the controller on the real control plane", () => {
       count("GET redisclusters") <= count("PATCH redisclusters/status"),
       `${count("GET redisclusters")} RedisCluster GETs for ${count("PATCH redisclusters/status")} status writes`,
     );
+  });
+
+  it("keeps no managedFields in its caches, which the real API server sends with every object", async () => {
+    // The controller's informers, in this process, on the cluster the first test made.
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(cluster.kubeconfigPath);
+    const informers = makeInformers(kubeConfig, NS, () => undefined, pino({ level: "silent" }));
+    informers.start();
+    try {
+      await informers.synced;
+      const cached = {
+        cluster: informers.cache.cluster(NS, "steady"),
+        statefulSet: informers.cache.statefulSet(NS, "steady"),
+        service: informers.cache.service(NS, "steady-leader"),
+        podDisruptionBudget: informers.cache.podDisruptionBudget(NS, "steady"),
+        pod: informers.cache.pods(NS, "steady").find((pod) => pod.metadata?.name === "steady-0"),
+      };
+      for (const [kind, object] of Object.entries(cached)) {
+        assert.notEqual(object, undefined, `${kind} cached`);
+        assert.equal(object?.metadata?.managedFields, undefined, `${kind} cached without managedFields`);
+      }
+      // As the API server has them: with managedFields (so the test could fail).
+      const fields = await ok([
+        "get",
+        "statefulset",
+        "steady",
+        "-n",
+        NS,
+        "--show-managed-fields",
+        "-o",
+        "json",
+      ]);
+      const served = (JSON.parse(fields) as V1StatefulSet).metadata?.managedFields ?? [];
+      assert.ok(served.length > 0, "the API server sends managedFields");
+    } finally {
+      await informers.stop();
+    }
   });
 });
