@@ -208,6 +208,7 @@ describe("the default installation", () => {
     const controller = container("redis-dr-controller");
     assert.deepEqual(get(controller, "args"), [
       "--max-semi-space-size=4",
+      "--heap-growing-percent=20",
       "controller/main.js",
       "--metrics-port",
       "8080",
