@@ -48,7 +48,6 @@ export function classify(message: string): RedisFailureKind {
   return "command";
 }
 
-/** Node's own host-name check (RFC 6125, DNS and IP subjectAltNames) when asked for; SNI only for DNS names. */
 /** A Sentinel's description of an instance (a flat array: field, value, field, value …) as a map. */
 function fieldMap(reply: unknown): Map<string, string> {
   const fields = new Map<string, string>();
@@ -57,6 +56,7 @@ function fieldMap(reply: unknown): Map<string, string> {
   return fields;
 }
 
+/** Node's own host-name check (RFC 6125, DNS and IP subjectAltNames) when asked for; SNI only for DNS names. */
 function tlsOptions(host: string, tls: NonNullable<RedisEndpoint["tls"]>): ConnectionOptions {
   if (tls.verifyHost !== true) return { ca: [tls.ca], checkServerIdentity: () => undefined };
   return { ca: [tls.ca], ...(isIP(host) === 0 ? { servername: host } : {}) };

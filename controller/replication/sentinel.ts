@@ -74,10 +74,9 @@ export async function handOverToSentinels(
     settings["auth-user"] = SENTINEL_USER;
     settings["auth-pass"] = ctx.users.sentinel;
   } else if (ctx.clusterPassword !== undefined) settings["auth-pass"] = ctx.clusterPassword;
-  const failed = async (pod: PodEndpoint, error: unknown): Promise<undefined> => {
+  const failed = async (pod: PodEndpoint, error: unknown): Promise<void> => {
     ctx.log.warn({ pod: pod.name, err: error }, "could not hand the cluster over to the pod's Sentinel");
     await ctx.redis.forget(sentinelEndpoint(ctx, pod));
-    return undefined;
   };
   // What each Sentinel knows: the replicas, when it monitors the cluster; undefined when it did not answer.
   const views = await Promise.all(
@@ -88,7 +87,8 @@ export async function handOverToSentinels(
         const replicas = await admin.sentinelReplicas(ctx.cluster);
         return { pod, known: new Set(replicas.map((r) => `${r.host}:${r.port}`)) };
       } catch (error) {
-        return failed(pod, error);
+        await failed(pod, error);
+        return undefined;
       }
     }),
   );
@@ -107,7 +107,8 @@ export async function handOverToSentinels(
           );
         return true;
       } catch (error) {
-        return (await failed(pod, error)) ?? false;
+        await failed(pod, error);
+        return false;
       }
     }),
   );
@@ -122,14 +123,15 @@ export async function handOverToSentinels(
   const monitored = views.flatMap((view) =>
     view === undefined || view.known === "none" ? [] : [view.known],
   );
-  // A Sentinel told on this pass is only connecting to the primary: it counts as knowing no replica yet.
-  const known = count > 0 ? [...monitored, new Set<string>()] : monitored;
-  const [first] = known;
+  const [first] = monitored;
   return {
     told: count,
     monitoring: monitored.length + count,
+    // A Sentinel told on this pass is only connecting to the primary: it knows no replica yet.
     knownReplicas:
-      first === undefined ? undefined : new Set([...first].filter((r) => known.every((view) => view.has(r)))),
+      count > 0
+        ? new Set()
+        : first && new Set([...first].filter((replica) => monitored.every((view) => view.has(replica)))),
   };
 }
 

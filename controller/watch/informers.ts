@@ -49,7 +49,7 @@ function clusterKeyOf(object: KubernetesObject, own: boolean): string | undefine
  * reads it, and at 1000 clusters the caches hold ~6000 objects. client-node keeps the very object it passes to
  * the callbacks, so this callback, registered first, strips the cached copy.
  */
-export function dropManagedFields(object: KubernetesObject): void {
+function dropManagedFields(object: KubernetesObject): void {
   if (object.metadata?.managedFields !== undefined) delete object.metadata.managedFields;
 }
 

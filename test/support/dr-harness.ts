@@ -239,10 +239,15 @@ export class DrHarness {
     }
   }
 
-  /** Reconciles until `done` holds (at most `rounds` passes). */
-  async reconcileUntil(what: string, done: () => boolean | Promise<boolean>, rounds = 20): Promise<void> {
+  /** Reconciles until `done` holds (at most `rounds` passes), with `factory`'s connections if given. */
+  async reconcileUntil(
+    what: string,
+    done: () => boolean | Promise<boolean>,
+    rounds = 20,
+    factory?: RedisAdminFactory,
+  ): Promise<void> {
     for (let i = 0; i < rounds; i++) {
-      await this.reconcile();
+      await this.reconcile(factory);
       if (await done()) return;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }

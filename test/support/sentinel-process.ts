@@ -105,6 +105,13 @@ export class SentinelProcess {
     return Number((await this.masterField("num-slaves")) ?? 0);
   }
 
+  /** SENTINEL DEBUG parameter value (e.g. info-period: how often it sends INFO to the instances it knows). */
+  async debug(parameter: string, value: string): Promise<void> {
+    const reply = await this.sentinel("DEBUG", parameter, value);
+    if (reply !== "OK")
+      throw new Error(`SENTINEL DEBUG ${parameter} ${value} on ${this.host}: ${String(reply)}`);
+  }
+
   /** Whether this Sentinel has had an INFO reply from the primary since it was told to monitor it. */
   async infoRefreshed(): Promise<boolean> {
     // SENTINEL MASTER says info-refresh 0 until the first reply (after that, the milliseconds since the last).

@@ -11,12 +11,11 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { Redis } from "ioredis";
 import type { RedisAdminFactory } from "../../../controller/redis/admin-port.ts";
 import { ioredisAdminFactory } from "../../../controller/redis/ioredis-admin.ts";
 import { DrHarness, infoField, keysOf } from "../../support/dr-harness.ts";
 import { waitFor } from "../../support/redis-process.ts";
-import { SENTINEL_ADMIN, SentinelProcess } from "../../support/sentinel-process.ts";
+import { SentinelProcess } from "../../support/sentinel-process.ts";
 
 /** A cluster of 3 pods in sentinel mode, whose Sentinels start monitoring nothing, as the sidecars do. */
 function sentinelCluster(prefix: string) {
@@ -30,37 +29,16 @@ function sentinelCluster(prefix: string) {
 
 /** SENTINEL DEBUG info-period on every Sentinel: how often it sends INFO to the instances it knows. */
 async function setInfoPeriod(sentinels: readonly SentinelProcess[], ms: number): Promise<void> {
-  for (const sentinel of sentinels) {
-    const client = new Redis({
-      host: sentinel.host,
-      port: 26379,
-      ...SENTINEL_ADMIN,
-      retryStrategy: () => null,
-    });
-    client.on("error", () => undefined);
-    try {
-      assert.equal(await client.call("SENTINEL", "DEBUG", "info-period", String(ms)), "OK");
-    } finally {
-      client.disconnect();
-    }
-  }
+  await Promise.all(sentinels.map((sentinel) => sentinel.debug("info-period", String(ms))));
 }
 
-/** Every 200 ms a pass with `factory`, until `done` holds (at most `rounds` passes). */
-async function reconcileUntil(
+/** Passes every 200 ms until `done` (at most 100: bounds of tens of seconds, as Sentinel's INFO is due). */
+const reconcileUntil = (
   h: DrHarness,
   what: string,
   done: () => boolean | Promise<boolean>,
   factory?: RedisAdminFactory,
-  rounds = 100,
-): Promise<void> {
-  for (let i = 0; i < rounds; i++) {
-    await h.reconcile(factory);
-    if (await done()) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`still not ${what} after ${rounds} reconciles; status: ${JSON.stringify(h.status)}`);
-}
+): Promise<void> => h.reconcileUntil(what, done, 100, factory);
 
 const protection = (h: DrHarness) => h.condition("SentinelProtected");
 
