@@ -5,12 +5,13 @@
  * Kubernetes v1.37.2.
  *
  *   npm run bench:scale-real [-- --quick] [--window SECONDS] [--sizes 10,100,1000] [--pod-sizes 10]
- *                            [--json PATH]
+ *                            [--json PATH] [--profile DIR]
  *
  * `npm run bench:scale-real` runs this file inside a network namespace of its own (hack/k8s/in-netns.sh,
  * as hack/k8s/test.sh runs the real-control-plane tests), after hack/k8s/build.sh has found (or built) the
  * binaries. Needs root. Cluster ranges 56 (pod-less) and 59 (with pods): 10.56.0.0/16, 10.59.0.0/16.
  * --quick: N = 10, 100, a 5 s window, no pod series. Writes hack/bench/results/scale-real.json.
+ * --profile DIR: the controller runs under `node --cpu-prof`; each start of it leaves a .cpuprofile in DIR.
  *
  * The cluster: redis-dr installed from manifests/ (CRDs, RBAC, the webhook as a pod, which admits every
  * RedisCluster) with the controller Deployment at 0 replicas; the controller runs as a child of this
@@ -28,8 +29,8 @@
  *   idle     with the controller stopped, apiserver_request_total before and after a window: what the rest
  *            of the cluster costs (kube-controller-manager, scheduler, node agent, webhook, Service network)
  *   restart  clear status.observedGeneration of every cluster, start the controller, and time until the first
- *            and until every cluster has observedGeneration == generation (polled by LIST every 100 ms, 250 ms
- *            at N ≥ 500)
+ *            and until every cluster has observedGeneration == generation (as a watch on the clusters delivers
+ *            their status writes)
  *   steady   after a settling pause, the same window with the controller running: its CPU and RSS, its
  *            reconciles (redis_dr_controller_reconcile_total from its /metrics), and the request deltas.
  * The metric has no client label. The controller's requests are counted on the resources it uses
@@ -45,6 +46,9 @@ import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { parseRequestTotals, requestDeltas } from "../k8s/apiserver-metrics.ts";
 import { OPERATOR_NAMESPACE, RealCluster } from "../k8s/cluster.ts";
+import { JsonInformer, type JsonClient } from "../k8s/json-client.ts";
+import type { KubeObject } from "../sandbox/api/types.ts";
+import pino, { type Logger } from "pino";
 import { ControllerProcess } from "./lib/controller-process.ts";
 import { cpuSeconds, loadAverage1m, rssMiB } from "./lib/proc.ts";
 import { poll, sleep } from "./lib/redis.ts";
@@ -57,6 +61,7 @@ const { values } = parseArgs({
     sizes: { type: "string" },
     "pod-sizes": { type: "string" },
     json: { type: "string", default: "hack/bench/results/scale-real.json" },
+    profile: { type: "string" },
   },
 });
 const QUICK = values.quick ?? false;
@@ -79,7 +84,6 @@ interface Measurement {
   readonly clusters: number;
   readonly firstReconciledS: number;
   readonly allReconciledS: number;
-  readonly pollIntervalMs: number;
   readonly cpuPercent: number;
   readonly rssMiB: number;
   /** The controller's, per minute: steady window minus idle window, by "VERB resource", floored at 0. */
@@ -87,6 +91,8 @@ interface Measurement {
   readonly readsPerMin: number;
   readonly writesPerMin: number;
   readonly reconcilesPerMin: number;
+  /** CPU seconds of the controller and of each control-plane process from the restart until all reconciled. */
+  readonly restartCpuSeconds: Counts;
   readonly requestsByVerbResource: Counts;
   /** Per minute, as the API server counted them: with the controller running, and with it stopped. */
   readonly steadyAllClients: Counts;
@@ -109,6 +115,51 @@ const READ = /^(GET|LIST|WATCH) /;
 const WRITE = /^(POST|PUT|PATCH|DELETE|APPLY) /;
 const sum = (counts: Counts, verb: RegExp) =>
   Object.entries(counts).reduce((total, [key, count]) => (verb.test(key) ? total + count : total), 0);
+
+/**
+ * When the first and when every cluster had observedGeneration == generation, as a watch on the clusters
+ * delivers their changes. A watch costs the API server one event per status write, where polling by LIST
+ * (what this bench did until 2026-12-07) serialised all N clusters every 250 ms, beside the controller.
+ */
+class ReconcileProgress {
+  private readonly reconciled = new Set<string>();
+  private readonly informer: JsonInformer;
+  firstAt: number | undefined;
+  allAt: number | undefined;
+
+  constructor(
+    client: JsonClient,
+    private readonly total: number,
+    logger: Logger,
+  ) {
+    this.informer = new JsonInformer(
+      client,
+      CLUSTERS,
+      { upsert: (o) => this.seen(o), remove: () => {} },
+      logger,
+    );
+  }
+
+  /** Resolves once the watch runs; throws if a cluster is already reconciled (nothing cleared it). */
+  async start(): Promise<void> {
+    await this.informer.start();
+    if (this.reconciled.size !== 0) throw new Error("observedGeneration was not cleared");
+  }
+
+  stop(): void {
+    this.informer.stop();
+  }
+
+  private seen(cluster: KubeObject): void {
+    const name = cluster.metadata.name ?? "";
+    const status = cluster.status as { observedGeneration?: number } | undefined;
+    if (status?.observedGeneration === cluster.metadata.generation) this.reconciled.add(name);
+    else this.reconciled.delete(name);
+    const now = performance.now();
+    if (this.reconciled.size > 0) this.firstAt ??= now;
+    if (this.reconciled.size === this.total) this.allAt ??= now;
+  }
+}
 
 /** Runs `each` over `items`, CONCURRENCY at a time. */
 async function inParallel<T>(items: readonly T[], each: (item: T) => Promise<unknown>): Promise<void> {
@@ -157,6 +208,7 @@ class Bench {
       podNamespace: OPERATOR_NAMESPACE,
       namespace: NS,
       logFile: join(this.cluster.dir, "logs", "bench-controller.log"),
+      extraNodeArgs: values.profile === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", values.profile],
     });
   }
 
@@ -245,19 +297,27 @@ class Bench {
     await sleep(2_000);
     const idle = await this.window();
 
-    const intervalMs = this.pollInterval();
+    const progress = new ReconcileProgress(this.cluster.admin, this.clusters, pino({ level: "silent" }));
+    await progress.start();
+    const planePids = this.cluster.plane.pids();
+    const cpuAtStart = Object.fromEntries(
+      Object.entries(planePids).map(([name, pid]) => [name, cpuSeconds(pid)]),
+    );
     const started = performance.now();
     await this.controller.start();
-    const first = await poll(
-      "a first cluster reconciled",
-      async () => (await this.reconciled()) > 0 && performance.now(),
-      {
-        timeoutMs: 120_000,
-        intervalMs,
-      },
-    );
-    await this.waitAllReconciled(600_000);
-    const all = performance.now();
+    const first = await poll("a first cluster reconciled", () => progress.firstAt, {
+      timeoutMs: 120_000,
+      intervalMs: 20,
+    });
+    const all = await poll(`${this.clusters} clusters reconciled`, () => progress.allAt, {
+      timeoutMs: 600_000,
+      intervalMs: 20,
+    });
+    progress.stop();
+    // CPU seconds each process spent from the controller's start until every cluster was reconciled.
+    const restartCpuSeconds: Counts = { controller: round(cpuSeconds(this.controller.pid), 2) };
+    for (const [name, pid] of Object.entries(planePids))
+      restartCpuSeconds[name] = round(cpuSeconds(pid) - (cpuAtStart[name] ?? 0), 2);
 
     await sleep(SETTLE_MS);
     const pid = this.controller.pid;
@@ -287,13 +347,13 @@ class Bench {
       clusters: this.clusters,
       firstReconciledS: round((first - started) / 1000, 2),
       allReconciledS: round((all - started) / 1000, 2),
-      pollIntervalMs: intervalMs,
       cpuPercent: round((cpu / steady.seconds) * 100, 1),
       rssMiB: round(rss, 1),
       requestsPerMin: sum(controller, /./),
       readsPerMin: sum(controller, READ),
       writesPerMin: sum(controller, WRITE),
       reconcilesPerMin: Math.round((reconciles / steady.seconds) * 60),
+      restartCpuSeconds,
       requestsByVerbResource: controller,
       steadyAllClients: steady.counts,
       idleAllClients: idle.counts,
@@ -370,6 +430,11 @@ async function main(): Promise<void> {
       "steady window minus an idle window with it stopped, on the resources it uses:",
   );
   printTable(rows);
+  for (const m of results)
+    console.log(
+      `N=${m.clusters}${m.pods ? " with pods" : ""} restart→all, CPU s by process:`,
+      m.restartCpuSeconds,
+    );
   for (const m of results)
     console.log(
       `N=${m.clusters}${m.pods ? " with pods" : ""} by verb and resource, /min: controller`,

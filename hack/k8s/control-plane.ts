@@ -120,6 +120,14 @@ export class ControlPlane {
     return this.options.range;
   }
 
+  /** The running components' process IDs, by name (for benchmarks that read their CPU time from /proc). */
+  pids(): Record<string, number> {
+    const pids: Record<string, number> = {};
+    for (const { name, child } of this.processes)
+      if (child.pid !== undefined && child.exitCode === null) pids[name] = child.pid;
+    return pids;
+  }
+
   get caPem(): string {
     return this.ca.certPem;
   }

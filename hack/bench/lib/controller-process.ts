@@ -23,6 +23,8 @@ export class ControllerProcess {
       /** The namespace it watches (--namespace). */
       readonly namespace: string;
       readonly logFile: string;
+      /** Node options after the Deployment's (e.g. `--cpu-prof`: a profile of each run, written as it stops). */
+      readonly extraNodeArgs?: readonly string[];
     },
   ) {}
 
@@ -62,6 +64,7 @@ export class ControllerProcess {
         "--",
         process.execPath,
         ...program.nodeArgs,
+        ...(this.options.extraNodeArgs ?? []),
         program.main,
         "--namespace",
         this.options.namespace,
