@@ -13,20 +13,18 @@ import type {
   Informer,
   KubeConfig,
   KubernetesObject,
-  ListPromise,
   ObjectCache,
-  V1ListMeta,
   V1Pod,
   V1PodDisruptionBudget,
   V1Service,
   V1StatefulSet,
 } from "@kubernetes/client-node";
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, PolicyV1Api } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { GROUP, PLURAL, VERSION } from "../../schemas/rediscluster.ts";
 import type { RedisCluster } from "../../schemas/generated/rediscluster.ts";
 import type { CachedObjects } from "../kube/cached-objects.ts";
 import { isRedisCluster } from "../kube/cluster-api.ts";
+import { listJson } from "../kube/list-json.ts";
 import { CLUSTER_LABEL } from "../kube/resources.ts";
 
 export const keyOf = (namespace: string, name: string): string => `${namespace}/${name}`;
@@ -172,59 +170,34 @@ export function makeInformers(
   enqueue: (key: string) => void,
   log: Logger,
 ): Informers {
-  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
-  const core = kubeConfig.makeApiClient(CoreV1Api);
-  const apps = kubeConfig.makeApiClient(AppsV1Api);
-  const policy = kubeConfig.makeApiClient(PolicyV1Api);
   const scope = namespace === undefined ? "" : `/namespaces/${namespace}`;
-
-  // The custom objects API answers untyped JSON: checked here, where it enters.
-  const listClusters: ListPromise<KubernetesObject> = async () => {
-    const list: unknown =
-      namespace === undefined
-        ? await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })
-        : await custom.listNamespacedCustomObject({
-            group: GROUP,
-            version: VERSION,
-            namespace,
-            plural: PLURAL,
-          });
-    const { items, metadata } = (list ?? {}) as { items?: unknown; metadata?: V1ListMeta };
-    return { metadata, items: Array.isArray(items) ? items.filter(isRedisCluster) : [] };
+  /**
+   * An informer of `path`, its LIST answered as plain JSON like its watch (kube/list-json.ts says why not
+   * client-node's typed lists); `owned`: only objects labelled with their cluster.
+   */
+  const informer = (
+    path: string,
+    owned: boolean,
+    keep: (object: KubernetesObject) => boolean = () => true,
+  ) => {
+    const selector = owned ? CLUSTER_LABEL : undefined;
+    const query = owned ? `?labelSelector=${encodeURIComponent(CLUSTER_LABEL)}` : "";
+    return makeInformer(
+      kubeConfig,
+      path,
+      async () => {
+        const list = await listJson(kubeConfig, path + query);
+        return { ...list, items: list.items.filter(keep) };
+      },
+      selector,
+    );
   };
-  const listPods: ListPromise<KubernetesObject> = async () =>
-    namespace === undefined
-      ? await core.listPodForAllNamespaces({ labelSelector: CLUSTER_LABEL })
-      : await core.listNamespacedPod({ namespace, labelSelector: CLUSTER_LABEL });
-  const listStatefulSets: ListPromise<KubernetesObject> = async () =>
-    namespace === undefined
-      ? await apps.listStatefulSetForAllNamespaces({ labelSelector: CLUSTER_LABEL })
-      : await apps.listNamespacedStatefulSet({ namespace, labelSelector: CLUSTER_LABEL });
-
-  const listServices: ListPromise<KubernetesObject> = async () =>
-    namespace === undefined
-      ? await core.listServiceForAllNamespaces({ labelSelector: CLUSTER_LABEL })
-      : await core.listNamespacedService({ namespace, labelSelector: CLUSTER_LABEL });
-  const listBudgets: ListPromise<KubernetesObject> = async () =>
-    namespace === undefined
-      ? await policy.listPodDisruptionBudgetForAllNamespaces({ labelSelector: CLUSTER_LABEL })
-      : await policy.listNamespacedPodDisruptionBudget({ namespace, labelSelector: CLUSTER_LABEL });
-
-  const clusters = makeInformer(kubeConfig, `/apis/${GROUP}/${VERSION}${scope}/${PLURAL}`, listClusters);
-  const pods = makeInformer(kubeConfig, `/api/v1${scope}/pods`, listPods, CLUSTER_LABEL);
-  const statefulSets = makeInformer(
-    kubeConfig,
-    `/apis/apps/v1${scope}/statefulsets`,
-    listStatefulSets,
-    CLUSTER_LABEL,
-  );
-  const services = makeInformer(kubeConfig, `/api/v1${scope}/services`, listServices, CLUSTER_LABEL);
-  const budgets = makeInformer(
-    kubeConfig,
-    `/apis/policy/v1${scope}/poddisruptionbudgets`,
-    listBudgets,
-    CLUSTER_LABEL,
-  );
+  // RedisClusters come from users: checked here, where they enter.
+  const clusters = informer(`/apis/${GROUP}/${VERSION}${scope}/${PLURAL}`, false, isRedisCluster);
+  const pods = informer(`/api/v1${scope}/pods`, true);
+  const statefulSets = informer(`/apis/apps/v1${scope}/statefulsets`, true);
+  const services = informer(`/api/v1${scope}/services`, true);
+  const budgets = informer(`/apis/policy/v1${scope}/poddisruptionbudgets`, true);
   const watches = [
     watchWithRestart(clusters, "redisclusters", log, enqueue, true, true),
     watchWithRestart(pods, "pods", log, enqueue, false, true),

@@ -46,8 +46,12 @@ const API_CALL =
   /\.(read|get|list|create|patch|replace|deleteCollection|delete)(?:(?:Namespaced|Cluster)([A-Z][A-Za-z]*?)(Status)?|([A-Z][A-Za-z]*?)ForAllNamespaces)\(/g;
 /** A call on a cluster-scoped kind whose method names neither "Namespaced" nor "Cluster": `createSubjectAccessReview(`. */
 const UNSCOPED_CALL = /\.(create)(SubjectAccessReview)\(/g;
-/** `makeInformer(kubeConfig, \`/api/v1${scope}/pods\`, …)`: the informer lists and watches that resource. */
-const INFORMER = /makeInformer\(\s*\w+,\s*`\/(api\/v1|apis\/([^/`$]+|\$\{GROUP\})\/[^/`]+)[^`]*\/([^/`]+)`/g;
+/**
+ * `makeInformer(kubeConfig, \`/api/v1${scope}/pods\`, …)`, or `informer(\`/api/v1${scope}/pods\`, …)` (the
+ * controller's wrapper of it, controller/watch/informers.ts): the informer lists and watches that resource.
+ */
+const INFORMER =
+  /(?:makeInformer\(\s*\w+,|\binformer\()\s*`\/(api\/v1|apis\/([^/`$]+|\$\{GROUP\})\/[^/`]+)[^`]*\/([^/`]+)`/g;
 
 function sources(folder: string): string[] {
   const directory = path.join(REPO_ROOT, folder);
