@@ -86,6 +86,10 @@ interface Measurement {
   readonly allReconciledS: number;
   readonly cpuPercent: number;
   readonly rssMiB: number;
+  /** V8's heap (used, reserved) and memory outside it, at the window's end (the controller's own metrics). */
+  readonly heapUsedMiB: number;
+  readonly heapTotalMiB: number;
+  readonly externalMiB: number;
   /** The controller's, per minute: steady window minus idle window, by "VERB resource", floored at 0. */
   readonly requestsPerMin: number;
   readonly readsPerMin: number;
@@ -329,10 +333,12 @@ class Bench {
     let reconciles = 0;
     let cpu = 0;
     let rss = 0;
+    let memory = { heapUsedMiB: 0, heapTotalMiB: 0, externalMiB: 0 };
     const steady = await this.window(async () => {
       reconciles = (await this.controller.reconciles()) - reconcilesBefore;
       cpu = cpuSeconds(pid) - cpuBefore;
       rss = rssMiB(pid);
+      memory = await this.controller.memory();
     });
     const controller: Counts = {};
     for (const [key, count] of Object.entries(steady.counts)) {
@@ -349,6 +355,7 @@ class Bench {
       allReconciledS: round((all - started) / 1000, 2),
       cpuPercent: round((cpu / steady.seconds) * 100, 1),
       rssMiB: round(rss, 1),
+      ...memory,
       requestsPerMin: sum(controller, /./),
       readsPerMin: sum(controller, READ),
       writesPerMin: sum(controller, WRITE),
@@ -417,6 +424,7 @@ async function main(): Promise<void> {
       "first→all s": round(m.allReconciledS - m.firstReconciledS, 2),
       "CPU %": m.cpuPercent,
       "RSS MiB": m.rssMiB,
+      "heap used/total MiB": `${m.heapUsedMiB}/${m.heapTotalMiB}`,
       "API req/min": m.requestsPerMin,
       "reads/min": m.readsPerMin,
       "writes/min": m.writesPerMin,
@@ -467,6 +475,10 @@ async function main(): Promise<void> {
       apiReadsPerMin: m.readsPerMin,
       apiWritesPerMin: m.writesPerMin,
       rssMiB: m.rssMiB,
+      heapUsedMiB: m.heapUsedMiB,
+      heapTotalMiB: m.heapTotalMiB,
+      externalMiB: m.externalMiB,
+      restartCpuSeconds: m.restartCpuSeconds,
       cpuPercent: m.cpuPercent,
       reconcilesPerMin: m.reconcilesPerMin,
       restartToAllSeconds: m.allReconciledS,

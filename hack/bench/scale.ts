@@ -62,6 +62,10 @@ interface Measurement {
   /** This process: the sandbox API server (in-process) answering the controller, plus the bench itself. */
   readonly apiServerCpuPercent: number;
   readonly rssMiB: number;
+  /** V8's heap (used, reserved) and memory outside it, at the window's end (the controller's own metrics). */
+  readonly heapUsedMiB: number;
+  readonly heapTotalMiB: number;
+  readonly externalMiB: number;
   readonly requestsPerMin: number;
   /** GET, LIST and WATCH requests. */
   readonly readsPerMin: number;
@@ -237,6 +241,8 @@ class Bench {
     const seconds = (performance.now() - windowStart) / 1000;
     const cpu = cpuSeconds(pid) - cpuBefore;
     const apiCpu = process.cpuUsage(apiCpuBefore);
+    const rss = rssMiB(pid);
+    const memory = await this.controller.memory();
     const { byKind, total, connections } = this.requests.snapshot();
     // Failed reconciles (retried by the work queue) from the start of this controller to the window's end.
     const log = readFileSync(this.controller.logFile, "utf8").slice(logStart);
@@ -251,7 +257,8 @@ class Bench {
       allReconciledS: round((all - started) / 1000, 2),
       cpuPercent: round((cpu / seconds) * 100, 1),
       apiServerCpuPercent: round(((apiCpu.user + apiCpu.system) / 1e6 / seconds) * 100, 1),
-      rssMiB: round(rssMiB(pid), 1),
+      rssMiB: round(rss, 1),
+      ...memory,
       requestsPerMin: perMin(total),
       readsPerMin: perMin(countOf(byKind, /^(GET|LIST|WATCH)\b/)),
       writesPerMin: perMin(countOf(byKind, /^(POST|PUT|PATCH|DELETE)\b/)),
@@ -312,6 +319,7 @@ async function main(): Promise<void> {
       "CPU %": m.cpuPercent,
       "API server CPU %": m.apiServerCpuPercent,
       "RSS MiB": m.rssMiB,
+      "heap used/total MiB": `${m.heapUsedMiB}/${m.heapTotalMiB}`,
       "API req/min": m.requestsPerMin,
       "reads/min": m.readsPerMin,
       "writes/min": m.writesPerMin,
@@ -364,6 +372,9 @@ async function main(): Promise<void> {
       apiReadsPerMin: m.readsPerMin,
       apiWritesPerMin: m.writesPerMin,
       rssMiB: m.rssMiB,
+      heapUsedMiB: m.heapUsedMiB,
+      heapTotalMiB: m.heapTotalMiB,
+      externalMiB: m.externalMiB,
       cpuPercent: m.cpuPercent,
       apiServerCpuPercent: m.apiServerCpuPercent,
       reconcilesPerMin: m.reconcilesPerMin,

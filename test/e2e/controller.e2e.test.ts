@@ -183,6 +183,12 @@ describe("the controller on the sandbox", () => {
         what: "link metric",
       },
     );
+    // The process's own series, for memory and latency alerts: a resident set and a heap in use above 0.
+    const text = await metricsText();
+    for (const series of ["process_resident_memory_bytes", "nodejs_heap_size_used_bytes"]) {
+      const value = Number(new RegExp(`^${series} (\\S+)$`, "m").exec(text)?.[1]);
+      assert.ok(value > 0, `${series} is ${value}`);
+    }
   });
 
   it("reports a partitioned link (status, metric, Event, lag against the source) and heals with a partial resync", async () => {
