@@ -134,33 +134,45 @@ function compiledImageDir(sourceRoot: string): string {
   return dir;
 }
 
+interface Container {
+  args?: string[];
+  env?: { name: string; value?: string }[];
+}
+
 /**
- * The Node options the Deployment of `program` (manifests/<program>/deployment.yaml under `sourceRoot`) gives
- * before its entry point: the container's args start with them (the image's ENTRYPOINT is `node`). None when
- * the revision has no such file.
+ * How the Deployment of `program` (manifests/<program>/deployment.yaml under `sourceRoot`) starts its
+ * container: the Node options before the entry point (the container's args start with them, the image's
+ * ENTRYPOINT is `node`), and the environment variables it sets to a literal value (those from a fieldRef
+ * are the pod's; the caller sets what it needs of them). Nothing when the revision has no such file.
  */
-function deploymentNodeArgs(program: "webhook" | "controller", sourceRoot: string): string[] {
+export function deploymentStart(
+  program: "webhook" | "controller",
+  sourceRoot: string,
+): { nodeArgs: string[]; env: Record<string, string> } {
   const file = join(sourceRoot, "manifests", program, "deployment.yaml");
-  if (!existsSync(file)) return [];
+  if (!existsSync(file)) return { nodeArgs: [], env: {} };
   for (const document of parseAllDocuments(readFileSync(file, "utf8"))) {
     const object = document.toJS() as {
       kind?: string;
-      spec?: { template?: { spec?: { containers?: { args?: string[] }[] } } };
+      spec?: { template?: { spec?: { containers?: Container[] } } };
     } | null;
     if (object?.kind !== "Deployment") continue;
     for (const container of object.spec?.template?.spec?.containers ?? []) {
       const args = container.args ?? [];
       const main = args.indexOf(`${program}/main.js`);
-      if (main >= 0) return args.slice(0, main);
+      if (main < 0) continue;
+      const env: Record<string, string> = {};
+      for (const { name, value } of container.env ?? []) if (value !== undefined) env[name] = value;
+      return { nodeArgs: args.slice(0, main), env };
     }
   }
-  return [];
+  return { nodeArgs: [], env: {} };
 }
 
 /**
  * How the image starts one of its programs (the Dockerfile's `ENV NODE_ENV=production`, and `node`, the Node
- * options of the program's Deployment, `<main.js>`): the options, the compiled entry point, and the
- * environment to add.
+ * options of the program's Deployment, `<main.js>`, with the Deployment's literal environment): the options,
+ * the compiled entry point, and the environment to add.
  */
 export function shippedProgram(
   program: "webhook" | "controller",
@@ -170,10 +182,11 @@ export function shippedProgram(
   readonly main: string;
   readonly env: Readonly<Record<string, string>>;
 } {
+  const { nodeArgs, env } = deploymentStart(program, sourceRoot);
   return {
-    nodeArgs: deploymentNodeArgs(program, sourceRoot),
+    nodeArgs,
     main: join(productImageDir(sourceRoot), program, "main.js"),
-    env: { NODE_ENV: "production" },
+    env: { NODE_ENV: "production", ...env },
   };
 }
 

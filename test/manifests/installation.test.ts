@@ -219,9 +219,10 @@ describe("the default installation", () => {
     assert.deepEqual(get(controller, "readinessProbe", "httpGet"), { path: "/healthz", port: "metrics" });
     const env = list(controller, "env").map((e) => [
       get(e, "name"),
-      get(e, "valueFrom", "fieldRef", "fieldPath"),
+      get(e, "value") ?? get(e, "valueFrom", "fieldRef", "fieldPath"),
     ]);
     assert.deepEqual(env, [
+      ["MALLOC_ARENA_MAX", "2"],
       ["POD_NAMESPACE", "metadata.namespace"],
       ["POD_NAME", "metadata.name"],
     ]);
