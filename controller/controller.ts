@@ -58,6 +58,7 @@ export class Controller {
       now: () => new Date(),
       resyncMs: options.resyncMs,
       sourceMemory: new Map(),
+      specHashes: new Map(),
       backlogHorizonThresholdSeconds: options.backlogHorizonThresholdSeconds,
     };
   }

@@ -3,7 +3,7 @@
  * under resources/: the pod template and its scripts, the Services, the budget, the users Secret). What the
  * rest of the controller and the tests use of them.
  */
-export { statefulSetFor } from "./resources/pod-spec.ts";
+export { statefulSetFor, statefulSetSpecHash } from "./resources/pod-spec.ts";
 export { entrypointScript } from "./resources/entrypoint.ts";
 export { SENTINEL_PORT, sentinelScript } from "./resources/sentinel-config.ts";
 export { type SecretFiles } from "./resources/secret-files.ts";

@@ -40,6 +40,8 @@ export interface ReconcileDeps {
    * a restart loses one interval of rate, and keeping it in status would write status every pass.
    */
   readonly sourceMemory?: Map<string, SourceMemory>;
+  /** The StatefulSet spec hash each cluster's spec gives (`namespace/name`: kube/resources, statefulSetSpecHash). */
+  readonly specHashes?: Map<string, { readonly spec: string; readonly hash: string }>;
   /** --backlog-horizon-threshold: below it, condition BacklogHorizon is False and Event BacklogTooSmall. */
   readonly backlogHorizonThresholdSeconds?: number;
   /** Standing connections to the replica clusters' sources (absent where no work queue can be woken). */

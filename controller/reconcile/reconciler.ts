@@ -16,6 +16,7 @@ export async function reconcileCluster(
     // Deleted: its StatefulSet and Services go with it (owner references); only the metrics are ours to drop.
     deps.metrics.forgetCluster(namespace, name);
     deps.sourceMemory?.delete(`${namespace}/${name}`);
+    deps.specHashes?.delete(`${namespace}/${name}`);
     deps.sourceWatch?.watch(`${namespace}/${name}`, undefined);
     return {};
   }

@@ -1,17 +1,25 @@
 /**
  * The controller reads from its informers' caches (controller/kube/cluster-api.ts, controller/watch/
  * informers.ts), counted at the sandbox API server: a steady DR cluster costs no API read between changes,
- * and a cache held behind the API server during a promotion never makes a pod follow the wrong primary.
+ * a cache held behind the API server during a promotion never makes a pod follow the wrong primary, and a
+ * spec change updates the StatefulSet once (the spec hash each pass compares is remembered per cluster).
  * Loopback range 127.96.0.0/16 (the sandbox: pods 127.96.1.x; the source: 127.96.60.1).
  */
 import assert from "node:assert/strict";
 import type { IncomingMessage } from "node:http";
 import { after, before, describe, it } from "node:test";
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import {
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+} from "@kubernetes/client-node";
 import { Redis } from "ioredis";
 import type { RedisCluster } from "../../schemas/generated/rediscluster.ts";
 import { startSandbox, waitFor, type TestSandbox } from "../../hack/sandbox/testing.ts";
 import { HOLD_UPSTREAM } from "../../controller/model/pods.ts";
+import { SPEC_HASH_ANNOTATION, statefulSetFor } from "../../controller/kube/resources.ts";
 import { RedisProcess } from "../support/redis-process.ts";
 
 const RANGE = 96;
@@ -250,5 +258,31 @@ describe("the controller reads from its caches", () => {
       );
     }
     for (const pod of PODS) assert.equal(await onPod(pod, (c) => c.dbsize()), KEYS, `keys on ${pod}`);
+  });
+  it("a spec change updates the StatefulSet once, and the passes after it write nothing", async () => {
+    const apps = sb.kubeConfig.makeApiClient(AppsV1Api);
+    const hashOf = async () =>
+      (await apps.readNamespacedStatefulSet({ name: NAME, namespace: NS }, asTest)).metadata?.annotations?.[
+        SPEC_HASH_ANNOTATION
+      ];
+    const before = await hashOf();
+    const log = new RequestLog(sb);
+    // A fourth instance: a new StatefulSet template (replicas), so a new hash.
+    await custom.patchNamespacedCustomObject(
+      { ...group, name: NAME, body: { spec: { instances: 4 } } },
+      merge,
+    );
+    const expected = statefulSetFor(await cluster()).metadata?.annotations?.[SPEC_HASH_ANNOTATION];
+    assert.notEqual(expected, before);
+    await waitFor(async () => (await hashOf()) === expected, { what: "the StatefulSet's new spec hash" });
+    await sleep(5_000); // five more passes at RESYNC_SECONDS=1
+    const writes = log.stop().filter((request) => /^(PUT|PATCH|POST) statefulsets/.test(request));
+    // One update: its JSON patch of replicas and template, then the merge patch of its hash annotation
+    // (ClusterApi.updateStatefulSet).
+    assert.deepEqual(writes, ["PATCH statefulsets/cached", "PATCH statefulsets/cached"]);
+    assert.equal(
+      (await apps.readNamespacedStatefulSet({ name: NAME, namespace: NS }, asTest)).spec?.replicas,
+      4,
+    );
   });
 });

@@ -184,6 +184,27 @@ function statefulSetSpec(name: string, spec: ClusterSpec): V1StatefulSet["spec"]
   };
 }
 
+/**
+ * The spec-hash annotation the StatefulSet of `cluster` carries, without keeping what it was computed from.
+ * `memo` (per cluster, `namespace/name`) remembers the hash with the exact spec it came from: a pass over an
+ * unchanged cluster then costs a JSON serialisation of its spec, not building the StatefulSet (38 µs and
+ * ~10 KB of garbage at every resync of every cluster).
+ */
+export function statefulSetSpecHash(
+  cluster: RedisCluster,
+  memo?: Map<string, { readonly spec: string; readonly hash: string }>,
+): string {
+  const name = cluster.metadata?.name ?? "";
+  if (memo === undefined) return specHash(statefulSetSpec(name, cluster.spec));
+  const key = `${cluster.metadata?.namespace ?? ""}/${name}`;
+  const spec = JSON.stringify(cluster.spec);
+  const known = memo.get(key);
+  if (known?.spec === spec) return known.hash;
+  const hash = specHash(statefulSetSpec(name, cluster.spec));
+  memo.set(key, { spec, hash });
+  return hash;
+}
+
 export function statefulSetFor(cluster: RedisCluster): V1StatefulSet {
   const name = cluster.metadata?.name ?? "";
   const stsSpec = statefulSetSpec(name, cluster.spec);

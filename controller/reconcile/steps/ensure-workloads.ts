@@ -5,13 +5,13 @@
  * read from the informers' caches (kube/cluster-api.ts): a cluster whose objects are as desired costs no
  * API request. A create refused with 409 (the cache had not seen the object yet) reads it afresh.
  */
-import type { V1StatefulSet } from "@kubernetes/client-node";
 import { apiErrorCode } from "../../kube/cluster-api.ts";
 import {
   SPEC_HASH_ANNOTATION,
   podDisruptionBudgetFor,
   servicesFor,
   statefulSetFor,
+  statefulSetSpecHash,
 } from "../../kube/resources.ts";
 import type { ReconcileContext, Step, StepResult } from "../context.ts";
 import { CONTINUE } from "../context.ts";
@@ -27,10 +27,15 @@ async function created(create: () => Promise<void>): Promise<boolean> {
   }
 }
 
-async function ensureStatefulSet(ctx: ReconcileContext, desired: V1StatefulSet): Promise<void> {
+/**
+ * Creates the StatefulSet when missing, and replaces it when its spec hash is not the one the cluster's spec
+ * gives. The desired object is built only for a write.
+ */
+async function ensureStatefulSet(ctx: ReconcileContext): Promise<void> {
   const api = ctx.deps.api;
   let live = await api.getStatefulSet(ctx.namespace, ctx.name);
   if (live === undefined) {
+    const desired = statefulSetFor(ctx.cluster);
     if (await created(() => api.createStatefulSet(ctx.namespace, desired))) {
       await ctx.event(
         "Normal",
@@ -42,10 +47,9 @@ async function ensureStatefulSet(ctx: ReconcileContext, desired: V1StatefulSet):
     live = await api.getStatefulSet(ctx.namespace, ctx.name, true);
     if (live === undefined) return; // deleted again meanwhile: the next pass creates it
   }
-  if (
-    live.metadata?.annotations?.[SPEC_HASH_ANNOTATION] !==
-    desired.metadata?.annotations?.[SPEC_HASH_ANNOTATION]
-  ) {
+  const hash = statefulSetSpecHash(ctx.cluster, ctx.deps.specHashes);
+  if (live.metadata?.annotations?.[SPEC_HASH_ANNOTATION] !== hash) {
+    const desired = statefulSetFor(ctx.cluster);
     await api.updateStatefulSet(ctx.namespace, ctx.name, desired);
     await ctx.event(
       "Normal",
@@ -59,7 +63,7 @@ export const ensureWorkloads: Step = {
   name: "ensure-workloads",
   async run(ctx: ReconcileContext): Promise<StepResult> {
     const api = ctx.deps.api;
-    await ensureStatefulSet(ctx, statefulSetFor(ctx.cluster));
+    await ensureStatefulSet(ctx);
     for (const service of servicesFor(ctx.cluster)) {
       const name = service.metadata?.name ?? "";
       if (
