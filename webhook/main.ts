@@ -1,12 +1,12 @@
 /**
  * The redis-dr admission webhook: `npm run webhook -- --cert-dir DIR [--port 9443] [--health-port 8081]`.
- * Kubernetes access from KUBECONFIG or the in-cluster service account.
+ * Kubernetes access from KUBECONFIG, ~/.kube/config or the in-cluster service account (webhook/kube/credentials.ts).
  */
-import { AuthorizationV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
 import { USAGE, parseConfig, type WebhookConfig } from "./config.ts";
 import { createLogger } from "./logger.ts";
-import { loadKubeConfig } from "../kube-common/kube-config.ts";
+import { createKubeApiClient, type KubeApiClient } from "./kube/api-client.ts";
+import { findCredentials } from "./kube/credentials.ts";
 import { kubeSecretReader } from "./kube/secret-reader.ts";
 import { kubeAccessReviewer } from "./kube/access-reviewer.ts";
 import { AllowedSourceRanges } from "./validation/rules/source-address.ts";
@@ -21,7 +21,16 @@ try {
 }
 
 const logger = createLogger(config.logLevel);
-const kubeConfig = loadKubeConfig();
+// Credentials it cannot use fail the start, not the first review that needs them.
+let kube: KubeApiClient;
+try {
+  const credentials = findCredentials({ env: process.env });
+  kube = createKubeApiClient(credentials, { logger: logger.child({ component: "kube-api" }) });
+  logger.info({ server: kube.server, from: credentials.from }, "Kubernetes API");
+} catch (err) {
+  logger.fatal({ err }, "no usable Kubernetes credentials");
+  process.exit(1);
+}
 // Only the webhook's own metrics: prom-client's Node.js defaults include gauges named `*_total`, which
 // Prometheus tooling (promtool check metrics) rejects.
 const registry = new Registry();
@@ -42,11 +51,8 @@ const webhook = await serve({
   healthPort: config.healthPort,
   certPollMs: config.certPollMs,
   shutdownGraceMs: config.shutdownGraceMs,
-  secrets: kubeSecretReader(kubeConfig.makeApiClient(CoreV1Api), logger.child({ component: "secrets" })),
-  access: kubeAccessReviewer(
-    kubeConfig.makeApiClient(AuthorizationV1Api),
-    logger.child({ component: "access-reviews" }),
-  ),
+  secrets: kubeSecretReader(kube, logger.child({ component: "secrets" })),
+  access: kubeAccessReviewer(kube, logger.child({ component: "access-reviews" })),
   allowedSourceRanges: new AllowedSourceRanges(config.allowedSourceCidrs),
   ...(config.clientCaFile !== undefined
     ? { clientAuth: { caFile: config.clientCaFile, names: config.clientNames } }
@@ -63,7 +69,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     logger.info({ signal }, "stopping");
     webhook.stop().then(
       () => {
-        kubeConfig.close();
+        kube.close();
         process.exit(0);
       },
       (err: unknown) => {

@@ -6,12 +6,10 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import YAML from "yaml";
-import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import pino from "pino";
 import { startSandbox, type TestSandbox } from "../../hack/sandbox/testing.ts";
+import { createKubeApiClient } from "../../webhook/kube/api-client.ts";
+import { findCredentials } from "../../webhook/kube/credentials.ts";
 import { kubeSecretReader } from "../../webhook/kube/secret-reader.ts";
 
 const TOKEN = "5d1e3f8a9b2c4d6e8f0a1b3c5d7e9f1a2b4c6d8e";
@@ -20,31 +18,9 @@ const RANGE = 40;
 
 let sandbox: TestSandbox | undefined;
 
-/**
- * The sandbox's API server speaks plain HTTP, which @kubernetes/client-node 1.x refuses unless the cluster
- * entry says insecure-skip-tls-verify. kubectl does not care; the webhook does (its Secret lookups). Until
- * the sandbox's kubeconfig says so itself, the webhook gets a copy that does.
- */
-function kubeconfigForClientNode(path: string, out: string): string {
-  const config = YAML.parse(readFileSync(path, "utf8")) as {
-    clusters: { cluster: Record<string, unknown> }[];
-  };
-  const plain = config.clusters.filter(
-    (c) => String(c.cluster.server).startsWith("http://") && c.cluster["insecure-skip-tls-verify"] !== true,
-  );
-  if (plain.length === 0) return path;
-  for (const c of plain) c.cluster["insecure-skip-tls-verify"] = true;
-  writeFileSync(out, YAML.stringify(config));
-  return out;
-}
-
 before(async () => {
-  const operatorEnv: Record<string, string> = {};
-  sandbox = await startSandbox({ range: RANGE, operatorEnv });
-  operatorEnv.KUBECONFIG = kubeconfigForClientNode(
-    sandbox.kubeconfigPath,
-    join(sandbox.dir, "webhook-kubeconfig"),
-  );
+  // The webhook reads the sandbox's own kubeconfig, as a user's webhook reads theirs.
+  sandbox = await startSandbox({ range: RANGE });
   await sandbox.sandbox.startWebhook();
   await sandbox.sandbox.installWebhookConfigurations();
 });
@@ -261,15 +237,13 @@ describe("kubeSecretReader against the sandbox's API server", () => {
         },
       }),
     );
-    const config = new KubeConfig();
-    config.loadFromFile(
-      kubeconfigForClientNode(sandbox?.kubeconfigPath ?? "", join(sandbox?.dir ?? "", "reader-kubeconfig")),
-    );
-    const reader = kubeSecretReader(config.makeApiClient(CoreV1Api), pino({ level: "silent" }));
+    const api = createKubeApiClient(findCredentials({ env: { KUBECONFIG: sandbox?.kubeconfigPath ?? "" } }));
+    const reader = kubeSecretReader(api, pino({ level: "silent" }));
     assert.deepEqual([...((await reader.secretKeys("default", "redis-tls-partial")) ?? [])].sort(), [
       "ca.crt",
       "tls.crt",
     ]);
     assert.equal(await reader.secretKeys("default", "no-such-secret"), undefined);
+    api.close();
   });
 });

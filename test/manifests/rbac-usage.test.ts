@@ -1,8 +1,9 @@
 /**
  * RBAC equals what the programs' code calls. Every Kubernetes API call in webhook/ and controller/ (the
- * @kubernetes/client-node methods, and the informers' list+watch) is mapped to the permission it needs; each
- * program's ServiceAccount must be granted exactly those, plus the few grants the code needs without calling
- * them by name (listed with the reason). A new API call without its RBAC, or RBAC nothing uses, fails here.
+ * @kubernetes/client-node methods, the webhook's own client's get and post, and the informers' list+watch) is
+ * mapped to the permission it needs; each program's ServiceAccount must be granted exactly those, plus the few
+ * grants the code needs without calling them by name (listed with the reason). A new API call without its
+ * RBAC, or RBAC nothing uses, fails here.
  */
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
@@ -47,6 +48,15 @@ const API_CALL =
 /** A call on a cluster-scoped kind whose method names neither "Namespaced" nor "Cluster": `createSubjectAccessReview(`. */
 const UNSCOPED_CALL = /\.(create)(SubjectAccessReview)\(/g;
 /**
+ * A call of the webhook's own client (webhook/kube/api-client.ts), `api.get(` or `api.post(`, with its path
+ * written out: `api.get(\`/api/v1/namespaces/${…}/secrets/${…}\``, `api.post("/apis/authorization.k8s.io/v1/…`.
+ * GET reads one object (get); POST creates (create).
+ */
+const CLIENT_CALL = /\bapi\.(get|post)\(/g;
+const CLIENT_PATH_CALL =
+  /\bapi\.(get|post)\(\s*[`"]\/(?:api\/v1|apis\/([a-z0-9.-]+)\/v[a-z0-9]+)(?:\/namespaces\/\$\{[^}]*\})?\/([a-z]+)/g;
+const CLIENT_VERBS: Readonly<Record<string, string>> = { get: "get", post: "create" };
+/**
  * `makeInformer(kubeConfig, \`/api/v1${scope}/pods\`, …)`, or `informer(\`/api/v1${scope}/pods\`, …)` (the
  * controller's wrapper of it, controller/watch/informers.ts): the informer lists and watches that resource.
  */
@@ -71,6 +81,15 @@ function permissionsUsed(folder: string): string[] {
     }
     for (const [, prefix, kind] of source.matchAll(UNSCOPED_CALL)) {
       used.add(`${VERBS[prefix ?? ""]} ${RESOURCES[kind ?? ""]}`);
+    }
+    const clientCalls = [...source.matchAll(CLIENT_PATH_CALL)];
+    assert.equal(
+      clientCalls.length,
+      [...source.matchAll(CLIENT_CALL)].length,
+      `${folder}: an api.get( or api.post( call without its path written out: the RBAC it needs cannot be read`,
+    );
+    for (const [, method, group, plural] of clientCalls) {
+      used.add(`${CLIENT_VERBS[method ?? ""]} ${group ?? "core"}/${plural}`);
     }
     for (const [call, , group, plural] of source.matchAll(INFORMER)) {
       const apiGroup = group === undefined ? "core" : group === "${GROUP}" ? "redis.io" : group;

@@ -71,23 +71,47 @@ test("refuses to start without --cert-dir, printing the usage", async () => {
   assert.match(webhook.stderr(), /--cert-dir is required\nusage: npm run webhook -- --cert-dir DIR/);
 });
 
-test("serves admission over HTTPS, reports a Kubernetes API it cannot reach, and stops on SIGTERM", async () => {
-  const { dir, ca } = await certDir();
-  // A kubeconfig whose API server does not exist: Secret lookups fail, and must say so.
+/** A kubeconfig in `dir` whose API server does not exist, with `user`'s fields; its path. */
+async function nowhereKubeconfig(dir: string, user = "{}"): Promise<string> {
+  const file = join(dir, "kubeconfig");
   await writeFile(
-    join(dir, "kubeconfig"),
+    file,
     [
       "apiVersion: v1",
       "kind: Config",
       "clusters: [{name: nowhere, cluster: {server: 'http://127.40.0.1:9'}}]",
-      "users: [{name: nobody, user: {}}]",
+      `users: [{name: nobody, user: ${user}}]`,
       "contexts: [{name: nowhere, context: {cluster: nowhere, user: nobody}}]",
       "current-context: nowhere",
     ].join("\n"),
   );
+  return file;
+}
+
+test("refuses to start with a kubeconfig it cannot honour, naming what it does not support", async () => {
+  const { dir } = await certDir();
+  const kubeconfig = await nowhereKubeconfig(dir, "{exec: {command: aws}}");
+  const webhook = start(["--cert-dir", dir, "--port", "0", "--health-port", "0", "--host", "127.0.0.1"], {
+    KUBECONFIG: kubeconfig,
+  });
+  assert.equal(await webhook.exited, 1);
+  const fatal = webhook.lines.find((l) => l.msg === "no usable Kubernetes credentials");
+  assert.equal(fatal?.level, 60);
+  assert.equal(
+    (fatal?.err as { message?: string } | undefined)?.message,
+    `kubeconfig ${kubeconfig}: user "nobody" uses exec, which the webhook's API client does not support ` +
+      "(it supports token, tokenFile, client-certificate, client-certificate-data, client-key, client-key-data)",
+  );
+  assert.ok(!webhook.lines.some((l) => l.msg === "webhook ready"));
+});
+
+test("serves admission over HTTPS, reports a Kubernetes API it cannot reach, and stops on SIGTERM", async () => {
+  const { dir, ca } = await certDir();
+  // A kubeconfig whose API server does not exist: Secret lookups fail, and must say so.
+  const kubeconfig = await nowhereKubeconfig(dir);
   const webhook = start(
     ["--cert-dir", dir, "--port", "0", "--health-port", "0", "--host", "127.0.0.1", "--cert-poll-ms", "100"],
-    { KUBECONFIG: join(dir, "kubeconfig") },
+    { KUBECONFIG: kubeconfig },
   );
   const ready = await webhook.logLine("webhook ready");
   const port = Number(ready.port);
@@ -144,16 +168,10 @@ test(
     await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve));
     const taken = (holder.address() as AddressInfo).port;
     try {
-      const webhook = start([
-        "--cert-dir",
-        dir,
-        "--port",
-        String(taken),
-        "--health-port",
-        "0",
-        "--host",
-        "127.0.0.1",
-      ]);
+      const webhook = start(
+        ["--cert-dir", dir, "--port", String(taken), "--health-port", "0", "--host", "127.0.0.1"],
+        { KUBECONFIG: await nowhereKubeconfig(dir) },
+      );
       assert.equal(await webhook.exited, 1);
       const fatal = webhook.lines.find((l) => l.msg === "the admission server could not start");
       assert.equal(fatal?.level, 60);

@@ -5,20 +5,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type AddressInfo } from "node:net";
-import { AuthorizationV1Api, KubeConfig } from "@kubernetes/client-node";
+import { createKubeApiClient, type KubeApiClient } from "../../../webhook/kube/api-client.ts";
 import { kubeAccessReviewer, secretAccessReview } from "../../../webhook/kube/access-reviewer.ts";
 import { SecretReadError } from "../../../webhook/validation/secrets.ts";
 import { captureLogs } from "../../support/logs.ts";
 
-function api(server: string): AuthorizationV1Api {
-  const config = new KubeConfig();
-  config.loadFromOptions({
-    clusters: [{ name: "c", server, skipTLSVerify: true }],
-    users: [{ name: "u" }],
-    contexts: [{ name: "x", cluster: "c", user: "u" }],
-    currentContext: "x",
-  });
-  return config.makeApiClient(AuthorizationV1Api);
+/** A client of the plain-HTTP test server at `server` (no credentials). */
+function api(server: string): KubeApiClient {
+  return createKubeApiClient({ server, from: "test", insecureSkipTlsVerify: false });
 }
 
 test("asks about exactly the requesting user: name, uid, groups and extra, for get on one Secret", () => {

@@ -6,43 +6,50 @@ import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
-import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { createKubeApiClient, type KubeApiClient } from "../../../webhook/kube/api-client.ts";
 import { kubeSecretReader } from "../../../webhook/kube/secret-reader.ts";
 import { SecretReadError } from "../../../webhook/validation/secrets.ts";
 import { captureLogs } from "../../support/logs.ts";
 
 const sockets: Socket[] = [];
-const silent: Server = createServer((socket) => sockets.push(socket));
+// Reads what it is sent (so it sees the client close the connection) and never answers.
+const silent: Server = createServer((socket) => {
+  sockets.push(socket);
+  socket.resume();
+});
 
 after(async () => {
   for (const socket of sockets) socket.destroy();
   await new Promise((resolve) => silent.close(resolve));
 });
 
-function api(server: string): CoreV1Api {
-  const config = new KubeConfig();
-  config.loadFromOptions({
-    clusters: [{ name: "c", server, skipTLSVerify: true }],
-    users: [{ name: "u" }],
-    contexts: [{ name: "x", cluster: "c", user: "u" }],
-    currentContext: "x",
-  });
-  return config.makeApiClient(CoreV1Api);
+/** A client of the plain-HTTP test server at `server` (no credentials). */
+function api(server: string): KubeApiClient {
+  return createKubeApiClient({ server, from: "test", insecureSkipTlsVerify: false });
 }
 
-test("an API server that never answers fails the lookup after the timeout, not the admission deadline", async () => {
-  await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
-  const { port } = silent.address() as AddressInfo;
-  const logs = captureLogs();
-  const reader = kubeSecretReader(api(`http://127.0.0.1:${port}`), logs.logger, 200);
-  await assert.rejects(
-    reader.secretKeys("default", "redis-password"),
-    (error: unknown) =>
-      error instanceof SecretReadError && error.message === "the Kubernetes API did not answer within 200ms",
-  );
-  const warning = logs.lines().find((line) => line.msg === "could not get a Secret");
-  assert.equal(warning?.name, "redis-password");
-});
+test(
+  "an API server that never answers fails the lookup after the timeout, and the request is abandoned",
+  { timeout: 10_000 },
+  async () => {
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const { port } = silent.address() as AddressInfo;
+    const logs = captureLogs();
+    const reader = kubeSecretReader(api(`http://127.0.0.1:${port}`), logs.logger, 200);
+    await assert.rejects(
+      reader.secretKeys("default", "redis-password"),
+      (error: unknown) =>
+        error instanceof SecretReadError &&
+        error.message === "the Kubernetes API did not answer within 200ms",
+    );
+    const warning = logs.lines().find((line) => line.msg === "could not get a Secret");
+    assert.equal(warning?.name, "redis-password");
+    // The request is abandoned, not left holding one of the client's pooled connections forever.
+    const [socket] = sockets;
+    assert.ok(socket);
+    if (!socket.closed) await new Promise((resolve) => socket.once("close", resolve));
+  },
+);
 
 test("an API server that is not there fails the lookup as unreachable", async () => {
   const probe = createServer();
