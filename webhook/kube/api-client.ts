@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { createSecureContext } from "node:tls";
 import type { Logger } from "pino";
 import { isRecord } from "../../kube-common/is-record.ts";
 import { KubeCredentialsError, type KubeCredentials, type Material } from "./credentials.ts";
@@ -129,12 +130,16 @@ class JsonApiClient implements KubeApiClient {
   private readonly token: MaterialSource | undefined;
   private readonly tls: { ca?: MaterialSource; cert?: MaterialSource; key?: MaterialSource };
   private agent: { readonly agent: HttpAgent; readonly tls: readonly (Buffer | undefined)[] };
+  /** TLS files found not to go together, not tried again until they change. */
+  private unusable: readonly (Buffer | undefined)[] | undefined;
+  private readonly logger: Logger | undefined;
 
   constructor(
     private readonly credentials: KubeCredentials,
     options: KubeApiClientOptions,
   ) {
     this.server = credentials.server;
+    this.logger = options.logger;
     this.https = credentials.server.startsWith("https:");
     const { token, ca, clientCertificate, clientKey } = credentials;
     this.token =
@@ -182,12 +187,26 @@ class JsonApiClient implements KubeApiClient {
 
   /**
    * The agent for the current TLS files: a rotated CA or client certificate gets a new one. The old agent's
-   * calls in flight finish; its idle connections close after IDLE_SOCKET_MS.
+   * calls in flight finish; its idle connections close after IDLE_SOCKET_MS. Files caught mid-rotation (a new
+   * certificate beside the old key) are not used: the old agent stays until the files agree.
    */
   private currentAgent(): HttpAgent {
     const tls = this.tlsBytes();
-    const same = tls.every((bytes, i) => bytes === this.agent.tls[i]);
-    if (!same) this.agent = this.makeAgent(tls);
+    const sameAs = (other: readonly (Buffer | undefined)[] | undefined) =>
+      other !== undefined && tls.every((bytes, i) => bytes === other[i]);
+    if (sameAs(this.agent.tls) || sameAs(this.unusable)) return this.agent.agent;
+    const [ca, cert, key] = tls;
+    try {
+      createSecureContext({ ca, cert, key });
+    } catch (error) {
+      this.unusable = tls;
+      this.logger?.warn(
+        { reason: (error as Error).message },
+        "the re-read TLS files do not go together (mid-rotation?); still using the last ones",
+      );
+      return this.agent.agent;
+    }
+    this.agent = this.makeAgent(tls);
     return this.agent.agent;
   }
 

@@ -259,11 +259,16 @@ describe("client-certificate authentication", () => {
     );
     await api.get(secretPath("default", "present"));
     assert.equal(last().clientName, "webhook-1");
+    // Mid-rotation: the new certificate is there, its key not yet.
     await writeFile(join(dir, "rotating.crt"), second.cert);
+    now += REREAD_AFTER_MS;
+    await api.get(secretPath("default", "present"));
+    assert.equal(last().clientName, "webhook-1", "a certificate without its key is not used");
     await writeFile(join(dir, "rotating.key"), second.key);
+    now += REREAD_AFTER_MS - 1;
     await api.get(secretPath("default", "present"));
     assert.equal(last().clientName, "webhook-1", "re-read before it is due");
-    now += REREAD_AFTER_MS;
+    now += 1;
     await api.get(secretPath("default", "present"));
     assert.equal(last().clientName, "webhook-2");
   });
