@@ -1,9 +1,9 @@
 # syntax=docker/dockerfile:1
 # One image for both programs (the Deployments choose which one with their args):
 #   docker build -t redis-dr:0.1.0 .
-#   webhook:    node --max-semi-space-size=8 webhook/main.js --cert-dir /tmp/k8s-webhook-server/serving-certs --port 9443 --health-port 8081
+#   webhook:    node --max-semi-space-size=8 --heap-growing-percent=20 webhook/main.js --cert-dir /tmp/k8s-webhook-server/serving-certs --port 9443 --health-port 8081
 #   controller: node --max-semi-space-size=4 --heap-growing-percent=20 controller/main.js --metrics-port 8080 --leader-elect
-#               (with MALLOC_ARENA_MAX=2 in its environment)
+#   (both with MALLOC_ARENA_MAX=2 in their environment)
 # manifests/*/deployment.yaml hold the authoritative Node options and environment, and say why each.
 # The TypeScript sources are compiled in the build stage; the final image holds the compiled JavaScript, the
 # production dependencies only, and runs as a non-root user.

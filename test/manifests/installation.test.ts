@@ -191,6 +191,7 @@ describe("the default installation", () => {
     assert.deepEqual(get(webhook, "readinessProbe", "httpGet"), { path: "/readyz", port: "metrics" });
     assert.deepEqual(get(webhook, "args"), [
       "--max-semi-space-size=8",
+      "--heap-growing-percent=20",
       "webhook/main.js",
       "--cert-dir",
       "/tmp/k8s-webhook-server/serving-certs",
@@ -199,6 +200,16 @@ describe("the default installation", () => {
       "--health-port",
       "8081",
     ]);
+    assert.deepEqual(
+      list(webhook, "env").map((e) => [
+        get(e, "name"),
+        get(e, "value") ?? get(e, "valueFrom", "fieldRef", "fieldPath"),
+      ]),
+      [
+        ["MALLOC_ARENA_MAX", "2"],
+        ["POD_NAMESPACE", "metadata.namespace"],
+      ],
+    );
   });
 
   it("runs the controller with leader election on its own Lease and probes on its metrics port", () => {
