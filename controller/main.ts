@@ -9,11 +9,11 @@ import http from "node:http";
 import { pino } from "pino";
 import { parseConfig } from "./config.ts";
 import { Controller } from "./controller.ts";
-import { collectDefaultMetrics } from "prom-client";
 import { ControllerMetrics } from "./metrics/metrics.ts";
 import { ioredisAdminFactory } from "./redis/ioredis-admin.ts";
 import { LeaderElector } from "./watch/leader-election.ts";
 import { loadKubeConfig } from "../kube-common/kube-config.ts";
+import { registerProcessMemory } from "../kube-common/process-metrics.ts";
 
 async function main(): Promise<void> {
   const config = parseConfig(process.argv.slice(2), process.env);
@@ -28,10 +28,7 @@ async function main(): Promise<void> {
   });
   const kubeConfig = loadKubeConfig();
   const metrics = new ControllerMetrics();
-  // The process's own series (process_resident_memory_bytes, nodejs_heap_size_used_bytes, event loop lag,
-  // GC): what an operator's memory or latency alert needs. Here, not in ControllerMetrics: they are global
-  // to the process, and the tests build many ControllerMetrics.
-  collectDefaultMetrics({ register: metrics.registry });
+  registerProcessMemory(metrics.registry);
   let healthy = true;
 
   const server = http.createServer((req, res) => {

@@ -11,6 +11,7 @@ import { kubeSecretReader } from "./kube/secret-reader.ts";
 import { kubeAccessReviewer } from "./kube/access-reviewer.ts";
 import { AllowedSourceRanges } from "./validation/rules/source-address.ts";
 import { serve } from "./server/serve.ts";
+import { registerProcessMemory } from "../kube-common/process-metrics.ts";
 
 let config: WebhookConfig;
 try {
@@ -31,9 +32,10 @@ try {
   logger.fatal({ err }, "no usable Kubernetes credentials");
   process.exit(1);
 }
-// Only the webhook's own metrics: prom-client's Node.js defaults include gauges named `*_total`, which
-// Prometheus tooling (promtool check metrics) rejects.
+// The webhook's own metrics and the process's memory (kube-common/process-metrics.ts): not prom-client's
+// Node.js defaults, which include gauges named `*_total` that promtool check metrics rejects.
 const registry = new Registry();
+registerProcessMemory(registry);
 
 process.on("uncaughtException", (err) => {
   logger.fatal({ err }, "uncaught exception");
