@@ -8,12 +8,11 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { request as httpsRequest } from "node:https";
 import { createServer, type AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { createTestCa } from "../support/certs.ts";
 import { fixture } from "../support/fixtures.ts";
-import { VALIDATE_PATH } from "../../webhook/server/app.ts";
+import { postReview } from "../support/review-over-https.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const children: ChildProcess[] = [];
@@ -119,27 +118,7 @@ test("serves admission over HTTPS, reports a Kubernetes API it cannot reach, and
   assert.equal(ready200.status, 200);
 
   const body = fixture("create-redis-west");
-  const answer = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const payload = JSON.stringify(body);
-    const req = httpsRequest(
-      {
-        host: "127.0.0.1",
-        port,
-        ca: ca.certPem,
-        servername: "localhost",
-        method: "POST",
-        path: VALIDATE_PATH,
-        headers: { "content-type": "application/json" },
-      },
-      (res) => {
-        let text = "";
-        res.on("data", (c: Buffer) => (text += c.toString()));
-        res.on("end", () => resolve(JSON.parse(text) as Record<string, unknown>));
-      },
-    );
-    req.on("error", reject);
-    req.end(payload);
-  });
+  const answer = JSON.parse(await postReview(port, ca.certPem, body)) as Record<string, unknown>;
   const response = answer.response as { allowed: boolean; status: { message: string } };
   assert.equal(response.allowed, false);
   assert.equal(

@@ -11,16 +11,15 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { after, before, it } from "node:test";
 import { pathToFileURL } from "node:url";
 import { shippedProgram } from "../../hack/k8s/image.ts";
-import { VALIDATE_PATH } from "../../webhook/server/app.ts";
 import { createTestCa } from "../support/certs.ts";
 import { fixture } from "../support/fixtures.ts";
+import { postReview } from "../support/review-over-https.ts";
 
 const CLIENT_NODE = /\/node_modules\/@kubernetes\/client-node\//;
 
@@ -88,29 +87,6 @@ async function recorded(
   return (await readFile(file, "utf8")).split("\n").filter((line) => line !== "");
 }
 
-function post(port: number, ca: string, body: unknown): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: "127.0.0.1",
-        port,
-        ca,
-        servername: "localhost",
-        method: "POST",
-        path: VALIDATE_PATH,
-        headers: { "content-type": "application/json" },
-      },
-      (res) => {
-        let text = "";
-        res.on("data", (chunk: Buffer) => (text += chunk.toString()));
-        res.on("end", () => resolve(text));
-      },
-    );
-    req.on("error", reject);
-    req.end(JSON.stringify(body));
-  });
-}
-
 it(
   "the compiled webhook loads no @kubernetes/client-node while it starts, reviews and stops",
   { timeout: 300_000 },
@@ -136,7 +112,7 @@ it(
         for await (const line of lines) {
           const log = JSON.parse(line) as { msg?: string; port?: number };
           if (log.msg !== "webhook ready") continue;
-          answer = await post(Number(log.port), ca.certPem, fixture("create-redis-west"));
+          answer = await postReview(Number(log.port), ca.certPem, fixture("create-redis-west"));
           return;
         }
       },
