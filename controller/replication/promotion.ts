@@ -105,17 +105,27 @@ export async function runPromotion(ctx: ReplicationContext, source: SourceRef): 
   // AwaitingHandoff: promoteBy changed to Break before the hand-off came; promote the usual way.
   let start =
     requested === undefined || requested === "AwaitingHandoff" ? beginPromotion(ctx, source) : undefined;
+  /** The pods as asked beside the write of Promoting (catchingUp), which promoting() starts from. */
+  let looked: Promise<ObservedPod[]> | undefined;
   // A few rounds per reconcile so an undisturbed promotion completes in one go.
   for (let round = 0; round < 6; round++) {
     const phase = start === undefined ? ctx.status().promotion?.phase : "CatchingUp";
     let result: "next" | EngineResult;
     switch (phase) {
-      case "CatchingUp":
-        result = await catchingUp(ctx, source, start);
+      case "CatchingUp": {
+        const done = await catchingUp(ctx, source, start);
         start = undefined;
+        if (typeof done === "object" && "looked" in done) {
+          looked = done.looked;
+          result = "next";
+        } else {
+          result = done;
+        }
         break;
+      }
       case "Promoting":
-        result = await promoting(ctx, source);
+        result = await promoting(ctx, source, looked);
+        looked = undefined;
         break;
       case "Reattaching":
         result = await reattaching(ctx, source);
@@ -166,11 +176,16 @@ function beginPromotion(ctx: ReplicationContext, source: SourceRef): PendingStar
   return { recorded };
 }
 
+/** Promoting is recorded, and `looked` is the look at the pods taken beside that write. */
+interface RecordedPromoting {
+  readonly looked: Promise<ObservedPod[]>;
+}
+
 async function catchingUp(
   ctx: ReplicationContext,
   source: SourceRef,
   pending: PendingStart | undefined,
-): Promise<"next" | EngineResult> {
+): Promise<"next" | EngineResult | RecordedPromoting> {
   let start = pending;
   /** After the pending start's record, one status write of `changes` (none when there are none). */
   const record = async (...changes: readonly (StatusTransaction | undefined)[]): Promise<void> => {
@@ -210,10 +225,23 @@ async function catchingUp(
     review.decision.kind !== "catch-up" &&
     currentDonor(leader, others) === undefined
   ) {
-    // The leader has every write any reachable pod has: nothing to wait for.
-    await clearLeaderBlocked(ctx);
-    await record(window, promotingNow(leader.name));
-    return "next";
+    // The leader has every write any reachable pod has: nothing to wait for. promoting() looks at the pods
+    // once more before REPLICAOF NO ONE; that look is taken beside the write of Promoting, not after it.
+    // Safe: it is a read, and nothing is sent to a pod before the write succeeded (a failed write throws
+    // here), so Promoting and the data-loss window are still recorded before the leader becomes a primary,
+    // and the demotion token before it takes writes (issue 15). The pods cannot move meanwhile but by
+    // restarting — they are held, and only this reconcile re-points them — and a leader that restarts after
+    // the look fails makePrimary's commands on the connection the look used, which is never re-made within
+    // a reconcile (AdminPool, replication/context.ts), instead of being promoted unobserved.
+    const looked = observePods(ctx);
+    try {
+      await clearLeaderBlocked(ctx);
+      await record(window, promotingNow(leader.name));
+    } catch (error) {
+      await looked.catch(() => undefined);
+      throw error;
+    }
+    return { looked };
   }
   await record(window);
   if (review.kind === "blocked") {
@@ -361,8 +389,13 @@ function dataLossWindowText(
   );
 }
 
-async function promoting(ctx: ReplicationContext, source: SourceRef): Promise<"next" | EngineResult> {
-  let pods = await observePods(ctx);
+async function promoting(
+  ctx: ReplicationContext,
+  source: SourceRef,
+  /** The look at the pods taken beside the write of this phase, when this pass recorded it. */
+  looked: Promise<ObservedPod[]> | undefined,
+): Promise<"next" | EngineResult> {
+  let pods = await (looked ?? observePods(ctx));
   let { leader, others } = splitPods(pods);
   if (leader?.snapshot === undefined) return waitForLeader(ctx, leader);
   if (!isPrimary(leader.snapshot)) {

@@ -218,6 +218,34 @@ describe("a controller killed after every single step of a promotion", () => {
   });
 });
 
+describe("the write of Promoting refused by the API server", () => {
+  const h = new DrHarness("127.22.9");
+  before(() => h.start());
+  after(() => h.stop());
+
+  it("makes no pod a primary until Promoting is recorded, then promotes", async () => {
+    h.spec = h.replicaSpec(false, "direct");
+    await h.reconcileUntil("linked", async () => (await h.report()).figures.every((f) => f.linkUp === 1));
+    h.spec = h.replicaSpec(true, "direct");
+    const pool = new AdminPool(ioredisAdminFactory({ connectTimeoutMs: 500 }));
+    // The pods are asked beside this write: a refused write must still stop the promotion before any change.
+    const ctx = h.context(pool, async (tx) => {
+      const next = tx(h.status);
+      if (next.promotion?.phase === "Promoting") throw new Error("the API server refused the write");
+      h.status = next;
+    });
+    try {
+      await assert.rejects(reconcileReplication(ctx), /the API server refused the write/);
+    } finally {
+      await pool.closeAll();
+    }
+    assert.equal(h.status.promotion?.phase, "CatchingUp");
+    for (const pod of h.pods) assert.equal(await infoField(pod, "replication", "role"), "slave");
+    await h.reconcileUntil("promoted", () => h.status.promotion?.phase === "Completed");
+    assert.equal(await infoField(h.pods[0]!, "replication", "role"), "master");
+  });
+});
+
 describe("demotion of a promoted cluster", () => {
   const h = new DrHarness("127.22.5");
   before(() => h.start());
