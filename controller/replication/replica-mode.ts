@@ -22,6 +22,8 @@ import { announceHandoffAddress } from "./handoff.ts";
 import type { HandoffTarget } from "./decisions/switchover.ts";
 
 const RETRY_MS = 2000;
+/** How soon a pass looks again at pods that may not yet have seen an unreachable source go (guardContinuity). */
+const SOURCE_GONE_RECHECK_MS = 200;
 
 export async function runReplicaMode(
   ctx: ReplicationContext,
@@ -50,8 +52,8 @@ export async function runReplicaMode(
     }
   }
   const observed = await observeSource(ctx, source);
-  if (!(await guardContinuity(ctx, source, observed, plan, sourceUpstream)))
-    return { requeueAfterMs: RETRY_MS };
+  const held = await guardContinuity(ctx, source, observed, plan, sourceUpstream);
+  if (held !== undefined) return { requeueAfterMs: held };
   if (ctx.tlsCa !== undefined) {
     // Redis verifies only the source's certificate chain; whether it names the source's host is checked
     // here, and a source whose certificate names another host is never followed.
@@ -109,7 +111,7 @@ type PlannedPod = { readonly pod: ObservedPod; readonly upstream: Upstream };
 
 /**
  * Holds the pods that follow the source when following it could cost their data, and says so; returns
- * whether they may follow it now. Two cases:
+ * undefined when they may follow it now, else how soon to look again. Two cases:
  * - the source cannot be asked and the pods' links to it are down too (it died or restarted): held until it
  *   answers, since Redis would re-connect them by itself to whatever comes back, before any check;
  * - the source answers on another history, or with its keys collapsed (judgeSource): held until a human
@@ -123,12 +125,12 @@ async function guardContinuity(
   observed: SourceObservation,
   plan: readonly PlannedPod[],
   sourceUpstream: Upstream,
-): Promise<boolean> {
+): Promise<number | undefined> {
   const followers = plan.filter((p) => p.upstream === sourceUpstream && p.pod.snapshot !== undefined);
   const snapshot = observed.snapshot;
   if (snapshot === undefined) {
     ctx.watchSource?.(undefined);
-    if (observed.failure?.kind !== "unreachable") return true;
+    if (observed.failure?.kind !== "unreachable") return undefined;
     // A pod in the middle of a full sync from the source is left to finish it: the source answers it, so
     // the controller's own failure to ask it (a timeout under load) says nothing about a restart.
     const cutOff = followers.filter((p) => {
@@ -136,7 +138,13 @@ async function guardContinuity(
       return master?.linkStatus !== "up" && master?.syncInProgress !== true;
     });
     for (const { pod } of cutOff) await hold(ctx, pod);
-    return cutOff.length === 0;
+    // A pod whose link still says up may not have read the source's close yet (a loaded node reads it late)
+    // and would re-connect by itself within a second to whatever comes back: looked at again soon, not at
+    // the next resync. While only the controller cannot reach a live source, that is a pass per
+    // SOURCE_GONE_RECHECK_MS plus the connect timeout.
+    const unaware = followers.some((p) => p.pod.snapshot?.replication.master?.linkStatus === "up");
+    if (unaware) return SOURCE_GONE_RECHECK_MS;
+    return cutOff.length === 0 ? undefined : RETRY_MS;
   }
   const input = {
     cluster: ctx.cluster,
@@ -173,11 +181,11 @@ async function guardContinuity(
   if (verdict.kind === "discontinuous") {
     for (const { pod } of followers) await hold(ctx, pod);
     await reportDiscontinuity(ctx, verdict);
-    return false;
+    return RETRY_MS;
   }
   ctx.watchSource?.(sourceEndpoint(ctx, source));
   await clearDiscontinuity(ctx, snapshot.replication.masterReplid);
-  return true;
+  return undefined;
 }
 
 const reportDiscontinuity = (

@@ -16,6 +16,8 @@ import {
   writeNumbered,
 } from "../../support/dr-harness.ts";
 import { RedisProcess, waitFor } from "../../support/redis-process.ts";
+import type { RedisAdminFactory } from "../../../controller/redis/admin-port.ts";
+import { ioredisAdminFactory } from "../../../controller/redis/ioredis-admin.ts";
 
 async function linked(h: DrHarness, keys: readonly string[]): Promise<void> {
   h.spec = h.replicaSpec(false, "direct");
@@ -125,5 +127,30 @@ describe("a source failover that keeps the history", () => {
       0,
       "a full resync from the new primary",
     );
+  });
+});
+
+describe("a source the controller cannot reach while the pods' links still say up", () => {
+  const h = new DrHarness("127.42.3");
+  before(() => h.start());
+  after(() => h.stop());
+
+  it("holds nobody and looks again within 200 ms, not at the next resync", async () => {
+    const keys = await writeNumbered(h.source, "k", 20);
+    await linked(h, keys);
+    // The controller's connections to the source are refused (port 1), the pods' links are untouched: what a
+    // pass sees when the source has just gone and the pods have not read its close yet.
+    const inner = ioredisAdminFactory({ connectTimeoutMs: 500 });
+    const sourceRefused: RedisAdminFactory = {
+      connect: (endpoint) =>
+        inner.connect(endpoint.host === h.source.host ? { ...endpoint, port: 1 } : endpoint),
+    };
+    const result = await h.reconcile(sourceRefused);
+    assert.equal(result.requeueAfterMs, 200);
+    for (const pod of h.pods) {
+      assert.equal(await infoField(pod, "replication", "master_host"), h.source.host);
+      assert.equal(await infoField(pod, "replication", "master_link_status"), "up");
+    }
+    assert.deepEqual(await missingKeys(h, new Set(keys)), [], "keys lost");
   });
 });
