@@ -8,16 +8,20 @@
 import { Gauge, type Registry } from "prom-client";
 
 export function registerProcessMemory(registry: Registry): void {
-  const gauge = (name: string, help: string, read: (usage: NodeJS.MemoryUsage) => number) =>
+  // One process.memoryUsage() per scrape, not one per gauge: a registry collects its metrics in the order
+  // they were registered, so the first gauge reads and the three after it use that reading.
+  let usage: NodeJS.MemoryUsage | undefined;
+  const gauge = (name: string, help: string, figure: (usage: NodeJS.MemoryUsage) => number, read = false) =>
     new Gauge({
       name,
       help,
       registers: [registry],
       collect() {
-        this.set(read(process.memoryUsage()));
+        if (read || usage === undefined) usage = process.memoryUsage();
+        this.set(figure(usage));
       },
     });
-  gauge("process_resident_memory_bytes", "Resident memory size in bytes.", (usage) => usage.rss);
+  gauge("process_resident_memory_bytes", "Resident memory size in bytes.", (usage) => usage.rss, true);
   gauge("nodejs_heap_size_used_bytes", "V8 heap in use, in bytes.", (usage) => usage.heapUsed);
   gauge("nodejs_heap_size_total_bytes", "V8 heap reserved, in bytes.", (usage) => usage.heapTotal);
   gauge(

@@ -34,6 +34,16 @@ describe("registerProcessMemory", () => {
     assert.ok(value(after, "nodejs_external_memory_bytes") >= held.length);
   });
 
+  it("reads the process's memory once per scrape, for all four gauges", async (t) => {
+    const registry = new Registry();
+    registerProcessMemory(registry);
+    const read = t.mock.method(process, "memoryUsage");
+    await registry.metrics();
+    assert.equal(read.mock.callCount(), 1);
+    await registry.metrics();
+    assert.equal(read.mock.callCount(), 2);
+  });
+
   it("passes promtool check metrics, where prom-client's default collectors do not", async () => {
     const ours = new Registry();
     registerProcessMemory(ours);

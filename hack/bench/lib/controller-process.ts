@@ -43,30 +43,25 @@ export class ControllerProcess {
    * its labels): API requests no longer tell, since a reconcile reads its cluster from the informer's cache.
    */
   async reconciles(): Promise<number> {
-    return this.metricSum("redis_dr_controller_reconcile_total");
+    return metricSum(await this.scrape(), "redis_dr_controller_reconcile_total");
   }
 
   /**
-   * The V8 heap and what lives outside it, in MiB, from the controller's process metrics (prom-client's
-   * defaults): what its RSS is made of.
+   * The V8 heap and what lives outside it, in MiB, from the controller's process memory gauges
+   * (kube-common/process-metrics.ts), all three from one scrape: what its RSS is made of.
    */
   async memory(): Promise<{ heapUsedMiB: number; heapTotalMiB: number; externalMiB: number }> {
-    const mib = async (name: string) => Math.round(((await this.metricSum(name)) / 2 ** 20) * 10) / 10;
+    const text = await this.scrape();
+    const mib = (name: string) => Math.round((metricSum(text, name) / 2 ** 20) * 10) / 10;
     return {
-      heapUsedMiB: await mib("nodejs_heap_size_used_bytes"),
-      heapTotalMiB: await mib("nodejs_heap_size_total_bytes"),
-      externalMiB: await mib("nodejs_external_memory_bytes"),
+      heapUsedMiB: mib("nodejs_heap_size_used_bytes"),
+      heapTotalMiB: mib("nodejs_heap_size_total_bytes"),
+      externalMiB: mib("nodejs_external_memory_bytes"),
     };
   }
 
-  /** A metric of the controller's /metrics, summed over its labels (0 when it has no series). */
-  private async metricSum(name: string): Promise<number> {
-    const text = await (await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`)).text();
-    let total = 0;
-    for (const [, value] of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "gm"))) {
-      total += Number(value);
-    }
-    return total;
+  private async scrape(): Promise<string> {
+    return (await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`)).text();
   }
 
   async start(): Promise<void> {
@@ -116,4 +111,13 @@ export class ControllerProcess {
     await this.exited;
     clearTimeout(timer);
   }
+}
+
+/** A metric of a /metrics text, summed over its labels (0 when it has no series). */
+function metricSum(text: string, name: string): number {
+  let total = 0;
+  for (const [, value] of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "gm"))) {
+    total += Number(value);
+  }
+  return total;
 }
