@@ -2,21 +2,25 @@
  * What the controller reads from its informers' caches instead of the API server (watch/informers.ts fills
  * them): the RedisClusters, and the StatefulSets, Services, PodDisruptionBudgets and Pods labelled with
  * `redis.io/cluster`. Returned objects are the caches' own: never mutated by a reader.
+ *
+ * Of the StatefulSets, Services and PodDisruptionBudgets the caches keep only the metadata (OwnedMetadata):
+ * the reconcile asks whether each exists, and of a StatefulSet which spec hash its annotation carries — a
+ * whole StatefulSet (the pod template, the claim templates, the status) is several kilobytes it never reads.
  */
-import type {
-  KubernetesObject,
-  V1Pod,
-  V1PodDisruptionBudget,
-  V1Service,
-  V1StatefulSet,
-} from "@kubernetes/client-node";
+import type { KubernetesObject, V1Pod } from "@kubernetes/client-node";
 import type { RedisCluster } from "../../schemas/generated/rediscluster.ts";
+
+/**
+ * An owned object as its cache keeps it: apiVersion, kind and metadata (without managedFields). The type
+ * has no spec or status, so code that would read them from the cache does not compile.
+ */
+export type OwnedMetadata = KubernetesObject;
 
 export interface CachedObjects {
   cluster(namespace: string, name: string): RedisCluster | undefined;
-  statefulSet(namespace: string, name: string): V1StatefulSet | undefined;
-  service(namespace: string, name: string): V1Service | undefined;
-  podDisruptionBudget(namespace: string, name: string): V1PodDisruptionBudget | undefined;
+  statefulSet(namespace: string, name: string): OwnedMetadata | undefined;
+  service(namespace: string, name: string): OwnedMetadata | undefined;
+  podDisruptionBudget(namespace: string, name: string): OwnedMetadata | undefined;
   /** The pods labelled `redis.io/cluster=<cluster>` in the namespace. */
   pods(namespace: string, cluster: string): V1Pod[];
 }

@@ -25,7 +25,7 @@ import type { Logger } from "pino";
 import { GROUP, KIND, API_VERSION, PLURAL, VERSION } from "../../schemas/rediscluster.ts";
 import type { RedisCluster, RedisClusterStatus } from "../../schemas/generated/rediscluster.ts";
 import { secretText } from "../redis/users.ts";
-import type { CachedObjects } from "./cached-objects.ts";
+import type { CachedObjects, OwnedMetadata } from "./cached-objects.ts";
 import { SeenVersions } from "./cached-objects.ts";
 import type { StatusTransaction } from "../status/transaction.ts";
 import { jsonEqual, mergePatch } from "../status/transaction.ts";
@@ -282,9 +282,12 @@ export class ClusterApi {
     );
   }
 
-  /** The StatefulSet from the cache (see getCluster), or as the API server has it now with `fresh`. */
-  async getStatefulSet(namespace: string, name: string, fresh = false): Promise<V1StatefulSet | undefined> {
-    return this.cachedOrRead(
+  /**
+   * The StatefulSet's metadata from the cache (see getCluster), or as the API server has it now with
+   * `fresh`: the cache keeps no more (cached-objects.ts), so neither does the answer's type.
+   */
+  async getStatefulSet(namespace: string, name: string, fresh = false): Promise<OwnedMetadata | undefined> {
+    return this.cachedOrRead<OwnedMetadata>(
       `statefulsets/${namespace}/${name}`,
       fresh ? undefined : this.cache?.statefulSet(namespace, name),
       fresh,
@@ -348,8 +351,9 @@ export class ClusterApi {
     if (this.cache !== undefined) this.seen.saw(`statefulsets/${namespace}/${name}`, patched);
   }
 
-  async getService(namespace: string, name: string): Promise<V1Service | undefined> {
-    return this.cachedOrRead(
+  /** The Service's metadata (see getStatefulSet). */
+  async getService(namespace: string, name: string): Promise<OwnedMetadata | undefined> {
+    return this.cachedOrRead<OwnedMetadata>(
       `services/${namespace}/${name}`,
       this.cache?.service(namespace, name),
       false,
@@ -363,8 +367,9 @@ export class ClusterApi {
       this.seen.saw(`services/${namespace}/${body.metadata?.name ?? ""}`, created);
   }
 
-  async getPodDisruptionBudget(namespace: string, name: string): Promise<V1PodDisruptionBudget | undefined> {
-    return this.cachedOrRead(
+  /** The PodDisruptionBudget's metadata (see getStatefulSet). */
+  async getPodDisruptionBudget(namespace: string, name: string): Promise<OwnedMetadata | undefined> {
+    return this.cachedOrRead<OwnedMetadata>(
       `poddisruptionbudgets/${namespace}/${name}`,
       this.cache?.podDisruptionBudget(namespace, name),
       false,

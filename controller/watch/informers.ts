@@ -1,24 +1,16 @@
 /**
  * Informers for RedisClusters and the StatefulSets, Services, PodDisruptionBudgets and Pods they own (those
- * labelled `redis.io/cluster`, so the caches hold only what the controller manages). Their caches are what
- * the reconcile reads (kube/cached-objects.ts); callbacks only enqueue the owning cluster's key: client-node
- * does not await them, and the work belongs to the queue.
+ * labelled `redis.io/cluster`, so the caches hold only what the controller manages; of the StatefulSets,
+ * Services and budgets only their metadata). Their caches are what the reconcile reads
+ * (kube/cached-objects.ts); callbacks only enqueue the owning cluster's key: client-node does not await them,
+ * and the work belongs to the queue.
  *
  * client-node informers stop on a watch error and do not restart themselves; `watchWithRestart` restarts
  * them after a backoff, so the controller recovers from API server hiccups, 410 Gone and broken
  * connections without a process restart.
  */
 import { makeInformer } from "@kubernetes/client-node";
-import type {
-  Informer,
-  KubeConfig,
-  KubernetesObject,
-  ObjectCache,
-  V1Pod,
-  V1PodDisruptionBudget,
-  V1Service,
-  V1StatefulSet,
-} from "@kubernetes/client-node";
+import type { Informer, KubeConfig, KubernetesObject, ObjectCache, V1Pod } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { GROUP, PLURAL, VERSION } from "../../schemas/rediscluster.ts";
 import type { RedisCluster } from "../../schemas/generated/rediscluster.ts";
@@ -51,6 +43,20 @@ function dropManagedFields(object: KubernetesObject): void {
   if (object.metadata?.managedFields !== undefined) delete object.metadata.managedFields;
 }
 
+/**
+ * Reduces a StatefulSet, Service or PodDisruptionBudget to what its cache keeps (OwnedMetadata,
+ * kube/cached-objects.ts): apiVersion, kind and metadata without managedFields. In place, as
+ * dropManagedFields, and on the listed objects before the cache takes them.
+ */
+export function keepMetadataOnly(object: KubernetesObject): void {
+  for (const field of Object.keys(object)) {
+    if (field !== "apiVersion" && field !== "kind" && field !== "metadata") {
+      delete (object as Record<string, unknown>)[field];
+    }
+  }
+  dropManagedFields(object);
+}
+
 export interface Restartable {
   /** Resolves once the informer has listed and watches: its cache holds what the API server has. */
   readonly synced: Promise<void>;
@@ -64,6 +70,8 @@ function watchWithRestart<T extends KubernetesObject>(
   enqueue: (key: string) => void,
   own: boolean,
   deferStart: boolean,
+  /** What the cache keeps of each object (in place): dropManagedFields, or keepMetadataOnly. */
+  trim: (object: KubernetesObject) => void = dropManagedFields,
 ): Restartable & { start(): void } {
   const onObject = (object: T) => {
     const key = clusterKeyOf(object, own);
@@ -82,8 +90,8 @@ function watchWithRestart<T extends KubernetesObject>(
     }
     enqueue(key);
   };
-  informer.on("add", dropManagedFields);
-  informer.on("update", dropManagedFields);
+  informer.on("add", trim);
+  informer.on("update", trim);
   informer.on("add", (object) => {
     const key = clusterKeyOf(object, own);
     if (own && key !== undefined) generations.set(key, object.metadata?.generation);
@@ -173,12 +181,14 @@ export function makeInformers(
   const scope = namespace === undefined ? "" : `/namespaces/${namespace}`;
   /**
    * An informer of `path`, its LIST answered as plain JSON like its watch (kube/list-json.ts says why not
-   * client-node's typed lists); `owned`: only objects labelled with their cluster.
+   * client-node's typed lists); `owned`: only objects labelled with their cluster; `trim`: applied to each
+   * listed object before the cache takes it (watched ones are trimmed by watchWithRestart's callbacks).
    */
   const informer = (
     path: string,
     owned: boolean,
     keep: (object: KubernetesObject) => boolean = () => true,
+    trim: (object: KubernetesObject) => void = () => undefined,
   ) => {
     const selector = owned ? CLUSTER_LABEL : undefined;
     const query = owned ? `?labelSelector=${encodeURIComponent(CLUSTER_LABEL)}` : "";
@@ -187,7 +197,9 @@ export function makeInformers(
       path,
       async () => {
         const list = await listJson(kubeConfig, path + query);
-        return { ...list, items: list.items.filter(keep) };
+        const items = list.items.filter(keep);
+        for (const item of items) trim(item);
+        return { ...list, items };
       },
       selector,
     );
@@ -195,22 +207,24 @@ export function makeInformers(
   // RedisClusters come from users: checked here, where they enter.
   const clusters = informer(`/apis/${GROUP}/${VERSION}${scope}/${PLURAL}`, false, isRedisCluster);
   const pods = informer(`/api/v1${scope}/pods`, true);
-  const statefulSets = informer(`/apis/apps/v1${scope}/statefulsets`, true);
-  const services = informer(`/api/v1${scope}/services`, true);
-  const budgets = informer(`/apis/policy/v1${scope}/poddisruptionbudgets`, true);
+  // Of these three the reconcile reads only the metadata (kube/cached-objects.ts, OwnedMetadata).
+  const metadataOnly = (path: string) => informer(path, true, undefined, keepMetadataOnly);
+  const statefulSets = metadataOnly(`/apis/apps/v1${scope}/statefulsets`);
+  const services = metadataOnly(`/api/v1${scope}/services`);
+  const budgets = metadataOnly(`/apis/policy/v1${scope}/poddisruptionbudgets`);
   const watches = [
     watchWithRestart(clusters, "redisclusters", log, enqueue, true, true),
     watchWithRestart(pods, "pods", log, enqueue, false, true),
-    watchWithRestart(statefulSets, "statefulsets", log, enqueue, false, true),
-    watchWithRestart(services, "services", log, enqueue, false, true),
-    watchWithRestart(budgets, "poddisruptionbudgets", log, enqueue, false, true),
+    watchWithRestart(statefulSets, "statefulsets", log, enqueue, false, true, keepMetadataOnly),
+    watchWithRestart(services, "services", log, enqueue, false, true, keepMetadataOnly),
+    watchWithRestart(budgets, "poddisruptionbudgets", log, enqueue, false, true, keepMetadataOnly),
   ];
   // The list functions above checked what entered: the caches hold only objects of their kind.
   const cache: CachedObjects = {
     cluster: (ns, name) => clusters.get(name, ns) as RedisCluster | undefined,
-    statefulSet: (ns, name) => statefulSets.get(name, ns) as V1StatefulSet | undefined,
-    service: (ns, name) => services.get(name, ns) as V1Service | undefined,
-    podDisruptionBudget: (ns, name) => budgets.get(name, ns) as V1PodDisruptionBudget | undefined,
+    statefulSet: (ns, name) => statefulSets.get(name, ns),
+    service: (ns, name) => services.get(name, ns),
+    podDisruptionBudget: (ns, name) => budgets.get(name, ns),
     pods: (ns, cluster) =>
       (pods.list(ns) as V1Pod[]).filter((pod) => pod.metadata?.labels?.[CLUSTER_LABEL] === cluster),
   };

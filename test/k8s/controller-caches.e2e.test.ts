@@ -130,6 +130,13 @@ describe("the controller on the real control plane", () => {
         assert.notEqual(object, undefined, `${kind} cached`);
         assert.equal(object?.metadata?.managedFields, undefined, `${kind} cached without managedFields`);
       }
+      // Of the owned kinds the reconcile only checks by existence and annotation, the metadata alone.
+      for (const kind of ["statefulSet", "service", "podDisruptionBudget"] as const) {
+        const fields = Object.keys(cached[kind] ?? {}).filter((f) => !["apiVersion", "kind"].includes(f));
+        assert.deepEqual(fields, ["metadata"], `${kind} cached as its metadata only`);
+      }
+      assert.notEqual(cached.pod?.status?.podIP, undefined, "a pod is cached whole");
+      assert.equal(cached.cluster?.spec.instances, 2, "a RedisCluster is cached whole");
       // As the API server has them: with managedFields (so the test could fail).
       const fields = await ok([
         "get",

@@ -183,7 +183,7 @@ describe("updateStatefulSet", () => {
     );
     await api.updateStatefulSet("default", "sts-a", desired);
 
-    const live = await api.getStatefulSet("default", "sts-a");
+    const live = await apps.readNamespacedStatefulSet({ namespace: "default", name: "sts-a" });
     assert.deepEqual(plain(live?.spec?.template.spec?.nodeSelector), { disk: "ssd" });
     const redis = live?.spec?.template.spec?.containers.find((c) => c.name === "redis");
     assert.deepEqual(plain(redis?.resources), { requests: { memory: "512Mi" } });
