@@ -38,12 +38,14 @@ export class Controller {
 
   constructor(private readonly options: ControllerOptions) {
     this.sourceWatch = new SourceWatch(options.redis, (key) => this.queue.add(key), options.log);
-    // Informers are created here but list and watch only from start().
+    // Informers are created here but list and watch only from start(), after the API wrapper they tell
+    // of what their caches take exists.
     this.informers = makeInformers(
       options.kubeConfig,
       options.namespace,
       (key) => this.queue.add(key),
       options.log,
+      (resource, object) => this.deps.api.cacheShows(resource, object),
     );
     this.deps = {
       sourceWatch: this.sourceWatch,

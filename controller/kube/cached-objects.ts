@@ -28,8 +28,12 @@ export interface CachedObjects {
 /**
  * The resourceVersion the controller last saw of the objects it wrote (its own write's answer, or a fresh
  * read): a cache still holding another version is behind (or ahead, after someone else's write), and the
- * object is read afresh instead — so the controller never acts on an older copy of what it just wrote. Once
- * the cache shows that version the entry goes and reads cost nothing again.
+ * object is read afresh instead — so the controller never acts on an older copy of what it just wrote. The
+ * entry goes as soon as the cache shows that version: the informers say so as their watch delivers it
+ * (`cached`), and a write whose watch event came before its answer is not remembered at all. So a change
+ * made by someone else after the controller's write (a promotion requested just after a status write) is
+ * read from the cache, not afresh: a watch delivers an object's versions in order, so once the cache has
+ * shown the written version, any other version it holds is newer.
  */
 export class SeenVersions {
   private readonly versions = new Map<string, string>();
@@ -45,10 +49,19 @@ export class SeenVersions {
     return false;
   }
 
-  /** Remembers the version of an object just written or read afresh (undefined: it is gone). */
-  saw(key: string, object: KubernetesObject | undefined): void {
+  /**
+   * Remembers the version of an object just written or read afresh (undefined: it is gone), unless
+   * `cachedNow`, the cache's copy at this moment, already shows it.
+   */
+  saw(key: string, object: KubernetesObject | undefined, cachedNow?: KubernetesObject): void {
     const version = object?.metadata?.resourceVersion;
-    if (version === undefined) this.versions.delete(key);
+    if (version === undefined || cachedNow?.metadata?.resourceVersion === version) this.versions.delete(key);
     else this.versions.set(key, version);
+  }
+
+  /** The cache now holds `object` (an informer's add or update): a write it shows is caught up with. */
+  cached(key: string, object: KubernetesObject): void {
+    const version = object.metadata?.resourceVersion;
+    if (version !== undefined && this.versions.get(key) === version) this.versions.delete(key);
   }
 }

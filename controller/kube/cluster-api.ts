@@ -120,6 +120,17 @@ export class ClusterApi {
     return fresh;
   }
 
+  /**
+   * An informer's cache now holds `object` of `resource` (its add and update callbacks call this): a write
+   * of the controller's that the cache shows no longer makes the object be read afresh (SeenVersions).
+   */
+  cacheShows(resource: string, object: KubernetesObject): void {
+    const namespace = object.metadata?.namespace;
+    const name = object.metadata?.name;
+    if (namespace !== undefined && name !== undefined)
+      this.seen.cached(`${resource}/${namespace}/${name}`, object);
+  }
+
   /** The RedisCluster as the API server has it now. */
   async readCluster(namespace: string, name: string): Promise<RedisCluster | undefined> {
     try {
@@ -173,7 +184,7 @@ export class ClusterApi {
           mergePatchOptions,
         );
         if (!isRedisCluster(patched)) throw new Error("status patch answered with something else");
-        this.seen.saw(`redisclusters/${namespace}/${name}`, patched);
+        this.seen.saw(`redisclusters/${namespace}/${name}`, patched, this.cache?.cluster(namespace, name));
         return patched;
       } catch (error) {
         if (apiErrorCode(error) !== 409) throw error;
@@ -319,8 +330,9 @@ export class ClusterApi {
 
   async createStatefulSet(namespace: string, body: V1StatefulSet): Promise<void> {
     const created = await this.apps.createNamespacedStatefulSet({ namespace, body });
+    const name = body.metadata?.name ?? "";
     if (this.cache !== undefined)
-      this.seen.saw(`statefulsets/${namespace}/${body.metadata?.name ?? ""}`, created);
+      this.seen.saw(`statefulsets/${namespace}/${name}`, created, this.cache.statefulSet(namespace, name));
   }
 
   /**
@@ -348,7 +360,8 @@ export class ClusterApi {
       { namespace, name, body: { metadata: { annotations: desired.metadata?.annotations } } },
       mergePatchOptions,
     );
-    if (this.cache !== undefined) this.seen.saw(`statefulsets/${namespace}/${name}`, patched);
+    if (this.cache !== undefined)
+      this.seen.saw(`statefulsets/${namespace}/${name}`, patched, this.cache.statefulSet(namespace, name));
   }
 
   /** The Service's metadata (see getStatefulSet). */
@@ -363,8 +376,9 @@ export class ClusterApi {
 
   async createService(namespace: string, body: V1Service): Promise<void> {
     const created = await this.core.createNamespacedService({ namespace, body });
+    const name = body.metadata?.name ?? "";
     if (this.cache !== undefined)
-      this.seen.saw(`services/${namespace}/${body.metadata?.name ?? ""}`, created);
+      this.seen.saw(`services/${namespace}/${name}`, created, this.cache.service(namespace, name));
   }
 
   /** The PodDisruptionBudget's metadata (see getStatefulSet). */
@@ -379,8 +393,10 @@ export class ClusterApi {
 
   async createPodDisruptionBudget(namespace: string, body: V1PodDisruptionBudget): Promise<void> {
     const created = await this.policy.createNamespacedPodDisruptionBudget({ namespace, body });
+    const name = body.metadata?.name ?? "";
     if (this.cache !== undefined) {
-      this.seen.saw(`poddisruptionbudgets/${namespace}/${body.metadata?.name ?? ""}`, created);
+      const cachedNow = this.cache.podDisruptionBudget(namespace, name);
+      this.seen.saw(`poddisruptionbudgets/${namespace}/${name}`, created, cachedNow);
     }
   }
 

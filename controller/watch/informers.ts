@@ -71,7 +71,9 @@ function watchWithRestart<T extends KubernetesObject>(
   own: boolean,
   deferStart: boolean,
   /** What the cache keeps of each object (in place): dropManagedFields, or keepMetadataOnly. */
-  trim: (object: KubernetesObject) => void = dropManagedFields,
+  trim: (object: KubernetesObject) => void,
+  /** Told of each object the cache takes (added or updated), with the resource's plural (`what`). */
+  cached: ((resource: string, object: KubernetesObject) => void) | undefined,
 ): Restartable & { start(): void } {
   const onObject = (object: T) => {
     const key = clusterKeyOf(object, own);
@@ -92,6 +94,10 @@ function watchWithRestart<T extends KubernetesObject>(
   };
   informer.on("add", trim);
   informer.on("update", trim);
+  if (cached !== undefined) {
+    informer.on("add", (object) => cached(what, object));
+    informer.on("update", (object) => cached(what, object));
+  }
   informer.on("add", (object) => {
     const key = clusterKeyOf(object, own);
     if (own && key !== undefined) generations.set(key, object.metadata?.generation);
@@ -177,6 +183,8 @@ export function makeInformers(
   namespace: string | undefined,
   enqueue: (key: string) => void,
   log: Logger,
+  /** Told of each object a cache takes, by resource plural (ClusterApi.cacheShows). */
+  cached?: (resource: string, object: KubernetesObject) => void,
 ): Informers {
   const scope = namespace === undefined ? "" : `/namespaces/${namespace}`;
   /**
@@ -212,12 +220,18 @@ export function makeInformers(
   const statefulSets = metadataOnly(`/apis/apps/v1${scope}/statefulsets`);
   const services = metadataOnly(`/api/v1${scope}/services`);
   const budgets = metadataOnly(`/apis/policy/v1${scope}/poddisruptionbudgets`);
+  const watch = <T extends KubernetesObject>(
+    informer: Informer<T> & ObjectCache<T>,
+    what: string,
+    own: boolean,
+    trim: (object: KubernetesObject) => void,
+  ) => watchWithRestart(informer, what, log, enqueue, own, true, trim, cached);
   const watches = [
-    watchWithRestart(clusters, "redisclusters", log, enqueue, true, true),
-    watchWithRestart(pods, "pods", log, enqueue, false, true),
-    watchWithRestart(statefulSets, "statefulsets", log, enqueue, false, true, keepMetadataOnly),
-    watchWithRestart(services, "services", log, enqueue, false, true, keepMetadataOnly),
-    watchWithRestart(budgets, "poddisruptionbudgets", log, enqueue, false, true, keepMetadataOnly),
+    watch(clusters, "redisclusters", true, dropManagedFields),
+    watch(pods, "pods", false, dropManagedFields),
+    watch(statefulSets, "statefulsets", false, keepMetadataOnly),
+    watch(services, "services", false, keepMetadataOnly),
+    watch(budgets, "poddisruptionbudgets", false, keepMetadataOnly),
   ];
   // The list functions above checked what entered: the caches hold only objects of their kind.
   const cache: CachedObjects = {
