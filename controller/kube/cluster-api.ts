@@ -40,6 +40,19 @@ export function apiErrorCode(error: unknown): number | undefined {
   return undefined;
 }
 
+/**
+ * A status write found the RedisCluster at a newer generation than the copy its pass decided on (patchStatus):
+ * nothing was written, and the pass ends so the next one starts from the new spec.
+ */
+export class SpecChangedError extends Error {
+  constructor(namespace: string, name: string, decidedOn: number, now: number | undefined) {
+    super(
+      `${namespace}/${name}: the spec changed (generation ${decidedOn} → ${now ?? "none"}) during the pass`,
+    );
+    this.name = "SpecChangedError";
+  }
+}
+
 export function isRedisCluster(value: unknown): value is RedisCluster {
   if (typeof value !== "object" || value === null) return false;
   const object = value as { kind?: unknown; spec?: unknown; metadata?: unknown };
@@ -153,6 +166,12 @@ export class ClusterApi {
    * Applies a status transaction: reads the object, applies the transaction to its status, and writes the
    * difference as a merge patch on /status guarded by resourceVersion. A 409 (someone else wrote meanwhile)
    * re-reads and re-applies; a transaction that changes nothing writes nothing.
+   *
+   * `known` is the copy the caller decided on (a reconcile's). When the re-read after a 409 shows a new
+   * generation — the spec changed, e.g. a promotion was requested while this pass was running — nothing is
+   * written and SpecChangedError is thrown: the pass was deciding for a spec that is no longer the one asked
+   * for, and the reconciler starts the next pass at once instead of finishing this one. Stopping there is
+   * what a crash before the write would do, which every step is made to survive.
    */
   async patchStatus(
     namespace: string,
@@ -160,11 +179,18 @@ export class ClusterApi {
     transaction: StatusTransaction,
     known?: RedisCluster,
   ): Promise<RedisCluster | undefined> {
+    const decidedOn = known?.metadata?.generation;
     let current = known;
     for (let attempt = 0; attempt < 8; attempt++) {
-      // A conflict means the copy in hand is old: the retry starts from the API server's, not the cache's.
-      current ??= await this.readCluster(namespace, name);
-      if (current === undefined) return undefined;
+      if (current === undefined) {
+        // A conflict means the copy in hand is old: the retry starts from the API server's, not the cache's.
+        current = await this.readCluster(namespace, name);
+        if (current === undefined) return undefined;
+        const generation = current.metadata?.generation;
+        if (decidedOn !== undefined && generation !== decidedOn) {
+          throw new SpecChangedError(namespace, name, decidedOn, generation);
+        }
+      }
       const before: RedisClusterStatus = current.status ?? {};
       const after = transaction(structuredClone(before));
       if (jsonEqual(before, after)) return current;

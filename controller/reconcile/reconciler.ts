@@ -1,6 +1,7 @@
 /**
  * One reconcile of one RedisCluster: load it, run the steps in order, say when to come back.
  */
+import { SpecChangedError } from "../kube/cluster-api.ts";
 import type { ReconcileDeps, Step } from "./context.ts";
 import { ReconcileContext } from "./context.ts";
 import { STEPS } from "./steps/index.ts";
@@ -30,6 +31,12 @@ export async function reconcileCluster(
       if (result.kind === "requeue") return { requeueAfterMs: result.afterMs };
       if (result.kind === "done") return {};
     }
+  } catch (error) {
+    // Not a failure: the spec changed under the pass (kube/cluster-api.ts, patchStatus). The next pass,
+    // from the new spec, starts now — a promotion requested meanwhile waits for no backoff.
+    if (!(error instanceof SpecChangedError)) throw error;
+    ctx.log.info(error.message + ": starting again from the new spec");
+    return { requeueAfterMs: 0 };
   } finally {
     await ctx.redis.closeAll();
   }

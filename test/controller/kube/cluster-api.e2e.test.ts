@@ -17,7 +17,12 @@ import {
 } from "@kubernetes/client-node";
 import { pino } from "pino";
 import type { RedisCluster } from "../../../schemas/generated/rediscluster.ts";
-import { ClusterApi, TRUNCATED_MARKER, truncateUtf8 } from "../../../controller/kube/cluster-api.ts";
+import {
+  ClusterApi,
+  SpecChangedError,
+  TRUNCATED_MARKER,
+  truncateUtf8,
+} from "../../../controller/kube/cluster-api.ts";
 import { SPEC_HASH_ANNOTATION, statefulSetFor } from "../../../controller/kube/resources.ts";
 import { LeaderElector, decideLease } from "../../../controller/watch/leader-election.ts";
 import { freePort, startSandbox, waitFor, type TestSandbox } from "../../../hack/sandbox/testing.ts";
@@ -83,6 +88,38 @@ describe("patchStatus", () => {
       designatedLeader: "status-a-0",
       readyInstances: 1,
     });
+  });
+
+  it("writes nothing and throws SpecChangedError when the conflict was a spec change", async () => {
+    await createCluster("status-b");
+    await api.patchStatus("default", "status-b", (s) => ({ ...s, currentPrimary: "status-b-0" }));
+    const decidedOn = (await api.readCluster("default", "status-b")) as RedisCluster;
+    // A promotion requested while the pass runs: a new generation, and a new resourceVersion.
+    await sb.kubeConfig
+      .makeApiClient(CustomObjectsApi)
+      .patchNamespacedCustomObject(
+        { ...group, name: "status-b", body: { spec: { instances: 2 } } },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      );
+    let runs = 0;
+    await assert.rejects(
+      api.patchStatus(
+        "default",
+        "status-b",
+        (s) => {
+          runs++;
+          return { ...s, readyInstances: 1 };
+        },
+        decidedOn,
+      ),
+      (error: unknown) =>
+        error instanceof SpecChangedError &&
+        error.message === "default/status-b: the spec changed (generation 1 → 2) during the pass",
+    );
+    assert.equal(runs, 1, "the transaction is not re-applied to the new generation");
+    const now = await api.readCluster("default", "status-b");
+    assert.deepEqual(now?.status, { currentPrimary: "status-b-0" });
+    assert.equal(now?.metadata?.generation, 2);
   });
 
   it("reads a password less one trailing newline, as the pods do; only a newline is an empty password", async () => {
