@@ -57,11 +57,12 @@ const CLIENT_PATH_CALL =
   /\bapi\.(get|post)\(\s*[`"]\/(?:api\/v1|apis\/([a-z0-9.-]+)\/v[a-z0-9]+)(?:\/namespaces\/\$\{[^}]*\})?\/([a-z]+)/g;
 const CLIENT_VERBS: Readonly<Record<string, string>> = { get: "get", post: "create" };
 /**
- * `makeInformer(kubeConfig, \`/api/v1${scope}/pods\`, …)`, or `informer(\`/api/v1${scope}/pods\`, …)` (the
- * controller's wrapper of it, controller/watch/informers.ts): the informer lists and watches that resource.
+ * `makeInformer(kubeConfig, \`/api/v1${scope}/pods\`, …)`, or `informer(\`/api/v1${scope}/pods\`, …)` and
+ * `metadataOnly(…)` (the controller's wrappers of it, controller/watch/informers.ts): the informer lists and
+ * watches that resource.
  */
 const INFORMER =
-  /(?:makeInformer\(\s*\w+,|\binformer\()\s*`\/(api\/v1|apis\/([^/`$]+|\$\{GROUP\})\/[^/`]+)[^`]*\/([^/`]+)`/g;
+  /(?:makeInformer\(\s*\w+,|\b(?:informer|metadataOnly)\()\s*`\/(api\/v1|apis\/([^/`$]+|\$\{GROUP\})\/[^/`]+)[^`]*\/([^/`]+)`/g;
 
 function sources(folder: string): string[] {
   const directory = path.join(REPO_ROOT, folder);
