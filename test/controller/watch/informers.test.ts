@@ -9,15 +9,18 @@ import { keepMetadataOnly } from "../../../controller/watch/informers.ts";
 
 describe("keepMetadataOnly", () => {
   it("keeps apiVersion, kind and the metadata but its managedFields, in place", () => {
+    const kept = {
+      name: "redis-west",
+      namespace: "us-west",
+      resourceVersion: "42",
+      annotations: { "redis.io/spec-hash": "abc" },
+      labels: { "redis.io/cluster": "redis-west" },
+    };
     const statefulSet: V1StatefulSet = {
       apiVersion: "apps/v1",
       kind: "StatefulSet",
       metadata: {
-        name: "redis-west",
-        namespace: "us-west",
-        resourceVersion: "42",
-        annotations: { "redis.io/spec-hash": "abc" },
-        labels: { "redis.io/cluster": "redis-west" },
+        ...structuredClone(kept),
         managedFields: [{ manager: "redis-dr-controller", operation: "Update" }],
       },
       spec: {
@@ -29,17 +32,7 @@ describe("keepMetadataOnly", () => {
       status: { replicas: 3, readyReplicas: 3 },
     };
     keepMetadataOnly(statefulSet);
-    assert.deepEqual(statefulSet, {
-      apiVersion: "apps/v1",
-      kind: "StatefulSet",
-      metadata: {
-        name: "redis-west",
-        namespace: "us-west",
-        resourceVersion: "42",
-        annotations: { "redis.io/spec-hash": "abc" },
-        labels: { "redis.io/cluster": "redis-west" },
-      },
-    });
+    assert.deepEqual(statefulSet, { apiVersion: "apps/v1", kind: "StatefulSet", metadata: kept });
   });
 
   it("takes a listed item, which has no apiVersion or kind", () => {
