@@ -101,7 +101,7 @@ async function underSentinel(ctx: ReplicationContext): Promise<EngineResult> {
   const result = await runSentinelMode(ctx);
   const primary = ctx.pods.find((p) => p.name === result.recordedPrimary);
   if (primary === undefined) return result;
-  const { monitoring, knownReplicas } = await handOverToSentinels(ctx, primary, result.repointedReplicas);
+  const { monitoring, knownReplicas } = await handOverToSentinels(ctx, primary, result.followingReplicas);
   const electable = result.electableReplicas ?? [];
   const known = electable.filter((pod) => knownReplicas?.has(`${pod.host}:${pod.port}`) === true).length;
   await reportProtection(ctx, {

@@ -62,10 +62,10 @@ export interface EngineResult {
   /** Sentinel mode: replicas of recordedPrimary that hold its data, which Sentinel may elect. */
   readonly electableReplicas?: readonly ObservedPod[];
   /**
-   * Sentinel mode: the pods this pass re-pointed at the primary. They appear in its INFO, where Sentinel learns
-   * its replicas, only once connected (sentinel.ts, handOverToSentinels).
+   * Sentinel mode: the pods that follow the primary, re-pointed on this pass or an earlier one. They appear in
+   * its INFO, where Sentinel learns its replicas, only once connected (sentinel.ts, handOverToSentinels).
    */
-  readonly repointedReplicas?: readonly ObservedPod[];
+  readonly followingReplicas?: readonly ObservedPod[];
 }
 
 const RETRY_MS = 2000;

@@ -8,7 +8,7 @@
  */
 import { ADMIN_USER, SENTINEL_USER } from "../redis/users.ts";
 import type { ObservedPod, PodEndpoint } from "../model/pods.ts";
-import { isAttachedTo, isHeld, isPrimary } from "../model/pods.ts";
+import { followsUpstream, isAttachedTo, isHeld, isPrimary } from "../model/pods.ts";
 import type { ReplicationContext } from "./context.ts";
 import { ensurePrimary, splitPods, upstreamOf } from "./leader.ts";
 import { observePods, podEndpoint } from "./observe.ts";
@@ -59,9 +59,12 @@ export interface SentinelHandOver {
  *
  * A Sentinel learns the primary's replicas from the INFO it sends on connecting to it, then only every 10 s.
  * Told while a replica is still connecting, it would not know that replica for up to 10 s — and not at all if
- * the primary hung meanwhile: it would judge the primary down and have no replica to elect. So when this pass
- * re-pointed pods at the primary (`joining`), the Sentinels are told once the primary lists them, or after
- * JOINING_WAIT_MS (a replica that cannot connect must not keep the others from being protected).
+ * the primary hung meanwhile: it would judge the primary down and have no replica to elect. So the Sentinels
+ * are told once the primary lists every pod that follows it (`joining`: re-pointed on this pass, or on an
+ * earlier one that could not tell a Sentinel yet — the Sentinels of a new cluster start beside Redis, and may
+ * answer only on the pass after the one that re-pointed the replicas), or after JOINING_WAIT_MS (a replica
+ * that cannot connect must not keep the others from being protected). A replica already connected is listed
+ * at once: the wait costs nothing then.
  */
 export async function handOverToSentinels(
   ctx: ReplicationContext,
@@ -353,15 +356,18 @@ export async function runSentinelMode(ctx: ReplicationContext): Promise<EngineRe
   await makePrimary(ctx, primary, ctx.minSyncReplicas);
   const upstream = upstreamOf(primary);
   let replicasInSync = true;
-  const repointed: ObservedPod[] = [];
+  /** The pods that follow the primary: re-pointed on this pass, or by an earlier one (handOverToSentinels). */
+  const followers: ObservedPod[] = [];
   for (const pod of pods) {
     if (pod === primary || pod.snapshot === undefined) continue;
     if (!isAttachedTo(pod.snapshot, upstream)) replicasInSync = false;
     if (isHeld(pod.snapshot)) {
-      if (await attach(ctx, pod, upstream, ctx.clusterPassword)) repointed.push(pod);
+      if (await attach(ctx, pod, upstream, ctx.clusterPassword)) followers.push(pod);
+    } else {
+      // Sentinel re-points replicas but never sets masterauth: a pod that was a primary may lack it.
+      await ensureMasterauth(ctx, pod, ctx.clusterPassword);
+      if (followsUpstream(pod.snapshot, upstream)) followers.push(pod);
     }
-    // Sentinel re-points replicas but never sets masterauth: a pod that was a primary may lack it.
-    else await ensureMasterauth(ctx, pod, ctx.clusterPassword);
   }
   const electableReplicas = await markElectableReplicas(ctx, pods, primary);
   return {
@@ -369,6 +375,6 @@ export async function runSentinelMode(ctx: ReplicationContext): Promise<EngineRe
     recordedPrimary: primary.name,
     replicasInSync,
     electableReplicas,
-    repointedReplicas: repointed,
+    followingReplicas: followers,
   };
 }

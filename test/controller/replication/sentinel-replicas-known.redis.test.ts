@@ -5,9 +5,11 @@
  * told it, as it does when the primary hangs before the next one:
  *   - the Sentinels of a new cluster are told to monitor the primary only once it lists the replicas re-pointed
  *     at it, even when they are slow to connect; a primary that then hangs is failed over, nothing lost;
+ *   - Sentinels that answer only on the pass after the one that re-pointed the replicas (they start beside
+ *     Redis) are told once the primary lists those replicas too;
  *   - a replica that joins after the Sentinels were told is not counted as protection (SentinelProtected)
  *     until every Sentinel knows it.
- * Loopback ranges: 127.24.5.0/24 and 127.24.6.0/24.
+ * Loopback ranges: 127.24.5.0/24, 127.24.6.0/24 and 127.24.7.0/24.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -26,6 +28,9 @@ function sentinelCluster(prefix: string) {
   );
   return { h, sentinels };
 }
+
+const names = (pods: readonly { name: string }[] | undefined): string[] =>
+  (pods ?? []).map((pod) => pod.name).sort();
 
 /** SENTINEL DEBUG info-period on every Sentinel: how often it sends INFO to the instances it knows. */
 async function setInfoPeriod(sentinels: readonly SentinelProcess[], ms: number): Promise<void> {
@@ -135,6 +140,34 @@ describe("Sentinels know the replicas they may elect", () => {
       const elected = await hangPrimaryUntilFailover(h, sentinels);
       assert.equal((await keysOf(h.pods[elected]!)).size, 50, "keys lost: 0");
       h.pods[0]!.resume();
+    });
+  });
+
+  describe("Sentinels that come up after the replicas were re-pointed", () => {
+    const { h, sentinels } = sentinelCluster("127.24.7");
+    before(() => h.start());
+    after(async () => {
+      await Promise.all(sentinels.map((s) => s.stop()));
+      await h.stop();
+    });
+
+    it("are told once the primary lists the replicas an earlier pass re-pointed", async () => {
+      // No Sentinel runs on the pass that makes dr-0 the primary and re-points the others at it.
+      const first = await h.reconcile();
+      assert.equal(h.status.currentPrimary, "dr-0");
+      assert.deepEqual(names(first.followingReplicas), ["dr-1", "dr-2"]);
+      await Promise.all(sentinels.map((s) => s.start()));
+      await setInfoPeriod(sentinels, 600_000);
+      // The pass that tells them re-points nothing; it still waits for the primary to list the pods that
+      // follow it (re-pointed by the first pass, possibly still connecting), then tells the Sentinels.
+      const second = await h.reconcile();
+      assert.deepEqual(names(second.followingReplicas), ["dr-1", "dr-2"]);
+      for (const [i, sentinel] of sentinels.entries()) {
+        await waitFor(
+          `Sentinel ${i} knowing both replicas`,
+          async () => (await sentinel.knownReplicas()) === 2,
+        );
+      }
     });
   });
 
