@@ -42,7 +42,11 @@ export const LOOPBACK_RANGES: Readonly<Record<string, readonly string[]>> = {
   "test/controller/replication/tls-source.redis.test.ts": ["127.23.7.0/24", "127.24.2.0/24", "127.24.3.0/24"],
   "test/controller/replication/min-sync-replicas.redis.test.ts": ["127.24.1.0/24"],
   "test/controller/replication/sentinel-dr.redis.test.ts": ["127.24.4.0/24"],
-  "test/controller/replication/sentinel-replicas-known.redis.test.ts": ["127.24.5.0/24", "127.24.6.0/24"],
+  "test/controller/replication/sentinel-replicas-known.redis.test.ts": [
+    "127.24.5.0/24",
+    "127.24.6.0/24",
+    "127.24.7.0/24",
+  ],
   "test/controller/replication/leader-guard.redis.test.ts": ["127.41.0.0/16"],
   "test/controller/replication/source-continuity.redis.test.ts": ["127.42.0.0/16"],
   "test/controller/replication/restarted-leader.redis.test.ts": ["127.65.0.0/16"],
